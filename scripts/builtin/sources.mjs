@@ -57,7 +57,10 @@ export function detokenize(words) {
   s = s.replace(/ ([.,;:!?%)\]}])/g, '$1'); // no space before closing punctuation
   s = s.replace(/([([{$]) /g, '$1'); // no space after opening brackets / currency
   s = s.replace(/ (n't|'s|'re|'ve|'ll|'d|'m)\b/gi, '$1');
-  s = s.replace(/\s+/g, ' ').trim().replace(/([^.])\.\.$/, '$1.'); // "Jr." + full stop
+  s = s
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/([^.])\.\.$/, '$1.'); // "Jr." + full stop
   return s;
 }
 
@@ -120,12 +123,35 @@ const SPAM_GROUPS = {
   'spam-2': 'spam',
 };
 
-const NAMED_ENTITIES = { nbsp: ' ', amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", copy: '(c)', reg: '(R)' };
+const NAMED_ENTITIES = {
+  nbsp: ' ',
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  copy: '(c)',
+  reg: '(R)',
+};
+
+const ACCENT_MARK = {
+  acute: '\u0301',
+  grave: '\u0300',
+  circ: '\u0302',
+  tilde: '\u0303',
+  uml: '\u0308',
+  cedil: '\u0327',
+};
 
 function decodeEntities(s) {
+  // &aacute; and friends: base letter + combining mark, composed by NFC.
+  s = s.replace(/&([a-z])(acute|grave|circ|tilde|uml|cedil);/gi, (_, letter, mark) =>
+    (letter + ACCENT_MARK[mark.toLowerCase()]).normalize('NFC'),
+  );
   return s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);?/gi, (m, name) => {
     if (name[0] === '#') {
-      const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+      const code =
+        name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
       return code > 0 && code < 0x110000 ? String.fromCodePoint(code) : ' ';
     }
     return NAMED_ENTITIES[name.toLowerCase()] ?? m;
@@ -164,12 +190,14 @@ export function cleanBody(text) {
     if (/^(URL|Date|From|To|Subject|Sent|Cc):/i.test(line)) continue;
     kept.push(line);
   }
-  return kept
-    .join(' ')
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b\ufffd]/g, ' ')
-    .replace(/([-=*_#~+.])\1{3,}/g, ' ') // ascii rulers
-    .replace(/\s+/g, ' ')
-    .trim();
+  return (
+    decodeEntities(kept.join(' ')) // plain-text parts of spam often carry HTML entities too
+      // eslint-disable-next-line no-control-regex -- stripping control characters is the point
+      .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b\ufffd]/g, ' ')
+      .replace(/([-=*_#~+.])\1{3,}/g, ' ') // ascii rulers
+      .replace(/\s+/g, ' ')
+      .trim()
+  );
 }
 
 /**
@@ -192,7 +220,10 @@ export async function readSpamAssassin() {
       }
       const text = email.text && email.text.trim() ? email.text : htmlToText(email.html ?? '');
       const body = cleanBody(text);
-      const subject = cleanBody(email.subject ?? '').replace(/^((re|fw|fwd|aw)\s*:\s*|\[[^\]]{1,40}\]\s*)+/gi, '');
+      const subject = cleanBody(email.subject ?? '').replace(
+        /^((re|fw|fwd|aw)\s*:\s*|\[[^\]]{1,40}\]\s*)+/gi,
+        '',
+      );
       // Mostly-ASCII English only: the vocabulary is trained on English and the sample should read well.
       const letters = (body.match(/[a-z]/gi) ?? []).length;
       if (body.length < 40 || letters < 0.6 * body.length) continue;
@@ -215,6 +246,9 @@ export function spamHamText(message, maxChars = 260) {
   return clip(subject + message.body, maxChars);
 }
 
+const EXPLICIT =
+  /porn|slut|xxx|x x x|hardcore|viagra|erotic|orgasm|lesbian|pussy|fuck|penis|\b(sex\w*|nude|naked|horny|cum|cock|dick|adult\w*|teens?|babes?)\b/i;
+
 export const SPAM_HAM_SIZES = { train: 1500, validation: 300 };
 
 /**
@@ -228,12 +262,20 @@ export function spamHamSplit(messages) {
     const text = spamHamText(m);
     if (!byText.has(text)) byText.set(text, m);
   }
-  const unique = [...byText.values()];
-  const pick = (label) => shuffled(unique.filter((m) => m.label === label), rng);
+  // The default dataset is the first thing a newcomer sees: leave explicit adult spam out of it.
+  const unique = [...byText.entries()].filter(([text]) => !EXPLICIT.test(text)).map(([, m]) => m);
+  const pick = (label) =>
+    shuffled(
+      unique.filter((m) => m.label === label),
+      rng,
+    );
   const spam = pick('spam');
   const ham = pick('ham');
   const half = (n) => n / 2;
-  const validation = [...spam.slice(0, half(SPAM_HAM_SIZES.validation)), ...ham.slice(0, half(SPAM_HAM_SIZES.validation))];
+  const validation = [
+    ...spam.slice(0, half(SPAM_HAM_SIZES.validation)),
+    ...ham.slice(0, half(SPAM_HAM_SIZES.validation)),
+  ];
   const trainEnd = (n) => half(SPAM_HAM_SIZES.validation) + half(n);
   const train = [
     ...spam.slice(half(SPAM_HAM_SIZES.validation), trainEnd(SPAM_HAM_SIZES.train)),
