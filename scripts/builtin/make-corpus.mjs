@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import process from 'node:process';
 import {
   SEED,
+  bodyKey,
   brownHeldoutIds,
   clip,
   makeRng,
@@ -34,7 +35,16 @@ const outDir = process.argv[2] ?? 'build/corpus';
 const brown = readBrown();
 const brownHeld = brownHeldoutIds(brown);
 const mails = await readSpamAssassin();
-const spamHamValidation = new Set(spamHamSplit(mails).validation.map((m) => m.key));
+const { validation: spamHamValidationMails } = spamHamSplit(mails);
+const spamHamValidation = new Set(spamHamValidationMails.map((m) => m.key));
+// Copies of a validation mail (same body under another subject, or quoted unmarked in a later reply of the
+// thread) stay out of pretraining too: no train mail may contain the start of a validation body.
+const validationBodies = new Set(spamHamValidationMails.map(bodyKey));
+const validationStarts = spamHamValidationMails.map((m) => m.body.slice(0, 50).toLowerCase());
+const copiesValidation = (mail) =>
+  validationBodies.has(bodyKey(mail)) ||
+  validationStarts.some((start) => mail.body.toLowerCase().includes(start));
+let droppedCopies = 0;
 
 /** A document = consecutive lines. */
 const trainDocs = [];
@@ -45,7 +55,9 @@ for (const text of brown) {
 }
 for (const mail of mails) {
   const line = clip(mail.subject ? `${mail.subject}. ${mail.body}` : mail.body, MAX_MAIL_CHARS);
-  (spamHamValidation.has(mail.key) ? heldoutDocs : trainDocs).push({ source: 'spamassassin', lines: [line] });
+  if (spamHamValidation.has(mail.key)) heldoutDocs.push({ source: 'spamassassin', lines: [line] });
+  else if (copiesValidation(mail)) droppedCopies++;
+  else trainDocs.push({ source: 'spamassassin', lines: [line] });
 }
 
 // Mix sources so that any contiguous slice of train.txt looks like the whole.
@@ -87,6 +99,7 @@ const sources = {
   },
   brownHeldoutFiles: [...brownHeld].sort(),
   heldoutShare: Number(heldoutShare.toFixed(4)),
+  droppedCopiesOfValidationMails: droppedCopies,
   files: summary,
 };
 writeFileSync(join(outDir, 'sources.json'), JSON.stringify(sources, null, 2) + '\n');
@@ -96,4 +109,5 @@ for (const [name, s] of Object.entries(summary)) {
     `${join(outDir, name)}: ${s.lines} lines, ${s.words} words, ${(s.bytes / 1e6).toFixed(2)} MB, documents ${JSON.stringify(s.documentsBySource)}`,
   );
 }
+console.log(`dropped ${droppedCopies} copies of spam-ham validation mails`);
 console.log(`held-out share of words: ${(100 * heldoutShare).toFixed(1)} %`);

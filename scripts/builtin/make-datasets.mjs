@@ -120,10 +120,11 @@ function spamHam(mails) {
 lines, signatures, list footers, PGP blocks and ASCII rulers are dropped and whitespace collapsed. Messages with
 little Latin text left are skipped, and so are messages with explicit sexual words (a keyword list in
 scripts/builtin/sources.mjs), since this is the app's default dataset. \`text\` = subject (reply/list prefixes removed) + ". " + the start of the body,
-cut at a word boundary to at most 260 characters. Exact duplicate texts are removed, then ${SPAM_HAM_SIZES.train / 2}
+cut at a word boundary to at most 260 characters. Duplicates (same text, or same first 100 body characters, as spam campaigns resend one body under
+many subjects) are removed, then ${SPAM_HAM_SIZES.train / 2}
 + ${SPAM_HAM_SIZES.validation / 2} messages per label are drawn at random (seeded) for train and validation
 (hard_ham is drawn in proportion to its share of ham). Mail addresses in the corpus were already partly anonymised by
-its publishers; near-duplicate spam campaigns can still occur on both sides of the split.`,
+its publishers; looser near-duplicates (same template, other wording) can still occur on both sides of the split.`,
   };
 }
 
@@ -208,7 +209,11 @@ function brownNextSentence(texts, heldout) {
         const sameGenre = (t) =>
           t.id !== text.id &&
           (COARSE_GENRE[t.category] ?? t.category) === (COARSE_GENRE[text.category] ?? text.category);
-        const others = pool.filter(sameGenre);
+        const others = pool
+          .filter(sameGenre)
+          .filter((t) =>
+            t.paragraphs.some((p) => !p.headline && p.sentences.some((s) => goodSentence(s, 30, 200))),
+          );
         const other = others[Math.floor(rng() * others.length)];
         const candidates = other.paragraphs
           .filter((p) => !p.headline)

@@ -249,18 +249,25 @@ export function spamHamText(message, maxChars = 260) {
 const EXPLICIT =
   /porn|slut|xxx|x x x|hardcore|viagra|erotic|orgasm|lesbian|pussy|fuck|penis|\b(sex\w*|nude|naked|horny|cum|cock|dick|adult\w*|teens?|babes?)\b/i;
 
+/** Identifies near-duplicate mails (same body start). */
+export const bodyKey = (message) => message.body.slice(0, 100).toLowerCase();
+
 export const SPAM_HAM_SIZES = { train: 1500, validation: 300 };
 
 /**
  * The seeded, balanced spam-ham split: { train, validation } arrays of messages, half spam, half ham,
- * unique by task text (exact duplicates, e.g. the same spam sent twice, are dropped first).
+ * unique by task text and by body start (duplicates, e.g. the same spam sent twice, are dropped first).
  */
 export function spamHamSplit(messages) {
   const rng = makeRng(SEED + 2);
+  // Unique by task text and by body start: campaigns resend one body under many subjects.
   const byText = new Map();
+  const bodies = new Set();
   for (const m of messages) {
     const text = spamHamText(m);
-    if (!byText.has(text)) byText.set(text, m);
+    if (byText.has(text) || bodies.has(bodyKey(m))) continue;
+    byText.set(text, m);
+    bodies.add(bodyKey(m));
   }
   // The default dataset is the first thing a newcomer sees: leave explicit adult spam out of it.
   const unique = [...byText.entries()].filter(([text]) => !EXPLICIT.test(text)).map(([, m]) => m);
