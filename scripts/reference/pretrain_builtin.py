@@ -102,7 +102,7 @@ def save_hf_tokenizer(outdir, seq_len):
         log(f"BertTokenizerFast(vocab_file=...) failed ({err!r}); wrapping the tokenizers object instead")
         from transformers import PreTrainedTokenizerFast
 
-        wordpiece = BertWordPieceTokenizer(vocab_path, lowercase=True)  # with vocab: sets [CLS]/[SEP] post-processor
+        wordpiece = BertWordPieceTokenizer.from_file(vocab_path, lowercase=True)  # with a vocab it adds [CLS]/[SEP]
         hf_tok = PreTrainedTokenizerFast(
             tokenizer_object=wordpiece._tokenizer,
             unk_token="[UNK]",
