@@ -1,0 +1,286 @@
+/**
+ * The page's state and its reducer: worker events and UI intents in, plain data out.
+ * Pure (timestamps arrive inside actions) so it is unit-tested without a DOM.
+ */
+import { concatStepMetrics } from '../worker/batcher';
+import {
+  emptyStepMetrics,
+  type DataInfo,
+  type ErrorKind,
+  type ExportFormat,
+  type ModelInfo,
+  type Phase,
+  type ScheduleEntry,
+  type ScoreSnapshot,
+  type StepMetricsBatch,
+  type TrainingPlan,
+  type WorkerEvent,
+} from '../worker/protocol';
+import type { Settings } from './settings';
+
+export interface Evaluation {
+  step: number;
+  epoch: number;
+  metrics: Record<string, number>;
+}
+
+/** A training run as shown and as kept in IndexedDB. */
+export interface RunRecord {
+  id: string;
+  label: string;
+  createdAt: number;
+  settings: Settings;
+  modelName: string;
+  dataName: string;
+  plan: TrainingPlan | null;
+  metrics: StepMetricsBatch;
+  evaluations: Evaluation[];
+  scoreSnapshots: ScoreSnapshot[];
+  schedule: ScheduleEntry[];
+  freezeSteps: Record<string, number>;
+  finished: { reason: 'completed' | 'stopped' | 'failed'; step: number; seconds: number } | null;
+}
+
+export interface Throughput {
+  /** Wall time (ms) and step of the first metrics batch: the compile time is excluded from the rate. */
+  firstAt: number | null;
+  firstStep: number;
+  lastAt: number | null;
+  lastStep: number;
+  /** Steps per second (smoothed). */
+  stepsPerSecond: number;
+}
+
+export interface ErrorItem {
+  id: number;
+  kind: ErrorKind;
+  message: string;
+  hint: string;
+  lines?: { line: number; message: string }[];
+}
+
+export type LoadStatus = 'none' | 'loading' | 'ready' | 'error';
+export type TrainingStatus = 'idle' | 'starting' | 'running' | 'paused' | 'stopping' | 'finished';
+
+export interface AppState {
+  backend: { name: 'webgpu' | 'cpu' | 'wasm'; fallbackReason?: string; adapter?: string } | null;
+  model: { status: LoadStatus; info: ModelInfo | null };
+  data: { status: LoadStatus; info: DataInfo | null };
+  progress: Partial<Record<Phase, { done: number; total: number; message?: string }>>;
+  training: TrainingStatus;
+  run: RunRecord | null;
+  overlay: RunRecord | null;
+  throughput: Throughput;
+  errors: ErrorItem[];
+  nextErrorId: number;
+  prediction: { requestId: number; labels: string[]; probabilities: number[]; value?: number } | null;
+  lastExport: { format: ExportFormat; names: string[] } | null;
+}
+
+export type Action =
+  | { type: 'worker'; event: WorkerEvent; at: number }
+  | { type: 'modelRequested' }
+  | { type: 'dataRequested' }
+  | { type: 'startRequested'; id: string; label: string; createdAt: number; settings: Settings; modelName: string; dataName: string }
+  | { type: 'pauseRequested' }
+  | { type: 'stopRequested' }
+  | { type: 'restoreRun'; run: RunRecord }
+  | { type: 'setOverlay'; run: RunRecord | null }
+  | { type: 'dismissError'; id: number }
+  | { type: 'localError'; kind: ErrorKind; message: string; hint: string };
+
+export const EMPTY_THROUGHPUT: Throughput = { firstAt: null, firstStep: 0, lastAt: null, lastStep: 0, stepsPerSecond: 0 };
+
+export const INITIAL_STATE: AppState = {
+  backend: null,
+  model: { status: 'none', info: null },
+  data: { status: 'none', info: null },
+  progress: {},
+  training: 'idle',
+  run: null,
+  overlay: null,
+  throughput: EMPTY_THROUGHPUT,
+  errors: [],
+  nextErrorId: 1,
+  prediction: null,
+  lastExport: null,
+};
+
+export function newRun(init: Omit<RunRecord, 'plan' | 'metrics' | 'evaluations' | 'scoreSnapshots' | 'schedule' | 'freezeSteps' | 'finished'>): RunRecord {
+  return {
+    ...init,
+    plan: null,
+    metrics: emptyStepMetrics(),
+    evaluations: [],
+    scoreSnapshots: [],
+    schedule: [],
+    freezeSteps: {},
+    finished: null,
+  };
+}
+
+/** Smoothing of the steps/s estimate: responsive but not jumpy. */
+const RATE_SMOOTHING = 0.3;
+
+export function updateThroughput(t: Throughput, lastStep: number, at: number): Throughput {
+  if (t.firstAt === null || t.lastAt === null) return { ...t, firstAt: at, firstStep: lastStep, lastAt: at, lastStep };
+  const dt = (at - t.lastAt) / 1000;
+  const ds = lastStep - t.lastStep;
+  if (dt <= 0 || ds <= 0) return { ...t, lastStep: Math.max(lastStep, t.lastStep) };
+  const instant = ds / dt;
+  const stepsPerSecond = t.stepsPerSecond === 0 ? instant : RATE_SMOOTHING * instant + (1 - RATE_SMOOTHING) * t.stepsPerSecond;
+  return { ...t, lastAt: at, lastStep, stepsPerSecond };
+}
+
+/** Seconds left at the current rate, null when unknown. */
+export function etaSeconds(state: AppState): number | null {
+  const plan = state.run?.plan;
+  const rate = state.throughput.stepsPerSecond;
+  if (!plan || rate <= 0) return null;
+  return Math.max(0, (plan.totalSteps - 1 - state.throughput.lastStep) / rate);
+}
+
+function withRun(state: AppState, update: (run: RunRecord) => RunRecord): AppState {
+  return state.run ? { ...state, run: update(state.run) } : state;
+}
+
+function addError(state: AppState, error: Omit<ErrorItem, 'id'>): AppState {
+  // The same error twice in a row (e.g. a retried load) is shown once.
+  const last = state.errors[state.errors.length - 1];
+  if (last && last.kind === error.kind && last.message === error.message) return state;
+  return { ...state, errors: [...state.errors, { ...error, id: state.nextErrorId }], nextErrorId: state.nextErrorId + 1 };
+}
+
+function reduceWorkerEvent(state: AppState, event: WorkerEvent, at: number): AppState {
+  switch (event.type) {
+    case 'backend':
+      return { ...state, backend: { name: event.name, fallbackReason: event.fallbackReason, adapter: event.adapter } };
+    case 'progress':
+      return { ...state, progress: { ...state.progress, [event.phase]: { done: event.done, total: event.total, message: event.message } } };
+    case 'modelLoaded':
+      return { ...state, model: { status: 'ready', info: event.info }, progress: { ...state.progress, download: undefined } };
+    case 'dataLoaded':
+      return { ...state, data: { status: 'ready', info: event.info }, progress: { ...state.progress, tokenize: undefined } };
+    case 'started':
+      return { ...withRun(state, (run) => ({ ...run, plan: event.plan })), training: 'running', throughput: EMPTY_THROUGHPUT };
+    case 'paused':
+      return { ...state, training: 'paused' };
+    case 'resumed':
+      return { ...state, training: 'running', throughput: { ...state.throughput, lastAt: at } };
+    case 'stepMetrics': {
+      const n = event.batch.step.length;
+      if (n === 0) return state;
+      const next = withRun(state, (run) => ({ ...run, metrics: concatStepMetrics(run.metrics, event.batch) }));
+      return { ...next, throughput: updateThroughput(state.throughput, event.batch.step[n - 1], at) };
+    }
+    case 'scores':
+      return withRun(state, (run) => ({ ...run, scoreSnapshots: [...run.scoreSnapshots, ...event.snapshots] }));
+    case 'schedule':
+      return withRun(state, (run) => ({ ...run, schedule: [...run.schedule, ...event.entries] }));
+    case 'freeze':
+      return withRun(state, (run) => {
+        const freezeSteps = { ...run.freezeSteps };
+        // The first freeze of a matrix counts: freezing is permanent.
+        for (const entry of event.entries) freezeSteps[entry.name] ??= entry.step;
+        return { ...run, freezeSteps };
+      });
+    case 'evaluation':
+      return withRun(state, (run) => ({
+        ...run,
+        evaluations: [...run.evaluations, { step: event.step, epoch: event.epoch, metrics: event.metrics }],
+      }));
+    case 'prediction':
+      return { ...state, prediction: { requestId: event.requestId, labels: event.labels, probabilities: event.probabilities, value: event.value } };
+    case 'exported':
+      return { ...state, lastExport: { format: event.format, names: event.files.map((f) => f.name) } };
+    case 'error': {
+      const next = addError(state, { kind: event.kind, message: event.message, hint: event.hint, lines: event.lines });
+      const model = state.model.status === 'loading' ? { ...state.model, status: 'error' as const } : state.model;
+      const data = state.data.status === 'loading' ? { ...state.data, status: 'error' as const } : state.data;
+      const training = state.training === 'starting' ? 'idle' : state.training;
+      return { ...next, model, data, training };
+    }
+    case 'finished':
+      return {
+        ...withRun(state, (run) => ({ ...run, finished: { reason: event.reason, step: event.step, seconds: event.seconds } })),
+        training: 'finished',
+        progress: { ...state.progress, train: undefined, compile: undefined },
+      };
+  }
+}
+
+export function reducer(state: AppState, action: Action): AppState {
+  switch (action.type) {
+    case 'worker':
+      return reduceWorkerEvent(state, action.event, action.at);
+    case 'modelRequested':
+      return { ...state, model: { status: 'loading', info: state.model.info }, data: state.data };
+    case 'dataRequested':
+      return { ...state, data: { status: 'loading', info: state.data.info } };
+    case 'startRequested':
+      return {
+        ...state,
+        training: 'starting',
+        throughput: EMPTY_THROUGHPUT,
+        run: newRun({
+          id: action.id,
+          label: action.label,
+          createdAt: action.createdAt,
+          settings: action.settings,
+          modelName: action.modelName,
+          dataName: action.dataName,
+        }),
+      };
+    case 'pauseRequested':
+      return state.training === 'running' ? { ...state, training: 'paused' } : state;
+    case 'stopRequested':
+      return state.training === 'running' || state.training === 'paused' ? { ...state, training: 'stopping' } : state;
+    case 'restoreRun':
+      return state.run ? state : { ...state, run: action.run, training: action.run.finished ? 'finished' : 'idle' };
+    case 'setOverlay':
+      return { ...state, overlay: action.run };
+    case 'dismissError':
+      return { ...state, errors: state.errors.filter((e) => e.id !== action.id) };
+    case 'localError':
+      return addError(state, { kind: action.kind, message: action.message, hint: action.hint });
+  }
+}
+
+/* ------------------------------------------------------------------ derived views (plain numbers) */
+
+/** Latest score and frozen flag of every matrix. */
+export function latestScores(run: RunRecord | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!run) return out;
+  for (const snapshot of run.scoreSnapshots) {
+    snapshot.names.forEach((name, i) => {
+      out[name] = snapshot.values[i];
+    });
+  }
+  return out;
+}
+
+/** Per-matrix score series: steps shared by all snapshots, values[name][k] at steps[k] (NaN where absent). */
+export function scoreSeries(run: RunRecord | null): { steps: number[]; values: Record<string, number[]> } {
+  const steps: number[] = [];
+  const values: Record<string, number[]> = {};
+  if (!run) return { steps, values };
+  run.scoreSnapshots.forEach((snapshot, k) => {
+    steps.push(snapshot.step);
+    snapshot.names.forEach((name, i) => {
+      values[name] ??= new Array(k).fill(Number.NaN);
+      values[name].push(snapshot.values[i]);
+    });
+    for (const series of Object.values(values)) if (series.length < k + 1) series.push(Number.NaN);
+  });
+  return { steps, values };
+}
+
+/** Mean trainable parameters over the logged steps (the paper's "average trainable parameters"). */
+export function averageTrainable(run: RunRecord | null): number | null {
+  const values = run?.metrics.trainableParams;
+  if (!values || values.length === 0) return null;
+  let sum = 0;
+  for (const v of values) sum += v;
+  return sum / values.length;
+}

@@ -1,0 +1,178 @@
+/**
+ * The typed message protocol between the page (src/worker/client.ts) and the training worker
+ * (src/worker/worker.ts). Everything here is structured-clone friendly: plain objects, numbers,
+ * strings, typed arrays, File objects. No tensors cross this boundary.
+ */
+import type { BertConfig, MatrixId } from '../engine/types';
+
+/* ------------------------------------------------------------------ commands (page -> worker) */
+
+export type ModelSource =
+  | { kind: 'builtin' }
+  | { kind: 'hub'; id: string; revision: string }
+  /** config.json, model.safetensors, vocab.txt / tokenizer.json picked from disk. */
+  | { kind: 'files'; files: File[] };
+
+/** Where the rows come from: a sample dataset under public/datasets, or CSV/TSV/JSONL text. */
+export type DataInput =
+  | { kind: 'sample'; id: string; trainUrl: string; validationUrl?: string }
+  | { kind: 'text'; name: string; train: string; validation?: string };
+
+export interface ColumnMapping {
+  textA: string;
+  /** Second segment for sentence-pair tasks. */
+  textB?: string;
+  label: string;
+  /** 'regression' = float labels, one output (MSE). */
+  task: 'classification' | 'regression';
+}
+
+export interface ValidationSpec {
+  /** Fraction of train rows held out when no validation file is given. */
+  fraction: number;
+  seed: number;
+}
+
+export type MethodId = 'aflora' | 'lora' | 'elora' | 'pm-trainable' | 'pm-frozen' | 'full';
+
+/** Optimisation recipe shared by every method (paper Table 5 knobs). */
+export interface Recipe {
+  epochs: number;
+  batchSize: number;
+  maxLength: number;
+  adapterLr: number;
+  classifierLr: number;
+  weightDecay: number;
+  warmupRatio: number;
+  maxGradNorm: number;
+  seed: number;
+  /** Steps between GPU reads of the step metrics (loss, lr, trainable params). */
+  logEvery: number;
+}
+
+export type ExportFormat = 'peft' | 'native';
+
+export type Command =
+  | { type: 'loadModel'; source: ModelSource }
+  | { type: 'loadData'; data: DataInput; mapping: ColumnMapping; validation: ValidationSpec }
+  | { type: 'start'; method: MethodId; options: Record<string, unknown>; recipe: Recipe }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'stop' }
+  | { type: 'evaluate' }
+  | { type: 'predict'; requestId: number; text: string; pair?: string }
+  | { type: 'export'; format: ExportFormat };
+
+export type CommandType = Command['type'];
+
+/* ------------------------------------------------------------------ events (worker -> page) */
+
+export type Phase = 'download' | 'tokenize' | 'compile' | 'train';
+
+export type ErrorKind =
+  | 'webgpu-unavailable'
+  | 'device-lost'
+  | 'bad-input'
+  | 'nan-loss'
+  | 'unsupported-model'
+  | 'out-of-memory'
+  | 'internal';
+
+export interface ModelInfo {
+  name: string;
+  config: BertConfig;
+  /** Bytes of the weights file(s). */
+  sizeBytes: number;
+  totalParams: number;
+}
+
+export interface DataInfo {
+  name: string;
+  trainRows: number;
+  validationRows: number;
+  labels: string[];
+  pair: boolean;
+  regression: boolean;
+}
+
+/** Column-wise step metrics: index i of every array is one optimizer step. */
+export interface StepMetricsBatch {
+  step: Float64Array;
+  epoch: Float64Array;
+  loss: Float64Array;
+  lr: Float64Array;
+  trainableParams: Float64Array;
+}
+
+export interface ScoreSnapshot {
+  step: number;
+  /** Parallel arrays: names[i] has score values[i]; frozen[i] = 1 when it is frozen. */
+  names: string[];
+  values: Float64Array;
+  frozen: Uint8Array;
+}
+
+export interface ScheduleEntry {
+  step: number;
+  remaining: number;
+  threshold: number;
+  trainableFraction: number;
+}
+
+export interface FreezeEntry {
+  step: number;
+  name: string;
+  matrix: MatrixId;
+}
+
+export interface TrainingPlan {
+  method: MethodId;
+  totalSteps: number;
+  stepsPerEpoch: number;
+  epochs: number;
+  /** Every freezable A/B matrix of the run (Figure 5 cells), by variable name. */
+  matrices: { name: string; matrix: MatrixId }[];
+  trainableParamsAtStart: number;
+  /** Metric names evaluate() reports, the first is the primary one. */
+  metricNames: string[];
+}
+
+export type WorkerEvent =
+  | { type: 'backend'; name: 'webgpu' | 'cpu' | 'wasm'; fallbackReason?: string; adapter?: string }
+  | { type: 'progress'; phase: Phase; done: number; total: number; message?: string }
+  | { type: 'modelLoaded'; info: ModelInfo }
+  | { type: 'dataLoaded'; info: DataInfo }
+  | { type: 'started'; plan: TrainingPlan }
+  | { type: 'paused'; step: number }
+  | { type: 'resumed'; step: number }
+  | { type: 'stepMetrics'; batch: StepMetricsBatch }
+  | { type: 'scores'; snapshots: ScoreSnapshot[] }
+  | { type: 'schedule'; entries: ScheduleEntry[] }
+  | { type: 'freeze'; entries: FreezeEntry[] }
+  | { type: 'evaluation'; step: number; epoch: number; metrics: Record<string, number> }
+  | { type: 'prediction'; requestId: number; labels: string[]; probabilities: number[]; value?: number }
+  | { type: 'exported'; format: ExportFormat; files: { name: string; bytes: Uint8Array }[] }
+  | { type: 'error'; kind: ErrorKind; message: string; hint: string; lines?: { line: number; message: string }[] }
+  | { type: 'finished'; reason: 'completed' | 'stopped' | 'failed'; step: number; seconds: number };
+
+export type WorkerEventType = WorkerEvent['type'];
+
+/** One postMessage from the worker: the events gathered since the previous flush, in order. */
+export interface EventBatchMessage {
+  events: WorkerEvent[];
+}
+
+/** Compile-time exhaustiveness check for switches over the unions above. */
+export function assertNever(value: never, what = 'value'): never {
+  throw new Error(`unhandled ${what}: ${JSON.stringify(value)}`);
+}
+
+export function emptyStepMetrics(): StepMetricsBatch {
+  return {
+    step: new Float64Array(0),
+    epoch: new Float64Array(0),
+    loss: new Float64Array(0),
+    lr: new Float64Array(0),
+    trainableParams: new Float64Array(0),
+  };
+}
