@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { buildHeatmap } from '../../src/ui/heatmap';
+import { DEFAULT_SETTINGS } from '../../src/ui/settings';
+import {
+  INITIAL_STATE,
+  averageTrainable,
+  etaSeconds,
+  latestScores,
+  reducer,
+  scoreSeries,
+  type Action,
+  type AppState,
+} from '../../src/ui/state';
+import type { TrainingPlan, WorkerEvent } from '../../src/worker/protocol';
+
+const plan: TrainingPlan = {
+  method: 'aflora',
+  totalSteps: 101,
+  stepsPerEpoch: 10,
+  epochs: 10,
+  matrices: [
+    { name: 'l0.inter.A', matrix: { layer: 0, kind: 'inter', matrix: 'A' } },
+    { name: 'l0.inter.B', matrix: { layer: 0, kind: 'inter', matrix: 'B' } },
+    { name: 'l1.out.A', matrix: { layer: 1, kind: 'out', matrix: 'A' } },
+  ],
+  trainableParamsAtStart: 1000,
+  metricNames: ['accuracy'],
+};
+
+function worker(event: WorkerEvent, at = 0): Action {
+  return { type: 'worker', event, at };
+}
+
+function metricsEvent(steps: number[], trainable: number[]): WorkerEvent {
+  return {
+    type: 'stepMetrics',
+    batch: {
+      step: Float64Array.from(steps),
+      epoch: Float64Array.from(steps.map((s) => Math.floor(s / 10))),
+      loss: Float64Array.from(steps.map(() => 0.5)),
+      lr: Float64Array.from(steps.map(() => 1e-3)),
+      trainableParams: Float64Array.from(trainable),
+    },
+  };
+}
+
+function run(actions: Action[], from: AppState = INITIAL_STATE): AppState {
+  return actions.reduce(reducer, from);
+}
+
+const start: Action = {
+  type: 'startRequested',
+  id: 'r1',
+  label: 'AFLoRA',
+  createdAt: 1,
+  settings: DEFAULT_SETTINGS,
+  modelName: 'builtin',
+  dataName: 'spam-ham',
+};
+
+describe('reducer', () => {
+  it('follows a run from start to finish', () => {
+    const s = run([
+      start,
+      worker({ type: 'started', plan }),
+      worker(metricsEvent([0, 1], [1000, 1000]), 1000),
+      worker(metricsEvent([2, 3], [900, 800]), 2000),
+      worker({ type: 'freeze', entries: [{ step: 3, name: 'l0.inter.B', matrix: plan.matrices[1].matrix }] }),
+      worker({ type: 'freeze', entries: [{ step: 9, name: 'l0.inter.B', matrix: plan.matrices[1].matrix }] }),
+      worker({ type: 'evaluation', step: 9, epoch: 0, metrics: { accuracy: 0.75 } }),
+      worker({ type: 'finished', reason: 'completed', step: 100, seconds: 12 }),
+    ]);
+    expect(s.training).toBe('finished');
+    expect(Array.from(s.run!.metrics.step)).toEqual([0, 1, 2, 3]);
+    // Freezing is permanent: the first recorded step stays.
+    expect(s.run!.freezeSteps).toEqual({ 'l0.inter.B': 3 });
+    expect(s.run!.evaluations).toEqual([{ step: 9, epoch: 0, metrics: { accuracy: 0.75 } }]);
+    expect(s.run!.finished).toEqual({ reason: 'completed', step: 100, seconds: 12 });
+    expect(averageTrainable(s.run)).toBe(925);
+  });
+
+  it('estimates steps/s from wall time between metric batches, excluding compile time', () => {
+    const s = run([
+      start,
+      worker({ type: 'started', plan }),
+      worker(metricsEvent([0, 1, 2, 3, 4], [1, 1, 1, 1, 1]), 30_000),
+      worker(metricsEvent([5, 6, 7, 8, 9], [1, 1, 1, 1, 1]), 32_500),
+    ]);
+    expect(s.throughput.stepsPerSecond).toBeCloseTo(2, 10);
+    // 100 - 9 steps left at 2 steps/s.
+    expect(etaSeconds(s)).toBeCloseTo(45.5, 10);
+  });
+
+  it('turns a worker error into a dismissable message and unblocks loading', () => {
+    let s = run([{ type: 'modelRequested' }, worker({ type: 'error', kind: 'unsupported-model', message: 'not BERT', hint: 'pick a BERT' })]);
+    expect(s.model.status).toBe('error');
+    expect(s.errors).toHaveLength(1);
+    // The same error again is not stacked.
+    s = reducer(s, worker({ type: 'error', kind: 'unsupported-model', message: 'not BERT', hint: 'pick a BERT' }));
+    expect(s.errors).toHaveLength(1);
+    s = reducer(s, { type: 'dismissError', id: s.errors[0].id });
+    expect(s.errors).toHaveLength(0);
+  });
+
+  it('ignores events that need a run when there is none', () => {
+    const s = run([worker(metricsEvent([0], [1]))]);
+    expect(s.run).toBeNull();
+  });
+
+  it('does not let a restored run replace a live one', () => {
+    const live = run([start]);
+    const restored = reducer(live, { type: 'restoreRun', run: { ...live.run!, id: 'old' } });
+    expect(restored.run!.id).toBe('r1');
+  });
+});
+
+describe('score views', () => {
+  it('aligns per-matrix score series on snapshot steps and reports the latest score', () => {
+    const s = run([
+      start,
+      worker({ type: 'started', plan }),
+      worker({
+        type: 'scores',
+        snapshots: [
+          { step: 10, names: ['a', 'b'], values: Float64Array.of(1, 2), frozen: Uint8Array.of(0, 0) },
+          { step: 20, names: ['b'], values: Float64Array.of(3), frozen: Uint8Array.of(0) },
+          { step: 30, names: ['a', 'b'], values: Float64Array.of(4, 5), frozen: Uint8Array.of(1, 0) },
+        ],
+      }),
+    ]);
+    const series = scoreSeries(s.run);
+    expect(series.steps).toEqual([10, 20, 30]);
+    expect(series.values.a).toEqual([1, Number.NaN, 4]);
+    expect(series.values.b).toEqual([2, 3, 5]);
+    expect(latestScores(s.run)).toEqual({ a: 4, b: 5 });
+  });
+
+  it('builds the Figure-5 grid with FFN columns and freeze steps', () => {
+    const model = buildHeatmap(plan.matrices, { 'l0.inter.B': 42 }, { 'l0.inter.A': 1e-5 });
+    expect(model.layers).toEqual([0, 1]);
+    expect(model.columns.map((c) => c.label)).toEqual(['inter-A', 'inter-B', 'out-A']);
+    expect(model.cells[0][1]).toMatchObject({ name: 'l0.inter.B', frozenAt: 42, score: null });
+    expect(model.cells[0][0]).toMatchObject({ frozenAt: null, score: 1e-5 });
+    expect(model.cells[1][0]).toBeNull();
+    expect(model.cells[1][2]).toMatchObject({ layer: 1, name: 'l1.out.A' });
+  });
+});
