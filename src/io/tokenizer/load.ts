@@ -1,0 +1,153 @@
+/** Builds a WordPieceTokenizer from Hugging Face files: vocab.txt and/or tokenizer.json (+ tokenizer_config.json). */
+import { WordPieceTokenizer, type WordPieceOptions } from './wordpiece';
+
+type Json = Record<string, unknown>;
+
+function asObject(value: unknown): Json | null {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : null;
+}
+
+/** tokenizer_config.json writes special tokens as strings or as AddedToken objects `{content: ...}`. */
+function tokenString(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  const obj = asObject(value);
+  return obj && typeof obj.content === 'string' ? obj.content : undefined;
+}
+
+function optionalBool(value: unknown): boolean | undefined {
+  return typeof value === 'boolean' ? value : undefined;
+}
+
+export function parseVocabTxt(text: string): string[] {
+  const lines = text.split('\n').map((line) => line.replace(/\r$/, ''));
+  // A trailing newline does not add a token.
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  if (lines.length === 0) throw new Error('vocab.txt is empty');
+  return lines;
+}
+
+/** Uncased vocabularies have no upper-case letters outside the [XXX] special tokens. */
+export function looksUncased(vocab: readonly string[]): boolean {
+  let upper = 0;
+  for (const token of vocab) {
+    if (/^\[[A-Z_]+\]$/.test(token) || /^\[unused\d+\]$/.test(token)) continue;
+    if (/\p{Lu}/u.test(token)) upper++;
+  }
+  return upper < Math.max(5, vocab.length * 0.002);
+}
+
+function configOptions(config: Json | null): Partial<WordPieceOptions> {
+  if (!config) return {};
+  const out: Partial<WordPieceOptions> = {};
+  const lower = optionalBool(config.do_lower_case);
+  if (lower !== undefined) out.doLowerCase = lower;
+  if (typeof config.strip_accents === 'boolean' || config.strip_accents === null) out.stripAccents = config.strip_accents;
+  const cjk = optionalBool(config.tokenize_chinese_chars);
+  if (cjk !== undefined) out.tokenizeChineseChars = cjk;
+  const maxLen = config.model_max_length;
+  // Transformers writes 1e30 when a model sets no limit.
+  if (typeof maxLen === 'number' && maxLen > 0 && maxLen < 1e6) out.modelMaxLength = maxLen;
+  const roles = { unkToken: 'unk_token', clsToken: 'cls_token', sepToken: 'sep_token', padToken: 'pad_token', maskToken: 'mask_token' } as const;
+  for (const [key, field] of Object.entries(roles) as [keyof typeof roles, string][]) {
+    const token = tokenString(config[field]);
+    if (token !== undefined) out[key] = token;
+  }
+  return out;
+}
+
+/** From vocab.txt alone (old checkpoints) plus tokenizer_config.json when present. */
+export function tokenizerFromVocab(vocabText: string, tokenizerConfig?: unknown): WordPieceTokenizer {
+  const vocab = parseVocabTxt(vocabText);
+  const fromConfig = configOptions(asObject(tokenizerConfig));
+  const doLowerCase = fromConfig.doLowerCase ?? looksUncased(vocab);
+  return new WordPieceTokenizer({
+    vocab,
+    stripAccents: null,
+    tokenizeChineseChars: true,
+    ...fromConfig,
+    doLowerCase,
+  });
+}
+
+function findBertNormalizer(normalizer: Json | null): Json | null {
+  if (!normalizer) return null;
+  if (normalizer.type === 'BertNormalizer') return normalizer;
+  if (normalizer.type === 'Sequence' && Array.isArray(normalizer.normalizers)) {
+    for (const inner of normalizer.normalizers) {
+      const found = findBertNormalizer(asObject(inner));
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+/** From tokenizer.json (model.vocab + BertNormalizer flags); tokenizer_config.json only adds max length and token names. */
+export function tokenizerFromJson(tokenizerJson: unknown, tokenizerConfig?: unknown): WordPieceTokenizer {
+  const root = asObject(tokenizerJson);
+  const model = asObject(root?.model);
+  if (!root || !model) throw new Error('tokenizer.json has no "model" object: not a Hugging Face tokenizers file');
+  if (model.type !== 'WordPiece') {
+    throw new Error(
+      `tokenizer.json uses a ${String(model.type)} model; only BERT WordPiece tokenizers are supported (pick a BERT-family checkpoint)`,
+    );
+  }
+  const vocabObj = asObject(model.vocab);
+  if (!vocabObj) throw new Error('tokenizer.json: model.vocab is missing');
+  const entries = Object.entries(vocabObj);
+  const vocab: string[] = new Array<string>(entries.length);
+  for (const [token, id] of entries) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= entries.length) {
+      throw new Error(`tokenizer.json: token "${token}" has id ${String(id)}; ids must be 0..${entries.length - 1}`);
+    }
+    vocab[id] = token;
+  }
+  for (let i = 0; i < vocab.length; i++) {
+    if (vocab[i] === undefined) throw new Error(`tokenizer.json: no token has id ${i}`);
+  }
+  const normalizer = findBertNormalizer(asObject(root.normalizer));
+  if (root.normalizer && !normalizer) {
+    throw new Error('tokenizer.json: the normalizer is not a BertNormalizer; only BERT WordPiece tokenizers are supported');
+  }
+  const fromConfig = configOptions(asObject(tokenizerConfig));
+  const added = Array.isArray(root.added_tokens) ? root.added_tokens : [];
+  const extra = added
+    .map((t) => asObject(t))
+    .filter((t): t is Json => t !== null && typeof t.content === 'string')
+    .map((t) => t.content as string);
+  const stripAccents = normalizer?.strip_accents;
+  return new WordPieceTokenizer({
+    ...fromConfig,
+    vocab,
+    // tokenizer.json is what BertTokenizerFast runs, so its flags win over tokenizer_config.json.
+    doLowerCase: optionalBool(normalizer?.lowercase) ?? fromConfig.doLowerCase ?? true,
+    stripAccents: typeof stripAccents === 'boolean' ? stripAccents : null,
+    tokenizeChineseChars: optionalBool(normalizer?.handle_chinese_chars) ?? fromConfig.tokenizeChineseChars ?? true,
+    cleanText: optionalBool(normalizer?.clean_text) ?? true,
+    maxInputCharsPerWord: typeof model.max_input_chars_per_word === 'number' ? model.max_input_chars_per_word : 100,
+    continuingSubwordPrefix: typeof model.continuing_subword_prefix === 'string' ? model.continuing_subword_prefix : '##',
+    unkToken: typeof model.unk_token === 'string' ? model.unk_token : (fromConfig.unkToken ?? '[UNK]'),
+    extraNeverSplit: extra,
+  });
+}
+
+export interface TokenizerFiles {
+  vocabTxt?: string;
+  tokenizerJson?: string;
+  tokenizerConfigJson?: string;
+}
+
+/** Prefers tokenizer.json (what BertTokenizerFast uses), falls back to vocab.txt. */
+export function loadTokenizer(files: TokenizerFiles): WordPieceTokenizer {
+  const config = files.tokenizerConfigJson ? parseJsonFile(files.tokenizerConfigJson, 'tokenizer_config.json') : undefined;
+  if (files.tokenizerJson) return tokenizerFromJson(parseJsonFile(files.tokenizerJson, 'tokenizer.json'), config);
+  if (files.vocabTxt) return tokenizerFromVocab(files.vocabTxt, config);
+  throw new Error('No tokenizer files: provide vocab.txt or tokenizer.json (BERT WordPiece)');
+}
+
+export function parseJsonFile(text: string, fileName: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${fileName} is not valid JSON: ${(error as Error).message}`);
+  }
+}
