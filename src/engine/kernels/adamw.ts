@@ -1,0 +1,209 @@
+/**
+ * Fused gradient clipping and AdamW (torch.optim.AdamW + clip_grad_norm_ semantics).
+ *
+ * Plain TF.js spends ~4 dispatches per variable on the global norm and ~12 on the AdamW update. Here:
+ *  - gradient norm: 1 dispatch per variable, each adding its sum of squares to a running [1] total, the
+ *    last one also writing [norm, clipScale] (clipScale = min(1, maxNorm / (norm + 1e-6)));
+ *  - AdamW: 2 dispatches per variable, one for the moments (kept packed as [2, n] = m, v, since a program
+ *    has a single output) and one for the parameter. The clip scale stays on the GPU: no readback.
+ */
+import * as tf from '@tensorflow/tfjs';
+import {
+  assertShape,
+  elementwiseDispatch,
+  flatDispatch,
+  isWebGPUBackend,
+  registerWebGPUKernel,
+  runKernel,
+  workgroupSumSnippet,
+  type WebGPUProgramSpec,
+} from './program';
+
+export interface AdamWHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1-based optimizer step, for bias correction. */
+  step: number;
+}
+
+const SUM_SQUARES = 'AfloraSumSquares';
+const MOMENTS = 'AfloraAdamWMoments';
+const PARAM = 'AfloraAdamWParam';
+const REDUCE_THREADS = 256;
+const ELEMENT_THREADS = 128;
+const CLIP_EPS = 1e-6;
+
+// x [n] (+ running total [1]) -> [1] total, or [2] (norm, clip scale) when finalize = 1.
+registerWebGPUKernel(SUM_SQUARES, (backend, { x, acc }, { finalize, maxNorm }) => {
+  const hasAcc = acc != null;
+  const outputShape = [finalize ? 2 : 1];
+  const program: WebGPUProgramSpec = {
+    variableNames: hasAcc ? ['xIn', 'acc'] : ['xIn'],
+    outputShape,
+    shaderKey: `aflora_sum_squares_${hasAcc ? 'acc' : 'first'}_${finalize ? 'final' : 'partial'}`,
+    ...flatDispatch(outputShape, 1, REDUCE_THREADS),
+    uniforms: 'n : i32, maxNorm : f32,',
+    getUserCode: () => `
+      ${workgroupSumSnippet('blockSum', REDUCE_THREADS)}
+      fn main(index : i32) {
+        let tid = u32(localId.x);
+        var partial = 0.0;
+        for (var i = i32(tid); i < uniforms.n; i += ${REDUCE_THREADS}) {
+          let g = xIn[i];
+          partial += g * g;
+        }
+        let total = blockSum(partial, tid)${hasAcc ? ' + acc[0]' : ''};
+        if (tid == 0u) {
+          ${
+            finalize
+              ? `let norm = sqrt(total);
+          result[0] = norm;
+          result[1] = min(1.0, uniforms.maxNorm / (norm + ${CLIP_EPS}));`
+              : 'result[0] = total;'
+          }
+        }
+      }`,
+  };
+  return backend.runWebGPUProgram(program, hasAcc ? [x, acc] : [x], 'float32', [
+    { type: 'int32', data: [x.shape.reduce((a, b) => a * b, 1)] },
+    { type: 'float32', data: [maxNorm] },
+  ]);
+});
+
+// grad [n], moments [2, n] = (m, v), clip [2] -> new moments [2, n]; one thread per element of n.
+registerWebGPUKernel(MOMENTS, (backend, { grad, moments, clip }, { beta1, beta2 }) => {
+  const n = grad.shape.reduce((a, b) => a * b, 1);
+  const hasClip = clip != null;
+  const outputShape = [2, n];
+  const program: WebGPUProgramSpec = {
+    variableNames: hasClip ? ['grad', 'moments', 'clip'] : ['grad', 'moments'],
+    outputShape,
+    shaderKey: `aflora_adamw_moments_${hasClip ? 'clip' : 'noclip'}`,
+    ...flatDispatch(outputShape, Math.ceil(n / ELEMENT_THREADS), ELEMENT_THREADS),
+    uniforms: 'n : i32, beta1 : f32, beta2 : f32,',
+    getUserCode: () => `
+      fn main(index : i32) {
+        if (index < uniforms.n) {
+          let g = grad[index]${hasClip ? ' * clip[1]' : ''};
+          result[index] = uniforms.beta1 * moments[index] + (1.0 - uniforms.beta1) * g;
+          let vIndex = index + uniforms.n;
+          result[vIndex] = uniforms.beta2 * moments[vIndex] + (1.0 - uniforms.beta2) * g * g;
+        }
+      }`,
+  };
+  return backend.runWebGPUProgram(program, hasClip ? [grad, moments, clip] : [grad, moments], 'float32', [
+    { type: 'int32', data: [n] },
+    { type: 'float32', data: [beta1] },
+    { type: 'float32', data: [beta2] },
+  ]);
+});
+
+// param [n], new moments [2n] -> new param [n].
+registerWebGPUKernel(PARAM, (backend, { param, moments }, { decayFactor, stepSize, invSqrtBc2, eps }) => {
+  const n = param.shape.reduce((a, b) => a * b, 1);
+  const program: WebGPUProgramSpec = {
+    variableNames: ['param', 'moments'],
+    outputShape: param.shape,
+    shaderKey: 'aflora_adamw_param',
+    ...elementwiseDispatch(param.shape),
+    uniforms: 'decayFactor : f32, stepSize : f32, invSqrtBc2 : f32, eps : f32,',
+    getUserCode: () => `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let m = moments[index];
+          let v = moments[index + uniforms.size];
+          result[index] = param[index] * uniforms.decayFactor - uniforms.stepSize * m / (sqrt(v) * uniforms.invSqrtBc2 + uniforms.eps);
+        }
+      }`,
+  };
+  assertShape(n > 0, () => 'adamW: empty parameter');
+  return backend.runWebGPUProgram(program, [param, moments], 'float32', [
+    { type: 'float32', data: [decayFactor] },
+    { type: 'float32', data: [stepSize] },
+    { type: 'float32', data: [invSqrtBc2] },
+    { type: 'float32', data: [eps] },
+  ]);
+});
+
+/**
+ * [2] = (global L2 norm of all grads, clip scale min(1, maxNorm / (norm + 1e-6))), on the device.
+ * maxNorm = Infinity gives scale 1.
+ */
+export function clipCoefficients(grads: readonly tf.Tensor[], maxNorm: number): tf.Tensor1D {
+  assertShape(grads.length > 0, () => 'clipCoefficients: no gradients');
+  if (!isWebGPUBackend()) return clipCoefficientsComposite(grads, maxNorm);
+  const finiteMax = Number.isFinite(maxNorm) ? maxNorm : 3.0e38;
+  return tf.tidy(() => {
+    let acc: tf.Tensor | undefined;
+    grads.forEach((grad, i) => {
+      const last = i === grads.length - 1;
+      const inputs: Record<string, tf.Tensor> = { x: tf.reshape(grad, [-1]) };
+      if (acc) inputs.acc = acc;
+      acc = runKernel(SUM_SQUARES, inputs, { finalize: last ? 1 : 0, maxNorm: finiteMax });
+    });
+    return acc as tf.Tensor1D;
+  });
+}
+
+export function clipCoefficientsComposite(grads: readonly tf.Tensor[], maxNorm: number): tf.Tensor1D {
+  return tf.tidy(() => {
+    let total: tf.Tensor = tf.scalar(0);
+    for (const grad of grads) total = tf.add(total, tf.sum(tf.square(grad)));
+    const norm = tf.sqrt(total);
+    const scale = Number.isFinite(maxNorm)
+      ? tf.minimum(1, tf.div(maxNorm, tf.add(norm, CLIP_EPS)))
+      : tf.scalar(1);
+    return tf.stack([norm, scale]) as tf.Tensor1D;
+  });
+}
+
+/** Zeroed AdamW state for a variable: [2, n] = (m, v). */
+export function adamWState(variable: tf.Tensor): tf.Tensor2D {
+  return tf.zeros([2, variable.size]);
+}
+
+/**
+ * One AdamW step on `variable` (assigned in place), from its raw gradient times clip[1].
+ * Returns the new [2, n] moments; the caller disposes the old ones. clip: from clipCoefficients, or null.
+ */
+export function adamWUpdate(
+  variable: tf.Variable,
+  grad: tf.Tensor,
+  moments: tf.Tensor2D,
+  clip: tf.Tensor1D | null,
+  hp: AdamWHyper,
+): tf.Tensor2D {
+  assertShape(
+    grad.size === variable.size && moments.size === 2 * variable.size,
+    () => `adamW: sizes of ${variable.name}`,
+  );
+  const decayFactor = 1 - hp.lr * hp.weightDecay;
+  const stepSize = hp.lr / (1 - Math.pow(hp.beta1, hp.step));
+  const invSqrtBc2 = 1 / Math.sqrt(1 - Math.pow(hp.beta2, hp.step));
+  const [newParam, newMoments] = tf.tidy(() => {
+    if (!isWebGPUBackend()) {
+      const g = clip ? tf.mul(grad, tf.slice(clip, [1], [1])) : grad;
+      const [m, v] = tf.unstack(moments);
+      const m2 = tf.add(tf.mul(m, hp.beta1), tf.mul(tf.reshape(g, [-1]), 1 - hp.beta1));
+      const v2 = tf.add(tf.mul(v, hp.beta2), tf.mul(tf.square(tf.reshape(g, [-1])), 1 - hp.beta2));
+      const update = tf.div(tf.mul(m2, stepSize), tf.add(tf.mul(tf.sqrt(v2), invSqrtBc2), hp.eps));
+      const p = tf.sub(tf.mul(variable, decayFactor), tf.reshape(update, variable.shape));
+      return [p, tf.stack([m2, v2]) as tf.Tensor2D];
+    }
+    const inputs: Record<string, tf.Tensor> = { grad: tf.reshape(grad, [-1]), moments };
+    if (clip) inputs.clip = clip;
+    const m2 = runKernel<tf.Tensor2D>(MOMENTS, inputs, { beta1: hp.beta1, beta2: hp.beta2 });
+    const p = runKernel(
+      PARAM,
+      { param: variable, moments: m2 },
+      { decayFactor, stepSize, invSqrtBc2, eps: hp.eps },
+    );
+    return [p, m2];
+  });
+  variable.assign(newParam);
+  newParam.dispose();
+  return newMoments;
+}

@@ -1,0 +1,247 @@
+/**
+ * Fused WebGPU kernels (Dawn + SwiftShader) against the plain TF.js composites on the cpu backend:
+ * forward values and every input gradient, on tiny shapes chosen to hit partial workgroups
+ * (row lengths not a multiple of 64, longer than one workgroup pass). Also checks each fused forward
+ * is one GPU dispatch and that the device reported no uncaptured error.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type * as tfType from '@tensorflow/tfjs';
+import { installNodeWebGPU, type NodeWebGPU } from '../helpers/webgpu';
+
+type Kernels = typeof import('../../src/engine/kernels');
+type Tf = typeof tfType;
+
+let gpu: NodeWebGPU;
+let tf: Tf;
+let kernels: Kernels;
+
+beforeAll(async () => {
+  gpu = await installNodeWebGPU();
+  tf = gpu.tf;
+  kernels = await import('../../src/engine/kernels');
+});
+
+afterAll(async () => {
+  await gpu?.teardown();
+});
+
+/** Deterministic uniform values in [lo, hi). */
+function values(count: number, seed: number, lo = -2, hi = 2): Float32Array {
+  let state = seed >>> 0 || 1;
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    out[i] = lo + ((state >>> 0) / 2 ** 32) * (hi - lo);
+  }
+  return out;
+}
+
+interface Case {
+  inputs: Array<{ shape: number[]; data: Float32Array }>;
+  /** Inputs that get a gradient (indices into inputs). */
+  differentiable: number[];
+  /** fused = true: the kernel function; false: the composite. */
+  run: (fused: boolean, ...xs: tfType.Tensor[]) => tfType.Tensor;
+}
+
+/** Forward output and gradients of sum(y * w), as plain arrays, on the active backend. */
+async function evaluate(testCase: Case, fused: boolean): Promise<Float32Array[]> {
+  const xs = testCase.inputs.map(({ shape, data }) => tf.tensor(data, shape));
+  const y = testCase.run(fused, ...xs);
+  const weights = tf.tensor(values(y.size, 99), y.shape);
+  const gradFn = tf.grads((...diff: tfType.Tensor[]) => {
+    const all = xs.map((x, i) => {
+      const k = testCase.differentiable.indexOf(i);
+      return k >= 0 ? diff[k] : x;
+    });
+    return tf.sum(tf.mul(testCase.run(fused, ...all), weights));
+  });
+  const grads = gradFn(testCase.differentiable.map((i) => xs[i]));
+  const out = await Promise.all([y, ...grads].map(async (t) => (await t.data()) as Float32Array));
+  tf.dispose([...xs, y, weights, ...grads]);
+  return out;
+}
+
+function maxRelError(actual: Float32Array, expected: Float32Array): number {
+  expect(actual.length).toBe(expected.length);
+  let scale = 1e-6;
+  for (const v of expected) scale = Math.max(scale, Math.abs(v));
+  let worst = 0;
+  for (let i = 0; i < actual.length; i++) {
+    if (!Number.isFinite(actual[i])) return Infinity;
+    worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / scale);
+  }
+  return worst;
+}
+
+/** webgpu (fused) vs cpu (composite); tolerance relative to the largest expected magnitude. */
+async function compare(testCase: Case, tolerance: number): Promise<void> {
+  await tf.setBackend('webgpu');
+  const counter = kernels.installDispatchCounter();
+  const forward = testCase.run(true, ...testCase.inputs.map(({ shape, data }) => tf.tensor(data, shape)));
+  const forwardDispatches = counter.total();
+  counter.uninstall();
+  await forward.data();
+  forward.dispose();
+  expect(forwardDispatches).toBe(1);
+  const fused = await evaluate(testCase, true);
+
+  await tf.setBackend('cpu');
+  const plain = await evaluate(testCase, false);
+  await tf.setBackend('webgpu');
+
+  expect(fused.length).toBe(plain.length);
+  fused.forEach((result, i) => {
+    expect(maxRelError(result, plain[i]), `output ${i} (0 = forward, then gradients)`).toBeLessThan(
+      tolerance,
+    );
+  });
+  expect(gpu.uncapturedErrors).toEqual([]);
+}
+
+describe('fused WebGPU kernels match the plain TF.js composites', () => {
+  it('layerNorm: forward, dx, dgamma, dbeta (row lengths 40 and 130)', async () => {
+    for (const [rows, cols] of [
+      [6, 40],
+      [5, 130],
+    ]) {
+      await compare(
+        {
+          inputs: [
+            { shape: [rows, cols], data: values(rows * cols, 1 + cols, -3, 5) },
+            { shape: [cols], data: values(cols, 2, 0.5, 1.5) },
+            { shape: [cols], data: values(cols, 3) },
+          ],
+          differentiable: [0, 1, 2],
+          run: (fused, x, g, b) =>
+            (fused ? kernels.layerNorm : kernels.layerNormComposite)(
+              x,
+              g as tfType.Tensor1D,
+              b as tfType.Tensor1D,
+              1e-12,
+            ),
+        },
+        2e-5,
+      );
+    }
+  });
+
+  it('layerNorm on a 3-D input keeps its shape', async () => {
+    await compare(
+      {
+        inputs: [
+          { shape: [2, 3, 24], data: values(144, 5) },
+          { shape: [24], data: values(24, 6) },
+          { shape: [24], data: values(24, 7) },
+        ],
+        differentiable: [0],
+        run: (fused, x, g, b) =>
+          (fused ? kernels.layerNorm : kernels.layerNormComposite)(
+            x,
+            g as tfType.Tensor1D,
+            b as tfType.Tensor1D,
+            1e-5,
+          ),
+      },
+      2e-5,
+    );
+  });
+
+  it('biasGelu: forward, dx, dbias; and without bias', async () => {
+    await compare(
+      {
+        inputs: [
+          { shape: [5, 33], data: values(165, 8, -4, 4) },
+          { shape: [33], data: values(33, 9) },
+        ],
+        differentiable: [0, 1],
+        run: (fused, x, b) => (fused ? kernels.biasGelu : kernels.biasGeluComposite)(x, b as tfType.Tensor1D),
+      },
+      2e-5,
+    );
+    await compare(
+      {
+        inputs: [{ shape: [3, 2, 7], data: values(42, 10, -4, 4) }],
+        differentiable: [0],
+        run: (fused, x) => (fused ? kernels.biasGelu : kernels.biasGeluComposite)(x),
+      },
+      2e-5,
+    );
+  });
+
+  it('maskedSoftmax: forward and d scores, with masked keys (Sk = 70)', async () => {
+    const [batch, heads, queries, keys] = [2, 2, 3, 70];
+    const mask = new Float32Array(batch * keys);
+    for (let k = 60; k < keys; k++) mask[keys + k] = -1e9; // second sequence is padded after 60 tokens
+    await compare(
+      {
+        inputs: [
+          { shape: [batch, heads, queries, keys], data: values(batch * heads * queries * keys, 11, -6, 6) },
+          { shape: [batch, keys], data: mask },
+        ],
+        differentiable: [0],
+        run: (fused, s, m) =>
+          (fused ? kernels.maskedSoftmax : kernels.maskedSoftmaxComposite)(s as tfType.Tensor4D, m, 0.125),
+      },
+      2e-5,
+    );
+  });
+
+  it('clipCoefficients + adamWUpdate: three clipped steps match the composite', async () => {
+    const shapes = [[37], [3, 5], [130, 4]];
+    const hp = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 };
+    async function train(): Promise<Float32Array[]> {
+      const vars = shapes.map((shape, i) =>
+        tf.variable(
+          tf.tensor(
+            values(
+              shape.reduce((a, b) => a * b),
+              20 + i,
+            ),
+            shape,
+          ),
+        ),
+      );
+      let states = vars.map((v) => kernels.adamWState(v));
+      const norms: number[] = [];
+      for (let step = 1; step <= 3; step++) {
+        const grads = shapes.map((shape, i) =>
+          tf.tensor(
+            values(
+              shape.reduce((a, b) => a * b),
+              40 + 7 * step + i,
+            ),
+            shape,
+          ),
+        );
+        const clip = kernels.clipCoefficients(grads, 0.5);
+        norms.push(...((await clip.data()) as Float32Array));
+        states = vars.map((v, i) => {
+          const next = kernels.adamWUpdate(v, grads[i], states[i], clip, { ...hp, step });
+          states[i].dispose();
+          return next;
+        });
+        tf.dispose([...grads, clip]);
+      }
+      const out = await Promise.all([...vars, ...states].map(async (t) => (await t.data()) as Float32Array));
+      out.push(Float32Array.from(norms));
+      tf.dispose([...vars, ...states]);
+      return out;
+    }
+    await tf.setBackend('webgpu');
+    const counter = kernels.installDispatchCounter();
+    const fused = await train();
+    // Per step: 3 sum-of-squares + 3 x (moments + param).
+    expect(counter.total()).toBe(3 * (3 + 3 * 2));
+    counter.uninstall();
+    await tf.setBackend('cpu');
+    const plain = await train();
+    await tf.setBackend('webgpu');
+    // Clipping must have been active (norm > 0.5) for the test to cover the scale path.
+    expect(plain[plain.length - 1][0]).toBeGreaterThan(0.5);
+    fused.forEach((result, i) => expect(maxRelError(result, plain[i]), `tensor ${i}`).toBeLessThan(1e-5));
+    expect(gpu.uncapturedErrors).toEqual([]);
+  });
+});
