@@ -249,10 +249,9 @@ export function reducer(state: AppState, action: Action): AppState {
 /* ------------------------------------------------------------------ derived views (plain numbers) */
 
 /** Latest score and frozen flag of every matrix. */
-export function latestScores(run: RunRecord | null): Record<string, number> {
+export function latestScores(snapshots: readonly ScoreSnapshot[]): Record<string, number> {
   const out: Record<string, number> = {};
-  if (!run) return out;
-  for (const snapshot of run.scoreSnapshots) {
+  for (const snapshot of snapshots) {
     snapshot.names.forEach((name, i) => {
       out[name] = snapshot.values[i];
     });
@@ -261,11 +260,10 @@ export function latestScores(run: RunRecord | null): Record<string, number> {
 }
 
 /** Per-matrix score series: steps shared by all snapshots, values[name][k] at steps[k] (NaN where absent). */
-export function scoreSeries(run: RunRecord | null): { steps: number[]; values: Record<string, number[]> } {
+export function scoreSeries(snapshots: readonly ScoreSnapshot[]): { steps: number[]; values: Record<string, number[]> } {
   const steps: number[] = [];
   const values: Record<string, number[]> = {};
-  if (!run) return { steps, values };
-  run.scoreSnapshots.forEach((snapshot, k) => {
+  snapshots.forEach((snapshot, k) => {
     steps.push(snapshot.step);
     snapshot.names.forEach((name, i) => {
       values[name] ??= new Array(k).fill(Number.NaN);

@@ -13,10 +13,15 @@ export type ModelSource =
   /** config.json, model.safetensors, vocab.txt / tokenizer.json picked from disk. */
   | { kind: 'files'; files: File[] };
 
-/** Where the rows come from: a sample dataset under public/datasets, or CSV/TSV/JSONL text. */
-export type DataInput =
-  | { kind: 'sample'; id: string; trainUrl: string; validationUrl?: string }
-  | { kind: 'text'; name: string; train: string; validation?: string };
+/**
+ * The rows as the page read them (a sample dataset from public/datasets or the user's files):
+ * CSV/TSV/JSONL text; the file names tell the format.
+ */
+export interface DataInput {
+  name: string;
+  train: { fileName: string; text: string };
+  validation?: { fileName: string; text: string };
+}
 
 export interface ColumnMapping {
   textA: string;

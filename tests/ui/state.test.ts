@@ -128,11 +128,11 @@ describe('score views', () => {
         ],
       }),
     ]);
-    const series = scoreSeries(s.run);
+    const series = scoreSeries(s.run!.scoreSnapshots);
     expect(series.steps).toEqual([10, 20, 30]);
     expect(series.values.a).toEqual([1, Number.NaN, 4]);
     expect(series.values.b).toEqual([2, 3, 5]);
-    expect(latestScores(s.run)).toEqual({ a: 4, b: 5 });
+    expect(latestScores(s.run!.scoreSnapshots)).toEqual({ a: 4, b: 5 });
   });
 
   it('builds the Figure-5 grid with FFN columns and freeze steps', () => {

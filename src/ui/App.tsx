@@ -1,0 +1,94 @@
+import { useEffect, useRef, useState } from 'react';
+import { Errors } from './components/Errors';
+import { ExportPanel } from './components/ExportPanel';
+import { Heatmap } from './components/Heatmap';
+import { LossChart, MetricChart, ScheduleChart, ScoreChart, TrainableChart } from './components/Charts';
+import { DataPanel } from './components/DataPanel';
+import { MethodPanel } from './components/MethodPanel';
+import { ModelPanel } from './components/ModelPanel';
+import { RunsPanel } from './components/RunsPanel';
+import { TrainingPanel } from './components/TrainingPanel';
+import { TryPanel } from './components/TryPanel';
+import { useAppState, useController } from './context';
+import { settingsFromQuery, settingsToQuery, type Settings } from './settings';
+
+const DATA_PARAM = 'data';
+/** Module-level so StrictMode's double effect in development does not load the model twice. */
+let builtinRequested = false;
+
+export function App() {
+  const controller = useController();
+  const [settings, setSettings] = useState<Settings>(() => settingsFromQuery(new URLSearchParams(location.search)));
+  // Unknown or absent: the default sample; '' = the user's own file.
+  const [sampleId, setSampleId] = useState(() => new URLSearchParams(location.search).get(DATA_PARAM) ?? 'default');
+  const [modelName, setModelName] = useState('built-in tiny BERT');
+  const run = useAppState((s) => s.run);
+  const overlay = useAppState((s) => s.overlay);
+  const dataName = useAppState((s) => s.data.info?.name ?? 'data');
+  const heatmapRef = useRef<SVGSVGElement>(null);
+
+  // The setup lives in the URL: copying the address shares it.
+  useEffect(() => {
+    const extra: Record<string, string> = sampleId !== 'default' && sampleId !== '' ? { [DATA_PARAM]: sampleId } : {};
+    const query = settingsToQuery(settings, extra).toString();
+    history.replaceState(null, '', query ? `?${query}` : location.pathname);
+  }, [settings, sampleId]);
+
+  // The built-in model needs no download: load it right away.
+  useEffect(() => {
+    if (builtinRequested) return;
+    builtinRequested = true;
+    controller.loadModel({ kind: 'builtin' }, 'built-in tiny BERT');
+  }, [controller]);
+
+  const shown = run?.settings ?? settings;
+  return (
+    <div className="app">
+      <header className="app-header">
+        <div>
+          <h1>AFLoRA Playground</h1>
+          <p className="muted">Fine-tune a BERT with adaptive freezing of low-rank adapters, on your GPU, in this tab.</p>
+        </div>
+      </header>
+      <Errors />
+      <main className="layout">
+        <div className="column setup">
+          <ModelPanel onModelName={setModelName} />
+          <DataPanel sampleId={sampleId} onSampleId={setSampleId} validationFraction={settings.validationFraction} seed={settings.seed} />
+          <MethodPanel settings={settings} onChange={setSettings} />
+        </div>
+        <div className="column results">
+          <TrainingPanel settings={settings} modelName={modelName} dataName={dataName} />
+          <section className="panel charts" aria-labelledby="charts-title">
+            <h2 id="charts-title">Charts</h2>
+            <div className="chart-grid">
+              <LossChart run={run} overlay={overlay} />
+              <MetricChart run={run} overlay={overlay} metric={shown.metric} />
+              <ScoreChart run={run} />
+              <ScheduleChart run={run} />
+              <TrainableChart run={run} overlay={overlay} />
+            </div>
+          </section>
+          <section className="panel" aria-labelledby="heat-title">
+            <h2 id="heat-title">Where AFLoRA freezes (paper Fig. 5)</h2>
+            <div className="heatmaps">
+              <div>
+                <h3>Iterations before freezing</h3>
+                <Heatmap ref={heatmapRef} run={run} mode="freeze" />
+              </div>
+              <div>
+                <h3>Live freezing scores</h3>
+                <Heatmap run={run} mode="scores" />
+              </div>
+            </div>
+          </section>
+          <div className="two-up">
+            <TryPanel />
+            <ExportPanel heatmapRef={heatmapRef} />
+          </div>
+          <RunsPanel />
+        </div>
+      </main>
+    </div>
+  );
+}

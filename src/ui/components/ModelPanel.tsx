@@ -1,0 +1,104 @@
+import { useId, useState } from 'react';
+import type { ModelSource } from '../../worker/protocol';
+import { useAppState, useController } from '../context';
+import { formatBytes, formatCount } from '../format';
+
+export const HUB_PRESETS = [
+  { id: 'google/bert_uncased_L-2_H-128_A-2', label: 'BERT-tiny (2 layers, 128)' },
+  { id: 'google/bert_uncased_L-4_H-256_A-4', label: 'BERT-mini (4 layers, 256)' },
+  { id: 'google/bert_uncased_L-4_H-512_A-8', label: 'BERT-small (4 layers, 512)' },
+  { id: 'google/bert_uncased_L-8_H-512_A-8', label: 'BERT-medium (8 layers, 512)' },
+  { id: 'google-bert/bert-base-uncased', label: 'BERT-base (12 layers, 768)' },
+];
+
+type Choice = 'builtin' | 'hub' | 'files';
+
+export function ModelPanel({ onModelName }: { onModelName: (name: string) => void }) {
+  const controller = useController();
+  const model = useAppState((s) => s.model);
+  const download = useAppState((s) => s.progress.download);
+  const training = useAppState((s) => s.training);
+  const [choice, setChoice] = useState<Choice>('builtin');
+  const [hubId, setHubId] = useState(HUB_PRESETS[0].id);
+  const [revision, setRevision] = useState('main');
+  const [files, setFiles] = useState<File[]>([]);
+  const ids = { hub: useId(), rev: useId(), files: useId(), preset: useId() };
+  const busy = model.status === 'loading' || training === 'running' || training === 'paused' || training === 'starting';
+
+  function load() {
+    let source: ModelSource;
+    let name: string;
+    if (choice === 'builtin') [source, name] = [{ kind: 'builtin' }, 'built-in tiny BERT'];
+    else if (choice === 'hub') [source, name] = [{ kind: 'hub', id: hubId.trim(), revision: revision.trim() || 'main' }, hubId.trim()];
+    else [source, name] = [{ kind: 'files', files }, files.map((f) => f.name).join(', ')];
+    onModelName(name);
+    controller.loadModel(source, name);
+  }
+
+  const canLoad = !busy && (choice !== 'hub' || hubId.trim() !== '') && (choice !== 'files' || files.length > 0);
+  const info = model.info;
+
+  return (
+    <section className="panel" aria-labelledby="model-title">
+      <h2 id="model-title">1 · Model</h2>
+      <div className="segmented" role="radiogroup" aria-label="Model source">
+        {(['builtin', 'hub', 'files'] as const).map((c) => (
+          <label key={c} className={choice === c ? 'active' : ''}>
+            <input type="radio" name="model-source" value={c} checked={choice === c} onChange={() => setChoice(c)} />
+            {c === 'builtin' ? 'Built-in' : c === 'hub' ? 'Hugging Face' : 'From disk'}
+          </label>
+        ))}
+      </div>
+      {choice === 'builtin' && <p className="muted">A tiny BERT (2 layers, hidden 128) shipped with the app: no download.</p>}
+      {choice === 'hub' && (
+        <div className="form-grid">
+          <label htmlFor={ids.preset}>Preset</label>
+          <select id={ids.preset} value={HUB_PRESETS.some((p) => p.id === hubId) ? hubId : ''} onChange={(e) => e.target.value && setHubId(e.target.value)}>
+            <option value="">Custom…</option>
+            {HUB_PRESETS.map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.label}
+              </option>
+            ))}
+          </select>
+          <label htmlFor={ids.hub}>Model id</label>
+          <input id={ids.hub} value={hubId} onChange={(e) => setHubId(e.target.value)} spellCheck={false} placeholder="owner/name" />
+          <label htmlFor={ids.rev}>Revision</label>
+          <input id={ids.rev} value={revision} onChange={(e) => setRevision(e.target.value)} spellCheck={false} placeholder="main or a commit" />
+        </div>
+      )}
+      {choice === 'files' && (
+        <div className="form-grid">
+          <label htmlFor={ids.files}>Files</label>
+          <input id={ids.files} type="file" multiple accept=".json,.safetensors,.txt" onChange={(e) => setFiles([...(e.target.files ?? [])])} />
+          <span />
+          <span className="muted small">config.json, model.safetensors and vocab.txt or tokenizer.json</span>
+        </div>
+      )}
+      <div className="row">
+        <button type="button" onClick={load} disabled={!canLoad} data-testid="load-model">
+          {model.status === 'loading' ? 'Loading…' : 'Load model'}
+        </button>
+        {download && download.total > 0 && model.status === 'loading' && (
+          <progress max={download.total} value={download.done} aria-label="Download progress" />
+        )}
+      </div>
+      {info ? (
+        <dl className="facts" data-testid="model-info">
+          <dt>Model</dt>
+          <dd>{info.name}</dd>
+          <dt>Size</dt>
+          <dd>{formatBytes(info.sizeBytes)}</dd>
+          <dt>Layers</dt>
+          <dd>
+            {info.config.numLayers} × hidden {info.config.hiddenSize}, {info.config.numHeads} heads
+          </dd>
+          <dt>Parameters</dt>
+          <dd>{formatCount(info.totalParams)}</dd>
+        </dl>
+      ) : (
+        model.status !== 'loading' && <p className="empty">No model loaded yet.</p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,98 @@
+import { useAppState, useController } from '../context';
+import { formatCount, formatDuration, formatSci } from '../format';
+import type { Settings } from '../settings';
+import { averageTrainable, etaSeconds } from '../state';
+
+export function TrainingPanel({ settings, modelName, dataName }: { settings: Settings; modelName: string; dataName: string }) {
+  const controller = useController();
+  const training = useAppState((s) => s.training);
+  const modelReady = useAppState((s) => s.model.status === 'ready');
+  const dataReady = useAppState((s) => s.data.status === 'ready');
+  const backend = useAppState((s) => s.backend);
+  const run = useAppState((s) => s.run);
+  const throughput = useAppState((s) => s.throughput);
+  const compile = useAppState((s) => s.progress.compile);
+  const tokenize = useAppState((s) => s.progress.tokenize);
+  const eta = useAppState(etaSeconds);
+
+  const plan = run?.plan;
+  const n = run?.metrics.step.length ?? 0;
+  const lastStep = n > 0 ? run!.metrics.step[n - 1] : -1;
+  const lastLoss = n > 0 ? run!.metrics.loss[n - 1] : null;
+  const epoch = n > 0 ? run!.metrics.epoch[n - 1] : 0;
+  const active = training === 'running' || training === 'paused' || training === 'starting' || training === 'stopping';
+  const canStart = modelReady && dataReady && !active;
+  const avg = averageTrainable(run);
+  const batchSize = run?.settings.batchSize ?? settings.batchSize;
+
+  return (
+    <section className="panel training" aria-labelledby="train-title">
+      <h2 id="train-title">4 · Train</h2>
+      <div className="row">
+        <button type="button" className="primary" disabled={!canStart} onClick={() => controller.start(settings, modelName, dataName)} data-testid="train">
+          {training === 'finished' ? 'Train again' : 'Train'}
+        </button>
+        {training === 'paused' ? (
+          <button type="button" onClick={() => controller.resume()} data-testid="resume">
+            Resume
+          </button>
+        ) : (
+          <button type="button" disabled={training !== 'running'} onClick={() => controller.pause()} data-testid="pause">
+            Pause
+          </button>
+        )}
+        <button type="button" className="danger" disabled={training !== 'running' && training !== 'paused'} onClick={() => controller.stop()} data-testid="stop">
+          Stop
+        </button>
+        <span className={`badge backend-${backend?.name ?? 'none'}`} data-testid="backend" title={backend?.adapter}>
+          {backend ? backend.name.toUpperCase() : 'backend…'}
+        </span>
+      </div>
+      {backend?.fallbackReason && (
+        <p className="notice" role="status">
+          WebGPU is not available ({backend.fallbackReason}); training runs on the {backend.name.toUpperCase()} backend and is much slower.
+        </p>
+      )}
+      {!canStart && !active && training !== 'finished' && (
+        <p className="empty">{!modelReady ? 'Load a model first.' : !dataReady ? 'Pick or drop a dataset.' : ''}</p>
+      )}
+      {training === 'starting' && (
+        <p className="muted" role="status">
+          {tokenize ? `Tokenizing… ${tokenize.done}/${tokenize.total}` : compile ? `Compiling GPU kernels… ${compile.message ?? ''}` : 'Preparing…'}
+        </p>
+      )}
+      {plan && (
+        <div className="progress-block" data-testid="progress">
+          <progress max={plan.totalSteps} value={lastStep + 1} aria-label="Training progress" />
+          <dl className="facts inline">
+            <dt>Step</dt>
+            <dd data-testid="step">
+              {lastStep + 1} / {plan.totalSteps}
+            </dd>
+            <dt>Epoch</dt>
+            <dd>
+              {Math.min(plan.epochs, Math.floor(epoch) + 1)} / {plan.epochs}
+            </dd>
+            <dt>Examples/s</dt>
+            <dd>{throughput.stepsPerSecond > 0 ? (throughput.stepsPerSecond * batchSize).toFixed(1) : '–'}</dd>
+            <dt>ETA</dt>
+            <dd>{training === 'running' && eta !== null ? formatDuration(eta) : '–'}</dd>
+            <dt>Loss</dt>
+            <dd>{lastLoss === null ? '–' : formatSci(lastLoss, 3)}</dd>
+            <dt>Trainable</dt>
+            <dd>
+              {n > 0 ? formatCount(run!.metrics.trainableParams[n - 1]) : formatCount(plan.trainableParamsAtStart)}
+              {avg !== null && <span className="muted"> (avg {formatCount(avg)})</span>}
+            </dd>
+          </dl>
+          {run?.finished && (
+            <p className="status-line" role="status" data-testid="finished">
+              {run.finished.reason === 'completed' ? 'Finished' : run.finished.reason === 'stopped' ? 'Stopped' : 'Failed'} after {run.finished.step + 1} steps in{' '}
+              {formatDuration(run.finished.seconds)}.
+            </p>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}

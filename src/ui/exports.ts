@@ -1,0 +1,99 @@
+/** Page-side exports: freeze log (CSV/JSON), heatmap SVG/PNG, and downloading worker-made files. */
+import { zipSync } from 'fflate';
+import { latestScores, type RunRecord } from './state';
+
+export interface FreezeLogRow {
+  name: string;
+  layer: number;
+  kind: string;
+  matrix: 'A' | 'B';
+  /** 0-based optimizer step after which it froze; null = never froze. */
+  frozenAtStep: number | null;
+  /** Optimizer steps it trained for (Figure 5's "iterations before freezing"). */
+  stepsTrained: number;
+  lastScore: number | null;
+}
+
+export function freezeLogRows(run: RunRecord): FreezeLogRow[] {
+  const totalSteps = run.finished ? run.finished.step + 1 : (run.plan?.totalSteps ?? 0);
+  const scores = latestScores(run.scoreSnapshots);
+  return (run.plan?.matrices ?? []).map(({ name, matrix }) => {
+    const frozenAtStep = run.freezeSteps[name] ?? null;
+    return {
+      name,
+      layer: matrix.layer,
+      kind: matrix.kind,
+      matrix: matrix.matrix,
+      frozenAtStep,
+      stepsTrained: frozenAtStep === null ? totalSteps : frozenAtStep + 1,
+      lastScore: scores[name] ?? null,
+    };
+  });
+}
+
+export function freezeLogCsv(run: RunRecord): string {
+  const header = 'name,layer,kind,matrix,frozen_at_step,steps_trained,last_score';
+  const lines = freezeLogRows(run).map((r) =>
+    [r.name, r.layer, r.kind, r.matrix, r.frozenAtStep ?? '', r.stepsTrained, r.lastScore ?? ''].join(','),
+  );
+  return [header, ...lines].join('\n') + '\n';
+}
+
+export function freezeLogJson(run: RunRecord): string {
+  return JSON.stringify(
+    {
+      run: { id: run.id, label: run.label, method: run.settings.method, model: run.modelName, data: run.dataName },
+      totalSteps: run.plan?.totalSteps ?? null,
+      matrices: freezeLogRows(run),
+      schedule: run.schedule,
+    },
+    null,
+    2,
+  );
+}
+
+export function downloadBlob(blob: Blob, fileName: string): void {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = fileName;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  // Give the browser time to start the download before the URL goes away.
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** One file downloads as itself; several go into one zip (browsers block bursts of downloads). */
+export function downloadFiles(files: { name: string; bytes: Uint8Array }[], zipName: string): void {
+  if (files.length === 1) {
+    downloadBlob(new Blob([files[0].bytes as Uint8Array<ArrayBuffer>]), files[0].name);
+    return;
+  }
+  const zipped = zipSync(Object.fromEntries(files.map((f) => [f.name, f.bytes])));
+  downloadBlob(new Blob([zipped as Uint8Array<ArrayBuffer>], { type: 'application/zip' }), zipName);
+}
+
+/** Standalone SVG text of an on-page SVG, with the computed colours inlined so it renders anywhere. */
+export function serializeSvg(svg: SVGSVGElement): string {
+  const clone = svg.cloneNode(true) as SVGSVGElement;
+  const style = getComputedStyle(svg);
+  clone.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
+  clone.style.background = style.getPropertyValue('--surface') || '#ffffff';
+  // CSS variables do not survive outside the page: resolve the text colour now.
+  clone.querySelectorAll('text').forEach((t) => t.setAttribute('fill', style.color));
+  return new XMLSerializer().serializeToString(clone);
+}
+
+export async function svgToPng(svgText: string, width: number, height: number, scale = 2): Promise<Blob> {
+  const image = new Image();
+  image.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svgText);
+  await image.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = width * scale;
+  canvas.height = height * scale;
+  const context = canvas.getContext('2d')!;
+  context.scale(scale, scale);
+  context.drawImage(image, 0, 0, width, height);
+  return new Promise((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png'));
+}
