@@ -1,0 +1,400 @@
+/**
+ * Reader for PyTorch `pytorch_model.bin` (torch.save zip format, PyTorch >= 1.6): a zip holding
+ * `<archive>/data.pkl` (a pickled state dict) and one raw little-endian storage per `<archive>/data/<key>`.
+ *
+ * The pickle VM is hand-written because no maintained JS library unpickles torch checkpoints, and a
+ * general unpickler would be unsafe anyway: this one only knows the opcodes torch.save emits and only
+ * resolves an allow-list of globals (OrderedDict, tensor rebuild functions, storage classes), so a
+ * malicious file cannot make it call anything.
+ */
+import { unzipSync } from 'fflate';
+import type { StateDict } from '../engine/types';
+import { decodeTensorBytes, type RawTensor, type SafetensorsDtype } from './safetensors';
+
+class GlobalRef {
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
+  get qualified(): string {
+    return `${this.module}.${this.name}`;
+  }
+}
+
+/** A storage loaded through BINPERSID. */
+class Storage {
+  constructor(
+    readonly dtype: SafetensorsDtype,
+    readonly key: string,
+    readonly data: RawTensor['data'],
+  ) {}
+}
+
+class PickleDict {
+  readonly entries = new Map<unknown, unknown>();
+}
+
+const STORAGE_DTYPES: Record<string, SafetensorsDtype> = {
+  FloatStorage: 'F32',
+  HalfStorage: 'F16',
+  BFloat16Storage: 'BF16',
+  DoubleStorage: 'F64',
+  LongStorage: 'I64',
+  IntStorage: 'I32',
+  ShortStorage: 'I16',
+  CharStorage: 'I8',
+  ByteStorage: 'U8',
+  BoolStorage: 'BOOL',
+};
+
+const ALLOWED_GLOBALS = new Set([
+  'collections.OrderedDict',
+  'torch._utils._rebuild_tensor_v2',
+  'torch._utils._rebuild_parameter',
+  ...Object.keys(STORAGE_DTYPES).map((name) => `torch.${name}`),
+]);
+
+const MARK = Symbol('mark');
+
+interface PickleContext {
+  fileName: string;
+  loadStorage(dtype: SafetensorsDtype, key: string): Storage;
+}
+
+/** Builds a contiguous tensor from a (possibly strided, offset) view of a storage. */
+function rebuildTensor(storage: Storage, offset: number, size: number[], stride: number[]): RawTensor {
+  const numel = size.reduce((a, b) => a * b, 1);
+  const src = storage.data;
+  const contiguous = size.every((_, i) => stride[i] === size.slice(i + 1).reduce((a, b) => a * b, 1));
+  if (numel > 0 && offset + numel > src.length && contiguous) {
+    throw new Error(`storage ${storage.key} has ${src.length} elements, tensor needs ${offset + numel}`);
+  }
+  let data: RawTensor['data'];
+  if (contiguous) {
+    data = src.slice(offset, offset + numel);
+  } else {
+    const out = new (src.constructor as new (n: number) => typeof src)(numel);
+    const index = new Array<number>(size.length).fill(0);
+    for (let i = 0; i < numel; i++) {
+      let at = offset;
+      for (let d = 0; d < size.length; d++) at += index[d] * stride[d];
+      if (at >= src.length) throw new Error(`storage ${storage.key}: strided view reads past its ${src.length} elements`);
+      (out as unknown as ArrayLike<unknown> & Record<number, unknown>)[i] = src[at];
+      for (let d = size.length - 1; d >= 0; d--) {
+        if (++index[d] < size[d]) break;
+        index[d] = 0;
+      }
+    }
+    data = out;
+  }
+  return { dtype: storage.dtype, shape: size, data };
+}
+
+function callGlobal(fn: GlobalRef, args: unknown[], ctx: PickleContext): unknown {
+  switch (fn.qualified) {
+    case 'collections.OrderedDict':
+      return new PickleDict();
+    case 'torch._utils._rebuild_tensor_v2': {
+      const [storage, offset, size, stride] = args;
+      if (!(storage instanceof Storage)) throw new Error(`${ctx.fileName}: _rebuild_tensor_v2 without a storage`);
+      return rebuildTensor(storage, offset as number, size as number[], stride as number[]);
+    }
+    case 'torch._utils._rebuild_parameter':
+      // (tensor, requires_grad, backward_hooks): a Parameter is just its tensor here.
+      return args[0];
+    default:
+      throw new Error(`${ctx.fileName}: the pickle calls ${fn.qualified}, which a state dict does not need`);
+  }
+}
+
+/** Runs the pickle program of data.pkl; returns its single result. */
+export function unpickle(bytes: Uint8Array, ctx: PickleContext): unknown {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const decoder = new TextDecoder();
+  const stack: unknown[] = [];
+  const memo = new Map<number, unknown>();
+  let pos = 0;
+  const fail = (problem: string): never => {
+    throw new Error(`${ctx.fileName}: ${problem} (at pickle byte ${pos})`);
+  };
+  const need = (n: number) => {
+    if (pos + n > bytes.length) fail('pickle ends early');
+  };
+  const u8 = () => (need(1), bytes[pos++]);
+  const u16 = () => (need(2), (pos += 2), view.getUint16(pos - 2, true));
+  const u32 = () => (need(4), (pos += 4), view.getUint32(pos - 4, true));
+  const i32 = () => (need(4), (pos += 4), view.getInt32(pos - 4, true));
+  const u64 = () => (need(8), (pos += 8), Number(view.getBigUint64(pos - 8, true)));
+  const text = (n: number) => (need(n), (pos += n), decoder.decode(bytes.subarray(pos - n, pos)));
+  const line = () => {
+    const end = bytes.indexOf(0x0a, pos);
+    if (end < 0) fail('unterminated text line');
+    const s = decoder.decode(bytes.subarray(pos, end));
+    pos = end + 1;
+    return s;
+  };
+  const pop = () => (stack.length === 0 ? fail('stack underflow') : stack.pop());
+  const popMark = (): unknown[] => {
+    const at = stack.lastIndexOf(MARK);
+    if (at < 0) fail('MARK missing');
+    const items = stack.splice(at);
+    items.shift();
+    return items;
+  };
+  const top = () => (stack.length === 0 ? fail('stack underflow') : stack[stack.length - 1]);
+  const setItems = (target: unknown, kv: unknown[]) => {
+    if (!(target instanceof PickleDict)) fail('SETITEM(S) on something that is not a dict');
+    for (let i = 0; i + 1 < kv.length; i += 2) (target as PickleDict).entries.set(kv[i], kv[i + 1]);
+  };
+  const global = (module: string, name: string): GlobalRef => {
+    const ref = new GlobalRef(module, name);
+    if (!ALLOWED_GLOBALS.has(ref.qualified)) {
+      fail(`refuses to load global ${ref.qualified} (only plain state dicts of tensors are supported)`);
+    }
+    return ref;
+  };
+
+  for (;;) {
+    const op = u8();
+    switch (op) {
+      case 0x80: // PROTO
+        u8();
+        break;
+      case 0x95: // FRAME (protocol 4): just a length hint
+        u64();
+        break;
+      case 0x2e: // STOP
+        return pop();
+      case 0x7d: // EMPTY_DICT
+        stack.push(new PickleDict());
+        break;
+      case 0x5d: // EMPTY_LIST
+        stack.push([]);
+        break;
+      case 0x29: // EMPTY_TUPLE
+        stack.push([]);
+        break;
+      case 0x28: // MARK
+        stack.push(MARK);
+        break;
+      case 0x74: // TUPLE
+        stack.push(popMark());
+        break;
+      case 0x85: // TUPLE1
+        stack.push([pop()]);
+        break;
+      case 0x86: {
+        // TUPLE2
+        const b = pop();
+        stack.push([pop(), b]);
+        break;
+      }
+      case 0x87: {
+        // TUPLE3
+        const c = pop();
+        const b = pop();
+        stack.push([pop(), b, c]);
+        break;
+      }
+      case 0x71: // BINPUT
+        memo.set(u8(), top());
+        break;
+      case 0x72: // LONG_BINPUT
+        memo.set(u32(), top());
+        break;
+      case 0x94: // MEMOIZE
+        memo.set(memo.size, top());
+        break;
+      case 0x68: // BINGET
+      case 0x6a: {
+        // LONG_BINGET
+        const key = op === 0x68 ? u8() : u32();
+        if (!memo.has(key)) fail(`memo ${key} missing`);
+        stack.push(memo.get(key));
+        break;
+      }
+      case 0x58: // BINUNICODE
+        stack.push(text(u32()));
+        break;
+      case 0x8c: // SHORT_BINUNICODE
+        stack.push(text(u8()));
+        break;
+      case 0x8d: // BINUNICODE8
+        stack.push(text(u64()));
+        break;
+      case 0x55: // SHORT_BINSTRING
+        stack.push(text(u8()));
+        break;
+      case 0x54: // BINSTRING
+        stack.push(text(i32()));
+        break;
+      case 0x4a: // BININT
+        stack.push(i32());
+        break;
+      case 0x4b: // BININT1
+        stack.push(u8());
+        break;
+      case 0x4d: // BININT2
+        stack.push(u16());
+        break;
+      case 0x8a: {
+        // LONG1: little-endian two's complement
+        const n = u8();
+        need(n);
+        let value = 0n;
+        for (let i = n - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[pos + i]);
+        if (n > 0 && bytes[pos + n - 1] & 0x80) value -= 1n << BigInt(8 * n);
+        pos += n;
+        stack.push(Number(value));
+        break;
+      }
+      case 0x47: // BINFLOAT (big-endian)
+        need(8);
+        stack.push(view.getFloat64(pos, false));
+        pos += 8;
+        break;
+      case 0x88: // NEWTRUE
+        stack.push(true);
+        break;
+      case 0x89: // NEWFALSE
+        stack.push(false);
+        break;
+      case 0x4e: // NONE
+        stack.push(null);
+        break;
+      case 0x63: {
+        // GLOBAL "module\nname\n"
+        const module = line();
+        stack.push(global(module, line()));
+        break;
+      }
+      case 0x93: {
+        // STACK_GLOBAL
+        const name = pop();
+        const module = pop();
+        stack.push(global(String(module), String(name)));
+        break;
+      }
+      case 0x52: {
+        // REDUCE
+        const args = pop();
+        const fn = pop();
+        if (!(fn instanceof GlobalRef) || !Array.isArray(args)) fail('REDUCE needs a global and an argument tuple');
+        stack.push(callGlobal(fn as GlobalRef, args as unknown[], ctx));
+        break;
+      }
+      case 0x81: {
+        // NEWOBJ
+        const args = pop();
+        const cls = pop();
+        if (!(cls instanceof GlobalRef)) fail('NEWOBJ needs a class');
+        stack.push(callGlobal(cls as GlobalRef, args as unknown[], ctx));
+        break;
+      }
+      case 0x62: // BUILD: object state (OrderedDict._metadata, parameter flags): not needed
+        pop();
+        break;
+      case 0x73: {
+        // SETITEM
+        const value = pop();
+        const key = pop();
+        setItems(top(), [key, value]);
+        break;
+      }
+      case 0x75: {
+        // SETITEMS
+        const kv = popMark();
+        setItems(top(), kv);
+        break;
+      }
+      case 0x61: {
+        // APPEND
+        const value = pop();
+        const list = top();
+        if (!Array.isArray(list)) fail('APPEND on a non-list');
+        (list as unknown[]).push(value);
+        break;
+      }
+      case 0x65: {
+        // APPENDS
+        const items = popMark();
+        const list = top();
+        if (!Array.isArray(list)) fail('APPENDS on a non-list');
+        (list as unknown[]).push(...items);
+        break;
+      }
+      case 0x51: {
+        // BINPERSID: ('storage', StorageClass, key, location, numel)
+        const pid = pop();
+        if (!Array.isArray(pid) || pid[0] !== 'storage' || !(pid[1] instanceof GlobalRef)) fail('unexpected persistent id');
+        const [, cls, key] = pid as [string, GlobalRef, string];
+        const dtype = STORAGE_DTYPES[cls.name];
+        if (!dtype) fail(`unsupported storage type ${cls.qualified}`);
+        stack.push(ctx.loadStorage(dtype, String(key)));
+        break;
+      }
+      default:
+        fail(`unsupported pickle opcode 0x${op.toString(16)} (not a torch.save state dict?)`);
+    }
+  }
+}
+
+const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
+
+/** Parses pytorch_model.bin into named tensors (floats as Float32Array, like parseSafetensors). */
+export function parseTorchBin(input: Uint8Array | ArrayBuffer, fileName = 'pytorch_model.bin'): Map<string, RawTensor> {
+  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+  if (!ZIP_MAGIC.every((b, i) => bytes[i] === b)) {
+    if (bytes[0] === 0x80) {
+      throw new Error(
+        `${fileName} uses the legacy (pre-1.6) torch.save format, which is not supported: re-save it with a recent PyTorch ` +
+          '(torch.save(torch.load(f), f)) or convert it to model.safetensors',
+      );
+    }
+    throw new Error(`${fileName} is not a PyTorch zip checkpoint (no zip signature)`);
+  }
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(bytes);
+  } catch (error) {
+    throw new Error(`${fileName}: corrupt zip archive: ${(error as Error).message}`);
+  }
+  const pklName = Object.keys(files).find((name) => name === 'data.pkl' || name.endsWith('/data.pkl'));
+  if (!pklName) throw new Error(`${fileName}: no data.pkl inside the archive (not a torch.save checkpoint)`);
+  const prefix = pklName.slice(0, pklName.length - 'data.pkl'.length);
+  const byteOrder = files[`${prefix}byteorder`];
+  if (byteOrder && new TextDecoder().decode(byteOrder).trim() !== 'little') {
+    throw new Error(`${fileName}: big-endian checkpoints are not supported`);
+  }
+  const storages = new Map<string, Storage>();
+  const ctx: PickleContext = {
+    fileName,
+    loadStorage(dtype, key) {
+      const cached = storages.get(key);
+      if (cached) return cached;
+      const raw = files[`${prefix}data/${key}`];
+      if (!raw) throw new Error(`${fileName}: storage data/${key} is missing from the archive`);
+      const storage = new Storage(dtype, key, decodeTensorBytes(dtype, raw));
+      storages.set(key, storage);
+      return storage;
+    },
+  };
+  const result = unpickle(files[pklName], ctx);
+  if (!(result instanceof PickleDict)) throw new Error(`${fileName}: the pickle is not a state dict (dict of tensors)`);
+  const tensors = new Map<string, RawTensor>();
+  for (const [key, value] of result.entries) {
+    // Non-tensor entries (e.g. nested dicts of full training checkpoints) are skipped.
+    if (typeof key === 'string' && value && typeof value === 'object' && 'shape' in value && 'data' in value) {
+      tensors.set(key, value as RawTensor);
+    }
+  }
+  if (tensors.size === 0) throw new Error(`${fileName}: the state dict holds no tensors`);
+  return tensors;
+}
+
+/** Float tensors of a pytorch_model.bin as a StateDict. */
+export function torchBinToStateDict(tensors: ReadonlyMap<string, RawTensor>): StateDict {
+  const dict: StateDict = new Map();
+  for (const [name, t] of tensors) if (t.data instanceof Float32Array) dict.set(name, { shape: t.shape, data: t.data });
+  return dict;
+}
