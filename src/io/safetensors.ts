@@ -3,7 +3,7 @@
  * 8-byte little-endian header length N, N bytes of JSON header, then the raw tensor bytes.
  * Float dtypes are widened/narrowed to Float32 on read (the engine computes in float32).
  */
-import type { StateDict, TensorData } from '../engine/types';
+import type { StateDict } from '../engine/types';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -159,7 +159,12 @@ export function toStateDict(tensors: ReadonlyMap<string, RawTensor>): StateDict 
   return dict;
 }
 
-export type WritableTensor = TensorData | RawTensor;
+/** TensorData, RawTensor or an integer array; dtype only matters to tell BOOL from U8. */
+export interface WritableTensor {
+  shape: number[];
+  data: TensorArray;
+  dtype?: SafetensorsDtype;
+}
 
 function dtypeOf(tensor: WritableTensor): SafetensorsDtype {
   const { data } = tensor;
@@ -168,7 +173,7 @@ function dtypeOf(tensor: WritableTensor): SafetensorsDtype {
   if (data instanceof BigInt64Array) return 'I64';
   if (data instanceof Int16Array) return 'I16';
   if (data instanceof Int8Array) return 'I8';
-  return 'dtype' in tensor && tensor.dtype === 'BOOL' ? 'BOOL' : 'U8';
+  return tensor.dtype === 'BOOL' ? 'BOOL' : 'U8';
 }
 
 /** Writes tensors (Float32 as F32, integer arrays as their dtype) sorted by name; header padded to 8 bytes. */
