@@ -77,7 +77,7 @@ function maxRelError(actual: Float32Array, expected: Float32Array): number {
 }
 
 /** webgpu (fused) vs cpu (composite); tolerance relative to the largest expected magnitude. */
-async function compare(testCase: Case, tolerance: number): Promise<void> {
+async function compare(testCase: Case, tolerance: number, expectedForwardDispatches = 1): Promise<void> {
   await tf.setBackend('webgpu');
   const counter = kernels.installDispatchCounter();
   const forward = testCase.run(true, ...testCase.inputs.map(({ shape, data }) => tf.tensor(data, shape)));
@@ -85,7 +85,7 @@ async function compare(testCase: Case, tolerance: number): Promise<void> {
   counter.uninstall();
   await forward.data();
   forward.dispose();
-  expect(forwardDispatches).toBe(1);
+  expect(forwardDispatches).toBe(expectedForwardDispatches);
   const fused = await evaluate(testCase, true);
 
   await tf.setBackend('cpu');
@@ -186,6 +186,78 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
           (fused ? kernels.maskedSoftmax : kernels.maskedSoftmaxComposite)(s as tfType.Tensor4D, m, 0.125),
       },
       2e-5,
+    );
+  });
+
+  it('linear: forward, dx, dW, db (W in [out, in] layout)', async () => {
+    await compare(
+      {
+        inputs: [
+          { shape: [9, 20], data: values(180, 12) },
+          { shape: [13, 20], data: values(260, 13) },
+          { shape: [13], data: values(13, 14) },
+        ],
+        differentiable: [0, 1, 2],
+        run: (fused, x, w, b) =>
+          (fused ? kernels.linear : kernels.linearComposite)(
+            x as tfType.Tensor2D,
+            w as tfType.Tensor2D,
+            b as tfType.Tensor1D,
+          ),
+      },
+      2e-5,
+    );
+  });
+
+  it('lowRankAdapter (AFLoRA form, Λd and Λb): forward and every input gradient', async () => {
+    const [tokens, inF, outF, rank] = [10, 24, 70, 4];
+    await compare(
+      {
+        inputs: [
+          { shape: [tokens, inF], data: values(tokens * inF, 15) },
+          { shape: [tokens, outF], data: values(tokens * outF, 16) },
+          { shape: [rank, inF], data: values(rank * inF, 17) },
+          { shape: [outF, rank], data: values(outF * rank, 18) },
+          { shape: [rank], data: values(rank, 19, 0.05, 0.2) },
+          { shape: [outF], data: values(outF, 20, -0.5, 0.5) },
+        ],
+        differentiable: [0, 1, 2, 3, 4, 5],
+        run: (fused, x, base, a, b, ld, lb) =>
+          (fused ? kernels.lowRankAdapter : kernels.lowRankAdapterComposite)(
+            x as tfType.Tensor2D,
+            base as tfType.Tensor2D,
+            a as tfType.Tensor2D,
+            b as tfType.Tensor2D,
+            { lambdaD: ld as tfType.Tensor1D, lambdaB: lb as tfType.Tensor1D, scale: 1.5 },
+          ),
+      },
+      2e-5,
+      2,
+    );
+  });
+
+  it('lowRankAdapter (LoRA form, scale alpha / r, rank 8): forward and gradients', async () => {
+    const [tokens, inF, outF, rank] = [7, 16, 33, 8];
+    await compare(
+      {
+        inputs: [
+          { shape: [tokens, inF], data: values(tokens * inF, 21) },
+          { shape: [tokens, outF], data: values(tokens * outF, 22) },
+          { shape: [rank, inF], data: values(rank * inF, 23) },
+          { shape: [outF, rank], data: values(outF * rank, 24) },
+        ],
+        differentiable: [0, 2, 3],
+        run: (fused, x, base, a, b) =>
+          (fused ? kernels.lowRankAdapter : kernels.lowRankAdapterComposite)(
+            x as tfType.Tensor2D,
+            base as tfType.Tensor2D,
+            a as tfType.Tensor2D,
+            b as tfType.Tensor2D,
+            { scale: 2 },
+          ),
+      },
+      2e-5,
+      2,
     );
   });
 

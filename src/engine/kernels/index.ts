@@ -9,8 +9,12 @@ export {
   adamWState,
   adamWUpdate,
   clipCoefficients,
+  FusedAdamW,
+  type FusedParamEntry,
   clipCoefficientsComposite,
   type AdamWHyper,
 } from './adamw';
 export { installDispatchCounter, type DispatchCounter } from './dispatchCounter';
 export { isWebGPUBackend } from './program';
+export { linear, linearComposite } from './linear';
+export { lowRankAdapter, lowRankAdapterComposite, MAX_FUSED_RANK, type LowRankOptions } from './lowRank';
