@@ -1,0 +1,402 @@
+/**
+ * The training loop the worker drives: model + adapter method + AdamW + schedule, one optimizer step per
+ * `step()`. Losses and grad norms stay on the device and are read together by `flushMetrics()`; the only
+ * other reads are the method's own (AFLoRA masking rounds), evaluation and export.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { getMethod } from '../methods/registry';
+import type { AdapterMethod, AdapterRuntime, MethodEvent, MethodVariable } from '../methods/types';
+import { disposeBatch, gatherBatch, uploadBatch, validateExamples, type DeviceBatch, type EncodedExamples } from './batches';
+import { crossEntropyLoss, mseLoss } from './loss';
+import { classificationMetrics, regressionMetrics, softmaxRows, type EvalMetrics } from './metrics';
+import { BertModel, type InitNote } from './model';
+import { AdamW, TORCH_ADAMW_DEFAULTS, clipByGlobalNorm, type ParamEntry } from './optimizer';
+import { Rng, mixSeed } from './random';
+import { linearScheduleFactor, warmupSteps } from './schedule';
+import { linearTargets, type BertConfig, type StateDict, type TensorData } from './types';
+
+export interface TrainingRecipe {
+  epochs: number;
+  batchSize: number;
+  /** Tokeniser max length; examples must come padded/truncated to at most this many tokens. */
+  maxLength: number;
+  adapterLr: number;
+  classifierLr: number;
+  weightDecay: number;
+  /** Weight decay of classifier.weight (the reference's classifier_wd); defaults to weightDecay. */
+  classifierWeightDecay?: number;
+  warmupRatio: number;
+  maxGradNorm: number;
+  seed: number;
+  /** Steps between metric reads (the worker calls flushMetrics this often). */
+  logEvery: number;
+  /** Shuffle the training set every epoch (seeded). Default true. */
+  shuffle?: boolean;
+  /** Overrides epochs * ceil(count / batchSize); batches then cycle through the data. */
+  totalSteps?: number;
+}
+
+export const DEFAULT_RECIPE: TrainingRecipe = {
+  epochs: 3,
+  batchSize: 16,
+  maxLength: 128,
+  adapterLr: 1e-2,
+  classifierLr: 4e-2,
+  weightDecay: 0.1,
+  warmupRatio: 0.06,
+  maxGradNorm: 0.1,
+  seed: 42,
+  logEvery: 10,
+};
+
+export interface TrainerInit {
+  config: BertConfig;
+  weights: StateDict;
+  /** A registry id ('aflora', 'lora', ...) or the method itself. */
+  method: string | AdapterMethod;
+  /** Method options, merged over the method's defaults. */
+  options?: object;
+  train: EncodedExamples;
+  validation?: EncodedExamples;
+  recipe: TrainingRecipe;
+  /** Initial adapter / classifier values by name (golden fixtures, imported adapters). */
+  initial?: StateDict;
+}
+
+export interface StepMetrics {
+  step: number;
+  /** Fractional epoch reached after this step, as Hugging Face logs it. */
+  epoch: number;
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Adapter-group learning rate used by this step. */
+  lr: number;
+  trainableParams: number;
+}
+
+export interface EvaluationResult {
+  loss: number;
+  count: number;
+  metrics: EvalMetrics;
+}
+
+interface PendingMetrics {
+  step: number;
+  loss: tf.Scalar;
+  gradNorm: tf.Scalar;
+  lr: number;
+  trainableParams: number;
+}
+
+export class Trainer {
+  readonly config: BertConfig;
+  readonly recipe: TrainingRecipe;
+  readonly method: AdapterMethod;
+  readonly methodOptions: object;
+  readonly model: BertModel;
+  readonly runtime: AdapterRuntime;
+  readonly totalSteps: number;
+  readonly stepsPerEpoch: number;
+  readonly warmupSteps: number;
+  readonly initNotes: readonly InitNote[];
+
+  private readonly train: EncodedExamples;
+  private readonly validation?: EncodedExamples;
+  private readonly optimizer: AdamW;
+  private pending: PendingMetrics[] = [];
+  private nextStep = 0;
+  private epochOrder: { epoch: number; order: Int32Array } | null = null;
+  private disposed = false;
+
+  constructor(init: TrainerInit) {
+    const { config, recipe } = init;
+    validateExamples(init.train, 'training data');
+    if (init.validation) validateExamples(init.validation, 'validation data');
+    if (init.train.seqLen > config.maxPositions) {
+      throw new Error(`sequence length ${init.train.seqLen} exceeds the model's ${config.maxPositions} positions`);
+    }
+    if (!(recipe.batchSize >= 1) || !(recipe.epochs >= 1)) throw new Error('batchSize and epochs must be >= 1');
+    this.config = config;
+    this.recipe = recipe;
+    this.train = init.train;
+    this.validation = init.validation;
+    this.method = typeof init.method === 'string' ? getMethod(init.method) : init.method;
+    this.methodOptions = { ...this.method.defaults, ...(init.options ?? {}) };
+    this.stepsPerEpoch = Math.ceil(init.train.count / recipe.batchSize);
+    this.totalSteps = recipe.totalSteps ?? this.stepsPerEpoch * recipe.epochs;
+    this.warmupSteps = warmupSteps(this.totalSteps, recipe.warmupRatio);
+
+    const classifierWd = recipe.classifierWeightDecay ?? recipe.weightDecay;
+    this.runtime = this.method.create(
+      {
+        config,
+        targets: linearTargets(config),
+        totalSteps: this.totalSteps,
+        epochs: recipe.epochs,
+        seed: recipe.seed,
+        initial: init.initial,
+      },
+      this.methodOptions,
+    );
+    try {
+      this.model = new BertModel(config, init.weights, {
+        trainBase: this.runtime.trainsBase,
+        trainEmbeddings: this.runtime.trainsEmbeddings ?? false,
+        seed: recipe.seed,
+        classifierWeightDecay: classifierWd !== 0,
+      });
+      if (init.initial) this.loadHead(init.initial);
+    } catch (error) {
+      this.runtime.dispose();
+      throw error;
+    }
+    this.initNotes = this.model.initNotes;
+    this.optimizer = new AdamW({ ...TORCH_ADAMW_DEFAULTS, weightDecay: recipe.weightDecay });
+  }
+
+  /** Index of the next optimizer step (= steps done). */
+  get stepsDone(): number {
+    return this.nextStep;
+  }
+
+  get finished(): boolean {
+    return this.nextStep >= this.totalSteps;
+  }
+
+  /** Variables that train at the next step, with their optimizer group. */
+  trainableEntries(): ParamEntry[] {
+    const { adapterLr, classifierLr, weightDecay } = this.recipe;
+    const classifierWd = this.recipe.classifierWeightDecay ?? weightDecay;
+    const toEntry = (v: MethodVariable): ParamEntry => ({
+      name: v.name,
+      variable: v.variable,
+      lr: v.lrGroup === 'classifier' ? classifierLr : adapterLr,
+      weightDecay: v.weightDecay,
+    });
+    const entries = [...this.runtime.trainable(), ...this.model.trainedParams()].map(toEntry);
+    // The engine's decay value per group; a 0 rate behaves like no decay.
+    return entries.map((e) => ({ ...e, weightDecay: e.weightDecay && (e.name === 'classifier.weight' ? classifierWd : weightDecay) !== 0 }));
+  }
+
+  /** lr and weight decay of every trainable variable, as the optimizer groups them (golden fixtures check this). */
+  paramGroups(): Record<string, { lr: number; weightDecay: number }> {
+    const groups: Record<string, { lr: number; weightDecay: number }> = {};
+    const classifierWd = this.recipe.classifierWeightDecay ?? this.recipe.weightDecay;
+    for (const entry of this.trainableEntries()) {
+      const rate = entry.name === 'classifier.weight' ? classifierWd : this.recipe.weightDecay;
+      groups[entry.name] = { lr: entry.lr, weightDecay: entry.weightDecay ? rate : 0 };
+    }
+    return groups;
+  }
+
+  trainableParamCount(): number {
+    return this.trainableEntries().reduce((total, e) => total + e.variable.size, 0);
+  }
+
+  /** Adapter-group learning rate of optimizer step `step`. */
+  learningRate(step: number): number {
+    return this.recipe.adapterLr * linearScheduleFactor(step, this.totalSteps, this.warmupSteps);
+  }
+
+  /** One optimizer step; returns the method's events of this step (scores, schedule, freezes). */
+  async step(): Promise<MethodEvent[]> {
+    this.assertAlive();
+    if (this.finished) throw new Error(`training finished after ${this.totalSteps} steps`);
+    const step = this.nextStep;
+    const entries = this.trainableEntries();
+    const batch = uploadBatch(this.batchForStep(step), this.config.numLabels, true);
+    const lrFactor = linearScheduleFactor(step, this.totalSteps, this.warmupSteps);
+
+    const { loss, grads } = this.gradientsOf(batch, entries, step);
+    disposeBatch(batch);
+    this.runtime.observeGradients?.(step, grads);
+    const gradNorm = tf.tidy(() => {
+      const { clipped, norm } = clipByGlobalNorm(grads, this.recipe.maxGradNorm);
+      this.optimizer.update(entries, clipped, lrFactor);
+      return norm;
+    });
+    tf.dispose([...grads.values()]);
+    this.pending.push({
+      step,
+      loss,
+      gradNorm,
+      lr: this.recipe.adapterLr * lrFactor,
+      trainableParams: entries.reduce((total, e) => total + e.variable.size, 0),
+    });
+    this.nextStep++;
+
+    const result = await this.runtime.afterStep?.(step);
+    if (!result) return [];
+    this.optimizer.drop(result.frozen);
+    return result.events;
+  }
+
+  /** Per-step metrics since the last flush, in one device read. */
+  async flushMetrics(): Promise<StepMetrics[]> {
+    this.assertAlive();
+    const pending = this.pending;
+    if (pending.length === 0) return [];
+    this.pending = [];
+    const stacked = tf.tidy(() => tf.stack(pending.flatMap((p) => [p.loss, p.gradNorm]))); // [2 * n]
+    tf.dispose(pending.flatMap((p) => [p.loss, p.gradNorm]));
+    const values = await stacked.data();
+    stacked.dispose();
+    return pending.map((p, i) => ({
+      step: p.step,
+      epoch: (p.step + 1) / this.stepsPerEpoch,
+      loss: values[2 * i],
+      gradNorm: values[2 * i + 1],
+      lr: p.lr,
+      trainableParams: p.trainableParams,
+    }));
+  }
+
+  /**
+   * Loss, logits and raw gradients (before clipping) of the next step's batch at the current weights, without
+   * updating anything: for golden-fixture checks and diagnostics.
+   */
+  async inspectNextStep(): Promise<{ loss: number; logits: TensorData; grads: StateDict }> {
+    this.assertAlive();
+    const step = this.nextStep;
+    const entries = this.trainableEntries();
+    const batch = uploadBatch(this.batchForStep(step), this.config.numLabels, true);
+    const logits = tf.tidy(() => this.model.forward(batch, this.runtime, this.forwardOptions(step)));
+    const { loss, grads } = this.gradientsOf(batch, entries, step);
+    disposeBatch(batch);
+    const grabbed = new Map<string, TensorData>();
+    for (const [name, grad] of grads) grabbed.set(name, { shape: grad.shape, data: (await grad.data()) as Float32Array });
+    const result = { loss: (await loss.data())[0], logits: { shape: logits.shape, data: (await logits.data()) as Float32Array }, grads: grabbed };
+    tf.dispose([loss, logits, ...grads.values()]);
+    return result;
+  }
+
+  /** Raw logits [count, numLabels] in eval mode; `adapted: false` runs the bare base model. */
+  async logits(examples: EncodedExamples, adapted = true): Promise<Float32Array> {
+    this.assertAlive();
+    validateExamples(examples, 'examples');
+    const batchSize = this.recipe.batchSize;
+    const parts: tf.Tensor2D[] = [];
+    for (let start = 0; start < examples.count; start += batchSize) {
+      const indices = range(start, Math.min(start + batchSize, examples.count));
+      const batch = uploadBatch(gatherBatch(examples, indices, batchSize), this.config.numLabels, false);
+      parts.push(tf.tidy(() => this.model.forward(batch, adapted ? this.runtime : null, { training: false })));
+      disposeBatch(batch);
+    }
+    const all = tf.tidy(() => tf.concat(parts)); // [batches * B, L]
+    tf.dispose(parts);
+    const values = (await all.data()) as Float32Array;
+    all.dispose();
+    return values.slice(0, examples.count * this.config.numLabels);
+  }
+
+  async evaluate(examples?: EncodedExamples): Promise<EvaluationResult> {
+    const data = examples ?? this.validationOrThrow();
+    const logits = await this.logits(data);
+    const labels = Array.from(data.labels);
+    if (this.config.numLabels === 1) {
+      const metrics = regressionMetrics(logits, labels);
+      return { loss: metrics.mse ?? Number.NaN, count: data.count, metrics };
+    }
+    const probs = softmaxRows(logits, this.config.numLabels);
+    let loss = 0;
+    for (let i = 0; i < data.count; i++) loss -= Math.log(Math.max(probs[i * this.config.numLabels + labels[i]], 1e-30));
+    return { loss: loss / data.count, count: data.count, metrics: classificationMetrics(probs, labels, this.config.numLabels) };
+  }
+
+  /** Class probabilities [count, numLabels] (softmax) or regression values [count]. */
+  async predict(examples: EncodedExamples): Promise<Float32Array> {
+    const logits = await this.logits(examples);
+    return this.config.numLabels === 1 ? logits : softmaxRows(logits, this.config.numLabels);
+  }
+
+  /** Plain copies of every method variable, the classifier and (full fine-tuning) the trained base weights. */
+  async adapterState(): Promise<StateDict> {
+    this.assertAlive();
+    const state: StateDict = new Map();
+    const all = [...this.runtime.variables(), ...this.model.trainedParams()];
+    const values = await Promise.all(all.map((v) => v.variable.data()));
+    all.forEach((v, i) => state.set(v.name, { shape: [...v.variable.shape], data: Float32Array.from(values[i] as Float32Array) }));
+    return state;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    tf.dispose(this.pending.flatMap((p) => [p.loss, p.gradNorm]));
+    this.pending = [];
+    this.optimizer.dispose();
+    this.runtime.dispose();
+    this.model.dispose();
+  }
+
+  private validationOrThrow(): EncodedExamples {
+    if (!this.validation) throw new Error('no validation examples given');
+    return this.validation;
+  }
+
+  private forwardOptions(step: number) {
+    return { training: true, dropoutSeed: mixSeed(this.recipe.seed, 0xd20, step) };
+  }
+
+  /** Loss (kept) and raw gradients by variable name (kept); the caller disposes both. */
+  private gradientsOf(batch: DeviceBatch, entries: ParamEntry[], step: number): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+    const varList = entries.map((e) => e.variable);
+    const { value, grads } = tf.tidy(() => tf.variableGrads(() => this.lossOf(batch, step), varList));
+    const named = new Map<string, tf.Tensor>();
+    for (const entry of entries) {
+      const grad = grads[entry.variable.name];
+      if (!grad) {
+        tf.dispose([value, ...Object.values(grads)]);
+        throw new Error(`${entry.name} does not influence the loss: no gradient`);
+      }
+      named.set(entry.name, grad);
+    }
+    return { loss: value, grads: named };
+  }
+
+  private lossOf(batch: DeviceBatch, step: number): tf.Scalar {
+    const logits = this.model.forward(batch, this.runtime, this.forwardOptions(step));
+    if (this.config.numLabels === 1) return mseLoss(logits, batch.values!, batch.weights!);
+    return crossEntropyLoss(logits, batch.targets!);
+  }
+
+  /** Rows of optimizer step `step`: seeded per-epoch shuffle (or data order), the last batch padded. */
+  private batchForStep(step: number) {
+    const { batchSize } = this.recipe;
+    const epoch = Math.floor(step / this.stepsPerEpoch);
+    const within = step % this.stepsPerEpoch;
+    let order: ArrayLike<number>;
+    if (this.recipe.shuffle === false) {
+      order = range(0, this.train.count);
+    } else {
+      if (!this.epochOrder || this.epochOrder.epoch !== epoch) {
+        this.epochOrder = { epoch, order: new Rng(mixSeed(this.recipe.seed, 0x5f1e, epoch)).permutation(this.train.count) };
+      }
+      order = this.epochOrder.order;
+    }
+    const start = within * batchSize;
+    const indices = Array.prototype.slice.call(order, start, Math.min(start + batchSize, this.train.count)) as number[];
+    return gatherBatch(this.train, indices, batchSize);
+  }
+
+  /** Initial classifier values (e.g. a regression head from a fixture). */
+  private loadHead(initial: StateDict): void {
+    for (const entry of this.model.head) {
+      const value = initial.get(entry.name);
+      if (!value) continue;
+      if (value.data.length !== entry.variable.size) throw new Error(`initial ${entry.name}: wrong size`);
+      tf.tidy(() => entry.variable.assign(tf.tensor(value.data, entry.variable.shape)));
+    }
+  }
+
+  private assertAlive(): void {
+    if (this.disposed) throw new Error('trainer was disposed');
+  }
+}
+
+function range(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let i = from; i < to; i++) out.push(i);
+  return out;
+}
