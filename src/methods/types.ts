@@ -61,6 +61,8 @@ export interface AdapterRuntime {
   readonly adapted: ReadonlySet<string>;
   /** Full fine-tuning: the engine also trains the base weights. */
   readonly trainsBase: boolean;
+  /** With trainsBase: also train the word/position/token-type embedding matrices (default false). */
+  readonly trainsEmbeddings?: boolean;
   /**
    * The adapted layer's output. x: [tokens, in], base = W0 x + b0: [tokens, out] -> [tokens, out].
    * Runs inside the engine's tidy/gradient scope.
