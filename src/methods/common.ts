@@ -1,0 +1,54 @@
+/** Helpers shared by the engine-side methods (lora, elora, full): target selection and seeded init. */
+import * as tf from '@tensorflow/tfjs';
+import { Rng, hashString, mixSeed } from '../engine/random';
+import { MODULE_KINDS, type LinearTarget, type ModuleKind, type StateDict } from '../engine/types';
+import type { MethodContext } from './types';
+
+export class MethodOptionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MethodOptionError';
+  }
+}
+
+export function checkTargetModules(targetModules: readonly string[]): ModuleKind[] {
+  if (targetModules.length === 0) throw new MethodOptionError('targetModules must name at least one module');
+  for (const kind of targetModules) {
+    if (!(MODULE_KINDS as readonly string[]).includes(kind)) {
+      throw new MethodOptionError(`unknown target module "${kind}" (known: ${MODULE_KINDS.join(', ')})`);
+    }
+  }
+  return [...new Set(targetModules)] as ModuleKind[];
+}
+
+export function selectTargets(targets: readonly LinearTarget[], kinds: readonly ModuleKind[]): LinearTarget[] {
+  return targets.filter((t) => kinds.includes(t.kind));
+}
+
+/** A variable from ctx.initial when given (fixtures, imports), else from `init(rng)`; seeded by its name. */
+export function createVariable(
+  ctx: MethodContext,
+  name: string,
+  shape: number[],
+  trainable: boolean,
+  init: (rng: Rng, size: number) => Float32Array,
+): tf.Variable {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const given = ctx.initial?.get(name);
+  let values: Float32Array;
+  if (given) {
+    if (given.data.length !== size) {
+      throw new MethodOptionError(`initial value of ${name} has ${given.data.length} values, expected [${shape.join(', ')}]`);
+    }
+    values = given.data;
+  } else {
+    values = init(new Rng(mixSeed(ctx.seed, hashString(name))), size);
+  }
+  return tf.variable(tf.tensor(values, shape), trainable);
+}
+
+export function countOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export type { StateDict };
