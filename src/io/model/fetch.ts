@@ -1,0 +1,119 @@
+/** Downloads with byte progress and an optional cache (Cache Storage in browsers and workers). */
+
+/** null = the server said 404 (cached too, so probing for optional files costs nothing on a reload). */
+export interface FileCache {
+  match(url: string): Promise<Uint8Array | null | undefined>;
+  put(url: string, bytes: Uint8Array | null): Promise<void>;
+}
+
+export interface DownloadProgress {
+  file: string;
+  loaded: number;
+  /** null when the server sends no Content-Length. */
+  total: number | null;
+  fromCache: boolean;
+}
+
+export type FetchLike = (url: string, init?: { signal?: AbortSignal }) => Promise<Response>;
+
+export class HttpError extends Error {
+  constructor(
+    readonly url: string,
+    readonly status: number,
+  ) {
+    super(`HTTP ${status} for ${url}`);
+    this.name = 'HttpError';
+  }
+}
+
+const CACHE_NAME = 'aflora-models-v1';
+const MISSING_HEADER = 'x-aflora-missing';
+
+/** Cache Storage when the environment has it (browsers, workers on https/localhost); null otherwise (Node). */
+export async function defaultCache(): Promise<FileCache | null> {
+  if (typeof caches === 'undefined') return null;
+  try {
+    const cache = await caches.open(CACHE_NAME);
+    return {
+      async match(url) {
+        const hit = await cache.match(url);
+        if (!hit) return undefined;
+        return hit.headers.get(MISSING_HEADER) ? null : new Uint8Array(await hit.arrayBuffer());
+      },
+      async put(url, bytes) {
+        const response = bytes ? new Response(bytes as Uint8Array<ArrayBuffer>) : new Response('', { headers: { [MISSING_HEADER]: '1' } });
+        await cache.put(url, response);
+      },
+    };
+  } catch {
+    // Opaque origins and some private modes refuse Cache Storage: load without caching.
+    return null;
+  }
+}
+
+/** Drops every cached model file (for a "clear cache" button). */
+export async function clearModelCache(): Promise<boolean> {
+  return typeof caches === 'undefined' ? false : caches.delete(CACHE_NAME);
+}
+
+export interface DownloadOptions {
+  fetch?: FetchLike;
+  cache?: FileCache | null;
+  onProgress?: (progress: DownloadProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** GET a file (redirects followed); throws HttpError on a non-2xx status. Cached on success. */
+export async function download(url: string, file: string, options: DownloadOptions = {}): Promise<Uint8Array> {
+  const cached = options.cache ? await options.cache.match(url) : undefined;
+  if (cached === null) throw new HttpError(url, 404);
+  if (cached) {
+    options.onProgress?.({ file, loaded: cached.byteLength, total: cached.byteLength, fromCache: true });
+    return cached;
+  }
+  const doFetch: FetchLike = options.fetch ?? ((u, init) => fetch(u, init));
+  const response = await doFetch(url, { signal: options.signal });
+  if (!response.ok) {
+    await response.body?.cancel();
+    if (response.status === 404) await putQuietly(options.cache, url, null);
+    throw new HttpError(url, response.status);
+  }
+  const header = response.headers.get('content-length');
+  const total = header !== null && /^\d+$/.test(header) ? Number(header) : null;
+  options.onProgress?.({ file, loaded: 0, total, fromCache: false });
+  let bytes: Uint8Array;
+  if (!response.body) {
+    bytes = new Uint8Array(await response.arrayBuffer());
+  } else {
+    const reader = response.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let loaded = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      loaded += value.byteLength;
+      options.onProgress?.({ file, loaded, total, fromCache: false });
+    }
+    bytes = new Uint8Array(loaded);
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.byteLength;
+    }
+  }
+  if (total !== null && bytes.byteLength !== total) {
+    throw new Error(`${file}: download ended after ${bytes.byteLength} of ${total} bytes (connection dropped?)`);
+  }
+  await putQuietly(options.cache, url, bytes);
+  return bytes;
+}
+
+async function putQuietly(cache: FileCache | null | undefined, url: string, bytes: Uint8Array | null): Promise<void> {
+  if (!cache) return;
+  try {
+    await cache.put(url, bytes);
+  } catch {
+    // Quota exceeded: the model still loads, it just is not cached.
+  }
+}

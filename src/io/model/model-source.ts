@@ -1,0 +1,221 @@
+/**
+ * Loads a BERT checkpoint (config + weights + tokenizer) from the Hugging Face Hub, from user files, or
+ * from a folder served by the app (the built-in model). Hub files come from
+ * `${hubBase}/${repo}/resolve/${revision}/${file}` with plain fetch: @huggingface/hub's downloads report
+ * no byte progress and its cache is Node-filesystem only, and these URLs are all we need.
+ */
+import { parseBertConfig } from '../../engine/config';
+import type { BertConfig, StateDict } from '../../engine/types';
+import { parseSafetensors, toStateDict } from '../safetensors';
+import { loadTokenizer } from '../tokenizer/load';
+import type { WordPieceTokenizer } from '../tokenizer/wordpiece';
+import { parseTorchBin, torchBinToStateDict } from '../torch-bin';
+import { defaultCache, download, HttpError, type DownloadOptions, type DownloadProgress, type FetchLike, type FileCache } from './fetch';
+import { normalizeBertWeights } from './weights';
+
+export const DEFAULT_HUB_BASE = 'https://huggingface.co';
+
+export type ModelSource =
+  | { kind: 'hub'; repo: string; revision?: string; hubBase?: string }
+  | { kind: 'files'; files: readonly (File | NamedBytes)[] }
+  /** A folder served over HTTP, e.g. the app's public/models/builtin/. */
+  | { kind: 'url'; baseUrl: string; label?: string };
+
+export interface NamedBytes {
+  name: string;
+  bytes: Uint8Array;
+}
+
+export interface LoadModelOptions {
+  fetch?: FetchLike;
+  /** undefined: Cache Storage when available; null: never cache. */
+  cache?: FileCache | null;
+  onProgress?: (progress: DownloadProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface LoadedModel {
+  /** Human-readable origin, e.g. `prajjwal1/bert-tiny@main`. */
+  name: string;
+  /** config.json as read (model_type filled in when an old config lacks it). */
+  configJson: Record<string, unknown>;
+  config: BertConfig;
+  /** BertForSequenceClassification names; classifier (and maybe pooler) absent when listed in `missing`. */
+  weights: StateDict;
+  missing: string[];
+  dropped: string[];
+  tokenizer: WordPieceTokenizer;
+  /** Bytes per file read. */
+  sizes: Record<string, number>;
+  parameterCount: number;
+  weightsFile: 'model.safetensors' | 'pytorch_model.bin';
+  warnings: string[];
+}
+
+/** Reads one file by name; resolves undefined when the source does not have it. */
+type FileReader = (file: string) => Promise<Uint8Array | undefined>;
+
+const WEIGHT_FILES = ['model.safetensors', 'pytorch_model.bin'] as const;
+
+function hubUrl(source: Extract<ModelSource, { kind: 'hub' }>, file: string): string {
+  const base = (source.hubBase ?? DEFAULT_HUB_BASE).replace(/\/+$/, '');
+  const revision = encodeURIComponent(source.revision ?? 'main');
+  return `${base}/${source.repo}/resolve/${revision}/${file}`;
+}
+
+function httpReader(urlOf: (file: string) => string, describe: string, options: DownloadOptions): FileReader {
+  return async (file) => {
+    try {
+      return await download(urlOf(file), file, options);
+    } catch (error) {
+      if (error instanceof HttpError) {
+        if (error.status === 404) return undefined;
+        if (error.status === 401 || error.status === 403) {
+          throw new Error(
+            `${describe}: ${file} needs a login (HTTP ${error.status}); the model is gated or private. ` +
+              'Download its files yourself and load them as local files.',
+          );
+        }
+        throw new Error(`${describe}: downloading ${file} failed with HTTP ${error.status}`);
+      }
+      if (error instanceof TypeError) {
+        throw new Error(`${describe}: could not download ${file} (${error.message}). Offline, or blocked by the network?`);
+      }
+      throw error;
+    }
+  };
+}
+
+function isFile(file: File | NamedBytes): file is File {
+  return typeof (file as File).arrayBuffer === 'function';
+}
+
+async function filesReader(files: readonly (File | NamedBytes)[]): Promise<FileReader> {
+  const byName = new Map<string, File | NamedBytes>();
+  for (const file of files) {
+    // Folder uploads carry paths ("bert-tiny/config.json"): match on the base name.
+    const base = file.name.split(/[\\/]/).pop()!;
+    byName.set(base, file);
+  }
+  return async (name) => {
+    const file = byName.get(name);
+    if (!file) return undefined;
+    // File also has a bytes() method, so tell the two apart by arrayBuffer.
+    return isFile(file) ? new Uint8Array(await file.arrayBuffer()) : file.bytes;
+  };
+}
+
+function describeSource(source: ModelSource): string {
+  switch (source.kind) {
+    case 'hub':
+      return `${source.repo}@${source.revision ?? 'main'}`;
+    case 'files':
+      return 'local files';
+    case 'url':
+      return source.label ?? source.baseUrl;
+  }
+}
+
+/** Old configs (e.g. prajjwal1/bert-*) have no model_type: treat BERT-shaped ones as BERT. */
+function withModelType(json: Record<string, unknown>, warnings: string[]): Record<string, unknown> {
+  if (json.model_type !== undefined) return json;
+  const archs = Array.isArray(json.architectures) ? (json.architectures as unknown[]) : [];
+  const bertLike = archs.every((a) => typeof a === 'string' && a.startsWith('Bert'));
+  if (bertLike && typeof json.hidden_size === 'number' && typeof json.num_hidden_layers === 'number') {
+    warnings.push('config.json has no model_type; assuming "bert".');
+    return { ...json, model_type: 'bert' };
+  }
+  return json;
+}
+
+export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  const name = describeSource(source);
+  const cache = options.cache === undefined ? await defaultCache() : options.cache;
+  const downloadOptions: DownloadOptions = { fetch: options.fetch, cache, onProgress: options.onProgress, signal: options.signal };
+  let read: FileReader;
+  if (source.kind === 'hub') {
+    if (!/^[\w.-]+(\/[\w.-]+)?$/.test(source.repo)) {
+      throw new Error(`"${source.repo}" is not a Hugging Face repo id (expected owner/name, e.g. prajjwal1/bert-tiny)`);
+    }
+    read = httpReader((file) => hubUrl(source, file), name, downloadOptions);
+  } else if (source.kind === 'url') {
+    const base = source.baseUrl.replace(/\/+$/, '');
+    // The app serves its own files: no point caching them twice.
+    read = httpReader((file) => `${base}/${file}`, name, { ...downloadOptions, cache: options.cache ?? null });
+  } else {
+    read = await filesReader(source.files);
+  }
+
+  const sizes: Record<string, number> = {};
+  const warnings: string[] = [];
+  const readText = async (file: string) => {
+    const bytes = await read(file);
+    if (!bytes) return undefined;
+    sizes[file] = bytes.byteLength;
+    return new TextDecoder().decode(bytes);
+  };
+
+  const configText = await readText('config.json');
+  if (configText === undefined) {
+    throw new Error(
+      source.kind === 'hub'
+        ? `${name}: config.json not found: check the repo id and revision (or the repo is not a transformers model)`
+        : `${name}: config.json is missing; a model needs config.json, weights (model.safetensors or pytorch_model.bin) and vocab.txt or tokenizer.json`,
+    );
+  }
+  let configJson: Record<string, unknown>;
+  try {
+    configJson = JSON.parse(configText) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`${name}: config.json is not valid JSON: ${(error as Error).message}`);
+  }
+  configJson = withModelType(configJson, warnings);
+  const config = parseBertConfig(configJson);
+
+  // Tokenizer before the (large) weights, so a bad repo fails fast.
+  const tokenizerJson = await readText('tokenizer.json');
+  const vocabTxt = tokenizerJson === undefined ? await readText('vocab.txt') : undefined;
+  if (tokenizerJson === undefined && vocabTxt === undefined) {
+    throw new Error(`${name}: no tokenizer: neither tokenizer.json nor vocab.txt found (BERT WordPiece needs one of them)`);
+  }
+  const tokenizerConfigJson = await readText('tokenizer_config.json');
+  const tokenizer = loadTokenizer({ tokenizerJson, vocabTxt, tokenizerConfigJson });
+  if (tokenizer.vocabSize > config.vocabSize) {
+    throw new Error(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${config.vocabSize} embeddings`);
+  }
+
+  let checkpoint: StateDict | undefined;
+  let weightsFile: LoadedModel['weightsFile'] | undefined;
+  for (const file of WEIGHT_FILES) {
+    const bytes = await read(file);
+    if (!bytes) continue;
+    sizes[file] = bytes.byteLength;
+    weightsFile = file;
+    checkpoint = file === 'model.safetensors' ? toStateDict(parseSafetensors(bytes, file).tensors) : torchBinToStateDict(parseTorchBin(bytes, file));
+    break;
+  }
+  if (!checkpoint || !weightsFile) {
+    const sharded = (await read('model.safetensors.index.json')) ?? (await read('pytorch_model.bin.index.json'));
+    throw new Error(
+      sharded
+        ? `${name}: sharded checkpoints (*.index.json) are not supported; use a model small enough for one weights file`
+        : `${name}: no weights: neither model.safetensors nor pytorch_model.bin found (TensorFlow/Flax-only repos are not supported)`,
+    );
+  }
+  const normalized = normalizeBertWeights(checkpoint, config, weightsFile);
+  let parameterCount = 0;
+  for (const tensor of normalized.weights.values()) parameterCount += tensor.data.length;
+  return {
+    name,
+    configJson,
+    config,
+    weights: normalized.weights,
+    missing: normalized.missing,
+    dropped: normalized.dropped,
+    tokenizer,
+    sizes,
+    parameterCount,
+    weightsFile,
+    warnings: [...warnings, ...normalized.warnings],
+  };
+}

@@ -1,0 +1,186 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bertWeightShapes } from '../../src/engine/weights';
+import { parseBertConfig } from '../../src/engine/config';
+import type { FileCache } from '../../src/io/model/fetch';
+import { loadModel } from '../../src/io/model/model-source';
+import { canonicalName } from '../../src/io/model/weights';
+import { writeSafetensors } from '../../src/io/safetensors';
+
+const CONFIG = {
+  architectures: ['BertForMaskedLM'],
+  model_type: 'bert',
+  vocab_size: 12,
+  hidden_size: 8,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  intermediate_size: 16,
+  max_position_embeddings: 16,
+  type_vocab_size: 2,
+  hidden_act: 'gelu',
+};
+const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'hello', 'world', '!', '##s'];
+
+/** A BertForMaskedLM-style checkpoint: no `bert.` prefix, TF-style gamma/beta, an MLM head, no pooler. */
+function tinyCheckpoint(): Uint8Array {
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  let counter = 0;
+  for (const [name, shape] of bertWeightShapes(parseBertConfig(CONFIG))) {
+    if (name.startsWith('classifier') || name.startsWith('bert.pooler')) continue;
+    const size = shape.reduce((a, b) => a * b, 1);
+    const data = Float32Array.from({ length: size }, (_, i) => counter + i / 1000);
+    counter++;
+    const stored = name.replace(/^bert\./, '').replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta');
+    tensors.set(stored, { shape, data });
+  }
+  tensors.set('cls.predictions.bias', { shape: [12], data: new Float32Array(12) });
+  return writeSafetensors(tensors);
+}
+
+const files: Record<string, Uint8Array> = {
+  'config.json': new TextEncoder().encode(JSON.stringify(CONFIG)),
+  'vocab.txt': new TextEncoder().encode(VOCAB.join('\n') + '\n'),
+};
+const weights = tinyCheckpoint();
+
+let server: Server;
+let base = '';
+const requests: string[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const url = req.url ?? '';
+    requests.push(url);
+    const hub = /^\/org\/tiny\/resolve\/main\/(.+)$/.exec(url);
+    if (hub && hub[1] === 'model.safetensors') {
+      // The hub redirects large files to its CDN.
+      res.writeHead(302, { location: '/cdn/blob-123' });
+      res.end();
+    } else if (url === '/cdn/blob-123') {
+      res.writeHead(200, { 'content-length': String(weights.byteLength) });
+      // Two chunks, so progress is reported more than once.
+      res.write(weights.subarray(0, 100));
+      setTimeout(() => res.end(weights.subarray(100)), 5);
+    } else if (hub && files[hub[1]]) {
+      res.writeHead(200, { 'content-length': String(files[hub[1]].byteLength) });
+      res.end(files[hub[1]]);
+    } else if (url.startsWith('/gated/')) {
+      res.writeHead(401);
+      res.end();
+    } else {
+      res.writeHead(404);
+      res.end('Entry not found');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+function memoryCache(): FileCache & { store: Map<string, Uint8Array | null> } {
+  const store = new Map<string, Uint8Array | null>();
+  return {
+    store,
+    match: async (url) => store.get(url),
+    put: async (url, bytes) => void store.set(url, bytes),
+  };
+}
+
+describe('loadModel from a hub-like server', () => {
+  it('downloads with progress, follows the redirect, renames weights, then loads from cache with no request', async () => {
+    const cache = memoryCache();
+    const progress: { file: string; loaded: number; total: number | null }[] = [];
+    requests.length = 0;
+    const model = await loadModel({ kind: 'hub', repo: 'org/tiny', hubBase: base }, { cache, onProgress: (p) => progress.push(p) });
+
+    expect(requests).toContain('/org/tiny/resolve/main/tokenizer.json'); // probed, 404
+    expect(requests).toContain('/cdn/blob-123');
+    expect(model.name).toBe('org/tiny@main');
+    expect(model.config.hiddenSize).toBe(8);
+    expect(model.weightsFile).toBe('model.safetensors');
+    expect(model.sizes['model.safetensors']).toBe(weights.byteLength);
+    expect(model.weights.get('bert.embeddings.LayerNorm.weight')!.shape).toEqual([8]);
+    expect(model.weights.has('bert.encoder.layer.0.output.LayerNorm.bias')).toBe(true);
+    expect([...model.weights.keys()].some((k) => k.includes('gamma') || k.startsWith('cls.'))).toBe(false);
+    expect(model.dropped).toEqual(['cls.predictions.bias']);
+    expect(model.missing.sort()).toEqual(['bert.pooler.dense.bias', 'bert.pooler.dense.weight', 'classifier.bias', 'classifier.weight']);
+    expect(model.warnings.join(' ')).toMatch(/no pooler/);
+    expect(model.tokenizer.tokenize('Hello worlds!')).toEqual(['hello', 'world', '##s', '!']);
+
+    const weightProgress = progress.filter((p) => p.file === 'model.safetensors');
+    expect(weightProgress.length).toBeGreaterThanOrEqual(2);
+    expect(weightProgress.at(-1)).toMatchObject({ loaded: weights.byteLength, total: weights.byteLength });
+
+    requests.length = 0;
+    const again = await loadModel({ kind: 'hub', repo: 'org/tiny', hubBase: base }, { cache });
+    expect(requests).toEqual([]);
+    expect(again.weights.get('bert.embeddings.word_embeddings.weight')!.data).toEqual(model.weights.get('bert.embeddings.word_embeddings.weight')!.data);
+  });
+
+  it('works without any cache (Node has no Cache Storage)', async () => {
+    const model = await loadModel({ kind: 'hub', repo: 'org/tiny', hubBase: base });
+    expect(model.parameterCount).toBeGreaterThan(0);
+  });
+
+  it('names what is missing: unknown repo, gated repo, bad repo id', async () => {
+    await expect(loadModel({ kind: 'hub', repo: 'org/none', hubBase: base }, { cache: null })).rejects.toThrow(/org\/none@main: config.json not found/);
+    await expect(loadModel({ kind: 'hub', repo: 'gated/x', hubBase: base }, { cache: null })).rejects.toThrow(/needs a login \(HTTP 401\)/);
+    await expect(loadModel({ kind: 'hub', repo: 'a b', hubBase: base })).rejects.toThrow(/not a Hugging Face repo id/);
+  });
+
+  it('loads a served folder (built-in model) by base URL', async () => {
+    const model = await loadModel({ kind: 'url', baseUrl: `${base}/org/tiny/resolve/main/`, label: 'built-in' });
+    expect(model.name).toBe('built-in');
+    expect(model.config.numLayers).toBe(1);
+  });
+});
+
+describe('loadModel from user files', () => {
+  it('reads a folder upload (paths in names) and reports file sizes', async () => {
+    const model = await loadModel({
+      kind: 'files',
+      files: [
+        { name: 'tiny/config.json', bytes: files['config.json'] },
+        { name: 'tiny/vocab.txt', bytes: files['vocab.txt'] },
+        { name: 'tiny/model.safetensors', bytes: weights },
+      ],
+    });
+    expect(model.sizes).toEqual({ 'config.json': files['config.json'].byteLength, 'vocab.txt': files['vocab.txt'].byteLength, 'model.safetensors': weights.byteLength });
+  });
+
+  it('reports missing weights, missing tokenizer and unsupported architectures', async () => {
+    const config = { name: 'config.json', bytes: files['config.json'] };
+    const vocab = { name: 'vocab.txt', bytes: files['vocab.txt'] };
+    await expect(loadModel({ kind: 'files', files: [config, vocab] })).rejects.toThrow(/no weights: neither model.safetensors nor pytorch_model.bin/);
+    await expect(loadModel({ kind: 'files', files: [config] })).rejects.toThrow(/neither tokenizer.json nor vocab.txt/);
+    await expect(loadModel({ kind: 'files', files: [vocab] })).rejects.toThrow(/config.json is missing/);
+    const roberta = { name: 'config.json', bytes: new TextEncoder().encode(JSON.stringify({ ...CONFIG, model_type: 'roberta' })) };
+    await expect(loadModel({ kind: 'files', files: [roberta, vocab] })).rejects.toThrow(/model_type "roberta" is not supported/);
+  });
+
+  it('rejects weights whose shapes do not match config.json, naming the tensor', async () => {
+    const bigger = { ...CONFIG, hidden_size: 16, num_attention_heads: 2 };
+    await expect(
+      loadModel({
+        kind: 'files',
+        files: [
+          { name: 'config.json', bytes: new TextEncoder().encode(JSON.stringify(bigger)) },
+          { name: 'vocab.txt', bytes: files['vocab.txt'] },
+          { name: 'model.safetensors', bytes: weights },
+        ],
+      }),
+    ).rejects.toThrow(/tensor "embeddings\.[\w.]+" has shape \[(\d+, )?8\] but config.json implies \[(\d+, )?16\]/);
+  });
+
+  it('reads pytorch_model.bin checkpoints through the same path (name mapping)', () => {
+    // The .bin reader itself is covered in torch-bin.test.ts; here only the renaming rules.
+    expect(canonicalName('embeddings.LayerNorm.gamma')).toBe('bert.embeddings.LayerNorm.weight');
+    expect(canonicalName('module.bert.encoder.layer.0.output.LayerNorm.beta')).toBe('bert.encoder.layer.0.output.LayerNorm.bias');
+    expect(canonicalName('classifier.weight')).toBe('classifier.weight');
+    expect(readFileSync(join(__dirname, '..', 'fixtures', 'io', 'tiny_pytorch_model.bin')).byteLength).toBeGreaterThan(0);
+  });
+});
