@@ -1,0 +1,207 @@
+/**
+ * One contract for every registered adapter method, on a tiny random BERT on the cpu backend.
+ * Adding a method = one row in ROWS.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EncodedExamples } from '../../src/engine/batches';
+import { Trainer, type TrainingRecipe } from '../../src/engine/trainer';
+import type { BertConfig } from '../../src/engine/types';
+import { bertWeightShapes, EMBEDDING_NAMES, randomBertWeights } from '../../src/engine/weights';
+import { METHODS, getMethod } from '../../src/methods/registry';
+
+/** Method id -> options for the contract run (small ranks keep the cpu backend fast). */
+const ROWS: Record<string, object> = {
+  aflora: {},
+  'pm-trainable': {},
+  'pm-frozen': {},
+  lora: { r: 4, alpha: 8, targetModules: ['query', 'value', 'inter'] },
+  elora: { rank: 16, targetModules: ['query', 'value', 'inter', 'out'] },
+  full: {},
+};
+
+const CONFIG: BertConfig = {
+  vocabSize: 40,
+  hiddenSize: 16,
+  numLayers: 2,
+  numHeads: 2,
+  intermediateSize: 32,
+  maxPositions: 16,
+  typeVocabSize: 2,
+  layerNormEps: 1e-12,
+  hiddenAct: 'gelu',
+  hiddenDropout: 0,
+  attentionDropout: 0,
+  numLabels: 2,
+  padTokenId: 0,
+};
+const SEQ = 8;
+const HEAD_SIZE = CONFIG.numLabels * CONFIG.hiddenSize + CONFIG.numLabels;
+
+/**
+ * Learnable toy task: the first token (3 or 4) and the body tokens (20..39 vs 5..19) carry the label; the last
+ * two positions are padding in half the rows so the attention mask matters.
+ */
+function toyExamples(count: number): EncodedExamples {
+  const inputIds = new Int32Array(count * SEQ);
+  const tokenTypeIds = new Int32Array(count * SEQ);
+  const attentionMask = new Int32Array(count * SEQ);
+  const labels = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const label = i % 2;
+    labels[i] = label;
+    const real = i % 4 < 2 ? SEQ : SEQ - 2;
+    for (let p = 0; p < SEQ; p++) {
+      const cell = i * SEQ + p;
+      if (p >= real) continue; // pad id 0, mask 0
+      attentionMask[cell] = 1;
+      inputIds[cell] = p === 0 ? 3 + label : label ? 20 + ((i * 7 + p * 3) % 20) : 5 + ((i * 5 + p * 3) % 15);
+      tokenTypeIds[cell] = p >= SEQ / 2 ? 1 : 0;
+    }
+  }
+  return { count, seqLen: SEQ, inputIds, tokenTypeIds, attentionMask, labels };
+}
+
+function recipe(overrides: Partial<TrainingRecipe> = {}): TrainingRecipe {
+  return {
+    epochs: 10,
+    batchSize: 8,
+    maxLength: SEQ,
+    adapterLr: 1e-2,
+    classifierLr: 5e-2,
+    weightDecay: 0.1,
+    warmupRatio: 0,
+    maxGradNorm: 1,
+    seed: 7,
+    logEvery: 5,
+    shuffle: false,
+    ...overrides,
+  };
+}
+
+function makeTrainer(id: string, overrides: Partial<TrainingRecipe> = {}): Trainer {
+  return new Trainer({
+    config: CONFIG,
+    weights: randomBertWeights(CONFIG, 1234),
+    method: id,
+    options: ROWS[id],
+    train: toyExamples(16),
+    recipe: recipe(overrides),
+  });
+}
+
+/** Every variable and base weight of a trainer by name -> plain copy. */
+async function snapshot(trainer: Trainer): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const v of trainer.runtime.variables()) out.set(v.name, (await v.variable.data()) as Float32Array);
+  for (const name of bertWeightShapes(CONFIG).keys()) {
+    out.set(name, Float32Array.from((await trainer.model.param(name).data()) as Float32Array));
+  }
+  return out;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('method registry', () => {
+  it('has a contract row for every registered method and vice versa', () => {
+    expect(METHODS.map((m) => m.id).sort()).toEqual(Object.keys(ROWS).sort());
+  });
+
+  it('rejects unknown ids with a message listing the known ones', () => {
+    expect(() => getMethod('nope')).toThrow(/unknown adapter method "nope".*lora/);
+  });
+});
+
+describe.each(Object.keys(ROWS))('method %s', (id) => {
+  it('leaves the logits of the base model unchanged at init', async () => {
+    const trainer = makeTrainer(id);
+    const examples = toyExamples(10);
+    const adapted = await trainer.logits(examples, true);
+    const base = await trainer.logits(examples, false);
+    trainer.dispose();
+    expect(adapted.length).toBe(10 * CONFIG.numLabels);
+    expect(maxAbsDiff(adapted, base)).toBeLessThan(1e-6);
+  });
+
+  it('counts its trainable parameters as its closed form says', () => {
+    const trainer = makeTrainer(id);
+    const method = getMethod(id);
+    const options = { ...method.defaults, ...ROWS[id] };
+    const fromVariables =
+      trainer.runtime.trainable().reduce((sum, v) => sum + v.variable.size, 0) +
+      trainer.model.trainedParams().reduce((sum, v) => sum + v.variable.size, 0);
+    const count = trainer.trainableParamCount();
+    trainer.dispose();
+    expect(count).toBe(method.countTrainable(CONFIG, options) + HEAD_SIZE);
+    expect(fromVariables).toBe(count);
+  });
+
+  it('changes only its trainable variables and the classifier', async () => {
+    const trainer = makeTrainer(id);
+    const trainable = new Set([
+      ...trainer.runtime.trainable().map((v) => v.name),
+      ...trainer.model.trainedParams().map((v) => v.name),
+    ]);
+    const before = await snapshot(trainer);
+    // Two steps: B = 0 / Λb = 0 at init give A / Λd a zero gradient at step 0.
+    await trainer.step();
+    await trainer.step();
+    const after = await snapshot(trainer);
+    trainer.dispose();
+
+    expect(trainable.has('classifier.weight') && trainable.has('classifier.bias')).toBe(true);
+    for (const [name, value] of before) {
+      const changed = maxAbsDiff(value, after.get(name)!) > 0;
+      if (trainable.has(name)) expect.soft(changed, `${name} should have trained`).toBe(true);
+      else expect.soft(changed, `${name} is not trainable but changed`).toBe(false);
+    }
+    if (trainer.runtime.trainsBase) {
+      expect(trainable.has('bert.encoder.layer.0.intermediate.dense.weight')).toBe(true);
+      for (const name of EMBEDDING_NAMES) expect(trainable.has(name)).toBe(false);
+    } else {
+      const baseNames = new Set(bertWeightShapes(CONFIG).keys());
+      expect([...trainable].filter((n) => baseNames.has(n) && !n.startsWith('classifier.'))).toEqual([]);
+    }
+  });
+
+  it('lowers the loss on a learnable toy task and keeps the tensor count flat', async () => {
+    const trainer = makeTrainer(id, { epochs: 20, batchSize: 16 });
+    const losses: number[] = [];
+    const tensorCounts: number[] = [];
+    const events: string[][] = [];
+    for (let step = 0; step < 20; step++) {
+      events.push((await trainer.step()).map((e) => e.type));
+      for (const m of await trainer.flushMetrics()) losses.push(m.loss);
+      tensorCounts.push(tf.memory().numTensors);
+    }
+    trainer.dispose();
+    expect(losses).toHaveLength(20);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(losses.slice(-3))).toBeLessThan(0.9 * mean(losses.slice(0, 3)));
+    // After warm-up (lazy state), a step never adds tensors; it may only free some when a matrix freezes.
+    for (let step = 4; step < 20; step++) {
+      const froze = events[step].includes('freeze');
+      if (froze) expect(tensorCounts[step]).toBeLessThanOrEqual(tensorCounts[step - 1]);
+      else expect(tensorCounts[step], `tensor count at step ${step}`).toBe(tensorCounts[step - 1]);
+    }
+  });
+
+  it('is reproducible: same seed, same losses', async () => {
+    const run = async () => {
+      const trainer = makeTrainer(id, { shuffle: true, seed: 11 });
+      for (let step = 0; step < 3; step++) await trainer.step();
+      const losses = (await trainer.flushMetrics()).map((m) => m.loss);
+      trainer.dispose();
+      return losses;
+    };
+    expect(await run()).toEqual(await run());
+  });
+});
