@@ -21,7 +21,10 @@ export function checkTargetModules(targetModules: readonly string[]): ModuleKind
   return [...new Set(targetModules)] as ModuleKind[];
 }
 
-export function selectTargets(targets: readonly LinearTarget[], kinds: readonly ModuleKind[]): LinearTarget[] {
+export function selectTargets(
+  targets: readonly LinearTarget[],
+  kinds: readonly ModuleKind[],
+): LinearTarget[] {
   return targets.filter((t) => kinds.includes(t.kind));
 }
 
@@ -38,7 +41,9 @@ export function createVariable(
   let values: Float32Array;
   if (given) {
     if (given.data.length !== size) {
-      throw new MethodOptionError(`initial value of ${name} has ${given.data.length} values, expected [${shape.join(', ')}]`);
+      throw new MethodOptionError(
+        `initial value of ${name} has ${given.data.length} values, expected [${shape.join(', ')}]`,
+      );
     }
     values = given.data;
   } else {

@@ -13,12 +13,7 @@ export class UnknownMethodError extends Error {
   }
 }
 
-export const METHODS: readonly AdapterMethod[] = [
-  ...afloraMethods,
-  loraMethod,
-  eloraMethod,
-  fullMethod,
-];
+export const METHODS: readonly AdapterMethod[] = [...afloraMethods, loraMethod, eloraMethod, fullMethod];
 
 export function getMethod(id: string): AdapterMethod {
   const method = METHODS.find((m) => m.id === id);

@@ -20,7 +20,8 @@ const DEFAULTS: EloraOptions = { rank: 1024, targetModules: ['query', 'value', '
  * dwarf the model itself, so the rank is capped at 4 x hidden size.
  */
 export function eloraEffectiveRank(config: BertConfig, rank: number): number {
-  if (!Number.isInteger(rank) || rank < 1) throw new MethodOptionError(`ELoRA rank must be a positive integer (got ${rank})`);
+  if (!Number.isInteger(rank) || rank < 1)
+    throw new MethodOptionError(`ELoRA rank must be a positive integer (got ${rank})`);
   return Math.min(rank, 4 * config.hiddenSize);
 }
 
@@ -37,12 +38,32 @@ function createElora(ctx: MethodContext, options: EloraOptions): AdapterRuntime 
     const b = createVariable(ctx, `${target.path}.lora_B`, [target.outFeatures, r], false, (rng, n) =>
       kaimingUniform(rng, n, r, Math.sqrt(5)),
     );
-    const d = createVariable(ctx, `${target.path}.lambda_d`, [r], true, (_p, n) => new Float32Array(n).fill(0.1));
-    const bVec = createVariable(ctx, `${target.path}.lambda_b`, [target.outFeatures], true, (_p, n) => new Float32Array(n));
+    const d = createVariable(ctx, `${target.path}.lambda_d`, [r], true, (_p, n) =>
+      new Float32Array(n).fill(0.1),
+    );
+    const bVec = createVariable(
+      ctx,
+      `${target.path}.lambda_b`,
+      [target.outFeatures],
+      true,
+      (_p, n) => new Float32Array(n),
+    );
     byPath.set(target.path, { a, b, d, bVec });
     const cell = (m: 'A' | 'B') => ({ layer: target.layer, kind: target.kind, matrix: m });
-    all.push({ name: `${target.path}.lora_A`, variable: a, lrGroup: 'adapter', weightDecay: true, matrix: cell('A') });
-    all.push({ name: `${target.path}.lora_B`, variable: b, lrGroup: 'adapter', weightDecay: true, matrix: cell('B') });
+    all.push({
+      name: `${target.path}.lora_A`,
+      variable: a,
+      lrGroup: 'adapter',
+      weightDecay: true,
+      matrix: cell('A'),
+    });
+    all.push({
+      name: `${target.path}.lora_B`,
+      variable: b,
+      lrGroup: 'adapter',
+      weightDecay: true,
+      matrix: cell('B'),
+    });
     // Scaling vectors take no weight decay (the reference trainer's rule for the AFLoRA vectors).
     const vectors: MethodVariable[] = [
       { name: `${target.path}.lambda_d`, variable: d, lrGroup: 'adapter', weightDecay: false },

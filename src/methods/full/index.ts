@@ -3,7 +3,13 @@
  * pooler) and, only when asked, the three embedding matrices too: their gradients are sparse gathers,
  * slow on the cpu backend and rarely worth it for sequence classification.
  */
-import { bertWeightShapes, CLASSIFIER_BIAS, CLASSIFIER_WEIGHT, EMBEDDING_NAMES, sizeOf } from '../../engine/weights';
+import {
+  bertWeightShapes,
+  CLASSIFIER_BIAS,
+  CLASSIFIER_WEIGHT,
+  EMBEDDING_NAMES,
+  sizeOf,
+} from '../../engine/weights';
 import type { BertConfig } from '../../engine/types';
 import type { AdapterMethod, AdapterRuntime } from '../types';
 

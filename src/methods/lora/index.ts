@@ -14,7 +14,8 @@ export interface LoraOptions {
 const DEFAULTS: LoraOptions = { r: 8, alpha: 16, targetModules: ['query', 'value'] };
 
 function checkRank(r: number): void {
-  if (!Number.isInteger(r) || r < 1) throw new MethodOptionError(`LoRA rank r must be a positive integer (got ${r})`);
+  if (!Number.isInteger(r) || r < 1)
+    throw new MethodOptionError(`LoRA rank r must be a positive integer (got ${r})`);
 }
 
 function createLora(ctx: MethodContext, options: LoraOptions): AdapterRuntime {
@@ -30,7 +31,13 @@ function createLora(ctx: MethodContext, options: LoraOptions): AdapterRuntime {
     const a = createVariable(ctx, aName, [options.r, target.inFeatures], true, (rng, size) =>
       kaimingUniform(rng, size, target.inFeatures, Math.sqrt(5)),
     );
-    const b = createVariable(ctx, bName, [target.outFeatures, options.r], true, (_p, size) => new Float32Array(size));
+    const b = createVariable(
+      ctx,
+      bName,
+      [target.outFeatures, options.r],
+      true,
+      (_p, size) => new Float32Array(size),
+    );
     byPath.set(target.path, { a, b });
     const matrix = (m: 'A' | 'B') => ({ layer: target.layer, kind: target.kind, matrix: m });
     vars.push({ name: aName, variable: a, lrGroup: 'adapter', weightDecay: true, matrix: matrix('A') });
