@@ -126,7 +126,7 @@ describe('elora', () => {
       `${INTER.path}.lambda_d`,
       `${INTER.path}.lambda_b`,
     ]);
-    expect(runtime.trainable().every((v) => !v.weightDecay)).toBe(true);
+    expect(runtime.trainable().every((v) => v.weightDecay && v.lrGroup === 'adapter')).toBe(true);
     expect(runtime.variables()).toHaveLength(4);
     const y = tf.tidy(() => runtime.apply(INTER, tf.tensor2d(X, [2, 4]), tf.tensor2d(BASE, [2, 6])));
     const values = Array.from(await y.data());

@@ -64,10 +64,11 @@ function createElora(ctx: MethodContext, options: EloraOptions): AdapterRuntime 
       weightDecay: true,
       matrix: cell('B'),
     });
-    // Scaling vectors take no weight decay (the reference trainer's rule for the AFLoRA vectors).
+    // The reference trainer (glue/trainer.py) decays every trainable non-bias, non-LayerNorm, non-classifier
+    // parameter; its vectors lora_d / lora_db fall in that group, so Λd and Λb take weight decay too.
     const vectors: MethodVariable[] = [
-      { name: `${target.path}.lambda_d`, variable: d, lrGroup: 'adapter', weightDecay: false },
-      { name: `${target.path}.lambda_b`, variable: bVec, lrGroup: 'adapter', weightDecay: false },
+      { name: `${target.path}.lambda_d`, variable: d, lrGroup: 'adapter', weightDecay: true },
+      { name: `${target.path}.lambda_b`, variable: bVec, lrGroup: 'adapter', weightDecay: true },
     ];
     all.push(...vectors);
     trainable.push(...vectors);
