@@ -22,6 +22,7 @@ export function App() {
   // Unknown or absent: the default sample; '' = the user's own file.
   const [sampleId, setSampleId] = useState(() => new URLSearchParams(location.search).get(DATA_PARAM) ?? 'default');
   const [modelName, setModelName] = useState('built-in tiny BERT');
+  // Charts and heatmaps throttle and stagger their own redraws (useChartValue).
   const run = useAppState((s) => s.run);
   const overlay = useAppState((s) => s.overlay);
   const dataName = useAppState((s) => s.data.info?.name ?? 'data');

@@ -1,9 +1,10 @@
 import { memo, useMemo } from 'react';
-import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { downsampleLttb, minMaxIndices, runningMean, type Point } from '../downsample';
 import { formatCount, formatSci } from '../format';
 import { scoreSeries, type RunRecord } from '../state';
 import { useChartTheme, type ChartTheme } from '../theme';
+import { useChartValue } from '../useThrottled';
 
 /** Points per line: enough for a smooth curve, cheap to render 20 times a second. */
 const MAX_POINTS = 300;
@@ -17,18 +18,39 @@ function spikyPoints(xs: ArrayLike<number>, ys: ArrayLike<number>): Point[] {
   return minMaxIndices(ys, MAX_POINTS / 2).map((i) => ({ x: xs[i], y: ys[i] }));
 }
 
-function ChartFrame({ title, empty, children, testId }: { title: string; empty: string | null; children: React.ReactElement; testId: string }) {
+interface LegendEntry {
+  label: string;
+  color: string;
+  dashed?: boolean;
+}
+
+/**
+ * The chart stays mounted from page load (mounting recharts mid-run is the costliest render), the
+ * empty state is an overlay, and the legend is plain HTML (recharts' legend measures the DOM each render).
+ */
+function ChartFrame({ title, empty, legend, children, testId, plain = false }: { title: string; empty: string | null; legend: LegendEntry[]; children: React.ReactElement; testId: string; plain?: boolean }) {
   return (
-    <figure className="chart" data-testid={testId}>
+    <figure className="chart" data-testid={testId} data-empty={empty ? 'true' : 'false'}>
       <figcaption>{title}</figcaption>
-      {empty ? (
-        <p className="empty chart-empty">{empty}</p>
-      ) : (
-        <div className="chart-body">
+      <div className="chart-body">
+        {plain ? (
+          children
+        ) : (
           <ResponsiveContainer width="100%" height="100%">
             {children}
           </ResponsiveContainer>
-        </div>
+        )}
+        {empty && <p className="empty chart-empty">{empty}</p>}
+      </div>
+      {!empty && legend.length > 0 && (
+        <ul className="chart-legend">
+          {legend.map((entry) => (
+            <li key={entry.label}>
+              <span className={`swatch${entry.dashed ? ' dashed' : ''}`} style={{ borderColor: entry.color }} />
+              {entry.label}
+            </li>
+          ))}
+        </ul>
       )}
     </figure>
   );
@@ -37,13 +59,16 @@ function ChartFrame({ title, empty, children, testId }: { title: string; empty: 
 function axes(theme: ChartTheme, opts: { yLog?: boolean; yLabel?: string; yFormat?: (v: number) => string; xLabel?: string } = {}) {
   return [
     <CartesianGrid key="grid" stroke={theme.grid} strokeDasharray="3 3" />,
-    <XAxis key="x" dataKey="x" type="number" domain={['dataMin', 'dataMax']} stroke={theme.text} tick={{ fontSize: 11 }} label={{ value: opts.xLabel ?? 'step', position: 'insideBottomRight', offset: -2, fontSize: 11, fill: theme.text }} allowDuplicatedCategory={false} />,
+    // interval={0}: show the computed nice ticks without measuring label sizes in the DOM (forced layouts).
+    <XAxis key="x" dataKey="x" type="number" domain={['dataMin', 'dataMax']} stroke={theme.text} tick={{ fontSize: 11 }} interval={0} tickCount={6} allowDuplicatedCategory={false} />,
     <YAxis
       key="y"
       type="number"
       scale={opts.yLog ? 'log' : 'auto'}
       domain={opts.yLog ? ['auto', 'auto'] : ['auto', 'auto']}
       allowDataOverflow={false}
+      interval={0}
+      tickCount={5}
       stroke={theme.text}
       tick={{ fontSize: 11 }}
       width={56}
@@ -53,16 +78,18 @@ function axes(theme: ChartTheme, opts: { yLog?: boolean; yLabel?: string; yForma
   ];
 }
 
-export const LossChart = memo(function LossChart({ run, overlay }: { run: RunRecord | null; overlay: RunRecord | null }) {
+export const LossChart = memo(function LossChart({ run: liveRun, overlay }: { run: RunRecord | null; overlay: RunRecord | null }) {
+  const run = useChartValue(liveRun, 0);
   const theme = useChartTheme();
   const metrics = run?.metrics;
   const data = useMemo(() => (metrics ? spikyPoints(metrics.step, metrics.loss) : []), [metrics]);
   const other = useMemo(() => (overlay ? spikyPoints(overlay.metrics.step, overlay.metrics.loss) : []), [overlay]);
   return (
-    <ChartFrame title="Training loss" empty={data.length === 0 ? 'The loss appears here once training starts.' : null} testId="chart-loss">
+    <ChartFrame title="Training loss" empty={data.length === 0 ? 'The loss appears here once training starts.' : null} testId="chart-loss"
+      legend={[{ label: run?.label ?? 'loss', color: theme.primary }, ...(other.length > 0 ? [{ label: overlay!.label, color: theme.overlay, dashed: true }] : [])]}
+    >
       <LineChart margin={{ top: 8, right: 12, bottom: 8, left: 0 }}>
         {axes(theme)}
-        <Legend wrapperStyle={{ fontSize: 12 }} />
         <Line data={data} dataKey="y" name={run?.label ?? 'loss'} stroke={theme.primary} dot={false} isAnimationActive={false} strokeWidth={1.5} />
         {other.length > 0 && <Line data={other} dataKey="y" name={overlay!.label} stroke={theme.overlay} strokeDasharray="5 3" dot={false} isAnimationActive={false} />}
       </LineChart>
@@ -77,16 +104,18 @@ function metricPoints(evaluations: RunRecord['evaluations'] | undefined, metric:
     .filter((p) => Number.isFinite(p.y));
 }
 
-export const MetricChart = memo(function MetricChart({ run, overlay, metric }: { run: RunRecord | null; overlay: RunRecord | null; metric: string }) {
+export const MetricChart = memo(function MetricChart({ run: liveRun, overlay, metric }: { run: RunRecord | null; overlay: RunRecord | null; metric: string }) {
+  const run = useChartValue(liveRun, 1);
   const theme = useChartTheme();
   const evaluations = run?.evaluations;
   const data = useMemo(() => metricPoints(evaluations, metric), [evaluations, metric]);
   const other = useMemo(() => metricPoints(overlay?.evaluations, metric), [overlay, metric]);
   return (
-    <ChartFrame title={`Validation ${metric} per epoch`} empty={data.length === 0 ? 'Evaluated at the end of each epoch.' : null} testId="chart-metric">
+    <ChartFrame title={`Validation ${metric} per epoch`} empty={data.length === 0 ? 'Evaluated at the end of each epoch.' : null} testId="chart-metric"
+      legend={[{ label: run?.label ?? metric, color: theme.primary }, ...(other.length > 0 ? [{ label: overlay!.label, color: theme.overlay, dashed: true }] : [])]}
+    >
       <LineChart margin={{ top: 8, right: 12, bottom: 8, left: 0 }}>
         {axes(theme, { xLabel: 'epoch', yFormat: (v) => v.toFixed(2) })}
-        <Legend wrapperStyle={{ fontSize: 12 }} />
         <Line data={data} dataKey="y" name={run?.label ?? metric} stroke={theme.primary} isAnimationActive={false} />
         {other.length > 0 && <Line data={other} dataKey="y" name={overlay!.label} stroke={theme.overlay} strokeDasharray="5 3" isAnimationActive={false} />}
       </LineChart>
@@ -94,8 +123,76 @@ export const MetricChart = memo(function MetricChart({ run, overlay, metric }: {
   );
 });
 
+const SCORE_POINTS = 80;
+
+interface LogLine {
+  name: string;
+  label: string;
+  color: string;
+  dashed: boolean;
+  data: Point[];
+}
+
+const VIEW_W = 480;
+const VIEW_H = 220;
+const PAD = { left: 52, right: 10, top: 8, bottom: 22 };
+
+/**
+ * Many lines on a log scale as plain SVG paths: with one line per A/B matrix (up to 144 for BERT-base,
+ * attention + FFN) recharts' per-point work blocked the main thread; this is a handful of path strings.
+ */
+function LogLines({ lines, theme }: { lines: LogLine[]; theme: ChartTheme }) {
+  const all = lines.flatMap((l) => l.data);
+  if (all.length === 0) return <svg className="loglines" viewBox={`0 0 ${VIEW_W} ${VIEW_H}`} />;
+  const [x0, x1] = [Math.min(...all.map((p) => p.x)), Math.max(...all.map((p) => p.x))];
+  const [e0, e1] = [Math.floor(Math.log10(Math.min(...all.map((p) => p.y)))), Math.ceil(Math.log10(Math.max(...all.map((p) => p.y))))];
+  const lo = e1 > e0 ? e0 : e0 - 1;
+  const sx = (x: number) => PAD.left + ((x - x0) / Math.max(1, x1 - x0)) * (VIEW_W - PAD.left - PAD.right);
+  const sy = (y: number) => PAD.top + (1 - (Math.log10(y) - lo) / (e1 - lo)) * (VIEW_H - PAD.top - PAD.bottom);
+  const decades = Array.from({ length: e1 - lo + 1 }, (_, i) => lo + i);
+  const xTicks = Array.from({ length: 5 }, (_, i) => Math.round(x0 + ((x1 - x0) * i) / 4));
+  return (
+    <svg className="loglines" viewBox={`0 0 ${VIEW_W} ${VIEW_H}`} role="img" aria-label="Freezing score per matrix over steps">
+      {decades.map((e) => (
+        <g key={e}>
+          <line x1={PAD.left} x2={VIEW_W - PAD.right} y1={sy(10 ** e)} y2={sy(10 ** e)} stroke={theme.grid} strokeDasharray="3 3" />
+          <text x={PAD.left - 4} y={sy(10 ** e) + 3} textAnchor="end" fontSize={10} fill={theme.text}>
+            1e{e}
+          </text>
+        </g>
+      ))}
+      {xTicks.map((x, i) => (
+        <text key={i} x={sx(x)} y={VIEW_H - 6} textAnchor="middle" fontSize={10} fill={theme.text}>
+          {x}
+        </text>
+      ))}
+      {/* Frozen (grey) lines first so the live ones draw on top. */}
+      {[...lines]
+        .sort((a, b) => Number(b.dashed) - Number(a.dashed))
+        .map((line) => (
+          <path
+            key={line.name}
+            d={line.data.map((p, i) => `${i ? 'L' : 'M'}${sx(p.x).toFixed(1)} ${sy(p.y).toFixed(1)}`).join('')}
+            fill="none"
+            stroke={line.color}
+            strokeWidth={1.4}
+            strokeDasharray={line.dashed ? '4 3' : undefined}
+          >
+            <title>{`${line.label}: ${formatSci(line.data[line.data.length - 1]?.y ?? Number.NaN, 3)} at step ${line.data[line.data.length - 1]?.x ?? '–'}${line.dashed ? ' (frozen)' : ''}`}</title>
+          </path>
+        ))}
+    </svg>
+  );
+}
+
+function positive(xs: number[], ys: number[]): [number[], number[]] {
+  const keep = ys.map((y, i) => (y > 0 ? i : -1)).filter((i) => i >= 0);
+  return [keep.map((i) => xs[i]), keep.map((i) => ys[i])];
+}
+
 /** One line per A/B matrix, log scale; lines of frozen matrices turn grey. */
-export const ScoreChart = memo(function ScoreChart({ run }: { run: RunRecord | null }) {
+export const ScoreChart = memo(function ScoreChart({ run: liveRun }: { run: RunRecord | null }) {
+  const run = useChartValue(liveRun, 2);
   const theme = useChartTheme();
   const snapshots = run?.scoreSnapshots;
   const freezeSteps = run?.freezeSteps;
@@ -105,9 +202,8 @@ export const ScoreChart = memo(function ScoreChart({ run }: { run: RunRecord | n
     return {
       lines: names.map((name) => ({
         name,
-        data: series.steps
-          .map((x, k) => ({ x, y: series.values[name][k] }))
-          .filter((p) => p.y > 0), // log scale: only positive scores
+        // Log scale: only positive scores; fewer points per line since there are many lines.
+        data: downsampleLttb(...positive(series.steps, series.values[name]), SCORE_POINTS),
       })),
       frozen: new Set(Object.keys(freezeSteps ?? {})),
     };
@@ -118,28 +214,21 @@ export const ScoreChart = memo(function ScoreChart({ run }: { run: RunRecord | n
     return m ? `L${m.layer} ${m.kind}-${m.matrix}` : name;
   };
   return (
-    <ChartFrame title="Freezing score per A/B matrix (log scale; grey = frozen)" empty={lines.length === 0 ? 'Scores appear after the first ΔT window (AFLoRA only).' : null} testId="chart-scores">
-      <LineChart margin={{ top: 8, right: 12, bottom: 8, left: 0 }}>
-        {axes(theme, { yLog: true })}
-        {lines.length <= 16 && <Legend wrapperStyle={{ fontSize: 11 }} />}
-        {lines.map((line, i) => (
-          <Line
-            key={line.name}
-            data={line.data}
-            dataKey="y"
-            name={label(line.name) + (frozen.has(line.name) ? ' (frozen)' : '')}
-            stroke={frozen.has(line.name) ? theme.frozen : theme.series[i % theme.series.length]}
-            strokeDasharray={frozen.has(line.name) ? '4 3' : undefined}
-            dot={false}
-            isAnimationActive={false}
-          />
-        ))}
-      </LineChart>
+    <ChartFrame title="Freezing score per A/B matrix (log scale; grey = frozen)" empty={lines.length === 0 ? 'Scores appear after the first ΔT window (AFLoRA only).' : null} testId="chart-scores"
+      plain
+      legend={lines.map((line, i) => ({
+        label: label(line.name) + (frozen.has(line.name) ? ' ❄' : ''),
+        color: frozen.has(line.name) ? theme.frozen : theme.series[i % theme.series.length],
+        dashed: frozen.has(line.name),
+      }))}
+    >
+      <LogLines lines={lines.map((line, i) => ({ ...line, label: label(line.name), color: frozen.has(line.name) ? theme.frozen : theme.series[i % theme.series.length], dashed: frozen.has(line.name) }))} theme={theme} />
     </ChartFrame>
   );
 });
 
-export const ScheduleChart = memo(function ScheduleChart({ run }: { run: RunRecord | null }) {
+export const ScheduleChart = memo(function ScheduleChart({ run: liveRun }: { run: RunRecord | null }) {
+  const run = useChartValue(liveRun, 3);
   const theme = useChartTheme();
   const schedule = run?.schedule;
   const { scheduled, actual } = useMemo(() => {
@@ -150,10 +239,14 @@ export const ScheduleChart = memo(function ScheduleChart({ run }: { run: RunReco
     };
   }, [schedule]);
   return (
-    <ChartFrame title="Scheduled r(t) vs actual trainable A/B fraction" empty={scheduled.length === 0 ? 'The cubic schedule starts after t_i (AFLoRA only).' : null} testId="chart-schedule">
+    <ChartFrame title="Scheduled r(t) vs actual trainable A/B fraction" empty={scheduled.length === 0 ? 'The cubic schedule starts after t_i (AFLoRA only).' : null} testId="chart-schedule"
+      legend={[
+        { label: 'scheduled r(t)', color: theme.secondary, dashed: true },
+        { label: 'actual trainable fraction', color: theme.primary },
+      ]}
+    >
       <LineChart margin={{ top: 8, right: 12, bottom: 8, left: 0 }}>
         {axes(theme, { yFormat: (v) => v.toFixed(1) })}
-        <Legend wrapperStyle={{ fontSize: 12 }} />
         <Line data={scheduled} dataKey="y" name="scheduled r(t)" stroke={theme.secondary} dot={false} isAnimationActive={false} strokeDasharray="5 3" />
         <Line data={actual} dataKey="y" name="actual trainable" stroke={theme.primary} dot={false} type="stepAfter" isAnimationActive={false} />
       </LineChart>
@@ -161,7 +254,8 @@ export const ScheduleChart = memo(function ScheduleChart({ run }: { run: RunReco
   );
 });
 
-export const TrainableChart = memo(function TrainableChart({ run, overlay }: { run: RunRecord | null; overlay: RunRecord | null }) {
+export const TrainableChart = memo(function TrainableChart({ run: liveRun, overlay }: { run: RunRecord | null; overlay: RunRecord | null }) {
+  const run = useChartValue(liveRun, 4);
   const theme = useChartTheme();
   const metrics = run?.metrics;
   const series = useMemo(() => {
@@ -171,10 +265,15 @@ export const TrainableChart = memo(function TrainableChart({ run, overlay }: { r
   }, [metrics]);
   const other = useMemo(() => (overlay ? points(overlay.metrics.step, runningMean(overlay.metrics.trainableParams)) : []), [overlay]);
   return (
-    <ChartFrame title="Trainable parameters (and running average)" empty={series.now.length === 0 ? 'Counts appear once training starts.' : null} testId="chart-trainable">
+    <ChartFrame title="Trainable parameters (and running average)" empty={series.now.length === 0 ? 'Counts appear once training starts.' : null} testId="chart-trainable"
+      legend={[
+        { label: 'trainable now', color: theme.primary },
+        { label: 'running average', color: theme.secondary },
+        ...(other.length > 0 ? [{ label: `${overlay!.label} (avg)`, color: theme.overlay, dashed: true }] : []),
+      ]}
+    >
       <LineChart margin={{ top: 8, right: 12, bottom: 8, left: 0 }}>
         {axes(theme, { yFormat: formatCount })}
-        <Legend wrapperStyle={{ fontSize: 12 }} />
         <Line data={series.now} dataKey="y" name="trainable now" stroke={theme.primary} dot={false} type="stepAfter" isAnimationActive={false} />
         <Line data={series.avg} dataKey="y" name="running average" stroke={theme.secondary} dot={false} isAnimationActive={false} />
         {other.length > 0 && <Line data={other} dataKey="y" name={`${overlay!.label} (avg)`} stroke={theme.overlay} strokeDasharray="5 3" dot={false} isAnimationActive={false} />}

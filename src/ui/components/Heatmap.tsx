@@ -3,6 +3,7 @@ import { labelColorOn, legendTicks, normalize, normalizeLog, rgbToHex, viridis }
 import { formatSci } from '../format';
 import { buildHeatmap, freezeDomain, type HeatmapCell } from '../heatmap';
 import { latestScores, type RunRecord } from '../state';
+import { useChartValue } from '../useThrottled';
 
 export type HeatmapMode = 'freeze' | 'scores';
 
@@ -33,7 +34,8 @@ function cellText(mode: HeatmapMode, cell: HeatmapCell, totalSteps: number): { v
 
 /** Figure 5 (mode 'freeze') and the live score map (mode 'scores') as one accessible SVG grid. */
 export const Heatmap = memo(
-  forwardRef<SVGSVGElement, Props>(function Heatmap({ run, mode }, ref) {
+  forwardRef<SVGSVGElement, Props>(function Heatmap({ run: liveRun, mode }, ref) {
+    const run = useChartValue(liveRun, mode === 'freeze' ? 5 : 6);
     const [focus, setFocus] = useState<HeatmapCell | null>(null);
     const plan = run?.plan;
     const snapshots = run?.scoreSnapshots;
