@@ -1,0 +1,256 @@
+/**
+ * Golden fixtures from PyTorch (scripts/reference/make_golden.py, format docs/fixture-format.md): every case file in
+ * tests/fixtures/golden is replayed through the Trainer on the cpu backend and compared with the recorded run.
+ *
+ * Tolerances (each relative to the largest magnitude of the compared tensor, so elements near 0 do not dominate):
+ *   step-0 logits, loss and raw gradients: 1e-4; per-step losses and pre-clip gradient norms: 1e-3 of each value;
+ *   learning rates: 1e-9; final variables after all steps: 1e-3; AFLoRA scores: 1e-3 of each score, thresholds 1e-3;
+ *   scheduled remaining fraction / trainable fraction: 1e-9; parameter groups and freeze steps: identical.
+ * Missing fixtures FAIL this file: run `python3 scripts/reference/make_golden.py tests/fixtures/golden` (needs torch).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EncodedExamples } from '../../src/engine/batches';
+import { parseBertConfig } from '../../src/engine/config';
+import { TORCH_ADAMW_DEFAULTS } from '../../src/engine/optimizer';
+import { Trainer, type StepMetrics } from '../../src/engine/trainer';
+import type { StateDict } from '../../src/engine/types';
+import { parseSafetensors, type RawTensor } from '../../src/io/safetensors';
+import type { MethodEvent } from '../../src/methods/types';
+
+// GOLDEN_FIXTURES points elsewhere, e.g. at a fresh make_golden.py output before it is copied in.
+const FIXTURES = process.env.GOLDEN_FIXTURES ?? join(__dirname, '..', 'fixtures', 'golden');
+const caseNames = existsSync(FIXTURES)
+  ? readdirSync(FIXTURES)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length))
+      .sort()
+  : [];
+
+interface CaseJson {
+  method: string;
+  options: Record<string, unknown>;
+  recipe: {
+    totalSteps: number;
+    epochs: number;
+    batchSize: number;
+    seqLen: number;
+    numBatches: number;
+    adapterLr: number;
+    classifierLr: number;
+    weightDecay: number;
+    classifierWeightDecay?: number;
+    warmupRatio: number;
+    maxGradNorm: number;
+    adamBeta1?: number;
+    adamBeta2?: number;
+    adamEps?: number;
+  };
+  seed?: number;
+  paramGroups: Record<string, { lr: number; weightDecay: number }>;
+  lr: number[];
+  losses: number[];
+  gradNorm: number[];
+  scores?: { step: number; values: Record<string, number> }[];
+  schedule?: { step: number; remaining: number; threshold: number; trainableFraction: number }[];
+  freezeSteps?: Record<string, number | null>;
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+function readSafetensors(path: string): Map<string, RawTensor> {
+  return parseSafetensors(new Uint8Array(readFileSync(path)), path).tensors;
+}
+
+function floats(tensor: RawTensor): Float32Array {
+  return tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data as ArrayLike<number>);
+}
+
+function expectScaledClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, what: string): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  const allowed = tolerance * Math.max(scale, 1e-6);
+  let worst = 0;
+  let worstAt = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const error = Math.abs(actual[i] - expected[i]);
+    if (!(error <= worst)) {
+      worst = error;
+      worstAt = i;
+    }
+  }
+  expect(
+    worst,
+    `${what}: worst |diff| ${worst} at ${worstAt} (got ${actual[worstAt]}, want ${expected[worstAt]}), allowed ${allowed}`,
+  ).toBeLessThanOrEqual(allowed);
+}
+
+function expectEachRelClose(actual: readonly number[], expected: readonly number[], tolerance: number, what: string): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  expected.forEach((want, i) => {
+    expect(Math.abs(actual[i] - want), `${what}[${i}]: got ${actual[i]}, want ${want}`).toBeLessThanOrEqual(
+      tolerance * Math.max(Math.abs(want), 1e-12),
+    );
+  });
+}
+
+describe('golden fixtures (PyTorch reference)', () => {
+  it('are present', () => {
+    expect(
+      existsSync(join(FIXTURES, 'model', 'config.json')) && caseNames.length > 0,
+      `no golden fixtures in ${FIXTURES}: run python3 scripts/reference/make_golden.py tests/fixtures/golden on a machine with torch`,
+    ).toBe(true);
+  });
+
+  for (const name of caseNames) {
+    it(`replays case ${name}`, { timeout: 300_000 }, async () => {
+      const info = JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), 'utf8')) as CaseJson;
+      const tensors = readSafetensors(join(FIXTURES, `${name}.safetensors`));
+      const weights: StateDict = new Map();
+      for (const [key, raw] of readSafetensors(join(FIXTURES, 'model', 'model.safetensors'))) {
+        weights.set(key, { shape: raw.shape, data: floats(raw) });
+      }
+      const get = (key: string): RawTensor => {
+        const tensor = tensors.get(key);
+        if (!tensor) throw new Error(`${name}.safetensors lacks ${key}`);
+        return tensor;
+      };
+
+      // The optimizer constants the fixture was made with must be the engine's.
+      const r = info.recipe;
+      expect([r.adamBeta1 ?? 0.9, r.adamBeta2 ?? 0.999, r.adamEps ?? 1e-8]).toEqual([
+        TORCH_ADAMW_DEFAULTS.beta1,
+        TORCH_ADAMW_DEFAULTS.beta2,
+        TORCH_ADAMW_DEFAULTS.eps,
+      ]);
+
+      const labelsRaw = get('input.labels');
+      const regression = labelsRaw.dtype !== 'I32' && labelsRaw.dtype !== 'I64';
+      const config = parseBertConfig(JSON.parse(readFileSync(join(FIXTURES, 'model', 'config.json'), 'utf8')), regression ? 1 : undefined);
+      const ids = get('input.input_ids');
+      const [numBatches, batchSize, seqLen] = ids.shape;
+      expect([numBatches, batchSize, seqLen]).toEqual([r.numBatches, r.batchSize, r.seqLen]);
+      const train: EncodedExamples = {
+        count: numBatches * batchSize,
+        seqLen,
+        inputIds: Int32Array.from(ids.data as ArrayLike<number>),
+        tokenTypeIds: Int32Array.from(get('input.token_type_ids').data as ArrayLike<number>),
+        attentionMask: Int32Array.from(get('input.attention_mask').data as ArrayLike<number>),
+        labels: Float32Array.from(labelsRaw.data as ArrayLike<number>),
+      };
+      const initial: StateDict = new Map();
+      for (const [key, raw] of tensors) {
+        if (key.startsWith('init.')) initial.set(key.slice('init.'.length), { shape: raw.shape, data: floats(raw) });
+      }
+
+      const trainer = new Trainer({
+        config,
+        weights,
+        method: info.method,
+        options: info.options,
+        train,
+        initial,
+        recipe: {
+          epochs: r.epochs,
+          batchSize: r.batchSize,
+          maxLength: r.seqLen,
+          adapterLr: r.adapterLr,
+          classifierLr: r.classifierLr,
+          weightDecay: r.weightDecay,
+          classifierWeightDecay: r.classifierWeightDecay,
+          warmupRatio: r.warmupRatio,
+          maxGradNorm: r.maxGradNorm,
+          seed: info.seed ?? 0,
+          logEvery: 10,
+          shuffle: false, // step t uses batch t % numBatches
+          totalSteps: r.totalSteps,
+        },
+      });
+      try {
+        expect(trainer.totalSteps).toBe(r.totalSteps);
+        // Every initial value the fixture lists was taken (adapter variables and head).
+        const state0 = await trainer.adapterState();
+        for (const [key, value] of initial) {
+          expect(state0.has(key), `trainer has no variable ${key}`).toBe(true);
+          expectScaledClose(state0.get(key)!.data, value.data, 0, `init ${key}`);
+        }
+        expect(trainer.paramGroups()).toEqual(info.paramGroups);
+
+        // Step 0 before any update.
+        const step0 = await trainer.inspectNextStep();
+        expectScaledClose(step0.logits.data, floats(get('step0.logits')), 1e-4, 'step0 logits');
+        expectScaledClose([step0.loss], floats(get('step0.loss')), 1e-4, 'step0 loss');
+        const gradNames = [...tensors.keys()].filter((k) => k.startsWith('step0.grad.')).map((k) => k.slice('step0.grad.'.length));
+        expect([...step0.grads.keys()].sort()).toEqual(gradNames.sort());
+        for (const gradName of gradNames) {
+          expectScaledClose(step0.grads.get(gradName)!.data, floats(get(`step0.grad.${gradName}`)), 1e-4, `step0 grad ${gradName}`);
+        }
+
+        // The whole run.
+        const events: MethodEvent[] = [];
+        const metrics: StepMetrics[] = [];
+        while (!trainer.finished) {
+          events.push(...(await trainer.step()));
+          if (trainer.stepsDone % 10 === 0) metrics.push(...(await trainer.flushMetrics()));
+        }
+        metrics.push(...(await trainer.flushMetrics()));
+        expect(metrics.map((m) => m.step)).toEqual(info.losses.map((_, i) => i));
+        expectEachRelClose(metrics.map((m) => m.lr), info.lr, 1e-9, 'lr');
+        expectEachRelClose(metrics.map((m) => m.loss), info.losses, 1e-3, 'losses');
+        expectEachRelClose(metrics.map((m) => m.gradNorm), info.gradNorm, 1e-3, 'gradNorm');
+
+        const finalState = await trainer.adapterState();
+        for (const key of tensors.keys()) {
+          if (!key.startsWith('final.')) continue;
+          const varName = key.slice('final.'.length);
+          expect(finalState.has(varName), `trainer has no variable ${varName}`).toBe(true);
+          expectScaledClose(finalState.get(varName)!.data, floats(get(key)), 1e-3, `final ${varName}`);
+        }
+
+        if (info.freezeSteps) {
+          const frozenAt: Record<string, number | null> = Object.fromEntries(Object.keys(info.freezeSteps).map((k) => [k, null]));
+          for (const event of events) if (event.type === 'freeze') frozenAt[event.name] = event.step;
+          expect(frozenAt).toEqual(info.freezeSteps);
+        }
+        if (info.schedule) {
+          const ours = events.filter((e) => e.type === 'schedule');
+          expect(ours.map((e) => e.step)).toEqual(info.schedule.map((s) => s.step));
+          info.schedule.forEach((want, i) => {
+            const got = ours[i];
+            expectEachRelClose([got.remaining, got.trainableFraction], [want.remaining, want.trainableFraction], 1e-9, `schedule@${want.step}`);
+            expectEachRelClose([got.threshold], [want.threshold], 1e-3, `threshold@${want.step}`);
+          });
+        }
+        if (info.scores) {
+          const ours = new Map<number, Map<string, number>>();
+          for (const event of events) {
+            if (event.type === 'scores') ours.set(event.step, new Map(event.scores.map((s) => [s.name, s.score])));
+          }
+          // Every masking round's scores must be there; other scoring steps are compared when the method emitted them.
+          const maskingSteps = new Set((info.schedule ?? []).map((s) => s.step));
+          let compared = 0;
+          for (const entry of info.scores) {
+            const got = ours.get(entry.step);
+            if (!got) {
+              expect(maskingSteps.has(entry.step), `no scores event at masking step ${entry.step}`).toBe(false);
+              continue;
+            }
+            for (const [scoreName, want] of Object.entries(entry.values)) {
+              if (!got.has(scoreName)) continue; // frozen tensors may be left out of a round
+              expectEachRelClose([got.get(scoreName)!], [want], 1e-3, `score ${scoreName}@${entry.step}`);
+              compared++;
+            }
+          }
+          expect(compared, 'no AFLoRA score was compared').toBeGreaterThan(0);
+        }
+      } finally {
+        trainer.dispose();
+      }
+    });
+  }
+});
