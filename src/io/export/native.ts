@@ -1,0 +1,61 @@
+/**
+ * The app's own adapter file: one safetensors with every method variable under its engine name
+ * (`<modulePath>.lora_A`, `.lora_B`, `.lambda_d`, `.lambda_b`, `classifier.weight|bias`) and, in the
+ * header metadata, the method, its options, the run config and the freeze log (JSON strings).
+ * Unlike the PEFT export nothing is folded, so a run can resume or be inspected exactly.
+ */
+import type { StateDict } from '../../engine/types';
+import { parseSafetensors, toStateDict, writeSafetensors } from '../safetensors';
+
+export const NATIVE_FORMAT = 'aflora-playground/1';
+
+export interface NativeAdapter {
+  method: string;
+  options: Record<string, unknown>;
+  /** Training recipe, model and dataset names, label names, etc. */
+  run: Record<string, unknown>;
+  /** Step each A/B froze at (null = never): `{ "<name>": 23 | null }`. */
+  freezeLog: Record<string, number | null>;
+  baseModel: string;
+  variables: StateDict;
+}
+
+export function exportNative(adapter: NativeAdapter): Uint8Array {
+  return writeSafetensors(adapter.variables, {
+    format: NATIVE_FORMAT,
+    method: adapter.method,
+    base_model: adapter.baseModel,
+    options: JSON.stringify(adapter.options),
+    run: JSON.stringify(adapter.run),
+    freeze_log: JSON.stringify(adapter.freezeLog),
+  });
+}
+
+function parseMeta<T>(metadata: Record<string, string>, key: string, fileName: string): T {
+  const text = metadata[key];
+  if (text === undefined) throw new Error(`${fileName}: metadata "${key}" is missing`);
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`${fileName}: metadata "${key}" is not valid JSON`);
+  }
+}
+
+export function importNative(bytes: Uint8Array, fileName = 'adapter.safetensors'): NativeAdapter {
+  const { tensors, metadata } = parseSafetensors(bytes, fileName);
+  if (metadata.format !== NATIVE_FORMAT) {
+    throw new Error(
+      `${fileName} is not an AFLoRA Playground adapter (format ${JSON.stringify(metadata.format ?? null)}, expected ${NATIVE_FORMAT}); ` +
+        'PEFT adapters are imported from their adapter_config.json + adapter_model.safetensors',
+    );
+  }
+  if (!metadata.method) throw new Error(`${fileName}: metadata "method" is missing`);
+  return {
+    method: metadata.method,
+    baseModel: metadata.base_model ?? '',
+    options: parseMeta(metadata, 'options', fileName),
+    run: parseMeta(metadata, 'run', fileName),
+    freezeLog: parseMeta(metadata, 'freeze_log', fileName),
+    variables: toStateDict(tensors),
+  };
+}
