@@ -22,6 +22,8 @@ function createLora(ctx: MethodContext, options: LoraOptions): AdapterRuntime {
   checkRank(options.r);
   const kinds = checkTargetModules(options.targetModules);
   const scale = options.alpha / options.r;
+  // Created once: a number operand would upload a fresh scalar at every call.
+  const scaleTensor = scale === 1 ? null : tf.keep(tf.scalar(scale));
   const targets = selectTargets(ctx.targets, kinds);
   const vars: MethodVariable[] = [];
   const byPath = new Map<string, { a: tf.Variable; b: tf.Variable }>();
@@ -49,13 +51,15 @@ function createLora(ctx: MethodContext, options: LoraOptions): AdapterRuntime {
     apply(target: LinearTarget, x: tf.Tensor2D, base: tf.Tensor2D): tf.Tensor2D {
       const { a, b } = byPath.get(target.path)!;
       const down = tf.matMul(x, a as tf.Tensor2D, false, true); // [T, r]
-      const up = tf.matMul(down, b as tf.Tensor2D, false, true); // [T, out]
-      return tf.add(base, tf.mul(up, scale));
+      // Scale the narrow [T, r] side, and let the up-projection add `base` as its bias: one kernel fewer.
+      const scaled = scaleTensor ? tf.mul(down, scaleTensor) : down;
+      return tf.fused.matMul({ a: scaled, b: b as tf.Tensor2D, transposeB: true, bias: base }) as tf.Tensor2D; // [T, out]
     },
     variables: () => vars,
     trainable: () => vars,
     dispose() {
       for (const v of vars) v.variable.dispose();
+      scaleTensor?.dispose();
     },
   };
 }
