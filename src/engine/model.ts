@@ -153,46 +153,49 @@ export class BertModel {
     for (let layer = 0; layer < numLayers; layer++) {
       const prefix = `bert.encoder.layer.${layer}`;
       // Self-attention.
-      const query = this.adaptedLinear(hidden, `${prefix}.attention.self.query`, runtime);
-      const key = this.adaptedLinear(hidden, `${prefix}.attention.self.key`, runtime);
-      const value = this.adaptedLinear(hidden, `${prefix}.attention.self.value`, runtime);
+      const query = this.adaptedLinear(hidden, `${prefix}.attention.self.query`, runtime, options);
+      const key = this.adaptedLinear(hidden, `${prefix}.attention.self.key`, runtime, options);
+      const value = this.adaptedLinear(hidden, `${prefix}.attention.self.value`, runtime, options);
       const scaledQuery = tf.mul(query, this.attentionScale) as tf.Tensor2D;
       const scores = tf.add(tf.matMul(toHeads(scaledQuery), toHeads(key), false, true), batch.additiveMask); // [B, nH, S, S]
       const probs = this.dropout(tf.softmax(scores), this.config.attentionDropout, options);
       const context = tf.matMul(probs, toHeads(value)); // [B, nH, S, dh]
       const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [tokens, h]) as tf.Tensor2D;
       const attnOut = this.dropout(
-        this.adaptedLinear(merged, `${prefix}.attention.output.dense`, runtime),
+        this.adaptedLinear(merged, `${prefix}.attention.output.dense`, runtime, options),
         this.config.hiddenDropout,
         options,
       );
       hidden = this.layerNorm(tf.add(attnOut, hidden), attentionLayerNorm(layer));
 
       // Feed-forward.
-      const inter = this.activation(this.adaptedLinear(hidden, `${prefix}.intermediate.dense`, runtime));
-      const out = this.dropout(this.adaptedLinear(inter, `${prefix}.output.dense`, runtime), this.config.hiddenDropout, options);
+      const inter = this.activation(this.adaptedLinear(hidden, `${prefix}.intermediate.dense`, runtime, options));
+      const out = this.dropout(this.adaptedLinear(inter, `${prefix}.output.dense`, runtime, options), this.config.hiddenDropout, options);
       hidden = this.layerNorm(tf.add(out, hidden), outputLayerNorm(layer));
     }
 
     // Pooler on [CLS] (position 0), then classifier.
     const cls = tf.reshape(tf.slice(tf.reshape(hidden, [b, s, h]), [0, 0, 0], [b, 1, h]), [b, h]) as tf.Tensor2D;
-    const pooled = tf.tanh(this.linear(cls, 'bert.pooler.dense'));
+    const pooled = tf.tanh(this.linear(cls, 'bert.pooler.dense', options));
     const dropped = this.dropout(pooled, this.config.hiddenDropout, options);
-    return this.linear(dropped, 'classifier');
+    return this.linear(dropped, 'classifier', options);
   }
 
-  /** x [N, in] -> x W^T + b [N, out] in one fused op. */
-  private linear(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
-    return tf.fused.matMul({
-      a: x,
-      b: this.param(`${prefix}.weight`) as tf.Tensor2D,
-      transposeB: true,
-      bias: this.param(`${prefix}.bias`),
-    }) as tf.Tensor2D;
+  /**
+   * x [N, in] -> x W^T + b [N, out]. One fused op, except for frozen weights while training: the fused op's
+   * gradient always computes dW (an N x in x out matMul) and db, so matMul + add is cheaper there.
+   */
+  private linear(x: tf.Tensor2D, prefix: string, options: ForwardOptions): tf.Tensor2D {
+    const weight = this.param(`${prefix}.weight`) as tf.Tensor2D;
+    const bias = this.param(`${prefix}.bias`);
+    if (options.training && !(weight instanceof tf.Variable && weight.trainable)) {
+      return tf.add(tf.matMul(x, weight, false, true), bias);
+    }
+    return tf.fused.matMul({ a: x, b: weight, transposeB: true, bias }) as tf.Tensor2D;
   }
 
-  private adaptedLinear(x: tf.Tensor2D, path: string, runtime: AdapterRuntime | null): tf.Tensor2D {
-    const base = this.linear(x, path);
+  private adaptedLinear(x: tf.Tensor2D, path: string, runtime: AdapterRuntime | null, options: ForwardOptions): tf.Tensor2D {
+    const base = this.linear(x, path, options);
     if (!runtime || !runtime.adapted.has(path)) return base;
     const target = this.targetByPath.get(path);
     if (!target) throw new Error(`unknown linear ${path}`);

@@ -43,6 +43,13 @@ export class AdamW {
    */
   update(entries: readonly ParamEntry[], grads: ReadonlyMap<string, tf.Tensor>, lrFactor: number): void {
     const { beta1, beta2, eps, weightDecay } = this.options;
+    // Step-dependent scalars, shared by the variables of one group: one upload each per update.
+    const stepScalars = new Map<number, tf.Scalar>();
+    const stepScalar = (value: number): tf.Scalar => {
+      let scalar = stepScalars.get(value);
+      if (!scalar) stepScalars.set(value, (scalar = tf.scalar(value)));
+      return scalar;
+    };
     for (const entry of entries) {
       const grad = grads.get(entry.name);
       if (!grad) throw new Error(`no gradient for trainable variable ${entry.name}`);
@@ -57,10 +64,10 @@ export class AdamW {
       slot.m.assign(m);
       slot.v.assign(v);
       // denom = sqrt(v) / sqrt(bc2) + eps; p -= (lr / bc1) * m / denom, after p *= 1 - lr * wd.
-      const denom = tf.add(tf.mul(tf.sqrt(v), tf.scalar(1 / Math.sqrt(biasCorrection2))), this.constant(eps));
-      const stepTensor = tf.mul(tf.div(m, denom), tf.scalar(lr / biasCorrection1));
+      const denom = tf.add(tf.mul(tf.sqrt(v), stepScalar(1 / Math.sqrt(biasCorrection2))), this.constant(eps));
+      const stepTensor = tf.mul(tf.div(m, denom), stepScalar(lr / biasCorrection1));
       const decay = entry.weightDecay && weightDecay !== 0 ? 1 - lr * weightDecay : 1;
-      const decayed = decay === 1 ? entry.variable : tf.mul(entry.variable, tf.scalar(decay));
+      const decayed = decay === 1 ? entry.variable : tf.mul(entry.variable, stepScalar(decay));
       entry.variable.assign(tf.sub(decayed, stepTensor));
     }
   }
