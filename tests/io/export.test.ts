@@ -132,3 +132,13 @@ describe('logs', () => {
     ]);
   });
 });
+
+describe('peftCheckInputs', () => {
+  it('writes row-major arrays as nested lists', async () => {
+    const { peftCheckInputs } = await import('../../src/io/export/peft');
+    const json = JSON.parse(
+      peftCheckInputs({ numLabels: 2, seqLen: 3, inputIds: Int32Array.of(2, 5, 3, 2, 6, 3), tokenTypeIds: new Int32Array(6), attentionMask: Int32Array.of(1, 1, 1, 1, 1, 0), logits: Float32Array.of(0.5, -0.5, 1, 2) }),
+    );
+    expect(json).toEqual({ num_labels: 2, input_ids: [[2, 5, 3], [2, 6, 3]], token_type_ids: [[0, 0, 0], [0, 0, 0]], attention_mask: [[1, 1, 1], [1, 1, 0]], logits: [[0.5, -0.5], [1, 2]] });
+  });
+});

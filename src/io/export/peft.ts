@@ -145,3 +145,24 @@ export function importPeftAdapter(configJson: string, safetensors: Uint8Array): 
     baseModel: typeof config.base_model_name_or_path === 'string' ? config.base_model_name_or_path : null,
   };
 }
+
+/** The inputs.json that scripts/reference/check_peft_export.py compares against ([n, seqLen] row-major ids). */
+export function peftCheckInputs(input: {
+  numLabels: number;
+  seqLen: number;
+  inputIds: Int32Array;
+  tokenTypeIds: Int32Array;
+  attentionMask: Int32Array;
+  /** [n, numLabels] row-major, the app's logits for these rows. */
+  logits: Float32Array;
+}): string {
+  const rows = (data: ArrayLike<number>, width: number) =>
+    Array.from({ length: data.length / width }, (_, i) => Array.from({ length: width }, (_, j) => data[i * width + j]));
+  return JSON.stringify({
+    num_labels: input.numLabels,
+    input_ids: rows(input.inputIds, input.seqLen),
+    token_type_ids: rows(input.tokenTypeIds, input.seqLen),
+    attention_mask: rows(input.attentionMask, input.seqLen),
+    logits: rows(input.logits, input.numLabels),
+  });
+}
