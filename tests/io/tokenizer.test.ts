@@ -108,3 +108,10 @@ describe('tokenizer loading', () => {
     expect(() => loadTokenizer({})).toThrow(/vocab.txt or tokenizer.json/);
   });
 });
+
+describe('lower-casing like the Rust normalizer', () => {
+  it('maps each code point on its own (no final-sigma rule)', () => {
+    const greek = new WordPieceTokenizer({ vocab: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'οσ', 'οδοσ'], doLowerCase: true, stripAccents: null, tokenizeChineseChars: true });
+    expect(greek.tokenize('ΟΣ ΟΔΟΣ')).toEqual(['οσ', 'οδοσ']);
+  });
+});

@@ -235,7 +235,12 @@ export class WordPieceTokenizer {
       out = spaced;
     }
     if (this.stripAccents) out = out.normalize('NFD').replace(COMBINING_MARK, '');
-    if (this.lowercase) out = out.toLowerCase();
+    if (this.lowercase) {
+      // Per code point, as Rust's NormalizedString::lowercase: no context rules (final sigma stays σ).
+      let lowered = '';
+      for (const ch of out) lowered += ch.toLowerCase();
+      out = lowered;
+    }
     return out;
   }
 
