@@ -10,6 +10,7 @@ import { RunsPanel } from './components/RunsPanel';
 import { TrainingPanel } from './components/TrainingPanel';
 import { TryPanel } from './components/TryPanel';
 import { useAppState, useController } from './context';
+import { BUILTIN_NAME, BUILTIN_SOURCE } from './builtin';
 import { settingsFromQuery, settingsToQuery, type Settings } from './settings';
 
 const DATA_PARAM = 'data';
@@ -21,7 +22,7 @@ export function App() {
   const [settings, setSettings] = useState<Settings>(() => settingsFromQuery(new URLSearchParams(location.search)));
   // Unknown or absent: the default sample; '' = the user's own file.
   const [sampleId, setSampleId] = useState(() => new URLSearchParams(location.search).get(DATA_PARAM) ?? 'default');
-  const [modelName, setModelName] = useState('built-in tiny BERT');
+  const [modelName, setModelName] = useState(BUILTIN_NAME);
   // Charts and heatmaps throttle and stagger their own redraws (useChartValue).
   const run = useAppState((s) => s.run);
   const overlay = useAppState((s) => s.overlay);
@@ -39,7 +40,7 @@ export function App() {
   useEffect(() => {
     if (builtinRequested) return;
     builtinRequested = true;
-    controller.loadModel({ kind: 'builtin' }, 'built-in tiny BERT');
+    controller.loadModel(BUILTIN_SOURCE, BUILTIN_NAME);
   }, [controller]);
 
   const shown = run?.settings ?? settings;

@@ -34,3 +34,10 @@ export function formatSci(x: number, digits = 2): string {
   const a = Math.abs(x);
   return a >= 1e-2 && a < 1e4 ? x.toPrecision(digits + 1).replace(/\.?0+$/, '') : x.toExponential(digits);
 }
+
+const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
+
+/** Axis ticks: 315K, 1.2M. */
+export function formatCompact(n: number): string {
+  return compact.format(n);
+}

@@ -307,7 +307,7 @@ export function methodOptionsOf(settings: Settings): Record<string, unknown> {
     case 'pm-frozen':
       return { rank: settings.rank, lambdaDInit: settings.lambdaDInit };
     case 'lora':
-      return { rank: settings.loraRank, alpha: settings.loraAlpha };
+      return { r: settings.loraRank, alpha: settings.loraAlpha };
     case 'elora':
       return { rank: settings.eloraRank };
     case 'full':

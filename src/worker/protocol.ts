@@ -8,7 +8,8 @@ import type { BertConfig, MatrixId } from '../engine/types';
 /* ------------------------------------------------------------------ commands (page -> worker) */
 
 export type ModelSource =
-  | { kind: 'builtin' }
+  /** The app's own small BERT under public/models/builtin/ (absolute URL of that folder). */
+  | { kind: 'builtin'; baseUrl: string }
   | { kind: 'hub'; id: string; revision: string }
   /** config.json, model.safetensors, vocab.txt / tokenizer.json picked from disk. */
   | { kind: 'files'; files: File[] };
@@ -23,12 +24,13 @@ export interface DataInput {
   validation?: { fileName: string; text: string };
 }
 
+/** Which columns hold what (column names of the file's header). */
 export interface ColumnMapping {
-  textA: string;
+  text: string;
   /** Second segment for sentence-pair tasks. */
-  textB?: string;
+  textPair: string | null;
   label: string;
-  /** 'regression' = float labels, one output (MSE). */
+  /** 'regression' = numeric labels, one output (MSE). */
   task: 'classification' | 'regression';
 }
 

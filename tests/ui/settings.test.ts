@@ -92,7 +92,7 @@ describe('presets', () => {
 });
 
 describe('methodOptionsOf', () => {
-  it('maps the LoRA knobs to rank/alpha', () => {
-    expect(methodOptionsOf({ ...DEFAULT_SETTINGS, method: 'lora' })).toEqual({ rank: 8, alpha: 16 });
+  it('maps the LoRA knobs to the lora method option names (r, alpha)', () => {
+    expect(methodOptionsOf({ ...DEFAULT_SETTINGS, method: 'lora', loraRank: 4, loraAlpha: 8 })).toEqual({ r: 4, alpha: 8 });
   });
 });

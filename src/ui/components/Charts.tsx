@@ -1,7 +1,7 @@
 import { memo, useMemo } from 'react';
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { downsampleLttb, minMaxIndices, runningMean, type Point } from '../downsample';
-import { formatCount, formatSci } from '../format';
+import { formatCompact, formatSci } from '../format';
 import { scoreSeries, type RunRecord } from '../state';
 import { useChartTheme, type ChartTheme } from '../theme';
 import { useChartValue } from '../useThrottled';
@@ -273,7 +273,7 @@ export const TrainableChart = memo(function TrainableChart({ run: liveRun, overl
       ]}
     >
       <LineChart margin={{ top: 8, right: 12, bottom: 8, left: 0 }}>
-        {axes(theme, { yFormat: formatCount })}
+        {axes(theme, { yFormat: formatCompact })}
         <Line data={series.now} dataKey="y" name="trainable now" stroke={theme.primary} dot={false} type="stepAfter" isAnimationActive={false} />
         <Line data={series.avg} dataKey="y" name="running average" stroke={theme.secondary} dot={false} isAnimationActive={false} />
         {other.length > 0 && <Line data={other} dataKey="y" name={`${overlay!.label} (avg)`} stroke={theme.overlay} strokeDasharray="5 3" dot={false} isAnimationActive={false} />}

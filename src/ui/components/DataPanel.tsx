@@ -1,7 +1,34 @@
 import { useEffect, useId, useMemo, useState } from 'react';
 import type { ColumnMapping, DataInput } from '../../worker/protocol';
 import { useAppState, useController } from '../context';
-import { guessMapping, parseTable, summarize, type Table } from '../dataPreview';
+import { buildDataset, guessColumns, parseTable, type Table } from '../../io/datasets';
+
+/** io's column guess, with the sample dataset's own columns taking precedence. */
+function guessMapping(table: Table, hint?: { textColumns: string[]; labelColumn: string }): ColumnMapping | null {
+  const guess = guessColumns(table);
+  const fromHint = hint && hint.textColumns.every((c) => table.columns.includes(c)) && table.columns.includes(hint.labelColumn);
+  const text = fromHint ? hint.textColumns[0] : guess.text;
+  const textPair = fromHint ? (hint.textColumns[1] ?? null) : guess.textPair;
+  const label = fromHint ? hint.labelColumn : guess.label;
+  if (!text || !label) return null;
+  // io decides classification vs regression from the label values.
+  const task = buildDataset(table, { text, textPair, label }).task;
+  return { text, textPair, label, task };
+}
+
+/** Label counts, the usable row count and every problem (with its line) for one mapping. */
+function summarize(table: Table, mapping: ColumnMapping) {
+  const built = buildDataset(table, mapping, { task: mapping.task });
+  const counts = new Map<number, number>();
+  for (const row of built.rows) counts.set(row.label, (counts.get(row.label) ?? 0) + 1);
+  const values = built.rows.map((r) => r.label);
+  return {
+    labels: built.labels.map((label, id) => ({ label, count: counts.get(id) ?? 0 })),
+    range: mapping.task === 'regression' && values.length > 0 ? { min: Math.min(...values), max: Math.max(...values) } : null,
+    usableRows: built.rows.length,
+    errors: [...built.errors, ...built.warnings].sort((a, b) => (a.line ?? 0) - (b.line ?? 0)).slice(0, 100),
+  };
+}
 
 export interface SampleDataset {
   id: string;
@@ -79,7 +106,7 @@ export function DataPanel(props: {
   }, [chosen]);
 
   const table = useMemo(() => (loaded ? parseTable(loaded.input.train.text, loaded.input.train.fileName) : null), [loaded]);
-  const guessed = useMemo(() => (table ? guessMapping(table.columns, loaded?.hint) : null), [table, loaded]);
+  const guessed = useMemo(() => (table ? guessMapping(table, loaded?.hint) : null), [table, loaded]);
   const mapping = edited && edited.table === table ? edited.mapping : guessed;
   const summary = useMemo(() => (table && mapping ? summarize(table, mapping) : null), [table, mapping]);
 
@@ -174,13 +201,13 @@ export function DataPanel(props: {
           </p>
           <div className="form-grid mapping">
             <label htmlFor={ids.a}>Text</label>
-            <select id={ids.a} value={mapping.textA} disabled={locked} onChange={(e) => setField({ textA: e.target.value })}>
+            <select id={ids.a} value={mapping.text} disabled={locked} onChange={(e) => setField({ text: e.target.value })}>
               {columnOptions.map((c) => (
                 <option key={c}>{c}</option>
               ))}
             </select>
             <label htmlFor={ids.b}>Second text (pairs)</label>
-            <select id={ids.b} value={mapping.textB ?? ''} disabled={locked} onChange={(e) => setField({ textB: e.target.value || undefined })}>
+            <select id={ids.b} value={mapping.textPair ?? ''} disabled={locked} onChange={(e) => setField({ textPair: e.target.value || null })}>
               <option value="">— none —</option>
               {columnOptions.map((c) => (
                 <option key={c}>{c}</option>
@@ -213,7 +240,7 @@ export function DataPanel(props: {
               <tbody>
                 {table.rows.slice(0, PREVIEW_ROWS).map((row, i) => (
                   <tr key={i}>
-                    <td className="num">{table.rowLines[i]}</td>
+                    <td className="num">{table.lines[i]}</td>
                     {row.map((cell, j) => (
                       <td key={j} title={cell}>
                         {cell.length > 90 ? cell.slice(0, 90) + '…' : cell}
@@ -242,12 +269,13 @@ export function DataPanel(props: {
               {summary.errors.length > 0 && (
                 <details className="row-errors" open={summary.usableRows < 2}>
                   <summary>
-                    {summary.errors.length} row problem{summary.errors.length > 1 ? 's' : ''} (rows skipped)
+                    {summary.errors.length} row problem{summary.errors.length > 1 ? 's' : ''} (rows with errors are skipped)
                   </summary>
                   <ul>
                     {summary.errors.map((e, i) => (
                       <li key={i}>
-                        line {e.line}: {e.message}
+                        {e.line !== undefined ? `line ${e.line}: ` : ''}
+                        {e.message}
                       </li>
                     ))}
                   </ul>

@@ -48,7 +48,7 @@ export const Heatmap = memo(
     }
     const totalSteps = plan.totalSteps;
     const scoreValues = Object.values(scoreMap).filter((v) => v > 0);
-    const [lo, hi] = mode === 'freeze' ? freezeDomain(totalSteps) : [Math.min(...scoreValues, 1e-12), Math.max(...scoreValues, 1e-12)];
+    const [lo, hi] = mode === 'freeze' ? freezeDomain(totalSteps) : scoreValues.length > 0 ? [Math.min(...scoreValues), Math.max(...scoreValues)] : [1e-8, 1e-4];
     const t = (v: number) => (mode === 'freeze' ? normalize(v, lo, hi) : normalizeLog(v, lo, hi));
     const width = LEFT + model.columns.length * CELL_W + 8;
     const gridH = TOP + model.layers.length * CELL_H;
@@ -129,8 +129,8 @@ export const Heatmap = memo(
                 </text>
               );
             })}
-            <text x={legendW / 2} y={36} textAnchor="middle" className="axis-label small">
-              {mode === 'freeze' ? 'iterations trained before freezing (hatched: still training)' : 'freezing score, log scale (❄ faded: frozen)'}
+            <text x={0} y={38} className="axis-label small">
+              {mode === 'freeze' ? 'iterations before freezing · hatched: training' : 'score (log) · ❄ faded: frozen'}
             </text>
           </g>
         </svg>

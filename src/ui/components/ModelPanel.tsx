@@ -1,15 +1,10 @@
 import { useId, useState } from 'react';
 import type { ModelSource } from '../../worker/protocol';
 import { useAppState, useController } from '../context';
+import { MODEL_PRESETS } from '../../io/presets';
+import { BUILTIN_NAME, BUILTIN_SOURCE } from '../builtin';
 import { formatBytes, formatCount } from '../format';
 
-export const HUB_PRESETS = [
-  { id: 'google/bert_uncased_L-2_H-128_A-2', label: 'BERT-tiny (2 layers, 128)' },
-  { id: 'google/bert_uncased_L-4_H-256_A-4', label: 'BERT-mini (4 layers, 256)' },
-  { id: 'google/bert_uncased_L-4_H-512_A-8', label: 'BERT-small (4 layers, 512)' },
-  { id: 'google/bert_uncased_L-8_H-512_A-8', label: 'BERT-medium (8 layers, 512)' },
-  { id: 'google-bert/bert-base-uncased', label: 'BERT-base (12 layers, 768)' },
-];
 
 type Choice = 'builtin' | 'hub' | 'files';
 
@@ -19,7 +14,7 @@ export function ModelPanel({ onModelName }: { onModelName: (name: string) => voi
   const download = useAppState((s) => s.progress.download);
   const training = useAppState((s) => s.training);
   const [choice, setChoice] = useState<Choice>('builtin');
-  const [hubId, setHubId] = useState(HUB_PRESETS[0].id);
+  const [hubId, setHubId] = useState(MODEL_PRESETS[0].repo);
   const [revision, setRevision] = useState('main');
   const [files, setFiles] = useState<File[]>([]);
   const ids = { hub: useId(), rev: useId(), files: useId(), preset: useId() };
@@ -28,7 +23,7 @@ export function ModelPanel({ onModelName }: { onModelName: (name: string) => voi
   function load() {
     let source: ModelSource;
     let name: string;
-    if (choice === 'builtin') [source, name] = [{ kind: 'builtin' }, 'built-in tiny BERT'];
+    if (choice === 'builtin') [source, name] = [BUILTIN_SOURCE, BUILTIN_NAME];
     else if (choice === 'hub') [source, name] = [{ kind: 'hub', id: hubId.trim(), revision: revision.trim() || 'main' }, hubId.trim()];
     else [source, name] = [{ kind: 'files', files }, files.map((f) => f.name).join(', ')];
     onModelName(name);
@@ -53,11 +48,11 @@ export function ModelPanel({ onModelName }: { onModelName: (name: string) => voi
       {choice === 'hub' && (
         <div className="form-grid">
           <label htmlFor={ids.preset}>Preset</label>
-          <select id={ids.preset} value={HUB_PRESETS.some((p) => p.id === hubId) ? hubId : ''} onChange={(e) => e.target.value && setHubId(e.target.value)}>
+          <select id={ids.preset} value={MODEL_PRESETS.some((p) => p.repo === hubId) ? hubId : ''} onChange={(e) => e.target.value && setHubId(e.target.value)}>
             <option value="">Custom…</option>
-            {HUB_PRESETS.map((p) => (
-              <option key={p.id} value={p.id}>
-                {p.label}
+            {MODEL_PRESETS.map((p) => (
+              <option key={p.repo} value={p.repo} title={p.note}>
+                {p.label} · ~{p.downloadMB} MB
               </option>
             ))}
           </select>
