@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AdapterRuntime, MethodVariable } from '../methods/types';
+import * as kernels from './kernels';
 import { mixSeed } from './random';
 import { linearTargets, type BertConfig, type LinearTarget, type StateDict } from './types';
 import {
@@ -44,6 +45,11 @@ export interface BertModelOptions {
   /** Seeds the init of a missing or mis-shaped classifier / pooler. */
   seed: number;
   classifierWeightDecay: boolean;
+  /**
+   * Use the fused programs of src/engine/kernels (LayerNorm, masked softmax, GELU, linear with lazy gradients).
+   * Same results; each falls back to the plain composite off WebGPU.
+   */
+  useKernels?: boolean;
 }
 
 /** Why a weight was (re)initialised instead of loaded: shown to the user. */
@@ -68,10 +74,12 @@ export class BertModel {
   private readonly one: tf.Scalar;
   private readonly invSqrt2: tf.Scalar;
   private readonly layerNormEps: tf.Scalar;
+  private readonly useKernels: boolean;
   private dropoutCalls = 0;
 
   constructor(config: BertConfig, weights: StateDict, options: BertModelOptions) {
     this.config = config;
+    this.useKernels = options.useKernels ?? false;
     this.targets = linearTargets(config);
     for (const target of this.targets) this.targetByPath.set(target.path, target);
 
@@ -156,9 +164,16 @@ export class BertModel {
       const query = this.adaptedLinear(hidden, `${prefix}.attention.self.query`, runtime, options);
       const key = this.adaptedLinear(hidden, `${prefix}.attention.self.key`, runtime, options);
       const value = this.adaptedLinear(hidden, `${prefix}.attention.self.value`, runtime, options);
-      const scaledQuery = tf.mul(query, this.attentionScale) as tf.Tensor2D;
-      const scores = tf.add(tf.matMul(toHeads(scaledQuery), toHeads(key), false, true), batch.additiveMask); // [B, nH, S, S]
-      const probs = this.dropout(tf.softmax(scores), this.config.attentionDropout, options);
+      let probs: tf.Tensor4D;
+      if (this.useKernels) {
+        const rawScores = tf.matMul(toHeads(query), toHeads(key), false, true) as tf.Tensor4D; // [B, nH, S, S]
+        probs = kernels.maskedSoftmax(rawScores, batch.additiveMask, 1 / Math.sqrt(headSize));
+      } else {
+        const scaledQuery = tf.mul(query, this.attentionScale) as tf.Tensor2D;
+        const scores = tf.add(tf.matMul(toHeads(scaledQuery), toHeads(key), false, true), batch.additiveMask); // [B, nH, S, S]
+        probs = tf.softmax(scores) as tf.Tensor4D;
+      }
+      probs = this.dropout(probs, this.config.attentionDropout, options);
       const context = tf.matMul(probs, toHeads(value)); // [B, nH, S, dh]
       const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [tokens, h]) as tf.Tensor2D;
       const attnOut = this.dropout(
@@ -188,6 +203,8 @@ export class BertModel {
   private linear(x: tf.Tensor2D, prefix: string, options: ForwardOptions): tf.Tensor2D {
     const weight = this.param(`${prefix}.weight`) as tf.Tensor2D;
     const bias = this.param(`${prefix}.bias`);
+    // Fused forward and gradients computed only for the inputs that need them.
+    if (this.useKernels) return kernels.linear(x, weight, bias as tf.Tensor1D);
     if (options.training && !(weight instanceof tf.Variable && weight.trainable)) {
       return tf.add(tf.matMul(x, weight, false, true), bias);
     }
@@ -204,6 +221,10 @@ export class BertModel {
 
   /** LayerNorm over the last axis of [T, H] with biased variance, as torch.nn.LayerNorm. */
   private layerNorm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
+    if (this.useKernels) {
+      const gamma = this.param(`${prefix}.weight`) as tf.Tensor1D;
+      return kernels.layerNorm(x, gamma, this.param(`${prefix}.bias`) as tf.Tensor1D, this.config.layerNormEps) as tf.Tensor2D;
+    }
     const mean = tf.mean(x, -1, true); // [T, 1]
     const centered = tf.sub(x, mean);
     const variance = tf.mean(tf.square(centered), -1, true);
@@ -216,6 +237,7 @@ export class BertModel {
       case 'relu':
         return tf.relu(x);
       case 'gelu':
+        if (this.useKernels) return kernels.biasGelu(x) as tf.Tensor2D;
         // Exact GELU (PyTorch default): 0.5 x (1 + erf(x / sqrt 2)).
         return tf.mul(tf.mul(x, this.half), tf.add(this.one, tf.erf(tf.mul(x, this.invSqrt2))));
       case 'gelu_new': {

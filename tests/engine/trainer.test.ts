@@ -57,7 +57,7 @@ const freezeAtTwo: AdapterMethod = {
   },
 };
 
-async function losses(seed: number, dropout: number, steps: number): Promise<number[]> {
+async function losses(seed: number, dropout: number, steps: number, kernels = false): Promise<number[]> {
   const config = tinyConfig({ hiddenDropout: dropout, attentionDropout: dropout });
   const trainer = new Trainer({
     config,
@@ -65,6 +65,7 @@ async function losses(seed: number, dropout: number, steps: number): Promise<num
     method: 'lora',
     train: toyExamples(20, 12, 5),
     recipe: { ...recipe, seed },
+    kernels,
   });
   for (let i = 0; i < steps; i++) await trainer.step();
   const metrics = await trainer.flushMetrics();
@@ -109,6 +110,12 @@ describe('Trainer', () => {
     const c = await losses(8, 0.1, 4);
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
+  });
+
+  it('gives the same losses with the kernel path (composite fallbacks off WebGPU)', async () => {
+    const plain = await losses(4, 0, 6);
+    const fused = await losses(4, 0, 6, true);
+    fused.forEach((loss, i) => expect(loss).toBeCloseTo(plain[i], 5));
   });
 
   it('drops a frozen variable from training and the optimizer; tensor count stays flat across the freeze', async () => {

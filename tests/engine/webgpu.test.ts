@@ -26,7 +26,7 @@ const recipe: TrainingRecipe = {
   logEvery: 2,
 };
 
-async function run(backend: 'webgpu' | 'cpu', method: string) {
+async function run(backend: 'webgpu' | 'cpu', method: string, kernels = false) {
   const { tf } = gpu;
   expect(await tf.setBackend(backend)).toBe(true);
   // Imported after the backend is installed so the engine shares this tfjs instance.
@@ -40,14 +40,20 @@ async function run(backend: 'webgpu' | 'cpu', method: string) {
     options: method === 'lora' ? { targetModules: ['query', 'value', 'inter', 'out'] } : {},
     train: toyExamples(8, 8, 4),
     recipe,
+    kernels,
   });
   const inspected = await trainer.inspectNextStep();
   await trainer.step();
+  // Dispatches of one warm step (webgpu only): the per-step CPU-overhead proxy.
+  const { installDispatchCounter } = await import('../../src/engine/kernels');
+  const counter = backend === 'webgpu' ? installDispatchCounter() : null;
   await trainer.step();
+  const dispatches = counter?.total() ?? 0;
+  counter?.uninstall();
   const metrics = await trainer.flushMetrics();
   const state = await trainer.adapterState();
   trainer.dispose();
-  return { inspected, losses: metrics.map((m) => m.loss), state };
+  return { inspected, losses: metrics.map((m) => m.loss), state, dispatches };
 }
 
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
@@ -75,5 +81,18 @@ describe('engine on webgpu', () => {
     for (const [name, grad] of onCpu.inspected.grads) expectClose(onGpu.inspected.grads.get(name)!.data, grad.data, `grad ${name}`);
     expectClose(onGpu.losses, onCpu.losses, 'losses');
     expectStatesClose(onGpu.state, onCpu.state);
+  });
+
+  it('matches cpu with the fused kernels on (LayerNorm, softmax, GELU, linear, clipping, AdamW) in fewer dispatches', async () => {
+    const plain = await run('webgpu', 'lora');
+    const fused = await run('webgpu', 'lora', true);
+    expect(gpu.uncapturedErrors).toEqual([]);
+    const onCpu = await run('cpu', 'lora');
+    expectClose(fused.inspected.logits.data, onCpu.inspected.logits.data, 'logits');
+    for (const [name, grad] of onCpu.inspected.grads) expectClose(fused.inspected.grads.get(name)!.data, grad.data, `grad ${name}`);
+    expectClose(fused.losses, onCpu.losses, 'losses');
+    expectStatesClose(fused.state, onCpu.state);
+    console.log(`dispatches per lora step (1 layer, hidden 8): plain ${plain.dispatches}, kernels ${fused.dispatches}`);
+    expect(fused.dispatches).toBeLessThan(plain.dispatches);
   });
 });
