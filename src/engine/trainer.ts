@@ -314,13 +314,19 @@ export class Trainer {
     return this.config.numLabels === 1 ? logits : softmaxRows(logits, this.config.numLabels);
   }
 
-  /** Plain copies of every method variable, the classifier and (full fine-tuning) the trained base weights. */
+  /** Plain copies of every method variable, the classifier and (full fine-tuning) the trained base weights; one read. */
   async adapterState(): Promise<StateDict> {
     this.assertAlive();
-    const state: StateDict = new Map();
     const all = [...this.runtime.variables(), ...this.model.trainedParams()];
-    const values = await Promise.all(all.map((v) => v.variable.data()));
-    all.forEach((v, i) => state.set(v.name, { shape: [...v.variable.shape], data: Float32Array.from(values[i] as Float32Array) }));
+    const flat = tf.tidy(() => tf.concat(all.map((v) => tf.reshape(v.variable, [-1])))); // [total elements]
+    const values = (await flat.data()) as Float32Array;
+    flat.dispose();
+    const state: StateDict = new Map();
+    let offset = 0;
+    for (const v of all) {
+      state.set(v.name, { shape: [...v.variable.shape], data: values.slice(offset, offset + v.variable.size) });
+      offset += v.variable.size;
+    }
     return state;
   }
 
