@@ -56,16 +56,16 @@ function ChartFrame({ title, empty, legend, children, testId, plain = false }: {
   );
 }
 
-function axes(theme: ChartTheme, opts: { yLog?: boolean; yLabel?: string; yFormat?: (v: number) => string; xLabel?: string } = {}) {
+function axes(theme: ChartTheme, opts: { yLog?: boolean; yFromZero?: boolean; yFormat?: (v: number) => string; xLabel?: string } = {}) {
   return [
     <CartesianGrid key="grid" stroke={theme.grid} strokeDasharray="3 3" />,
     // interval={0}: show the computed nice ticks without measuring label sizes in the DOM (forced layouts).
-    <XAxis key="x" dataKey="x" type="number" domain={['dataMin', 'dataMax']} stroke={theme.text} tick={{ fontSize: 11 }} interval={0} tickCount={6} allowDuplicatedCategory={false} />,
+    <XAxis key="x" dataKey="x" type="number" domain={['dataMin', 'dataMax']} stroke={theme.text} tick={{ fontSize: 11 }} interval={0} tickCount={6} allowDecimals={false} allowDuplicatedCategory={false} />,
     <YAxis
       key="y"
       type="number"
       scale={opts.yLog ? 'log' : 'auto'}
-      domain={opts.yLog ? ['auto', 'auto'] : ['auto', 'auto']}
+      domain={opts.yFromZero ? [0, 'auto'] : ['auto', 'auto']}
       allowDataOverflow={false}
       interval={0}
       tickCount={5}
@@ -273,7 +273,7 @@ export const TrainableChart = memo(function TrainableChart({ run: liveRun, overl
       ]}
     >
       <LineChart margin={{ top: 8, right: 12, bottom: 8, left: 0 }}>
-        {axes(theme, { yFormat: formatCompact })}
+        {axes(theme, { yFormat: formatCompact, yFromZero: true })}
         <Line data={series.now} dataKey="y" name="trainable now" stroke={theme.primary} dot={false} type="stepAfter" isAnimationActive={false} />
         <Line data={series.avg} dataKey="y" name="running average" stroke={theme.secondary} dot={false} isAnimationActive={false} />
         {other.length > 0 && <Line data={other} dataKey="y" name={`${overlay!.label} (avg)`} stroke={theme.overlay} strokeDasharray="5 3" dot={false} isAnimationActive={false} />}

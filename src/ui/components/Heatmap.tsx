@@ -11,7 +11,7 @@ const CELL_W = 64;
 const CELL_H = 30;
 const LEFT = 64;
 const TOP = 26;
-const LEGEND_H = 46;
+const LEGEND_H = 54;
 
 interface Props {
   run: RunRecord | null;
