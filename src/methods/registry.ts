@@ -1,6 +1,5 @@
 /** Every adapter method by id. Adding a method = one folder + one entry here + one row in the contract test. */
-// TEMP GUARD until src/methods/aflora lands: restore `import { afloraMethods } from './aflora';`
-const afloraMethods: AdapterMethod[] = [];
+import { afloraMethods } from './aflora';
 import { eloraMethod } from './elora';
 import { fullMethod } from './full';
 import { loraMethod } from './lora';
