@@ -299,7 +299,7 @@ export function methodOptionsOf(settings: Settings): Record<string, unknown> {
         tiEpochs: settings.tiEpochs,
         tfFraction: settings.tfFraction,
         sensitivity: settings.sensitivity,
-        abScope: settings.abScope,
+        trainableMatrices: settings.abScope,
         freezeTogether: settings.freezeTogether,
         lambdaDInit: settings.lambdaDInit,
       };

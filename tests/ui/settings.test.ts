@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_SETTINGS,
   FIELDS,
+  METHODS,
   PRESETS,
   applyPreset,
   methodOptionsOf,
@@ -92,6 +93,22 @@ describe('presets', () => {
 });
 
 describe('methodOptionsOf', () => {
+  it('only uses option names the registered method knows, for every method', async () => {
+    const { getMethod } = await import('../../src/methods/registry');
+    for (const method of METHODS) {
+      const options = methodOptionsOf({ ...DEFAULT_SETTINGS, method: method.id });
+      const known = Object.keys(getMethod(method.id).defaults);
+      for (const key of Object.keys(options)) expect(known, `${method.id}.${key}`).toContain(key);
+    }
+  });
+
+  it('gives AFLoRA the paper defaults of its registered method', async () => {
+    const { getMethod } = await import('../../src/methods/registry');
+    const defaults = getMethod('aflora').defaults as Record<string, unknown>;
+    const options = methodOptionsOf(DEFAULT_SETTINGS);
+    for (const [key, value] of Object.entries(options)) expect(value, key).toEqual(defaults[key]);
+  });
+
   it('maps the LoRA knobs to the lora method option names (r, alpha)', () => {
     expect(methodOptionsOf({ ...DEFAULT_SETTINGS, method: 'lora', loraRank: 4, loraAlpha: 8 })).toEqual({ r: 4, alpha: 8 });
   });
