@@ -262,7 +262,8 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
   });
 
   it('clipCoefficients + adamWUpdate: three clipped steps match the composite', async () => {
-    const shapes = [[37], [3, 5], [130, 4]];
+    // 8 variables: two sum-of-squares dispatches (6 + 2 inputs) per step.
+    const shapes = [[37], [3, 5], [130, 4], [2], [11], [4, 4], [9], [300]];
     const hp = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 };
     async function train(): Promise<Float32Array[]> {
       const vars = shapes.map((shape, i) =>
@@ -305,8 +306,8 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
     await tf.setBackend('webgpu');
     const counter = kernels.installDispatchCounter();
     const fused = await train();
-    // Per step: 3 sum-of-squares + 3 x (moments + param).
-    expect(counter.total()).toBe(3 * (3 + 3 * 2));
+    // Per step: 2 sum-of-squares + 8 x (moments + param).
+    expect(counter.total()).toBe(3 * (2 + 8 * 2));
     counter.uninstall();
     await tf.setBackend('cpu');
     const plain = await train();
@@ -314,6 +315,41 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
     // Clipping must have been active (norm > 0.5) for the test to cover the scale path.
     expect(plain[plain.length - 1][0]).toBeGreaterThan(0.5);
     fused.forEach((result, i) => expect(maxRelError(result, plain[i]), `tensor ${i}`).toBeLessThan(1e-5));
+    expect(gpu.uncapturedErrors).toEqual([]);
+  });
+
+  it('dropout: GPU-hash mask with the right rate, scaling, seeding and gradient', async () => {
+    await tf.setBackend('webgpu');
+    const [rows, cols, rate] = [64, 300, 0.25];
+    const xData = values(rows * cols, 30, 0.5, 2); // no zeros: a zero output means dropped
+    const wData = values(rows * cols, 31);
+    const x = tf.tensor2d(xData, [rows, cols]);
+    const w = tf.tensor2d(wData, [rows, cols]);
+    const counter = kernels.installDispatchCounter();
+    const y = kernels.dropout(x, rate, 12345);
+    counter.uninstall();
+    expect(counter.total()).toBe(1);
+    const again = kernels.dropout(x, rate, 12345);
+    const other = kernels.dropout(x, rate, 54321);
+    const grad = tf.grad((input: tfType.Tensor) => tf.sum(tf.mul(kernels.dropout(input, rate, 12345), w)))(x);
+    const [yv, av, ov, gv] = await Promise.all(
+      [y, again, other, grad].map(async (t) => (await t.data()) as Float32Array),
+    );
+    let dropped = 0;
+    let differs = 0;
+    for (let i = 0; i < yv.length; i++) {
+      const kept = yv[i] !== 0;
+      if (!kept) dropped++;
+      else expect(Math.abs(yv[i] - xData[i] / (1 - rate))).toBeLessThan(1e-5 * Math.abs(yv[i]));
+      expect(av[i]).toBe(yv[i]);
+      if ((ov[i] !== 0) !== kept) differs++;
+      expect(Math.abs(gv[i] - (kept ? wData[i] / (1 - rate) : 0))).toBeLessThan(1e-5);
+    }
+    // Binomial sd of the dropped fraction is 0.003 here: 0.02 is > 6 sd.
+    expect(Math.abs(dropped / yv.length - rate)).toBeLessThan(0.02);
+    // Independent masks disagree on 2 * 0.25 * 0.75 = 37.5 % of the elements.
+    expect(differs / yv.length).toBeGreaterThan(0.3);
+    tf.dispose([x, w, y, again, other, grad]);
     expect(gpu.uncapturedErrors).toEqual([]);
   });
 });

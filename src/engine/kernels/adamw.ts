@@ -2,8 +2,8 @@
  * Fused gradient clipping and AdamW (torch.optim.AdamW + clip_grad_norm_ semantics).
  *
  * Plain TF.js spends ~4 dispatches per variable on the global norm and ~12 on the AdamW update. Here:
- *  - gradient norm: 1 dispatch per variable, each adding its sum of squares to a running [1] total, the
- *    last one also writing [norm, clipScale] (clipScale = min(1, maxNorm / (norm + 1e-6)));
+ *  - gradient norm: 1 dispatch per 6 variables, each adding their sums of squares to a running [1] total,
+ *    the last one also writing [norm, clipScale] (clipScale = min(1, maxNorm / (norm + 1e-6)));
  *  - AdamW: 2 dispatches per variable, one for the moments (kept packed as [2, n] = m, v, since a program
  *    has a single output) and one for the parameter. The clip scale stays on the GPU: no readback.
  */
@@ -36,25 +36,37 @@ const REDUCE_THREADS = 256;
 const ELEMENT_THREADS = 128;
 const CLIP_EPS = 1e-6;
 
-// x [n] (+ running total [1]) -> [1] total, or [2] (norm, clip scale) when finalize = 1.
-registerWebGPUKernel(SUM_SQUARES, (backend, { x, acc }, { finalize, maxNorm }) => {
-  const hasAcc = acc != null;
+// Up to SUM_SQUARES_INPUTS gradients x0..xk (+ running total [1]) -> [1] total, or [2] (norm, clip scale)
+// when finalize = 1. The 8-storage-buffer limit per stage (output included) caps the inputs per dispatch.
+const SUM_SQUARES_INPUTS = 6;
+registerWebGPUKernel(SUM_SQUARES, (backend, inputs, { finalize, maxNorm }) => {
+  const hasAcc = inputs.acc != null;
+  const grads = Object.keys(inputs)
+    .filter((name) => name !== 'acc')
+    .sort();
   const outputShape = [finalize ? 2 : 1];
+  const sizes = grads.map((name) => inputs[name].shape.reduce((a, b) => a * b, 1));
+  const loops = grads
+    .map(
+      (name, i) => `
+        for (var i = i32(tid); i < uniforms.n${i}; i += ${REDUCE_THREADS}) {
+          let g = ${name}[i];
+          partial += g * g;
+        }`,
+    )
+    .join('');
   const program: WebGPUProgramSpec = {
-    variableNames: hasAcc ? ['xIn', 'acc'] : ['xIn'],
+    variableNames: hasAcc ? [...grads, 'acc'] : grads,
     outputShape,
-    shaderKey: `aflora_sum_squares_${hasAcc ? 'acc' : 'first'}_${finalize ? 'final' : 'partial'}`,
+    shaderKey: `aflora_sum_squares_${grads.length}_${hasAcc ? 'acc' : 'first'}_${finalize ? 'final' : 'partial'}`,
     ...flatDispatch(outputShape, 1, REDUCE_THREADS),
-    uniforms: 'n : i32, maxNorm : f32,',
+    uniforms: `${grads.map((_, i) => `n${i} : i32, `).join('')}maxNorm : f32,`,
     getUserCode: () => `
       ${workgroupSumSnippet('blockSum', REDUCE_THREADS)}
       fn main(index : i32) {
         let tid = u32(localId.x);
         var partial = 0.0;
-        for (var i = i32(tid); i < uniforms.n; i += ${REDUCE_THREADS}) {
-          let g = xIn[i];
-          partial += g * g;
-        }
+        ${loops}
         let total = blockSum(partial, tid)${hasAcc ? ' + acc[0]' : ''};
         if (tid == 0u) {
           ${
@@ -67,8 +79,9 @@ registerWebGPUKernel(SUM_SQUARES, (backend, { x, acc }, { finalize, maxNorm }) =
         }
       }`,
   };
-  return backend.runWebGPUProgram(program, hasAcc ? [x, acc] : [x], 'float32', [
-    { type: 'int32', data: [x.shape.reduce((a, b) => a * b, 1)] },
+  const programInputs = [...grads.map((name) => inputs[name]), ...(hasAcc ? [inputs.acc] : [])];
+  return backend.runWebGPUProgram(program, programInputs, 'float32', [
+    ...sizes.map((n) => ({ type: 'int32' as const, data: [n] })),
     { type: 'float32', data: [maxNorm] },
   ]);
 });
@@ -138,12 +151,15 @@ export function clipCoefficients(grads: readonly tf.Tensor[], maxNorm: number): 
   const finiteMax = Number.isFinite(maxNorm) ? maxNorm : 3.0e38;
   return tf.tidy(() => {
     let acc: tf.Tensor | undefined;
-    grads.forEach((grad, i) => {
-      const last = i === grads.length - 1;
-      const inputs: Record<string, tf.Tensor> = { x: tf.reshape(grad, [-1]) };
+    for (let first = 0; first < grads.length; first += SUM_SQUARES_INPUTS) {
+      const chunk = grads.slice(first, first + SUM_SQUARES_INPUTS);
+      const inputs: Record<string, tf.Tensor> = {};
+      // Single-digit names (x0..x5): the kernel's sorted input order is the chunk order.
+      chunk.forEach((grad, i) => (inputs[`x${i}`] = tf.reshape(grad, [-1])));
       if (acc) inputs.acc = acc;
+      const last = first + SUM_SQUARES_INPUTS >= grads.length;
       acc = runKernel(SUM_SQUARES, inputs, { finalize: last ? 1 : 0, maxNorm: finiteMax });
-    });
+    }
     return acc as tf.Tensor1D;
   });
 }

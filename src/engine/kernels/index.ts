@@ -18,3 +18,4 @@ export { installDispatchCounter, type DispatchCounter } from './dispatchCounter'
 export { isWebGPUBackend } from './program';
 export { linear, linearComposite } from './linear';
 export { lowRankAdapter, lowRankAdapterComposite, MAX_FUSED_RANK, type LowRankOptions } from './lowRank';
+export { dropout } from './dropout';

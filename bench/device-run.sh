@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs ON the GPU machine (lent device, no Node, no network), from the repository root, with
+# carry [".device"] prepared here by ../shared/device/prepare.sh + bench/bundle.sh.
+#   bash bench/device-run.sh PART...      PART = mini | flags | all | pytorch | smoke
+# Writes into $OUT: bench-<part>.json (+ .log) for the TF.js parts, pytorch.json for PyTorch, gpu.txt.
+# Each part is a separate process with its own time limit, so a slow part still leaves the others' JSON.
+set -u
+OUT=${OUT:-/tmp/bench-out}
+mkdir -p "$OUT"
+PARTS=${*:-mini pytorch}
+
+setup_node() {
+  if [ ! -x /tmp/node ]; then
+    for f in .device/gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+    xz -d -c .device/node.xz > /tmp/node && chmod +x /tmp/node
+  fi
+  local dawn=.device/node_modules/webgpu/dist/linux-x64/dawn.node
+  if [ ! -f "$dawn" ]; then
+    mkdir -p "$(dirname "$dawn")"
+    xz -d -c .device/dawn.node.xz > "$dawn"
+  fi
+  export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+}
+
+# bench NAME LIMIT_S ARGS...: one TF.js bench process, JSON + log into $OUT.
+bench() {
+  local name=$1 limit=$2
+  shift 2
+  echo "== bench $name: $*"
+  timeout "$limit" /tmp/node .device/bench.mjs "$@" --json "$OUT/bench-$name.json" > "$OUT/bench-$name.log" 2>&1
+  echo "   exit $? ($(grep -c 'ms/step' "$OUT/bench-$name.log") configs)"
+  tail -n 14 "$OUT/bench-$name.log"
+}
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.txt" 2>&1 || true
+for part in $PARTS; do
+  case $part in
+    smoke) # seconds: proves node + dawn + Vulkan + the bundle work on this machine
+      setup_node
+      bench smoke 120 --model tiny --method aflora-both --batch 2 --seq 16 --steps 2 --warmup 1 --verify 2 ;;
+    mini) # the issue's target: BERT-mini, every method, plain vs fused, fused verified against plain
+      setup_node
+      bench mini 420 --model mini --verify 3 --steps 10 --warmup 3 ;;
+    flags) # TF.js webgpu flags on the mini AFLoRA step, plain and fused
+      setup_node
+      bench flags-default 150 --model mini --method aflora-both --steps 6 --warmup 2 --no-profile
+      bench flags-submit64 150 --model mini --method aflora-both --steps 6 --warmup 2 --no-profile \
+        --flags WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64 --label submit64
+      bench flags-submit256 150 --model mini --method aflora-both --steps 6 --warmup 2 --no-profile \
+        --flags WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256 --label submit256
+      bench flags-cpuforward 150 --model mini --method aflora-both --steps 6 --warmup 2 --no-profile \
+        --flags WEBGPU_CPU_FORWARD=true --label cpu-forward ;;
+    all) # the other sizes, fewer steps (base plain is ~4 s/step)
+      setup_node
+      bench tiny 200 --model tiny --steps 6 --warmup 2
+      bench small 250 --model small --steps 6 --warmup 2
+      bench base 500 --model base --steps 4 --warmup 2 --no-profile ;;
+    pytorch)
+      echo "== pytorch"
+      timeout 500 python3 bench/pytorch_bench.py "$OUT" > "$OUT/pytorch.log" 2>&1
+      echo "   exit $?"
+      tail -n 30 "$OUT/pytorch.log" ;;
+    *) echo "unknown part $part (mini | flags | all | pytorch | smoke)"; exit 2 ;;
+  esac
+done
+ls -la "$OUT"

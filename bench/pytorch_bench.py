@@ -1,0 +1,246 @@
+"""PyTorch eager reference for bench/run.ts: the same training step on the same shapes.
+
+    python3 bench/pytorch_bench.py OUT_DIR [--models tiny,mini,small,base] [--batch 32] [--seq 128]
+                                           [--steps 20] [--warmup 5]
+
+BertForSequenceClassification (transformers) with random weights of BERT tiny / mini / small / base shapes,
+vocab 30522, dropout 0.1, fp32, cross-entropy, global-norm clipping 0.1, torch.optim.AdamW
+(adapter lr 1e-3, classifier lr 4e-3, weight decay 0.1 except biases and scaling vectors). Methods:
+  aflora-both       our AFLoRA module on all six linears, r = 4, A/B/Λd/Λb trainable, with the per-step
+                    |grad| score accumulation of the freezing criterion (no freezing inside the run)
+  aflora-pm-frozen  the same module with A/B frozen (only Λd, Λb train)
+  lora-r8           PEFT LoRA r = 8, alpha 16, on query/key/value/attention-output/intermediate/output
+  elora             frozen random A [r, in], B [out, r] (r = min(1024, 4 H)), trainable Λd, Λb on
+                    query/value/intermediate/output (the TS method's defaults)
+Base weights and pooler frozen, classifier trains. Per config: CUDA-synchronised median ms/step over
+`steps` steps after `warmup`, examples/s, tokens/s, peak CUDA memory. Writes OUT_DIR/pytorch.json.
+Needs python3 + torch + transformers + peft (+ numpy).
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+MODELS = {
+    "tiny": dict(num_hidden_layers=2, hidden_size=128, num_attention_heads=2, intermediate_size=512),
+    "mini": dict(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024),
+    "small": dict(num_hidden_layers=4, hidden_size=512, num_attention_heads=8, intermediate_size=2048),
+    "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072),
+}
+METHODS = ["aflora-both", "aflora-pm-frozen", "lora-r8", "elora"]
+# Module-name suffixes of the six adaptable linears inside bert.encoder.layer.{i}.
+SIX_LINEARS = (
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "intermediate.dense",
+    "output.dense",
+)
+ELORA_LINEARS = ("attention.self.query", "attention.self.value", "intermediate.dense", "output.dense")
+
+
+class ScaledLowRank(nn.Module):
+    """y = W0 x + b0 + Λb ⊙ (B (Λd ⊙ (A x))): the AFLoRA module (and ELoRA with frozen A, B)."""
+
+    def __init__(self, base: nn.Linear, rank: int, train_ab: bool, kaiming_a: float):
+        super().__init__()
+        self.base = base
+        self.lora_A = nn.Parameter(torch.empty(rank, base.in_features), requires_grad=train_ab)
+        self.lora_B = nn.Parameter(torch.empty(base.out_features, rank), requires_grad=train_ab)
+        nn.init.kaiming_uniform_(self.lora_A, a=kaiming_a)
+        nn.init.kaiming_uniform_(self.lora_B, a=kaiming_a)
+        self.lambda_d = nn.Parameter(torch.full((rank,), 0.1))
+        self.lambda_b = nn.Parameter(torch.zeros(base.out_features))
+
+    def forward(self, x):
+        down = (x @ self.lora_A.t()) * self.lambda_d
+        return self.base(x) + (down @ self.lora_B.t()) * self.lambda_b
+
+
+def wrap_linears(model, suffixes, make):
+    """Replaces every encoder nn.Linear whose name ends with one of `suffixes` by make(linear)."""
+    targets = []
+    for name, module in model.named_modules():
+        if ".encoder.layer." in name and isinstance(module, nn.Linear):
+            # "output.dense" also ends "attention.output.dense": match on the path after layer.{i}.
+            inner = name.split(".encoder.layer.", 1)[1].split(".", 1)[1]
+            if inner in suffixes:
+                targets.append(name)
+    for name in targets:
+        parent_name, child = name.rsplit(".", 1)
+        parent = model.get_submodule(parent_name)
+        setattr(parent, child, make(getattr(parent, child)))
+    return len(targets)
+
+
+def build(model_name, method, device):
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(
+        vocab_size=30522,
+        max_position_embeddings=512,
+        type_vocab_size=2,
+        hidden_act="gelu",
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,
+        layer_norm_eps=1e-12,
+        num_labels=2,
+        **MODELS[model_name],
+    )
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if method in ("aflora-both", "aflora-pm-frozen"):
+        train_ab = method == "aflora-both"
+        wrap_linears(model, SIX_LINEARS, lambda lin: ScaledLowRank(lin, 4, train_ab, 0.0))
+    elif method == "elora":
+        rank = min(1024, 4 * config.hidden_size)
+        wrap_linears(model, ELORA_LINEARS, lambda lin: ScaledLowRank(lin, rank, False, math.sqrt(5)))
+    elif method == "lora-r8":
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(
+            r=8,
+            lora_alpha=16,
+            lora_dropout=0.0,
+            target_modules=["query", "key", "value", "output.dense", "intermediate.dense"],
+            task_type="SEQ_CLS",
+        )
+        model = get_peft_model(model, lora)
+    else:
+        raise ValueError(method)
+    if method != "lora-r8":  # PEFT's SEQ_CLS task already trains its copy of the classifier
+        for name, p in model.named_parameters():
+            if name.startswith("classifier."):
+                p.requires_grad_(True)
+    model.to(device).train()
+    return model
+
+
+def param_groups(model, adapter_lr, classifier_lr, weight_decay):
+    groups = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        is_classifier = "classifier" in name
+        no_decay = name.endswith("bias") or "lambda_" in name
+        key = (is_classifier, no_decay)
+        if key not in groups:
+            groups[key] = {
+                "params": [],
+                "lr": classifier_lr if is_classifier else adapter_lr,
+                "weight_decay": 0.0 if no_decay else weight_decay,
+            }
+        groups[key]["params"].append(p)
+    return list(groups.values())
+
+
+def bench_one(model_name, method, args, device):
+    model = build(model_name, method, device)
+    optimizer = torch.optim.AdamW(param_groups(model, 1e-3, 4e-3, 0.1))
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    # AFLoRA's freezing score: a running |grad| per A/B element, updated every step.
+    scored = [p for n, p in model.named_parameters() if p.requires_grad and ("lora_A" in n or "lora_B" in n)]
+    score_sums = [torch.zeros_like(p) for p in scored] if method.startswith("aflora") else []
+    generator = torch.Generator(device="cpu").manual_seed(7)
+    batches = []
+    for _ in range(4):
+        ids = torch.randint(1000, 30522, (args.batch, args.seq), generator=generator)
+        types = torch.zeros_like(ids)
+        types[:, args.seq // 2 :] = 1
+        labels = torch.randint(0, 2, (args.batch,), generator=generator)
+        batches.append(tuple(t.to(device) for t in (ids, types, torch.ones_like(ids), labels)))
+
+    def step(i):
+        ids, types, mask, labels = batches[i % len(batches)]
+        out = model(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels)
+        out.loss.backward()
+        for acc, p in zip(score_sums, scored):
+            acc.add_(p.grad.abs())
+        torch.nn.utils.clip_grad_norm_(trainable, 0.1)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return out.loss
+
+    for i in range(args.warmup):
+        step(i)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    samples = []
+    loss = None
+    for i in range(args.steps):
+        start = time.perf_counter()
+        loss = step(args.warmup + i)
+        torch.cuda.synchronize()
+        samples.append((time.perf_counter() - start) * 1000)
+    median = statistics.median(samples)
+    result = {
+        "model": model_name,
+        "method": method,
+        "variant": "pytorch-eager",
+        "batch": args.batch,
+        "seq": args.seq,
+        "msPerStep": {"median": median, "mean": statistics.fmean(samples), "min": min(samples), "max": max(samples), "samples": samples},
+        "examplesPerSec": args.batch * 1000 / median,
+        "tokensPerSec": args.batch * args.seq * 1000 / median,
+        "trainableParams": sum(p.numel() for p in trainable),
+        "peakCudaBytes": torch.cuda.max_memory_allocated(),
+        "lastLoss": float(loss.item()),
+    }
+    del model, optimizer
+    torch.cuda.empty_cache()
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out_dir")
+    parser.add_argument("--models", default="tiny,mini,small,base")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        sys.exit("CUDA is not available: this benchmark times GPU steps")
+    device = torch.device("cuda")
+    torch.backends.cuda.matmul.allow_tf32 = False  # fp32 like TF.js
+    torch.backends.cudnn.allow_tf32 = False
+    os.makedirs(args.out_dir, exist_ok=True)
+    results, failures = [], []
+    for model_name in args.models.split(","):
+        for method in args.methods.split(","):
+            try:
+                r = bench_one(model_name, method, args, device)
+                results.append(r)
+                print(f"{model_name}/{method}: {r['msPerStep']['median']:.2f} ms/step, "
+                      f"{r['examplesPerSec']:.0f} ex/s, peak {r['peakCudaBytes'] / 2**20:.0f} MiB", flush=True)
+            except Exception as error:  # keep the other configs' numbers
+                failures.append({"model": model_name, "method": method, "error": repr(error)})
+                print(f"{model_name}/{method} FAILED: {error!r}", flush=True)
+    report = {
+        "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(0),
+        "tf32": False,
+        "args": vars(args),
+        "results": results,
+        "failures": failures,
+    }
+    with open(os.path.join(args.out_dir, "pytorch.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    print(f"wrote {os.path.join(args.out_dir, 'pytorch.json')}")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

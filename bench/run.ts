@@ -1,0 +1,472 @@
+/**
+ * Training-step benchmark of the project's own engine (Trainer: BertModel forward + backward + clipping +
+ * AdamW) on TF.js WebGPU (Dawn in Node) or the cpu backend, with random weights of BERT-family shapes.
+ *
+ *   npm run bench -- --model mini --method aflora-both --batch 32 --seq 128 --steps 10 --json out.json
+ *
+ * Per config and variant (plain = Trainer.step(); fused = bench/fused.ts with src/engine/kernels):
+ * median ms/step with the GPU queue drained (every step reads its loss back), examples/s, tokens/s,
+ * tf.memory(), the webgpu buffer manager's bytes, GPU dispatches per step (runWebGPUProgram calls) and a
+ * per-kernel breakdown of one step (tf.profile). --verify N compares N plain and fused steps from the same
+ * start (dropout off): the fused path must reproduce the losses and gradient norms.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { installDispatchCounter, type DispatchCounter } from '../src/engine/kernels';
+import type { EncodedExamples } from '../src/engine/batches';
+import { Trainer, DEFAULT_RECIPE, type TrainingRecipe } from '../src/engine/trainer';
+import type { BertConfig } from '../src/engine/types';
+import { randomBertWeights } from '../src/engine/weights';
+import { Rng } from '../src/engine/random';
+import { FusedStep } from './fused';
+import { METHOD_LABELS, benchMethod, type MethodLabel } from './methods';
+import { setupWebGPU, webgpuBufferBytes, type NodeWebGPUHandle } from './webgpu-node';
+
+const MODELS: Record<
+  string,
+  Pick<BertConfig, 'numLayers' | 'hiddenSize' | 'numHeads' | 'intermediateSize'>
+> = {
+  tiny: { numLayers: 2, hiddenSize: 128, numHeads: 2, intermediateSize: 512 },
+  mini: { numLayers: 4, hiddenSize: 256, numHeads: 4, intermediateSize: 1024 },
+  small: { numLayers: 4, hiddenSize: 512, numHeads: 8, intermediateSize: 2048 },
+  base: { numLayers: 12, hiddenSize: 768, numHeads: 12, intermediateSize: 3072 },
+};
+const VARIANTS = ['plain', 'fused'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+interface Args {
+  models: string[];
+  methods: MethodLabel[];
+  variants: Variant[];
+  batch: number;
+  seq: number;
+  steps: number;
+  warmup: number;
+  backend: 'webgpu' | 'cpu';
+  dropout: number;
+  flags: Record<string, number | boolean>;
+  verify: number;
+  profile: boolean;
+  json: string | null;
+  label: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const list = <T extends string>(name: string, all: readonly T[]): T[] => {
+    const value = get(name);
+    if (!value || value === 'all') return [...all];
+    const items = value.split(',') as T[];
+    for (const item of items)
+      if (!all.includes(item)) throw new Error(`--${name}: unknown "${item}" (known: ${all.join(', ')})`);
+    return items;
+  };
+  const flags: Record<string, number | boolean> = {};
+  for (const pair of (get('flags') ?? '').split(',').filter(Boolean)) {
+    const [key, raw] = pair.split('=');
+    flags[key] = raw === 'true' ? true : raw === 'false' ? false : Number(raw);
+  }
+  const backend = get('backend') ?? 'webgpu';
+  if (backend !== 'webgpu' && backend !== 'cpu') throw new Error('--backend webgpu|cpu');
+  return {
+    models: list('model', Object.keys(MODELS)),
+    methods: list('method', METHOD_LABELS),
+    variants: list('variant', VARIANTS),
+    batch: Number(get('batch') ?? 32),
+    seq: Number(get('seq') ?? 128),
+    steps: Number(get('steps') ?? 10),
+    warmup: Number(get('warmup') ?? 3),
+    backend,
+    dropout: Number(get('dropout') ?? 0.1),
+    flags,
+    verify: Number(get('verify') ?? 0),
+    profile: !argv.includes('--no-profile'),
+    json: get('json') ?? null,
+    label: get('label') ?? '',
+  };
+}
+
+function bertConfig(model: string, dropout: number): BertConfig {
+  return {
+    ...MODELS[model],
+    vocabSize: 30522,
+    maxPositions: 512,
+    typeVocabSize: 2,
+    layerNormEps: 1e-12,
+    hiddenAct: 'gelu',
+    hiddenDropout: dropout,
+    attentionDropout: dropout,
+    numLabels: 2,
+    padTokenId: 0,
+  };
+}
+
+/** Random full-length sequences (4 batches' worth) with random binary labels. */
+function randomExamples(count: number, seqLen: number, vocab: number, seed: number): EncodedExamples {
+  const rng = new Rng(seed);
+  const inputIds = new Int32Array(count * seqLen);
+  for (let i = 0; i < inputIds.length; i++) inputIds[i] = 1000 + Math.floor(rng.next() * (vocab - 1000));
+  const tokenTypeIds = new Int32Array(count * seqLen);
+  for (let row = 0; row < count; row++) tokenTypeIds.fill(1, row * seqLen + seqLen / 2, (row + 1) * seqLen);
+  const labels = Array.from({ length: count }, () => (rng.next() < 0.5 ? 0 : 1));
+  return {
+    count,
+    seqLen,
+    inputIds,
+    tokenTypeIds,
+    attentionMask: new Int32Array(count * seqLen).fill(1),
+    labels,
+  };
+}
+
+function makeTrainer(
+  args: Args,
+  model: string,
+  methodLabel: MethodLabel,
+  totalSteps: number,
+  dropout: number,
+) {
+  const config = bertConfig(model, dropout);
+  const bench = benchMethod(methodLabel);
+  const examples = randomExamples(args.batch * 4, args.seq, config.vocabSize, 7);
+  const recipe: TrainingRecipe = {
+    ...DEFAULT_RECIPE,
+    batchSize: args.batch,
+    maxLength: args.seq,
+    epochs: 1,
+    totalSteps,
+    shuffle: false,
+    logEvery: 1,
+    adapterLr: 1e-3,
+    classifierLr: 4e-3,
+  };
+  const trainer = new Trainer({
+    config,
+    weights: randomBertWeights(config, 1234),
+    method: bench.method,
+    options: bench.options,
+    train: examples,
+    recipe,
+  });
+  return { trainer, examples, bench };
+}
+
+/** One step, queue drained (its loss and grad norm read back). Returns [loss, gradNorm]. */
+type StepFn = () => Promise<[number, number]>;
+
+function stepFunction(
+  variant: Variant,
+  trainer: Trainer,
+  examples: EncodedExamples,
+): { step: StepFn; dispose(): void } {
+  if (variant === 'plain') {
+    return {
+      step: async () => {
+        await trainer.step();
+        const [metrics] = await trainer.flushMetrics();
+        return [metrics.loss, metrics.gradNorm];
+      },
+      dispose: () => undefined,
+    };
+  }
+  const fused = new FusedStep(trainer, examples);
+  return {
+    step: async () => {
+      const metrics = await fused.step();
+      const values = await metrics.data();
+      metrics.dispose();
+      return [values[0], values[1]];
+    },
+    dispose: () => fused.dispose(),
+  };
+}
+
+interface Result {
+  model: string;
+  method: MethodLabel;
+  proxy: boolean;
+  variant: Variant;
+  backend: string;
+  batch: number;
+  seq: number;
+  flags: Record<string, number | boolean>;
+  msPerStep: { median: number; mean: number; min: number; max: number; samples: number[] };
+  examplesPerSec: number;
+  tokensPerSec: number;
+  dispatchesPerStep: number | null;
+  dispatchesByProgram: Record<string, number> | null;
+  kernelsPerStep: number | null;
+  kernelBreakdown: Record<string, number> | null;
+  memory: { numTensors: number; numBytes: number; gpuBytesUsed?: number; gpuBytesAllocated?: number };
+  trainableParams: number;
+  lastLoss: number;
+  uncapturedErrors: string[];
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function sortedRecord(map: Map<string, number>): Record<string, number> {
+  return Object.fromEntries([...map.entries()].sort((a, b) => b[1] - a[1]));
+}
+
+async function benchOne(
+  args: Args,
+  model: string,
+  method: MethodLabel,
+  variant: Variant,
+  gpu: NodeWebGPUHandle | null,
+): Promise<Result> {
+  const profileSteps = args.profile ? 1 : 0;
+  const counted = gpu ? 1 : 0;
+  const total = args.warmup + args.steps + profileSteps + counted + 1;
+  const tensorsBefore = tf.memory().numTensors;
+  const { trainer, examples, bench } = makeTrainer(args, model, method, total, args.dropout);
+  const runner = stepFunction(variant, trainer, examples);
+  const errorsBefore = gpu?.uncapturedErrors.length ?? 0;
+  try {
+    let last: [number, number] = [Number.NaN, Number.NaN];
+    for (let i = 0; i < args.warmup; i++) last = await runner.step();
+
+    let dispatches: number | null = null;
+    let byProgram: Record<string, number> | null = null;
+    if (gpu) {
+      const counter: DispatchCounter = installDispatchCounter();
+      try {
+        last = await runner.step();
+      } finally {
+        counter.uninstall();
+      }
+      dispatches = counter.total();
+      byProgram = sortedRecord(counter.byProgram());
+    }
+
+    const samples: number[] = [];
+    for (let i = 0; i < args.steps; i++) {
+      const start = performance.now();
+      last = await runner.step();
+      samples.push(performance.now() - start);
+    }
+
+    let kernelsPerStep: number | null = null;
+    let breakdown: Record<string, number> | null = null;
+    if (args.profile) {
+      const info = await tf.profile(async () => {
+        last = await runner.step();
+        return tf.scalar(0);
+      });
+      const counts = new Map<string, number>();
+      for (const kernel of info.kernels) counts.set(kernel.name, (counts.get(kernel.name) ?? 0) + 1);
+      kernelsPerStep = info.kernels.length;
+      breakdown = sortedRecord(counts);
+    }
+
+    const memory = tf.memory();
+    const gpuBytes = gpu ? webgpuBufferBytes() : null;
+    const med = median(samples);
+    return {
+      model,
+      method,
+      proxy: bench.proxy,
+      variant,
+      backend: args.backend,
+      batch: args.batch,
+      seq: args.seq,
+      flags: args.flags,
+      msPerStep: {
+        median: med,
+        mean: samples.reduce((a, b) => a + b, 0) / samples.length,
+        min: Math.min(...samples),
+        max: Math.max(...samples),
+        samples,
+      },
+      examplesPerSec: (args.batch * 1000) / med,
+      tokensPerSec: (args.batch * args.seq * 1000) / med,
+      dispatchesPerStep: dispatches,
+      dispatchesByProgram: byProgram,
+      kernelsPerStep,
+      kernelBreakdown: breakdown,
+      memory: {
+        numTensors: memory.numTensors,
+        numBytes: memory.numBytes,
+        ...(gpuBytes ? { gpuBytesUsed: gpuBytes.used, gpuBytesAllocated: gpuBytes.allocated } : {}),
+      },
+      trainableParams: trainer.trainableParamCount(),
+      lastLoss: last[0],
+      uncapturedErrors: gpu ? gpu.uncapturedErrors.slice(errorsBefore) : [],
+    };
+  } finally {
+    runner.dispose();
+    trainer.dispose();
+    leaks.push({ model, method, variant, tensors: tf.memory().numTensors - tensorsBefore });
+  }
+}
+
+/** Tensors still alive after a config's trainer was disposed (should be 0). */
+const leaks: Array<{ model: string; method: string; variant: string; tensors: number }> = [];
+
+interface Verification {
+  model: string;
+  method: MethodLabel;
+  steps: number;
+  plain: Array<[number, number]>;
+  fused: Array<[number, number]>;
+  maxRelLossDiff: number;
+  maxRelNormDiff: number;
+}
+
+/** N steps of each variant from the same init, dropout off: losses and grad norms must agree. */
+async function verify(args: Args, model: string, method: MethodLabel): Promise<Verification> {
+  const run = async (variant: Variant) => {
+    const { trainer, examples } = makeTrainer(args, model, method, args.verify + 1, 0);
+    const runner = stepFunction(variant, trainer, examples);
+    const out: Array<[number, number]> = [];
+    try {
+      for (let i = 0; i < args.verify; i++) out.push(await runner.step());
+    } finally {
+      runner.dispose();
+      trainer.dispose();
+    }
+    return out;
+  };
+  const plain = await run('plain');
+  const fused = await run('fused');
+  const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
+  return {
+    model,
+    method,
+    steps: args.verify,
+    plain,
+    fused,
+    maxRelLossDiff: Math.max(...plain.map((p, i) => rel(fused[i][0], p[0]))),
+    maxRelNormDiff: Math.max(...plain.map((p, i) => rel(fused[i][1], p[1]))),
+  };
+}
+
+function formatTable(results: Result[]): string {
+  const header = [
+    'model',
+    'method',
+    'variant',
+    'ms/step',
+    'ex/s',
+    'tok/s',
+    'dispatch',
+    'kernels',
+    'tensors',
+    'MB',
+    'vs plain',
+  ];
+  const rows = results.map((r) => {
+    const plain = results.find((p) => p.model === r.model && p.method === r.method && p.variant === 'plain');
+    return [
+      r.model,
+      r.method + (r.proxy ? '*' : ''),
+      r.variant,
+      r.msPerStep.median.toFixed(1),
+      r.examplesPerSec.toFixed(1),
+      r.tokensPerSec.toFixed(0),
+      String(r.dispatchesPerStep ?? '-'),
+      String(r.kernelsPerStep ?? '-'),
+      String(r.memory.numTensors),
+      (r.memory.numBytes / 2 ** 20).toFixed(1),
+      plain ? `${(plain.msPerStep.median / r.msPerStep.median).toFixed(2)}x` : '-',
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  for (const [key, value] of Object.entries(args.flags)) tf.env().set(key, value);
+  let gpu: NodeWebGPUHandle | null = null;
+  if (args.backend === 'webgpu') {
+    gpu = await setupWebGPU();
+    // Small ops would silently run on the CPU otherwise; an explicit --flags value wins.
+    if (!('WEBGPU_CPU_FORWARD' in args.flags)) tf.env().set('WEBGPU_CPU_FORWARD', false);
+  } else {
+    await tf.setBackend('cpu');
+  }
+  const adapter = gpu?.adapterInfo ?? 'cpu';
+  console.log(
+    `backend ${tf.getBackend()} (${adapter}); batch ${args.batch} x seq ${args.seq}; flags ${JSON.stringify(args.flags)}`,
+  );
+
+  const results: Result[] = [];
+  const verifications: Verification[] = [];
+  const failures: Array<{ model: string; method: string; variant: string; error: string }> = [];
+  for (const model of args.models) {
+    for (const method of args.methods) {
+      if (args.verify > 0) {
+        try {
+          const v = await verify(args, model, method);
+          verifications.push(v);
+          console.log(
+            `verify ${model}/${method}: ${v.steps} steps, max rel diff loss ${v.maxRelLossDiff.toExponential(2)}, ` +
+              `grad norm ${v.maxRelNormDiff.toExponential(2)}`,
+          );
+        } catch (error) {
+          failures.push({ model, method, variant: 'verify', error: String((error as Error).stack ?? error) });
+        }
+      }
+      for (const variant of args.variants) {
+        try {
+          const result = await benchOne(args, model, method, variant, gpu);
+          results.push(result);
+          console.log(
+            `${model}/${method}/${variant}: ${result.msPerStep.median.toFixed(1)} ms/step, ` +
+              `${result.dispatchesPerStep ?? '-'} dispatches, ${result.kernelsPerStep ?? '-'} kernels, loss ${result.lastLoss.toFixed(4)}` +
+              (result.uncapturedErrors.length ? `, ${result.uncapturedErrors.length} WebGPU ERRORS` : ''),
+          );
+        } catch (error) {
+          failures.push({ model, method, variant, error: String((error as Error).stack ?? error) });
+          console.error(`${model}/${method}/${variant} failed: ${(error as Error).message}`);
+        }
+      }
+    }
+  }
+  console.log(
+    `\n${formatTable(results)}\n(* = bench stand-in for AFLoRA: src/methods/aflora not in the registry yet)`,
+  );
+  if (args.json) {
+    const report = {
+      label: args.label,
+      date: new Date().toISOString(),
+      backend: tf.getBackend(),
+      adapter,
+      node: process.version,
+      args,
+      results,
+      verifications,
+      leakedTensors: leaks,
+      failures,
+    };
+    writeFileSync(args.json, JSON.stringify(report, null, 2));
+    console.log(`wrote ${args.json}`);
+  }
+  const leaky = leaks.filter((l) => l.tensors !== 0);
+  if (leaky.length > 0)
+    console.log(
+      `tensors left after dispose: ${leaky.map((l) => `${l.model}/${l.method}/${l.variant} ${l.tensors}`).join(', ')}`,
+    );
+  await gpu?.teardown();
+  if (failures.length > 0) {
+    for (const f of failures) console.error(`FAILED ${f.model}/${f.method}/${f.variant}: ${f.error}`);
+    process.exitCode = 1;
+  }
+  if (results.some((r) => r.uncapturedErrors.length > 0)) process.exitCode = 1;
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
