@@ -389,10 +389,9 @@ def lr_factor(step, total, warmup_ratio):
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
-def param_groups(adapter_params, model):
+def param_groups(adapter_params, model, r):
     """Reference groups: everything but classifier bias decays (the scaling vectors too: their names hold
     no "bias"); the classifier takes its own lr."""
-    r = RECIPE
     groups = [
         {"params": list(adapter_params.values()), "lr": r["adapterLr"], "weight_decay": r["weightDecay"]},
         {"params": [model.classifier.weight], "lr": r["classifierLr"], "weight_decay": r["classifierWeightDecay"]},
@@ -404,10 +403,9 @@ def param_groups(adapter_params, model):
     return groups, record
 
 
-def train(model, owned, trainable_names, batches, regression, freezer=None):
-    """Runs the recipe; returns (tensors, log). `owned`: every adapter variable; `trainable_names`: those that
+def train(model, owned, trainable_names, batches, regression, freezer=None, r=RECIPE):
+    """Runs recipe `r`; returns (tensors, log). `owned`: every adapter variable; `trainable_names`: those that
     train from step 0 (frozen ones have requires_grad False already)."""
-    r = RECIPE
     total = r["totalSteps"]
     adapter_params = {n: owned[n] for n in trainable_names}
     for n, p in owned.items():
@@ -415,7 +413,7 @@ def train(model, owned, trainable_names, batches, regression, freezer=None):
     named = dict(adapter_params)
     named["classifier.weight"] = model.classifier.weight
     named["classifier.bias"] = model.classifier.bias
-    groups, group_record = param_groups(adapter_params, model)
+    groups, group_record = param_groups(adapter_params, model, r)
     opt = torch.optim.AdamW(
         groups, lr=r["adapterLr"], betas=(r["adamBeta1"], r["adamBeta2"]), eps=r["adamEps"], foreach=False
     )
@@ -555,13 +553,16 @@ def lora_case(state, seed):
     owned, target_regex = wrap_peft_lora(model, r, alpha, kinds, seed)
     init = {f"init.{n}": p.detach().clone() for n, p in owned.items()}
     batches = make_batches(False)
-    tensors, log_data = train(model, owned, list(owned), batches, False)
+    # Gentler learning rates than AFLoRA's: at 1e-2 / 4e-2 LoRA fits the 32 rows to a loss of 5e-4 and the late
+    # steps become too sensitive to float32 rounding for a cross-framework comparison.
+    recipe = {**RECIPE, "adapterLr": 2e-3, "classifierLr": 8e-3}
+    tensors, log_data = train(model, owned, list(owned), batches, False, r=recipe)
     info = {
         "method": "lora",
         "options": {"r": r, "alpha": alpha, "targetModules": kinds},
         "seed": seed,
         "peftTargetModules": target_regex,
-        "recipe": RECIPE,
+        "recipe": recipe,
         **log_data,
     }
     return {**input_tensors(batches), **init, **tensors}, info
