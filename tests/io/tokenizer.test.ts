@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeBatch, truncatedLengths, WordPieceTokenizer } from '../../src/io/tokenizer/wordpiece';
+import { encodeBatch, idsForTruncation, truncatedLengths, WordPieceTokenizer } from '../../src/io/tokenizer/wordpiece';
 import { loadTokenizer, looksUncased, parseVocabTxt, tokenizerFromJson, tokenizerFromVocab } from '../../src/io/tokenizer/load';
 
 const VOCAB = [
@@ -63,6 +63,41 @@ describe('WordPieceTokenizer', () => {
     ];
     for (const [n1, n2, k1, k2] of table) expect(truncatedLengths(n1, n2, 7)).toEqual([k1, k2]);
     expect(truncatedLengths(8, null, 3)).toEqual([3, 0]);
+  });
+
+  it('treats an empty-string pair as no pair in encode(), as transformers does for one example', () => {
+    const single = [2, id('hello'), 3];
+    expect(tok().encode('hello', '').ids).toEqual(single);
+    expect(tok().encode('hello', '').typeIds).toEqual([0, 0, 0]);
+    expect(tok().encode('hello', '', { maxLength: 5 }).ids).toEqual([...single, 0, 0]);
+    // A whitespace-only pair is a real (empty) second sequence, as in Rust.
+    expect(tok().encode('hello', ' ').ids).toEqual([...single, 3]);
+    // The batched call (what dataset encoding mirrors) keeps the pair: zip(text, text_pair).
+    const batch = encodeBatch(tok(), ['hello'], [''], 5);
+    expect(Array.from(batch.inputIds)).toEqual([...single, 3, 0]);
+    expect(Array.from(batch.tokenTypeIds)).toEqual([0, 0, 0, 1, 0]);
+  });
+
+  it('stops word-piecing a sequence at max_length tokens before the longest-first split, on word boundaries', () => {
+    // Words [1] [2 3] [4 5 6] [7]: stop after the word that reaches the limit.
+    expect(idsForTruncation([[1], [2, 3], [4, 5, 6], [7]], 3)).toEqual([1, 2, 3]);
+    expect(idsForTruncation([[1], [2, 3], [4, 5, 6], [7]], 4)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(idsForTruncation([[1], [2, 3]], 10)).toEqual([1, 2, 3]);
+    // 10 vs 12 tokens at max_length 8 (budget 5): the plain split gives the shorter first sequence 2
+    // tokens, but Rust sees 10 (the + 3 x un##aff##able, stopped after reaching 8) vs 8, so the first
+    // sequence is the longer one and keeps the odd token.
+    const first = 'the unaffable unaffable unaffable';
+    const second = new Array(12).fill('hello').join(' ');
+    expect(tok().tokenIds(first)).toHaveLength(10);
+    const enc = tok().encode(first, second, { maxLength: 8 });
+    expect(enc.ids).toEqual([2, id('the'), id('un'), id('##aff'), 3, id('hello'), id('hello'), 3]);
+    expect(enc.typeIds).toEqual([0, 0, 0, 0, 0, 1, 1, 1]);
+    const batch = encodeBatch(tok(), [first], [second], 8);
+    expect(Array.from(batch.inputIds)).toEqual(enc.ids);
+    expect(batch.truncated).toBe(1);
+    // Both sequences cut to exactly 8: a tie, so the second keeps the odd token, although 20 > 12.
+    const tie = tok().encode(new Array(20).fill('the').join(' '), second, { maxLength: 8 });
+    expect(tie.ids).toEqual([2, id('the'), id('the'), 3, id('hello'), id('hello'), id('hello'), 3]);
   });
 
   it('encodeBatch fills fixed-shape arrays and counts truncated rows', () => {

@@ -142,30 +142,37 @@ export class WordPieceTokenizer {
 
   /** Word pieces of one text, without [CLS]/[SEP]. */
   tokenize(text: string): string[] {
-    const pieces: string[] = [];
-    for (const segment of this.splitOnSpecialTokens(text)) {
-      if (segment.special) {
-        pieces.push(segment.text);
-        continue;
-      }
-      for (const word of this.preTokenize(this.normalize(segment.text))) {
-        pieces.push(...this.wordPiece(word));
-      }
-    }
-    return pieces;
+    return this.wordPieces(text).flat();
   }
 
   tokenIds(text: string): number[] {
-    return this.tokenize(text).map((t) => this.tokenToId.get(t) ?? this.unkId);
+    return this.wordIds(text).flat();
   }
 
-  /** `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, truncated longest-first and padded to maxLength. */
+  /**
+   * Ids grouped by pre-tokenized word (an added token such as `[SEP]` in the text is one word).
+   * The grouping matters for truncation: see {@link idsForTruncation}.
+   */
+  wordIds(text: string): number[][] {
+    return this.wordPieces(text).map((pieces) => pieces.map((t) => this.tokenToId.get(t) ?? this.unkId));
+  }
+
+  /**
+   * `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, truncated longest-first and padded to maxLength.
+   * An empty-string pair counts as no pair, as in transformers' single-example call
+   * (`[(text, text_pair)] if text_pair else [text]`): no second [SEP], all token types 0.
+   */
   encode(text: string, pair?: string | null, options: EncodeOptions = {}): Encoding {
-    const second = pair === undefined || pair === null ? null : this.tokenIds(pair);
-    return this.encodeIds(this.tokenIds(text), second, options);
+    const limit = options.maxLength ?? Infinity;
+    const first = idsForTruncation(this.wordIds(text), limit);
+    const second = pair === undefined || pair === null || pair === '' ? null : idsForTruncation(this.wordIds(pair), limit);
+    return this.encodeIds(first, second, options);
   }
 
-  /** encode() from already-tokenized ids (so callers can also see the untruncated length). */
+  /**
+   * Template + truncation + padding on ids. With maxLength, pass ids cut by idsForTruncation() to
+   * match Rust `tokenizers`; whole-sequence ids give the plain longest-first split.
+   */
   encodeIds(firstIds: readonly number[], secondIds: readonly number[] | null, options: EncodeOptions = {}): Encoding {
     let first = firstIds;
     let second = secondIds;
@@ -197,6 +204,19 @@ export class WordPieceTokenizer {
   }
 
   // ---- pipeline stages -------------------------------------------------------------------------
+
+  /** Pieces per pre-tokenized word, in text order. */
+  private wordPieces(text: string): string[][] {
+    const words: string[][] = [];
+    for (const segment of this.splitOnSpecialTokens(text)) {
+      if (segment.special) {
+        words.push([segment.text]);
+        continue;
+      }
+      for (const word of this.preTokenize(this.normalize(segment.text))) words.push(this.wordPiece(word));
+    }
+    return words;
+  }
 
   private splitOnSpecialTokens(text: string): { text: string; special: boolean }[] {
     const out: { text: string; special: boolean }[] = [];
@@ -290,6 +310,24 @@ export class WordPieceTokenizer {
 }
 
 /**
+ * The ids that Rust `tokenizers` hands to truncation when truncation is on: it stops word-piecing a
+ * sequence after the word that brings it to `maxLength` tokens (the full max_length, special tokens
+ * included), so a long sequence enters the longest-first split with that shortened length. This can
+ * flip which side of a pair counts as the longer one (e.g. 10 vs 19 tokens become 9 vs 8 at
+ * max_length 8, so the first sequence keeps the odd token). Word boundaries matter, hence number[][].
+ * Not visible in truncation.rs: measured on tokenizers 0.23.2 (the goldens' version, also published
+ * as the npm `tokenizers` Node binding), which this reproduced on 15,000 random pairs.
+ */
+export function idsForTruncation(words: readonly (readonly number[])[], maxLength: number): number[] {
+  const ids: number[] = [];
+  for (const word of words) {
+    if (ids.length >= maxLength) break;
+    ids.push(...word);
+  }
+  return ids;
+}
+
+/**
  * Kept lengths under longest-first truncation, as the Rust `tokenizers` computes them: the shorter
  * sequence keeps what it can up to half the budget, the longer one gets the rest; an odd budget's
  * extra token goes to the longer one (to the second on a tie).
@@ -324,10 +362,15 @@ export function encodeBatch(
   const attentionMask = new Int32Array(n * maxLength);
   let truncated = 0;
   for (let i = 0; i < n; i++) {
+    // A batch keeps an empty-string pair as a pair (`[CLS] a [SEP] [SEP]`), as transformers'
+    // batched call (`zip(text, text_pair)`, what run_glue uses) does, unlike encode() on one example.
     const pair = pairs ? pairs[i] : null;
-    const first = tokenizer.tokenIds(texts[i]);
-    const second = pair === null || pair === undefined ? null : tokenizer.tokenIds(pair);
-    if (first.length + (second ? second.length + 3 : 2) > maxLength) truncated++;
+    const firstWords = tokenizer.wordIds(texts[i]);
+    const secondWords = pair === null || pair === undefined ? null : tokenizer.wordIds(pair);
+    const fullLength = countIds(firstWords) + (secondWords ? countIds(secondWords) + 3 : 2);
+    if (fullLength > maxLength) truncated++;
+    const first = idsForTruncation(firstWords, maxLength);
+    const second = secondWords ? idsForTruncation(secondWords, maxLength) : null;
     const enc = tokenizer.encodeIds(first, second, { maxLength, pad: true });
     const len = Math.min(enc.ids.length, maxLength);
     inputIds.set(enc.ids.slice(0, len), i * maxLength);
@@ -335,4 +378,8 @@ export function encodeBatch(
     attentionMask.set(enc.attentionMask.slice(0, len), i * maxLength);
   }
   return { inputIds, tokenTypeIds, attentionMask, truncated };
+}
+
+function countIds(words: readonly (readonly number[])[]): number {
+  return words.reduce((sum, word) => sum + word.length, 0);
 }
