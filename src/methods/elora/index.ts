@@ -79,9 +79,9 @@ function createElora(ctx: MethodContext, options: EloraOptions): AdapterRuntime 
     apply(target: LinearTarget, x: tf.Tensor2D, base: tf.Tensor2D): tf.Tensor2D {
       const { a, b, d, bVec } = byPath.get(target.path)!;
       const down = tf.mul(tf.matMul(x, a as tf.Tensor2D, false, true), d); // [T, r]
-      // Λb scales B's rows ([out, r], small) and the up-projection adds `base` as its bias: one kernel fewer.
-      const scaledB = tf.mul(b, tf.reshape(bVec, [-1, 1])) as tf.Tensor2D; // [out, r]
-      return tf.fused.matMul({ a: down, b: scaledB, transposeB: true, bias: base }) as tf.Tensor2D; // [T, out]
+      // The reference's order (B, then Λb, then add base), for float agreement with the golden fixtures.
+      const up = tf.matMul(down, b as tf.Tensor2D, false, true); // [T, out]
+      return tf.add(base, tf.mul(up, bVec));
     },
     variables: () => all,
     trainable: () => trainable,

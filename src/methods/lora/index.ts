@@ -51,9 +51,9 @@ function createLora(ctx: MethodContext, options: LoraOptions): AdapterRuntime {
     apply(target: LinearTarget, x: tf.Tensor2D, base: tf.Tensor2D): tf.Tensor2D {
       const { a, b } = byPath.get(target.path)!;
       const down = tf.matMul(x, a as tf.Tensor2D, false, true); // [T, r]
-      // Scale the narrow [T, r] side, and let the up-projection add `base` as its bias: one kernel fewer.
-      const scaled = scaleTensor ? tf.mul(down, scaleTensor) : down;
-      return tf.fused.matMul({ a: scaled, b: b as tf.Tensor2D, transposeB: true, bias: base }) as tf.Tensor2D; // [T, out]
+      // PEFT's order (scale after B, then add): a fused-bias variant drifted past the golden tolerance by step 57.
+      const up = tf.matMul(down, b as tf.Tensor2D, false, true); // [T, out]
+      return tf.add(base, scaleTensor ? tf.mul(up, scaleTensor) : up);
     },
     variables: () => vars,
     trainable: () => vars,
