@@ -45,8 +45,14 @@ const rows = [
 ];
 const lastTrain = report.train_curve.at(-1);
 const fills = (report.self_test.fill_mask ?? []).map(
-  (f) => `- \`${f.text}\` -> ${f.top5.map((t) => `${t.token} (${t.p.toFixed(2)})`).join(', ')}`,
+  (f) => `- \`${f.text}\` -> ${f.top5.map((t) => `\`${t.token}\` ${t.p.toFixed(2)}`).join(', ')}`,
 );
+// Set when scripts/builtin/fill_mask_check.py redid the self-test's fill-mask (numpy forward pass).
+const recomputed = report.self_test.recomputed;
+const numpyCheck = report.self_test.numpy_heldout_check;
+const fillSource = recomputed?.fields?.includes('fill_mask')
+  ? `Fill-mask samples (top 5 with probabilities), made by \`${recomputed.by.replace(/ \(.*\)$/, '')}\`. They replace the GPU run's own samples, which are void: ${recomputed.why}.`
+  : 'Fill-mask samples (top 5 of the reloaded `BertForMaskedLM`, with probabilities):';
 const section = [
   START,
   `Measured by \`scripts/reference/pretrain_builtin.py\` (full record: \`pretrain_report.json\`).`,
@@ -58,8 +64,11 @@ const section = [
   lastTrain
     ? `Last logged training window (step ${lastTrain.step}): MLM loss ${lastTrain.mlm_loss}, masked-token accuracy ${pct(lastTrain.mlm_accuracy)}, NSP loss ${lastTrain.nsp_loss}.`
     : '',
+  numpyCheck
+    ? `A numpy re-implementation of the forward pass (\`scripts/builtin/fill_mask_check.py\`, which made the samples below) gets ${pct(numpyCheck.mlm_accuracy)} masked-token accuracy over ${numpyCheck.masked_tokens} tokens of ${numpyCheck.windows} held-out windows masked the same way (${pct(numpyCheck.mlm_accuracy_on_mask_replaced)} on the ${numpyCheck.mask_replaced_tokens} replaced by \`[MASK]\`), in line with the GPU evaluation above.`
+    : '',
   '',
-  'Fill-mask samples (top 5 of the reloaded `BertForMaskedLM`):',
+  fillSource,
   ...fills,
   END,
 ].join('\n');

@@ -113,6 +113,10 @@ def save_hf_tokenizer(outdir, seq_len):
             model_max_length=seq_len,
         )
     hf_tok.save_pretrained(outdir)
+    fill_tokenizer_json_vocab(outdir)
+    with open(os.path.join(outdir, "special_tokens_map.json"), "w", encoding="utf-8") as f:  # transformers 5 no longer writes it
+        json.dump(dict(zip(["pad_token", "unk_token", "cls_token", "sep_token", "mask_token"], SPECIAL_TOKENS)), f, indent=2)
+        f.write("\n")
     # Some transformers versions leave these out of tokenizer_config.json; the browser tokenizer reads them.
     cfg_path = os.path.join(outdir, "tokenizer_config.json")
     with open(cfg_path, encoding="utf-8") as f:
@@ -123,6 +127,43 @@ def save_hf_tokenizer(outdir, seq_len):
     with open(cfg_path, "w", encoding="utf-8") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
+
+
+def fill_tokenizer_json_vocab(outdir):
+    """Makes tokenizer.json's model.vocab exactly vocab.txt (id = line number).
+
+    transformers 5.x's BertTokenizer(vocab_file=...) saves a tokenizer.json whose WordPiece vocab holds only the
+    5 special tokens, so everything else encodes as [UNK]; the browser app reads tokenizer.json first."""
+    with open(os.path.join(outdir, "vocab.txt"), encoding="utf-8") as f:
+        tokens = [line.rstrip("\n") for line in f]
+    vocab = {token: i for i, token in enumerate(tokens)}
+    assert len(vocab) == len(tokens), "vocab.txt has duplicate tokens"
+    path = os.path.join(outdir, "tokenizer.json")
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    assert data["model"]["type"] == "WordPiece", data["model"]["type"]
+    data["model"]["vocab"] = vocab
+    for added in data.get("added_tokens", []):
+        assert vocab.get(added["content"]) == added["id"], f"added token {added} disagrees with vocab.txt"
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
+def check_tokenizer_json(outdir, trained_tok):
+    """Reads tokenizer.json back with `tokenizers` and checks it encodes like the tokenizer used in training."""
+    from tokenizers import Tokenizer
+
+    reloaded = Tokenizer.from_file(os.path.join(outdir, "tokenizer.json"))
+    assert reloaded.get_vocab_size() == trained_tok.get_vocab_size(), "tokenizer.json vocab size"
+    for text in ["The Jury said it did find irregularities.", *FILL_MASK_PROBES]:
+        text = text.replace("[MASK]", "something")
+        want = trained_tok.encode(text, add_special_tokens=False).ids
+        got = reloaded.encode(text, add_special_tokens=False).ids
+        assert got == want, f"tokenizer.json encodes {text!r} as {got}, training used {want}"
+        assert UNK not in got, f"{text!r} has [UNK] pieces"
+        with_special = reloaded.encode(text).ids
+        assert with_special == [CLS, *want, SEP], f"tokenizer.json does not add [CLS]/[SEP]: {with_special}"
 
 
 def token_stream(tok, lines):
@@ -271,12 +312,17 @@ def save_checkpoint(model, config, outdir):
     return {name: list(t.shape) for name, t in tensors.items()}
 
 
-def self_test(outdir, seq_len):
+def self_test(outdir, seq_len, trained_tok):
     """Reload as the app's users will (sequence classification) and as a masked LM; fill a few masks."""
     report = {}
     tok = BertTokenizerFast.from_pretrained(outdir)
     assert tok("Hello WORLD")["input_ids"] == tok("hello world")["input_ids"], "tokenizer does not lower-case"
-    report["tokenizer_example"] = tok.convert_ids_to_tokens(tok("The Jury said it did find irregularities.")["input_ids"])
+    example = "The Jury said it did find irregularities."
+    example_ids = tok(example)["input_ids"]
+    assert example_ids == [CLS, *trained_tok.encode(example, add_special_tokens=False).ids, SEP], (
+        f"reloaded tokenizer encodes {example!r} as {example_ids}, unlike training"
+    )
+    report["tokenizer_example"] = tok.convert_ids_to_tokens(example_ids)
     seqcls, info = BertForSequenceClassification.from_pretrained(outdir, num_labels=2, output_loading_info=True)
     missing = sorted(info["missing_keys"])
     report["seqcls_missing_keys"] = missing
@@ -292,6 +338,7 @@ def self_test(outdir, seq_len):
         for text in FILL_MASK_PROBES:
             enc = tok(text, return_tensors="pt", truncation=True, max_length=seq_len)
             logits = mlm(**enc).logits[0]  # [L, V]
+            assert UNK not in enc["input_ids"][0].tolist(), f"{text!r} tokenised with [UNK]"
             pos = (enc["input_ids"][0] == tok.mask_token_id).nonzero()[0, 0]
             probs = logits[pos].softmax(-1)
             top = probs.topk(5)
@@ -327,6 +374,7 @@ def main():
     heldout_path = os.path.join(args.corpus_dir, "heldout.txt")
     tok = train_vocab(train_path, args.vocab_size, args.outdir)
     save_hf_tokenizer(args.outdir, args.seq_len)
+    check_tokenizer_json(args.outdir, tok)
     vocab_size = tok.get_vocab_size()
     assert [tok.token_to_id(t) for t in SPECIAL_TOKENS] == list(range(len(SPECIAL_TOKENS))), "special token ids"
     train_lines, heldout_lines = read_lines(train_path), read_lines(heldout_path)
@@ -422,7 +470,7 @@ def main():
     model = model.cpu().float()
     shapes = save_checkpoint(model, config, args.outdir)
     try:
-        checks = self_test(args.outdir, args.seq_len)
+        checks = self_test(args.outdir, args.seq_len, tok)
         for fill in checks["fill_mask"]:
             log(f"fill-mask {fill['text']!r}: " + ", ".join(f"{t['token']} {t['p']:.3f}" for t in fill["top5"]))
     except Exception as err:  # still write the report: the weights are saved and the numbers are useful

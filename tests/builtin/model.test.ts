@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MODULE_KINDS, linearTargets, modulePath, type BertConfig } from '../../src/engine/types';
+import { loadTokenizer } from '../../src/io/tokenizer/load';
 
 const MODEL = join(import.meta.dirname, '..', '..', 'public', 'models', 'builtin');
 const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
@@ -57,14 +58,29 @@ describe('public/models/builtin', () => {
     expect(vocab.length).toBeGreaterThan(5000);
     expect(vocab.length).toBeLessThanOrEqual(8000);
     expect(vocab.some((t) => t.startsWith('##'))).toBe(true);
-    expect(vocab.filter((t) => /[A-Z]/.test(t))).toEqual([]);
+    // Uncased: no upper-case piece apart from the bracketed special tokens.
+    expect(vocab.slice(SPECIAL_TOKENS.length).filter((t) => /[A-Z]/.test(t))).toEqual([]);
     expect(readJson('config.json').vocab_size).toBe(vocab.length);
     expect(readJson('tokenizer_config.json').do_lower_case).toBe(true);
     const tokenizer = readJson('tokenizer.json') as {
       model?: { type?: string; vocab?: Record<string, number> };
     };
     expect(tokenizer.model?.type).toBe('WordPiece');
-    expect(tokenizer.model?.vocab?.['[MASK]']).toBe(4);
+    // The whole vocabulary, ids = vocab.txt line numbers (a transformers 5.x save once kept only the specials).
+    expect(tokenizer.model?.vocab).toEqual(Object.fromEntries(vocab.map((token, id) => [token, id])));
+  });
+
+  it("is tokenised by the app's loader like the report's self-test tokeniser (an independent Python WordPiece)", () => {
+    const read = (name: string) => readFileSync(join(MODEL, name), 'utf8');
+    const tokenizer = loadTokenizer({
+      vocabTxt: read('vocab.txt'),
+      tokenizerJson: read('tokenizer.json'),
+      tokenizerConfigJson: read('tokenizer_config.json'),
+    });
+    const vocab = read('vocab.txt').replace(/\n$/, '').split('\n');
+    const report = readJson('pretrain_report.json') as { self_test: { tokenizer_example: string[] } };
+    const ids = tokenizer.encode('The Jury said it did find irregularities.').ids;
+    expect(ids.map((id) => vocab[id])).toEqual(report.self_test.tokenizer_example);
   });
 
   it('stores float32 BertForPreTraining weights with the expected names and shapes, under 10 MB', () => {
@@ -135,11 +151,24 @@ describe('public/models/builtin', () => {
       steps: number;
       heldout: { mlm_loss: number; mlm_accuracy: number };
       heldout_curve: { mlm_loss: number }[];
-      self_test: { error?: string; seqcls_missing_keys?: string[] };
+      self_test: {
+        error?: string;
+        seqcls_missing_keys?: string[];
+        tokenizer_example?: string[];
+        fill_mask?: { text: string; top5: { token: string | null; p: number }[] }[];
+      };
     };
     expect(report.steps).toBeGreaterThan(0);
     expect(report.self_test.error).toBeUndefined();
     expect(report.self_test.seqcls_missing_keys?.every((k) => k.startsWith('classifier.'))).toBe(true);
+    // The self-test must have tokenised real words: no [UNK] in its example, real tokens in every fill-mask top 5.
+    expect(report.self_test.tokenizer_example?.length).toBeGreaterThan(3);
+    expect(report.self_test.tokenizer_example).not.toContain('[UNK]');
+    expect(report.self_test.fill_mask).toHaveLength(5);
+    for (const fill of report.self_test.fill_mask ?? []) {
+      expect(fill.top5.map((t) => typeof t.token)).toEqual(Array(5).fill('string'));
+      expect(fill.top5[0].p).toBeGreaterThan(fill.top5[4].p);
+    }
     // Pretraining must have learned something: held-out loss well below the untrained model's.
     expect(report.heldout.mlm_loss).toBeLessThan(report.heldout_curve[0].mlm_loss - 2);
     const card = readFileSync(join(MODEL, 'README.md'), 'utf8');
