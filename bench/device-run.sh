@@ -38,7 +38,7 @@ for part in $PARTS; do
   case $part in
     smoke) # seconds: proves node + dawn + Vulkan + the bundle work on this machine
       setup_node
-      bench smoke 120 --model tiny --method aflora-both --batch 2 --seq 16 --steps 2 --warmup 1 --verify 2 ;;
+      bench smoke "${SMOKE_LIMIT:-120}" --model tiny --method aflora-both --batch 2 --seq 16 --steps 2 --warmup 1 --verify 2 ;;
     mini) # the target: BERT-mini, every method, plain vs fused, fused verified against plain
       setup_node
       bench mini 420 --model mini --verify 3 --steps 10 --warmup 3 ;;

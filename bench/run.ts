@@ -404,12 +404,30 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   const verifications: Verification[] = [];
   const failures: Array<{ model: string; method: string; variant: string; error: string }> = [];
+  // Rewritten after every config: a run killed by a time limit still leaves the finished ones.
+  const writeReport = () => {
+    if (!args.json) return;
+    const report = {
+      label: args.label,
+      date: new Date().toISOString(),
+      backend: tf.getBackend(),
+      adapter,
+      node: process.version,
+      args,
+      results,
+      verifications,
+      failures,
+      leakedTensors: leaks,
+    };
+    writeFileSync(args.json, JSON.stringify(report, null, 2));
+  };
   for (const model of args.models) {
     for (const method of args.methods) {
       if (args.verify > 0) {
         try {
           const v = await verify(args, model, method);
           verifications.push(v);
+          writeReport();
           console.log(
             `verify ${model}/${method}: ${v.steps} steps, max rel diff loss ${v.maxRelLossDiff.toExponential(2)}, ` +
               `grad norm ${v.maxRelNormDiff.toExponential(2)}`,
@@ -422,6 +440,7 @@ async function main(): Promise<void> {
         try {
           const result = await benchOne(args, model, method, variant, gpu);
           results.push(result);
+          writeReport();
           console.log(
             `${model}/${method}/${variant}: ${result.msPerStep.median.toFixed(1)} ms/step, ` +
               `${result.dispatchesPerStep ?? '-'} dispatches, ${result.kernelsPerStep ?? '-'} kernels, loss ${result.lastLoss.toFixed(4)}` +
@@ -434,25 +453,12 @@ async function main(): Promise<void> {
       }
     }
   }
-  console.log(
-    `\n${formatTable(results)}\n(* = bench stand-in for AFLoRA: src/methods/aflora not in the registry yet)`,
-  );
-  if (args.json) {
-    const report = {
-      label: args.label,
-      date: new Date().toISOString(),
-      backend: tf.getBackend(),
-      adapter,
-      node: process.version,
-      args,
-      results,
-      verifications,
-      leakedTensors: leaks,
-      failures,
-    };
-    writeFileSync(args.json, JSON.stringify(report, null, 2));
-    console.log(`wrote ${args.json}`);
-  }
+  const proxyNote = results.some((r) => r.proxy)
+    ? '\n(* = bench stand-in for AFLoRA: src/methods/aflora not in the registry)'
+    : '';
+  console.log(`\n${formatTable(results)}${proxyNote}`);
+  writeReport();
+  if (args.json) console.log(`wrote ${args.json}`);
   const leaky = leaks.filter((l) => l.tensors !== 0);
   if (leaky.length > 0)
     console.log(

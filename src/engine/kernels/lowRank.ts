@@ -5,7 +5,7 @@
  *
  * WebGPU: u = x A^T is a TF.js matMul (its own lazy gradients give dx and dA from du); everything after u
  * is one program forward (plain: 4 dispatches) and one program per needed input gradient backward
- * (du, dB, dΛb: 1 each; dΛd: 3), instead of ~11 plain dispatches. Ranks above MAX_FUSED_RANK (ELoRA's
+ * (du, dB, dΛb: 1 each; dΛd: 2), instead of ~11 plain dispatches. Ranks above MAX_FUSED_RANK (ELoRA's
  * large shared ranks) take the composite path, where tiled matMuls win.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -16,6 +16,7 @@ import {
   registerGradientOnce,
   registerWebGPUKernel,
   runKernel,
+  workgroupSumSnippet,
   type WebGPUProgramSpec,
 } from './program';
 
@@ -26,6 +27,7 @@ const UP = 'AfloraLowRankUp';
 const UP_SCALED = 'AfloraLowRankUpScaled';
 const GRAD_U = 'AfloraLowRankGradU';
 const GRAD_COLUMN = 'AfloraLowRankGradColumn';
+const COLUMN_DOT = 'AfloraLowRankColumnDot';
 
 interface Lambdas {
   /** Whether Λd / Λb inputs are present (else taken as 1). */
@@ -196,6 +198,35 @@ registerWebGPUKernel(GRAD_COLUMN, (backend, inputs, { scale, hasLambdas, mode })
   return backend.runWebGPUProgram(program, pick(names, inputs), 'float32', uniforms(tokens, out, scale));
 });
 
+// dΛd[k] = sum_t w[t, k] * u[t, k] ([T, r] x [T, r] -> [r]); one workgroup per k.
+registerWebGPUKernel(COLUMN_DOT, (backend, { w, u }) => {
+  const [tokens, rank] = u.shape;
+  const program: WebGPUProgramSpec = {
+    variableNames: ['w', 'u'],
+    outputShape: [rank],
+    shaderKey: 'aflora_lowrank_column_dot',
+    ...flatDispatch([rank], rank, THREADS),
+    uniforms: 'tokens : i32, rank : i32,',
+    getUserCode: () => `
+      ${workgroupSumSnippet('columnSum', THREADS)}
+      fn main(index : i32) {
+        let tid = u32(localId.x);
+        let kUnclamped = index / ${THREADS};
+        let k = min(kUnclamped, uniforms.rank - 1);
+        var partial = 0.0;
+        for (var t = i32(tid); t < uniforms.tokens; t += ${THREADS}) {
+          partial += w[t * uniforms.rank + k] * u[t * uniforms.rank + k];
+        }
+        let total = columnSum(partial, tid);
+        if (tid == 0u && kUnclamped < uniforms.rank) { result[k] = total; }
+      }`,
+  };
+  return backend.runWebGPUProgram(program, [w, u], 'float32', [
+    { type: 'int32', data: [tokens] },
+    { type: 'int32', data: [rank] },
+  ]);
+});
+
 function registerUpGradient(kernelName: string, hasLambdas: boolean): void {
   registerGradientOnce({
     kernelName,
@@ -215,7 +246,10 @@ function registerUpGradient(kernelName: string, hasLambdas: boolean): void {
       if (hasLambdas) {
         grads.lambdaB = () => runKernel(GRAD_COLUMN, withLambdas({ dy: g, u, b }), { ...flags, mode: 1 });
         grads.lambdaD = () =>
-          tf.sum(tf.mul(runKernel(GRAD_U, withLambdas({ dy: g, b }), { ...flags, withLambdaD: 0 }), u), 0);
+          runKernel(COLUMN_DOT, {
+            w: runKernel(GRAD_U, withLambdas({ dy: g, b }), { ...flags, withLambdaD: 0 }),
+            u,
+          });
       }
       return grads;
     },
