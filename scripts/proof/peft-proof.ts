@@ -1,0 +1,205 @@
+/**
+ * PEFT export proof, the TypeScript half: train a method with the real Trainer on a base checkpoint, export the
+ * adapter with io's PEFT exporter, record the app's logits (inputs.json for scripts/reference/check_peft_export.py),
+ * and re-check here that the exported files, read back and applied as plain LoRA, give the same logits.
+ */
+import type { EncodedExamples } from '../../src/engine/batches';
+import { Rng } from '../../src/engine/random';
+import { Trainer, DEFAULT_RECIPE, type TrainingRecipe } from '../../src/engine/trainer';
+import { MODULE_SUFFIX, type BertConfig, type ModuleKind, type StateDict, type TensorData } from '../../src/engine/types';
+import { exportPeftAdapter, importPeftAdapter, peftCheckInputs, type PeftAdapter } from '../../src/io/export/peft';
+import type { MethodEvent } from '../../src/methods/types';
+import type { ModelDir } from './model-dir';
+
+export interface ProofCase {
+  method: 'aflora' | 'lora';
+  options: Record<string, unknown>;
+  recipe: TrainingRecipe;
+}
+
+/** 32 training rows, batch 8: 4 steps per epoch. */
+const PROOF_RECIPE: TrainingRecipe = { ...DEFAULT_RECIPE, epochs: 8, batchSize: 8, maxLength: 32, logEvery: 1, seed: 7 };
+
+export const PROOF_CASES: readonly ProofCase[] = [
+  // Default AFLoRA options. 64 steps at adapter lr 3e-2: Λb (0 at start) grows to ~0.8 and the adapted logits move
+  // ~0.9 away from the base model's; at 32 steps / 1e-2 they moved only ~4e-4, too close to the 1e-4 tolerance
+  // for the check to tell a wrong export from a right one. Also long enough for masking rounds and freezes.
+  { method: 'aflora', options: {}, recipe: { ...PROOF_RECIPE, epochs: 16, adapterLr: 3e-2 } },
+  // All six linears, so PEFT must tell attention.output.dense from output.dense by full path.
+  {
+    method: 'lora',
+    options: { r: 8, alpha: 16, targetModules: ['query', 'key', 'value', 'attn_out', 'inter', 'out'] },
+    recipe: { ...PROOF_RECIPE, adapterLr: 5e-3 },
+  },
+];
+
+/**
+ * Token-id rows (the golden model has no vocabulary): [CLS]=101 % vocab first, random lengths with padding 0,
+ * token types 0 then 1 from the middle on (a pair), label 1 iff the marker id occurs, so training has a signal.
+ */
+export function tokenIdExamples(config: BertConfig, count: number, seqLen: number, seed: number): EncodedExamples {
+  const rng = new Rng(seed);
+  const cls = 101 % config.vocabSize;
+  const marker = 42 % config.vocabSize;
+  const inputIds = new Int32Array(count * seqLen);
+  const tokenTypeIds = new Int32Array(count * seqLen);
+  const attentionMask = new Int32Array(count * seqLen);
+  const labels = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const length = Math.max(4, Math.floor(seqLen / 3) + rng.int(seqLen - Math.floor(seqLen / 3) + 1));
+    const positive = i % 2 === 0;
+    for (let j = 0; j < length; j++) {
+      let id = j === 0 ? cls : 1 + rng.int(config.vocabSize - 1);
+      if (id === marker) id = marker + 1;
+      inputIds[i * seqLen + j] = id;
+      attentionMask[i * seqLen + j] = 1;
+      tokenTypeIds[i * seqLen + j] = j >= length / 2 ? 1 : 0;
+    }
+    if (positive) inputIds[i * seqLen + 1 + rng.int(length - 1)] = marker;
+    labels[i] = positive ? 1 : 0;
+  }
+  return { count, seqLen, inputIds, tokenTypeIds, attentionMask, labels };
+}
+
+export interface ProofRun {
+  method: string;
+  options: Record<string, unknown>;
+  recipe: TrainingRecipe;
+  steps: number;
+  losses: number[];
+  /** Adapter matrices frozen during training (AFLoRA). */
+  frozen: string[];
+  state: StateDict;
+  adapter: PeftAdapter;
+  /** The app's eval-mode logits on `inputs`, [count, numLabels]. */
+  logits: Float32Array;
+  /** The base model's logits (no adapter, checkpoint classifier) on `inputs`. */
+  baseLogits: Float32Array;
+  inputs: EncodedExamples;
+  /** inputs.json text for check_peft_export.py. */
+  inputsJson: string;
+}
+
+export async function trainAndExport(model: ModelDir, proof: ProofCase, train: EncodedExamples, inputs: EncodedExamples, baseModel: string): Promise<ProofRun> {
+  const trainer = new Trainer({ config: model.config, weights: model.weights, method: proof.method, options: proof.options, train, recipe: proof.recipe });
+  try {
+    const frozen: string[] = [];
+    while (!trainer.finished) {
+      const events: MethodEvent[] = await trainer.step();
+      for (const e of events) if (e.type === 'freeze') frozen.push(e.name);
+    }
+    const losses = (await trainer.flushMetrics()).map((m) => m.loss);
+    const state = await trainer.adapterState();
+    const alpha = proof.options.alpha;
+    const adapter = exportPeftAdapter({ variables: state, baseModel, loraAlpha: typeof alpha === 'number' ? alpha : undefined });
+    const logits = await trainer.logits(inputs);
+    const baseLogits = await trainer.logits(inputs, false);
+    const inputsJson = peftCheckInputs({
+      numLabels: model.config.numLabels,
+      seqLen: inputs.seqLen,
+      inputIds: inputs.inputIds,
+      tokenTypeIds: inputs.tokenTypeIds,
+      attentionMask: Int32Array.from(inputs.attentionMask),
+      logits,
+    });
+    return { method: proof.method, options: proof.options, recipe: proof.recipe, steps: trainer.stepsDone, losses, frozen, state, adapter, logits, baseLogits, inputs, inputsJson };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+const KIND_BY_SUFFIX = new Map(Object.entries(MODULE_SUFFIX).map(([kind, suffix]) => [suffix, kind as ModuleKind]));
+
+function kindOf(modulePath: string): ModuleKind {
+  const suffix = modulePath.replace(/^bert\.encoder\.layer\.\d+\./, '');
+  const kind = KIND_BY_SUFFIX.get(suffix);
+  if (!kind) throw new Error(`not an encoder linear: ${modulePath}`);
+  return kind;
+}
+
+/** The exported files read back (io's importer) as plain LoRA variables, scaling lora_alpha / r. */
+export function readBack(adapter: PeftAdapter) {
+  const files = adapter.files;
+  const imported = importPeftAdapter(files['adapter_config.json'], files['adapter_model.safetensors']);
+  const modules = [...imported.variables.keys()].filter((n) => n.endsWith('.lora_A')).map((n) => n.slice(0, -'.lora_A'.length));
+  return { ...imported, modules, kinds: [...new Set(modules.map(kindOf))] };
+}
+
+/** Logits of the exported adapter run through the app's plain LoRA method (x W0ᵀ + b0 + s · x A'ᵀ B'ᵀ). */
+export async function plainLoraLogits(model: ModelDir, adapter: PeftAdapter, inputs: EncodedExamples, batchSize: number): Promise<Float32Array> {
+  const back = readBack(adapter);
+  const trainer = new Trainer({
+    config: model.config,
+    weights: model.weights,
+    method: 'lora',
+    options: { r: back.r, alpha: back.loraAlpha, targetModules: back.kinds },
+    initial: back.variables,
+    train: inputs,
+    recipe: { ...DEFAULT_RECIPE, batchSize },
+  });
+  try {
+    return await trainer.logits(inputs);
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/** W0 + (alpha / r) B' A' merged into the base weights (float64 sums), classifier replaced: no adapter code at all. */
+export function mergeIntoBase(weights: StateDict, adapter: PeftAdapter): StateDict {
+  const back = readBack(adapter);
+  const scale = back.loraAlpha / back.r;
+  const merged: StateDict = new Map(weights);
+  for (const path of back.modules) {
+    const a = back.variables.get(`${path}.lora_A`)!; // [r, in]
+    const b = back.variables.get(`${path}.lora_B`)!; // [out, r]
+    const w0 = weights.get(`${path}.weight`); // [out, in]
+    if (!w0) throw new Error(`base has no ${path}.weight`);
+    const [out, inFeatures] = w0.shape;
+    const r = a.shape[0];
+    const w = new Float32Array(out * inFeatures);
+    for (let o = 0; o < out; o++) {
+      for (let i = 0; i < inFeatures; i++) {
+        let delta = 0;
+        for (let k = 0; k < r; k++) delta += b.data[o * r + k] * a.data[k * inFeatures + i];
+        w[o * inFeatures + i] = w0.data[o * inFeatures + i] + scale * delta;
+      }
+    }
+    merged.set(`${path}.weight`, { shape: [out, inFeatures], data: w });
+  }
+  for (const name of ['classifier.weight', 'classifier.bias']) {
+    const head: TensorData | undefined = back.variables.get(name);
+    if (!head) throw new Error(`adapter has no ${name}`);
+    merged.set(name, head);
+  }
+  return merged;
+}
+
+/** Logits of the bare base model with the adapter merged into its weights. */
+export async function mergedLogits(model: ModelDir, adapter: PeftAdapter, inputs: EncodedExamples, batchSize: number): Promise<Float32Array> {
+  const trainer = new Trainer({
+    config: model.config,
+    weights: mergeIntoBase(model.weights, adapter),
+    method: 'lora',
+    train: inputs,
+    recipe: { ...DEFAULT_RECIPE, batchSize },
+  });
+  try {
+    return await trainer.logits(inputs, false);
+  } finally {
+    trainer.dispose();
+  }
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
+
+/** Largest |value| over every variable whose name ends with `suffix` (e.g. '.lambda_b'). */
+export function maxAbsOf(state: StateDict, suffix: string): number {
+  let max = 0;
+  for (const [name, t] of state) if (name.endsWith(suffix)) for (const v of t.data) max = Math.max(max, Math.abs(v));
+  return max;
+}
