@@ -3,7 +3,9 @@
 # carry [".device"] prepared here by ../shared/device/prepare.sh + bench/bundle.sh.
 #   bash bench/device-run.sh PART...      PART = mini | flags | all | pytorch | smoke
 # Writes into $OUT: bench-<part>.json (+ .log) for the TF.js parts, pytorch.json for PyTorch, gpu.txt.
-# Each part is a separate process with its own time limit, so a slow part still leaves the others' JSON.
+# Each part is a separate process with its own time limit, so a slow part still leaves the others' JSON
+# (the bench rewrites its JSON after every config). Limits per call of the device tool (600 s) hold for the
+# groups: "smoke mini" (<= 540 s), "pytorch flags" (<= 580 s), "all" (<= 570 s).
 set -u
 OUT=${OUT:-/tmp/bench-out}
 mkdir -p "$OUT"
@@ -44,21 +46,21 @@ for part in $PARTS; do
       bench mini 420 --model mini --verify 3 --steps 10 --warmup 3 ;;
     flags) # TF.js webgpu flags on the mini AFLoRA step, plain and fused
       setup_node
-      bench flags-default 150 --model mini --method aflora-both --steps 6 --warmup 2 --no-profile
-      bench flags-submit64 150 --model mini --method aflora-both --steps 6 --warmup 2 --no-profile \
+      bench flags-default 70 --model mini --method aflora-both --steps 6 --warmup 2 --no-profile
+      bench flags-submit64 70 --model mini --method aflora-both --steps 6 --warmup 2 --no-profile \
         --flags WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64 --label submit64
-      bench flags-submit256 150 --model mini --method aflora-both --steps 6 --warmup 2 --no-profile \
+      bench flags-submit256 70 --model mini --method aflora-both --steps 6 --warmup 2 --no-profile \
         --flags WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=256 --label submit256
-      bench flags-cpuforward 150 --model mini --method aflora-both --steps 6 --warmup 2 --no-profile \
+      bench flags-cpuforward 70 --model mini --method aflora-both --steps 6 --warmup 2 --no-profile \
         --flags WEBGPU_CPU_FORWARD=true --label cpu-forward ;;
     all) # the other sizes, fewer steps (base plain is ~4 s/step)
       setup_node
-      bench tiny 200 --model tiny --steps 6 --warmup 2
-      bench small 250 --model small --steps 6 --warmup 2
-      bench base 500 --model base --steps 4 --warmup 2 --no-profile ;;
+      bench tiny 120 --model tiny --steps 6 --warmup 2
+      bench small 150 --model small --steps 6 --warmup 2
+      bench base 300 --model base --steps 4 --warmup 2 --no-profile ;;
     pytorch)
       echo "== pytorch"
-      timeout 500 python3 bench/pytorch_bench.py "$OUT" > "$OUT/pytorch.log" 2>&1
+      timeout 300 python3 bench/pytorch_bench.py "$OUT" > "$OUT/pytorch.log" 2>&1
       echo "   exit $?"
       tail -n 30 "$OUT/pytorch.log" ;;
     *) echo "unknown part $part (mini | flags | all | pytorch | smoke)"; exit 2 ;;

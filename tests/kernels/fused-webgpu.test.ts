@@ -209,6 +209,29 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
     );
   });
 
+  it('linear differentiates only what is needed: no dW / db work for a frozen weight', async () => {
+    await tf.setBackend('webgpu');
+    const x = tf.tensor2d(values(9 * 20, 25), [9, 20]);
+    const w = tf.tensor2d(values(13 * 20, 26), [13, 20]);
+    const b = tf.tensor1d(values(13, 27));
+    const countBackward = async (f: (input: tfType.Tensor2D) => tfType.Tensor) => {
+      const counter = kernels.installDispatchCounter();
+      const grad = tf.grad((input: tfType.Tensor) => tf.sum(f(input as tfType.Tensor2D)))(x);
+      await grad.data();
+      counter.uninstall();
+      grad.dispose();
+      return counter.total();
+    };
+    const lazy = await countBackward((input) => kernels.linear(input, w, b));
+    const eager = await countBackward((input) =>
+      tf.fused.matMul({ a: input, b: w, transposeB: true, bias: b }),
+    );
+    // tf.fused.matMul's customGrad also runs the dW matMul and the db reduction.
+    expect(eager - lazy).toBeGreaterThanOrEqual(2);
+    tf.dispose([x, w, b]);
+    expect(gpu.uncapturedErrors).toEqual([]);
+  });
+
   it('lowRankAdapter (AFLoRA form, Λd and Λb): forward and every input gradient', async () => {
     const [tokens, inF, outF, rank] = [10, 24, 70, 4];
     await compare(
