@@ -32,7 +32,8 @@ const MODELS: Record<
   small: { numLayers: 4, hiddenSize: 512, numHeads: 8, intermediateSize: 2048 },
   base: { numLayers: 12, hiddenSize: 768, numHeads: 12, intermediateSize: 3072 },
 };
-const VARIANTS = ['plain', 'fused'] as const;
+// plain: Trainer as is; engine: Trainer with its opt-in kernels; fused: bench/fused.ts (all kernels).
+const VARIANTS = ['plain', 'engine', 'fused'] as const;
 type Variant = (typeof VARIANTS)[number];
 
 interface Args {
@@ -129,6 +130,7 @@ function makeTrainer(
   methodLabel: MethodLabel,
   totalSteps: number,
   dropout: number,
+  useKernels = false,
 ) {
   const config = bertConfig(model, dropout);
   const bench = benchMethod(methodLabel);
@@ -151,6 +153,7 @@ function makeTrainer(
     options: bench.options,
     train: examples,
     recipe,
+    kernels: useKernels,
   });
   return { trainer, examples, bench };
 }
@@ -163,7 +166,7 @@ function stepFunction(
   trainer: Trainer,
   examples: EncodedExamples,
 ): { step: StepFn; dispose(): void } {
-  if (variant === 'plain') {
+  if (variant === 'plain' || variant === 'engine') {
     return {
       step: async () => {
         await trainer.step();
@@ -228,7 +231,14 @@ async function benchOne(
   const counted = gpu ? 1 : 0;
   const total = args.warmup + args.steps + profileSteps + counted + 1;
   const tensorsBefore = tf.memory().numTensors;
-  const { trainer, examples, bench } = makeTrainer(args, model, method, total, args.dropout);
+  const { trainer, examples, bench } = makeTrainer(
+    args,
+    model,
+    method,
+    total,
+    args.dropout,
+    variant === 'engine',
+  );
   const runner = stepFunction(variant, trainer, examples);
   const errorsBefore = gpu?.uncapturedErrors.length ?? 0;
   try {
@@ -320,12 +330,16 @@ interface Verification {
   fused: Array<[number, number]>;
   maxRelLossDiff: number;
   maxRelNormDiff: number;
+  /** Trainer with its own opt-in kernels (TrainerInit.kernels) against plain. */
+  engine: Array<[number, number]>;
+  engineMaxRelLossDiff: number;
+  engineMaxRelNormDiff: number;
 }
 
 /** N steps of each variant from the same init, dropout off: losses and grad norms must agree. */
 async function verify(args: Args, model: string, method: MethodLabel): Promise<Verification> {
   const run = async (variant: Variant) => {
-    const { trainer, examples } = makeTrainer(args, model, method, args.verify + 1, 0);
+    const { trainer, examples } = makeTrainer(args, model, method, args.verify + 1, 0, variant === 'engine');
     const runner = stepFunction(variant, trainer, examples);
     const out: Array<[number, number]> = [];
     try {
@@ -338,6 +352,7 @@ async function verify(args: Args, model: string, method: MethodLabel): Promise<V
   };
   const plain = await run('plain');
   const fused = await run('fused');
+  const engine = await run('engine');
   const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
   return {
     model,
@@ -347,6 +362,9 @@ async function verify(args: Args, model: string, method: MethodLabel): Promise<V
     fused,
     maxRelLossDiff: Math.max(...plain.map((p, i) => rel(fused[i][0], p[0]))),
     maxRelNormDiff: Math.max(...plain.map((p, i) => rel(fused[i][1], p[1]))),
+    engine,
+    engineMaxRelLossDiff: Math.max(...plain.map((p, i) => rel(engine[i][0], p[0]))),
+    engineMaxRelNormDiff: Math.max(...plain.map((p, i) => rel(engine[i][1], p[1]))),
   };
 }
 
@@ -430,7 +448,8 @@ async function main(): Promise<void> {
           writeReport();
           console.log(
             `verify ${model}/${method}: ${v.steps} steps, max rel diff loss ${v.maxRelLossDiff.toExponential(2)}, ` +
-              `grad norm ${v.maxRelNormDiff.toExponential(2)}`,
+              `grad norm ${v.maxRelNormDiff.toExponential(2)}; engine kernels: loss ${v.engineMaxRelLossDiff.toExponential(2)}, ` +
+              `grad norm ${v.engineMaxRelNormDiff.toExponential(2)}`,
           );
         } catch (error) {
           failures.push({ model, method, variant: 'verify', error: String((error as Error).stack ?? error) });
