@@ -43,7 +43,7 @@ for part in $PARTS; do
       bench smoke "${SMOKE_LIMIT:-120}" --model tiny --method aflora-both --batch 2 --seq 16 --steps 2 --warmup 1 --verify 2 ;;
     mini) # the target: BERT-mini, every method, plain vs fused, fused verified against plain
       setup_node
-      bench mini 420 --model mini --verify 3 --steps 10 --warmup 3 ;;
+      bench mini "${MINI_LIMIT:-420}" --model mini --verify 3 --steps 10 --warmup 3 ;;
     flags) # TF.js webgpu flags on the mini AFLoRA step, plain and fused
       setup_node
       bench flags-default 70 --model mini --method aflora-both --steps 6 --warmup 2 --no-profile
@@ -55,12 +55,12 @@ for part in $PARTS; do
         --flags WEBGPU_CPU_FORWARD=true --label cpu-forward ;;
     all) # the other sizes, fewer steps (base plain is ~4 s/step)
       setup_node
-      bench tiny 120 --model tiny --steps 6 --warmup 2
-      bench small 150 --model small --steps 6 --warmup 2
-      bench base 300 --model base --steps 4 --warmup 2 --no-profile ;;
+      bench tiny "${TINY_LIMIT:-120}" --model tiny --steps 6 --warmup 2
+      bench small "${SMALL_LIMIT:-150}" --model small --steps 6 --warmup 2
+      bench base "${BASE_LIMIT:-300}" --model base --steps 4 --warmup 2 --no-profile ;;
     pytorch)
       echo "== pytorch"
-      timeout 300 python3 bench/pytorch_bench.py "$OUT" > "$OUT/pytorch.log" 2>&1
+      timeout "${PYTORCH_LIMIT:-300}" python3 bench/pytorch_bench.py "$OUT" > "$OUT/pytorch.log" 2>&1
       echo "   exit $?"
       tail -n 30 "$OUT/pytorch.log" ;;
     *) echo "unknown part $part (mini | flags | all | pytorch | smoke)"; exit 2 ;;

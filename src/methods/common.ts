@@ -49,7 +49,11 @@ export function createVariable(
   } else {
     values = init(new Rng(mixSeed(ctx.seed, hashString(name))), size);
   }
-  return tf.variable(tf.tensor(values, shape), trainable);
+  // tf.variable copies its initial value: dispose the temporary or it outlives the variable.
+  const initial = tf.tensor(values, shape);
+  const variable = tf.variable(initial, trainable);
+  initial.dispose();
+  return variable;
 }
 
 export function countOf(shape: readonly number[]): number {
