@@ -46,8 +46,9 @@ export interface BertModelOptions {
   seed: number;
   classifierWeightDecay: boolean;
   /**
-   * Use the fused programs of src/engine/kernels (LayerNorm, masked softmax, GELU, linear with lazy gradients).
-   * Same results; each falls back to the plain composite off WebGPU.
+   * Use the fused programs of src/engine/kernels (LayerNorm, masked softmax, GELU, linear with lazy gradients,
+   * GPU-hashed dropout). Same results (dropout: same distribution, other masks); each falls back to the plain
+   * composite off WebGPU.
    */
   useKernels?: boolean;
 }
@@ -252,7 +253,10 @@ export class BertModel {
     if (!options.training || rate <= 0) return x;
     if (options.dropoutSeed === undefined) throw new Error('training with dropout needs a dropoutSeed');
     this.dropoutCalls++;
-    return tf.dropout(x, rate, undefined, mixSeed(options.dropoutSeed, this.dropoutCalls)) as T;
+    const seed = mixSeed(options.dropoutSeed, this.dropoutCalls);
+    // Kernels: mask hashed on the GPU (tf.dropout draws and uploads its randoms from JavaScript).
+    if (this.useKernels) return kernels.dropout(x, rate, seed);
+    return tf.dropout(x, rate, undefined, seed) as T;
   }
 
   /** Plain copies of the head (and trained base) weights for export. */

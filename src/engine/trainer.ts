@@ -63,8 +63,10 @@ export interface TrainerInit {
   /** Initial adapter / classifier values by name (golden fixtures, imported adapters). */
   initial?: StateDict;
   /**
-   * Fused WebGPU programs (src/engine/kernels) for LayerNorm, softmax, GELU, linears, clipping and AdamW: far
-   * fewer dispatches, same results (tests/engine/webgpu.test.ts). Off WebGPU they fall back to plain ops.
+   * Fused WebGPU programs (src/engine/kernels) for LayerNorm, softmax, GELU, dropout, linears, the methods'
+   * low-rank adapters, clipping and AdamW: far fewer dispatches, same results (tests/engine/webgpu.test.ts;
+   * dropout masks come from another RNG). Default: on when the active backend is webgpu. `false` forces the
+   * plain TF.js ops (the reference path the cpu golden tests pin down).
    */
   kernels?: boolean;
 }
@@ -106,6 +108,8 @@ export class Trainer {
   readonly stepsPerEpoch: number;
   readonly warmupSteps: number;
   readonly initNotes: readonly InitNote[];
+  /** Whether this trainer runs the fused kernels (TrainerInit.kernels, default: on webgpu). */
+  readonly kernels: boolean;
 
   private readonly train: EncodedExamples;
   private readonly validation?: EncodedExamples;
@@ -134,6 +138,7 @@ export class Trainer {
     this.warmupSteps = warmupSteps(this.totalSteps, recipe.warmupRatio);
 
     const classifierWd = recipe.classifierWeightDecay ?? recipe.weightDecay;
+    this.kernels = init.kernels ?? kernels.isWebGPUBackend();
     this.runtime = this.method.create(
       {
         config,
@@ -142,6 +147,7 @@ export class Trainer {
         epochs: recipe.epochs,
         seed: recipe.seed,
         initial: init.initial,
+        kernels: this.kernels,
       },
       this.methodOptions,
     );
@@ -151,7 +157,7 @@ export class Trainer {
         trainEmbeddings: this.runtime.trainsEmbeddings ?? false,
         seed: recipe.seed,
         classifierWeightDecay: classifierWd !== 0,
-        useKernels: init.kernels ?? false,
+        useKernels: this.kernels,
       });
       if (init.initial) this.loadHead(init.initial);
     } catch (error) {
@@ -160,7 +166,7 @@ export class Trainer {
     }
     this.initNotes = this.model.initNotes;
     const adamOptions = { ...TORCH_ADAMW_DEFAULTS, weightDecay: recipe.weightDecay };
-    this.optimizer = init.kernels ? new kernels.FusedAdamW(adamOptions) : new AdamW(adamOptions);
+    this.optimizer = this.kernels ? new kernels.FusedAdamW(adamOptions) : new AdamW(adamOptions);
   }
 
   /** Index of the next optimizer step (= steps done). */

@@ -28,6 +28,12 @@ export interface MethodContext {
   seed: number;
   /** Initial values by variable name (golden fixtures, imported adapters); overrides the random init. */
   initial?: StateDict;
+  /**
+   * Fused WebGPU programs on: apply() should route its low-rank branch through
+   * engine/kernels lowRankAdapter (which falls back to plain ops off WebGPU). Off: plain ops in the method's
+   * own order (golden fixtures on cpu depend on it).
+   */
+  kernels?: boolean;
 }
 
 export interface MatrixScore {

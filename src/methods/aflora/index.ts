@@ -5,6 +5,7 @@
  * Also the paper's ablations on the same module: 'pm-trainable' (never freeze) and 'pm-frozen' (A/B frozen at 0).
  */
 import * as tf from '@tensorflow/tfjs';
+import { lowRankAdapter } from '../../engine/kernels';
 import { kaimingUniform } from '../../engine/random';
 import { linearTargets, type BertConfig, type LinearTarget, type MatrixId } from '../../engine/types';
 import { createVariable } from '../common';
@@ -48,6 +49,8 @@ interface ModuleSet {
   /** A/B matrices that start trainable (they may freeze). */
   trainableMatrices: MethodVariable[];
   byPath: Map<string, ScaledLowRank>;
+  /** MethodContext.kernels: apply() through the fused low-rank kernel. */
+  kernels: boolean;
 }
 
 /**
@@ -56,7 +59,7 @@ interface ModuleSet {
  * group is every trainable name without "bias", which includes its lora_d / lora_db vectors.
  */
 function buildModules(ctx: MethodContext, rank: number, lambdaDInit: number, abTrainable: (t: LinearTarget) => boolean): ModuleSet {
-  const set: ModuleSet = { all: [], vectors: [], trainableMatrices: [], byPath: new Map() };
+  const set: ModuleSet = { all: [], vectors: [], trainableMatrices: [], byPath: new Map(), kernels: ctx.kernels ?? false };
   for (const target of ctx.targets) {
     const train = abTrainable(target);
     const names = {
@@ -86,9 +89,22 @@ function buildModules(ctx: MethodContext, rank: number, lambdaDInit: number, abT
   return set;
 }
 
-function applyScaled(byPath: Map<string, ScaledLowRank>, target: LinearTarget, x: tf.Tensor2D, base: tf.Tensor2D): tf.Tensor2D {
+function applyScaled(
+  byPath: Map<string, ScaledLowRank>,
+  useKernels: boolean,
+  target: LinearTarget,
+  x: tf.Tensor2D,
+  base: tf.Tensor2D,
+): tf.Tensor2D {
   const module = byPath.get(target.path);
   if (!module) throw new Error(`AFLoRA does not adapt ${target.path}`);
+  if (useKernels) {
+    // One fused program forward; backward computes dA/dB only while A/B still train (lazy gradients).
+    return lowRankAdapter(x, base, module.a as tf.Tensor2D, module.b as tf.Tensor2D, {
+      lambdaD: module.d as tf.Tensor1D,
+      lambdaB: module.bVec as tf.Tensor1D,
+    });
+  }
   const down = tf.mul(tf.matMul(x, module.a as tf.Tensor2D, false, true), module.d); // [T, r]
   const up = tf.matMul(down, module.b as tf.Tensor2D, false, true); // [T, out]
   return tf.add(base, tf.mul(up, module.bVec));
@@ -98,7 +114,7 @@ function runtimeBase(set: ModuleSet, trainable: () => MethodVariable[], extraDis
   return {
     adapted: new Set(set.byPath.keys()),
     trainsBase: false,
-    apply: (target, x, base) => applyScaled(set.byPath, target, x, base),
+    apply: (target, x, base) => applyScaled(set.byPath, set.kernels, target, x, base),
     variables: () => set.all,
     trainable,
     dispose() {

@@ -3,6 +3,7 @@
  * (kaiming uniform, a = sqrt 5, per layer) and only the vectors Λd [r] (init 0.1) and Λb [out] (init 0) trained.
  */
 import * as tf from '@tensorflow/tfjs';
+import { lowRankAdapter } from '../../engine/kernels';
 import { kaimingUniform } from '../../engine/random';
 import { linearTargets, type BertConfig, type LinearTarget, type ModuleKind } from '../../engine/types';
 import { checkTargetModules, createVariable, MethodOptionError, selectTargets } from '../common';
@@ -78,6 +79,12 @@ function createElora(ctx: MethodContext, options: EloraOptions): AdapterRuntime 
     trainsBase: false,
     apply(target: LinearTarget, x: tf.Tensor2D, base: tf.Tensor2D): tf.Tensor2D {
       const { a, b, d, bVec } = byPath.get(target.path)!;
+      if (ctx.kernels) {
+        return lowRankAdapter(x, base, a as tf.Tensor2D, b as tf.Tensor2D, {
+          lambdaD: d as tf.Tensor1D,
+          lambdaB: bVec as tf.Tensor1D,
+        });
+      }
       const down = tf.mul(tf.matMul(x, a as tf.Tensor2D, false, true), d); // [T, r]
       // The reference's order (B, then Λb, then add base), for float agreement with the golden fixtures.
       const up = tf.matMul(down, b as tf.Tensor2D, false, true); // [T, out]

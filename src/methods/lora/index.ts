@@ -1,5 +1,6 @@
 /** LoRA with PEFT semantics: y = W0 x + b0 + (alpha / r) B A x; A kaiming-uniform(a = sqrt 5), B = 0. */
 import * as tf from '@tensorflow/tfjs';
+import { lowRankAdapter } from '../../engine/kernels';
 import { kaimingUniform } from '../../engine/random';
 import { linearTargets, type BertConfig, type LinearTarget, type ModuleKind } from '../../engine/types';
 import { checkTargetModules, createVariable, MethodOptionError, selectTargets } from '../common';
@@ -50,6 +51,7 @@ function createLora(ctx: MethodContext, options: LoraOptions): AdapterRuntime {
     trainsBase: false,
     apply(target: LinearTarget, x: tf.Tensor2D, base: tf.Tensor2D): tf.Tensor2D {
       const { a, b } = byPath.get(target.path)!;
+      if (ctx.kernels) return lowRankAdapter(x, base, a as tf.Tensor2D, b as tf.Tensor2D, { scale });
       const down = tf.matMul(x, a as tf.Tensor2D, false, true); // [T, r]
       // PEFT's order (scale after B, then add): a fused-bias variant drifted past the golden tolerance by step 57.
       const up = tf.matMul(down, b as tf.Tensor2D, false, true); // [T, out]
