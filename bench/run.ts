@@ -4,11 +4,12 @@
  *
  *   npm run bench -- --model mini --method aflora-both --batch 32 --seq 128 --steps 10 --json out.json
  *
- * Per config and variant (plain = Trainer.step(); fused = bench/fused.ts with src/engine/kernels):
- * median ms/step with the GPU queue drained (every step reads its loss back), examples/s, tokens/s,
+ * Per config and variant (plain = Trainer with kernels: false; engine = Trainer with its fused kernels,
+ * the default on webgpu and what the app runs; `fused` is an alias of engine): median ms/step with the
+ * GPU queue drained (every step reads its loss back), examples/s, tokens/s,
  * tf.memory(), the webgpu buffer manager's bytes, GPU dispatches per step (runWebGPUProgram calls) and a
- * per-kernel breakdown of one step (tf.profile). --verify N compares N plain and fused steps from the same
- * start (dropout off): the fused path must reproduce the losses and gradient norms.
+ * per-kernel breakdown of one step (tf.profile). --verify N compares N plain and engine steps from the same
+ * start (dropout off): the kernels must reproduce the losses and gradient norms.
  */
 import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
@@ -19,7 +20,6 @@ import { Trainer, DEFAULT_RECIPE, type TrainingRecipe } from '../src/engine/trai
 import type { BertConfig } from '../src/engine/types';
 import { randomBertWeights } from '../src/engine/weights';
 import { Rng } from '../src/engine/random';
-import { FusedStep } from './fused';
 import { METHOD_LABELS, benchMethod, type MethodLabel } from './methods';
 import { setupWebGPU, webgpuBufferBytes, type NodeWebGPUHandle } from './webgpu-node';
 
@@ -32,8 +32,10 @@ const MODELS: Record<
   small: { numLayers: 4, hiddenSize: 512, numHeads: 8, intermediateSize: 2048 },
   base: { numLayers: 12, hiddenSize: 768, numHeads: 12, intermediateSize: 3072 },
 };
-// plain: Trainer as is; engine: Trainer with its opt-in kernels; fused: bench/fused.ts (all kernels).
-const VARIANTS = ['plain', 'engine', 'fused'] as const;
+// plain: Trainer with kernels off; engine: Trainer with its kernels (the webgpu default).
+const VARIANTS = ['plain', 'engine'] as const;
+/** Old variant names still accepted on the command line. */
+const VARIANT_ALIASES: Record<string, (typeof VARIANTS)[number]> = { fused: 'engine' };
 type Variant = (typeof VARIANTS)[number];
 
 interface Args {
@@ -58,10 +60,10 @@ function parseArgs(argv: string[]): Args {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const list = <T extends string>(name: string, all: readonly T[]): T[] => {
+  const list = <T extends string>(name: string, all: readonly T[], aliases: Record<string, T> = {}): T[] => {
     const value = get(name);
     if (!value || value === 'all') return [...all];
-    const items = value.split(',') as T[];
+    const items = [...new Set(value.split(',').map((item) => aliases[item] ?? item))] as T[];
     for (const item of items)
       if (!all.includes(item)) throw new Error(`--${name}: unknown "${item}" (known: ${all.join(', ')})`);
     return items;
@@ -76,7 +78,7 @@ function parseArgs(argv: string[]): Args {
   return {
     models: list('model', Object.keys(MODELS)),
     methods: list('method', METHOD_LABELS),
-    variants: list('variant', VARIANTS),
+    variants: list('variant', VARIANTS, VARIANT_ALIASES),
     batch: Number(get('batch') ?? 32),
     seq: Number(get('seq') ?? 128),
     steps: Number(get('steps') ?? 10),
@@ -155,36 +157,17 @@ function makeTrainer(
     recipe,
     kernels: useKernels,
   });
-  return { trainer, examples, bench };
+  return { trainer, bench };
 }
 
 /** One step, queue drained (its loss and grad norm read back). Returns [loss, gradNorm]. */
 type StepFn = () => Promise<[number, number]>;
 
-function stepFunction(
-  variant: Variant,
-  trainer: Trainer,
-  examples: EncodedExamples,
-): { step: StepFn; dispose(): void } {
-  if (variant === 'plain' || variant === 'engine') {
-    return {
-      step: async () => {
-        await trainer.step();
-        const [metrics] = await trainer.flushMetrics();
-        return [metrics.loss, metrics.gradNorm];
-      },
-      dispose: () => undefined,
-    };
-  }
-  const fused = new FusedStep(trainer, examples);
-  return {
-    step: async () => {
-      const metrics = await fused.step();
-      const values = await metrics.data();
-      metrics.dispose();
-      return [values[0], values[1]];
-    },
-    dispose: () => fused.dispose(),
+function stepFunction(trainer: Trainer): StepFn {
+  return async () => {
+    await trainer.step();
+    const [metrics] = await trainer.flushMetrics();
+    return [metrics.loss, metrics.gradNorm];
   };
 }
 
@@ -231,7 +214,7 @@ async function benchOne(
   const counted = gpu ? 1 : 0;
   const total = args.warmup + args.steps + profileSteps + counted + 1;
   const tensorsBefore = tf.memory().numTensors;
-  const { trainer, examples, bench } = makeTrainer(
+  const { trainer, bench } = makeTrainer(
     args,
     model,
     method,
@@ -239,18 +222,18 @@ async function benchOne(
     args.dropout,
     variant === 'engine',
   );
-  const runner = stepFunction(variant, trainer, examples);
+  const step = stepFunction(trainer);
   const errorsBefore = gpu?.uncapturedErrors.length ?? 0;
   try {
     let last: [number, number] = [Number.NaN, Number.NaN];
-    for (let i = 0; i < args.warmup; i++) last = await runner.step();
+    for (let i = 0; i < args.warmup; i++) last = await step();
 
     let dispatches: number | null = null;
     let byProgram: Record<string, number> | null = null;
     if (gpu) {
       const counter: DispatchCounter = installDispatchCounter();
       try {
-        last = await runner.step();
+        last = await step();
       } finally {
         counter.uninstall();
       }
@@ -261,7 +244,7 @@ async function benchOne(
     const samples: number[] = [];
     for (let i = 0; i < args.steps; i++) {
       const start = performance.now();
-      last = await runner.step();
+      last = await step();
       samples.push(performance.now() - start);
     }
 
@@ -269,7 +252,7 @@ async function benchOne(
     let breakdown: Record<string, number> | null = null;
     if (args.profile) {
       const info = await tf.profile(async () => {
-        last = await runner.step();
+        last = await step();
         return tf.scalar(0);
       });
       const counts = new Map<string, number>();
@@ -313,7 +296,6 @@ async function benchOne(
       uncapturedErrors: gpu ? gpu.uncapturedErrors.slice(errorsBefore) : [],
     };
   } finally {
-    runner.dispose();
     trainer.dispose();
     leaks.push({ model, method, variant, tensors: tf.memory().numTensors - tensorsBefore });
   }
@@ -327,31 +309,26 @@ interface Verification {
   method: MethodLabel;
   steps: number;
   plain: Array<[number, number]>;
-  fused: Array<[number, number]>;
+  /** Trainer with its kernels (TrainerInit.kernels) against plain. */
+  engine: Array<[number, number]>;
   maxRelLossDiff: number;
   maxRelNormDiff: number;
-  /** Trainer with its own opt-in kernels (TrainerInit.kernels) against plain. */
-  engine: Array<[number, number]>;
-  engineMaxRelLossDiff: number;
-  engineMaxRelNormDiff: number;
 }
 
 /** N steps of each variant from the same init, dropout off: losses and grad norms must agree. */
 async function verify(args: Args, model: string, method: MethodLabel): Promise<Verification> {
   const run = async (variant: Variant) => {
-    const { trainer, examples } = makeTrainer(args, model, method, args.verify + 1, 0, variant === 'engine');
-    const runner = stepFunction(variant, trainer, examples);
+    const { trainer } = makeTrainer(args, model, method, args.verify + 1, 0, variant === 'engine');
+    const step = stepFunction(trainer);
     const out: Array<[number, number]> = [];
     try {
-      for (let i = 0; i < args.verify; i++) out.push(await runner.step());
+      for (let i = 0; i < args.verify; i++) out.push(await step());
     } finally {
-      runner.dispose();
       trainer.dispose();
     }
     return out;
   };
   const plain = await run('plain');
-  const fused = await run('fused');
   const engine = await run('engine');
   const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
   return {
@@ -359,12 +336,9 @@ async function verify(args: Args, model: string, method: MethodLabel): Promise<V
     method,
     steps: args.verify,
     plain,
-    fused,
-    maxRelLossDiff: Math.max(...plain.map((p, i) => rel(fused[i][0], p[0]))),
-    maxRelNormDiff: Math.max(...plain.map((p, i) => rel(fused[i][1], p[1]))),
     engine,
-    engineMaxRelLossDiff: Math.max(...plain.map((p, i) => rel(engine[i][0], p[0]))),
-    engineMaxRelNormDiff: Math.max(...plain.map((p, i) => rel(engine[i][1], p[1]))),
+    maxRelLossDiff: Math.max(...plain.map((p, i) => rel(engine[i][0], p[0]))),
+    maxRelNormDiff: Math.max(...plain.map((p, i) => rel(engine[i][1], p[1]))),
   };
 }
 
@@ -447,9 +421,8 @@ async function main(): Promise<void> {
           verifications.push(v);
           writeReport();
           console.log(
-            `verify ${model}/${method}: ${v.steps} steps, max rel diff loss ${v.maxRelLossDiff.toExponential(2)}, ` +
-              `grad norm ${v.maxRelNormDiff.toExponential(2)}; engine kernels: loss ${v.engineMaxRelLossDiff.toExponential(2)}, ` +
-              `grad norm ${v.engineMaxRelNormDiff.toExponential(2)}`,
+            `verify ${model}/${method}: ${v.steps} steps, engine kernels vs plain: max rel diff loss ` +
+              `${v.maxRelLossDiff.toExponential(2)}, grad norm ${v.maxRelNormDiff.toExponential(2)}`,
           );
         } catch (error) {
           failures.push({ model, method, variant: 'verify', error: String((error as Error).stack ?? error) });
