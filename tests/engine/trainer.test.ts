@@ -112,10 +112,22 @@ describe('Trainer', () => {
     expect(a).not.toEqual(c);
   });
 
-  it('gives the same losses with the kernel path (composite fallbacks off WebGPU)', async () => {
+  it('gives the same losses with the kernel path (composite fallbacks off WebGPU), dropout included', async () => {
     const plain = await losses(4, 0, 6);
     const fused = await losses(4, 0, 6, true);
     fused.forEach((loss, i) => expect(loss).toBeCloseTo(plain[i], 5));
+    // Off WebGPU the kernels' dropout is tf.dropout with the same per-call seeds.
+    const plainDropout = await losses(4, 0.1, 3);
+    const fusedDropout = await losses(4, 0.1, 3, true);
+    expect(plainDropout).not.toEqual(plain.slice(0, 3));
+    fusedDropout.forEach((loss, i) => expect(loss).toBeCloseTo(plainDropout[i], 5));
+  });
+
+  it('keeps the kernels off by default on cpu (the golden path)', () => {
+    const config = tinyConfig();
+    const trainer = new Trainer({ config, weights: randomBertWeights(config, 1), method: 'lora', train: toyExamples(4, 12, 5), recipe });
+    expect(trainer.kernels).toBe(false);
+    trainer.dispose();
   });
 
   it('drops a frozen variable from training and the optimizer; tensor count stays flat across the freeze', async () => {

@@ -1,6 +1,10 @@
-/** Two training steps on webgpu (Dawn + SwiftShader) agree with the cpu backend; no uncaptured WebGPU errors. */
+/**
+ * Training steps on webgpu (Dawn + SwiftShader) agree with the cpu backend, with and without the fused kernels
+ * (the webgpu default); no uncaptured WebGPU errors. 1 layer, hidden 8: SwiftShader is slow.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrainingRecipe } from '../../src/engine/trainer';
+import type { MethodEvent } from '../../src/methods/types';
 import type { StateDict } from '../../src/engine/types';
 import { installNodeWebGPU, type NodeWebGPU } from '../helpers/webgpu';
 import { tinyConfig, toyExamples } from '../helpers/tinyBert';
@@ -26,34 +30,57 @@ const recipe: TrainingRecipe = {
   logEvery: 2,
 };
 
-async function run(backend: 'webgpu' | 'cpu', method: string, kernels = false) {
+interface RunOptions {
+  /** undefined: the Trainer's default (on for webgpu, off for cpu). */
+  kernels?: boolean;
+  options?: object;
+  steps?: number;
+  dropout?: number;
+  recipe?: Partial<TrainingRecipe>;
+}
+
+const LORA_OPTIONS = { targetModules: ['query', 'value', 'inter', 'out'] };
+
+async function run(backend: 'webgpu' | 'cpu', method: string, kernelsOrRun: boolean | RunOptions = false) {
+  const opts: RunOptions = typeof kernelsOrRun === 'boolean' ? { kernels: kernelsOrRun } : kernelsOrRun;
   const { tf } = gpu;
   expect(await tf.setBackend(backend)).toBe(true);
   // Imported after the backend is installed so the engine shares this tfjs instance.
   const { Trainer } = await import('../../src/engine/trainer');
   const { randomBertWeights } = await import('../../src/engine/weights');
-  const config = tinyConfig({ hiddenSize: 8, intermediateSize: 16, numLayers: 1, vocabSize: 40 });
+  const dropout = opts.dropout ?? 0;
+  const config = tinyConfig({
+    hiddenSize: 8,
+    intermediateSize: 16,
+    numLayers: 1,
+    vocabSize: 40,
+    hiddenDropout: dropout,
+    attentionDropout: dropout,
+  });
   const trainer = new Trainer({
     config,
     weights: randomBertWeights(config, 3),
     method,
-    options: method === 'lora' ? { targetModules: ['query', 'value', 'inter', 'out'] } : {},
+    options: opts.options ?? (method === 'lora' ? LORA_OPTIONS : {}),
     train: toyExamples(8, 8, 4),
-    recipe,
-    kernels,
+    recipe: { ...recipe, ...opts.recipe },
+    ...(opts.kernels === undefined ? {} : { kernels: opts.kernels }),
   });
+  const usedKernels = trainer.kernels;
   const inspected = await trainer.inspectNextStep();
-  await trainer.step();
+  const events: MethodEvent[] = [];
+  const steps = opts.steps ?? 2;
+  for (let i = 0; i < steps - 1; i++) events.push(...(await trainer.step()));
   // Dispatches of one warm step (webgpu only): the per-step CPU-overhead proxy.
   const { installDispatchCounter } = await import('../../src/engine/kernels');
   const counter = backend === 'webgpu' ? installDispatchCounter() : null;
-  await trainer.step();
+  events.push(...(await trainer.step()));
   const dispatches = counter?.total() ?? 0;
   counter?.uninstall();
   const metrics = await trainer.flushMetrics();
   const state = await trainer.adapterState();
   trainer.dispose();
-  return { inspected, losses: metrics.map((m) => m.loss), state, dispatches };
+  return { inspected, losses: metrics.map((m) => m.loss), state, dispatches, events, usedKernels };
 }
 
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
@@ -94,5 +121,45 @@ describe('engine on webgpu', () => {
     expectStatesClose(fused.state, onCpu.state);
     console.log(`dispatches per lora step (1 layer, hidden 8): plain ${plain.dispatches}, kernels ${fused.dispatches}`);
     expect(fused.dispatches).toBeLessThan(plain.dispatches);
+  });
+
+  it('matches cpu for AFLoRA with the default (kernels on) through a freeze, in fewer dispatches', { timeout: 120_000 }, async () => {
+    // Masking at step 1 with remaining fraction 0 (t_i = 0, t_f = 2 of 3 steps): step 2 trains with frozen A/B.
+    const aflora = {
+      options: { rank: 2, trainableMatrices: 'both', initialWarmup: 0, finalWarmup: 2, deltaT: 1 },
+      recipe: { totalSteps: 3 },
+      steps: 3,
+    };
+    const fused = await run('webgpu', 'aflora', aflora);
+    const plain = await run('webgpu', 'aflora', { ...aflora, kernels: false });
+    expect(gpu.uncapturedErrors).toEqual([]);
+    const onCpu = await run('cpu', 'aflora', aflora);
+    expect([fused.usedKernels, plain.usedKernels, onCpu.usedKernels]).toEqual([true, false, false]);
+
+    const freezes = (events: MethodEvent[]) => events.flatMap((e) => (e.type === 'freeze' ? [`${e.step}:${e.name}`] : []));
+    expect(freezes(onCpu.events).length).toBeGreaterThan(0);
+    expect(freezes(fused.events)).toEqual(freezes(onCpu.events));
+    expectClose(fused.inspected.logits.data, onCpu.inspected.logits.data, 'logits');
+    for (const [name, grad] of onCpu.inspected.grads) expectClose(fused.inspected.grads.get(name)!.data, grad.data, `grad ${name}`);
+    expectClose(fused.losses, onCpu.losses, 'losses');
+    expectStatesClose(fused.state, onCpu.state);
+    console.log(`dispatches per aflora step after the freeze: plain ${plain.dispatches}, kernels ${fused.dispatches}`);
+    expect(fused.dispatches).toBeLessThan(plain.dispatches / 2);
+  });
+
+  it('dropout with kernels (GPU-hashed masks): seeded, changes the loss by a plausible amount', { timeout: 120_000 }, async () => {
+    const withDropout = { kernels: true, dropout: 0.1 };
+    const a = await run('webgpu', 'lora', withDropout);
+    const b = await run('webgpu', 'lora', withDropout);
+    const other = await run('webgpu', 'lora', { ...withDropout, recipe: { seed: 6 } });
+    const noDropout = await run('webgpu', 'lora', { kernels: true });
+    expect(gpu.uncapturedErrors).toEqual([]);
+    expect(a.losses).toEqual(b.losses);
+    expect(a.losses).not.toEqual(other.losses);
+    // Rate 0.1 on a 2-class toy task: masks perturb the loss, they do not wreck it.
+    a.losses.forEach((loss, i) => {
+      expect(loss).not.toBe(noDropout.losses[i]);
+      expect(Math.abs(loss - noDropout.losses[i])).toBeLessThan(0.5 * noDropout.losses[i]);
+    });
   });
 });
