@@ -174,7 +174,6 @@ function stepFunction(trainer: Trainer): StepFn {
 interface Result {
   model: string;
   method: MethodLabel;
-  proxy: boolean;
   variant: Variant;
   backend: string;
   batch: number;
@@ -214,14 +213,7 @@ async function benchOne(
   const counted = gpu ? 1 : 0;
   const total = args.warmup + args.steps + profileSteps + counted + 1;
   const tensorsBefore = tf.memory().numTensors;
-  const { trainer, bench } = makeTrainer(
-    args,
-    model,
-    method,
-    total,
-    args.dropout,
-    variant === 'engine',
-  );
+  const { trainer } = makeTrainer(args, model, method, total, args.dropout, variant === 'engine');
   const step = stepFunction(trainer);
   const errorsBefore = gpu?.uncapturedErrors.length ?? 0;
   try {
@@ -267,7 +259,6 @@ async function benchOne(
     return {
       model,
       method,
-      proxy: bench.proxy,
       variant,
       backend: args.backend,
       batch: args.batch,
@@ -360,7 +351,7 @@ function formatTable(results: Result[]): string {
     const plain = results.find((p) => p.model === r.model && p.method === r.method && p.variant === 'plain');
     return [
       r.model,
-      r.method + (r.proxy ? '*' : ''),
+      r.method,
       r.variant,
       r.msPerStep.median.toFixed(1),
       r.examplesPerSec.toFixed(1),
@@ -445,10 +436,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  const proxyNote = results.some((r) => r.proxy)
-    ? '\n(* = bench stand-in for AFLoRA: src/methods/aflora not in the registry)'
-    : '';
-  console.log(`\n${formatTable(results)}${proxyNote}`);
+  console.log(`\n${formatTable(results)}`);
   writeReport();
   if (args.json) console.log(`wrote ${args.json}`);
   const leaky = leaks.filter((l) => l.tensors !== 0);

@@ -3,9 +3,9 @@
  * many-input concat, unsortedSegmentSum, gather compaction; no uncaptured WebGPU errors. Tiny sizes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BertConfig } from '../../src/engine/types';
 import type { MethodEvent } from '../../src/methods/types';
 import { installNodeWebGPU, type NodeWebGPU } from '../helpers/webgpu';
+import { tinyConfig } from '../helpers/tinyBert';
 
 let gpu: NodeWebGPU;
 
@@ -17,21 +17,13 @@ afterAll(async () => {
   await gpu?.teardown();
 });
 
-const CONFIG: BertConfig = {
+const CONFIG = tinyConfig({
   vocabSize: 10,
   hiddenSize: 4,
-  numLayers: 2,
   numHeads: 1,
   intermediateSize: 8,
   maxPositions: 8,
-  typeVocabSize: 2,
-  layerNormEps: 1e-12,
-  hiddenAct: 'gelu',
-  hiddenDropout: 0,
-  attentionDropout: 0,
-  numLabels: 2,
-  padTokenId: 0,
-};
+});
 
 interface RunResult {
   events: MethodEvent[];
@@ -44,13 +36,23 @@ async function run(): Promise<RunResult> {
   const { linearTargets } = await import('../../src/engine/types');
   const runtime = afloraMethod.create(
     { config: CONFIG, targets: linearTargets(CONFIG), totalSteps: 100, epochs: 10, seed: 5 },
-    { ...afloraMethod.defaults, rank: 2, trainableMatrices: 'both', sensitivity: 'paramGrad', initialWarmup: 10, finalWarmup: 30 },
+    {
+      ...afloraMethod.defaults,
+      rank: 2,
+      trainableMatrices: 'both',
+      sensitivity: 'paramGrad',
+      initialWarmup: 10,
+      finalWarmup: 30,
+    },
   );
   const events: MethodEvent[] = [];
   for (let step = 0; step < 35; step++) {
     const grads = new Map<string, InstanceType<typeof tf.Tensor>>();
     runtime.trainable().forEach((v, t) => {
-      const values = Float32Array.from({ length: v.variable.size }, (_, i) => Math.sin(0.7 * step + 0.31 * i + t) * (1 + (t % 5)));
+      const values = Float32Array.from(
+        { length: v.variable.size },
+        (_, i) => Math.sin(0.7 * step + 0.31 * i + t) * (1 + (t % 5)),
+      );
       grads.set(v.name, tf.tensor(values, v.variable.shape));
     });
     runtime.observeGradients!(step, grads);
@@ -69,15 +71,22 @@ describe('AFLoRA scores on webgpu', () => {
     const onCpu = await run();
     await gpu.tf.setBackend('webgpu');
 
-    const freezes = (r: RunResult) => r.events.filter((e) => e.type === 'freeze').map((e) => `${e.step}:${e.type === 'freeze' ? e.name : ''}`);
+    const freezes = (r: RunResult) =>
+      r.events
+        .filter((e) => e.type === 'freeze')
+        .map((e) => `${e.step}:${e.type === 'freeze' ? e.name : ''}`);
     expect(freezes(onGpu)).toEqual(freezes(onCpu));
     expect(freezes(onCpu).length).toBeGreaterThan(0);
-    const scores = (r: RunResult) => r.events.flatMap((e) => (e.type === 'scores' ? e.scores.map((s) => s.score) : []));
+    const scores = (r: RunResult) =>
+      r.events.flatMap((e) => (e.type === 'scores' ? e.scores.map((s) => s.score) : []));
     const [gpuScores, cpuScores] = [scores(onGpu), scores(onCpu)];
     expect(gpuScores.length).toBe(cpuScores.length);
     expect(cpuScores.length).toBeGreaterThan(24);
-    cpuScores.forEach((want, i) => expect(Math.abs(gpuScores[i] - want)).toBeLessThanOrEqual(1e-4 * Math.abs(want) + 1e-30));
-    const thresholds = (r: RunResult) => r.events.flatMap((e) => (e.type === 'schedule' ? [e.threshold] : []));
+    cpuScores.forEach((want, i) =>
+      expect(Math.abs(gpuScores[i] - want)).toBeLessThanOrEqual(1e-4 * Math.abs(want) + 1e-30),
+    );
+    const thresholds = (r: RunResult) =>
+      r.events.flatMap((e) => (e.type === 'schedule' ? [e.threshold] : []));
     const [gpuT, cpuT] = [thresholds(onGpu), thresholds(onCpu)];
     expect(gpuT.length).toBe(cpuT.length);
     cpuT.forEach((want, i) => expect(Math.abs(gpuT[i] - want)).toBeLessThanOrEqual(1e-4 * Math.abs(want)));

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { linearTargets, type BertConfig, type LinearTarget } from '../../src/engine/types';
+import { linearTargets, type LinearTarget } from '../../src/engine/types';
 import {
   afloraMethod,
   afloraMethods,
@@ -21,22 +21,16 @@ import {
 import { resolveSchedule } from '../../src/methods/aflora/options';
 import { ScoreState } from '../../src/methods/aflora/scores';
 import type { AdapterRuntime, MethodContext, MethodEvent } from '../../src/methods/types';
+import { tinyConfig } from '../helpers/tinyBert';
 
-const CONFIG: BertConfig = {
+const CONFIG = tinyConfig({
   vocabSize: 10,
   hiddenSize: 4,
   numLayers: 1,
   numHeads: 1,
   intermediateSize: 8,
   maxPositions: 8,
-  typeVocabSize: 2,
-  layerNormEps: 1e-12,
-  hiddenAct: 'gelu',
-  hiddenDropout: 0,
-  attentionDropout: 0,
-  numLabels: 2,
-  padTokenId: 0,
-};
+});
 const RANK = 2;
 const PATH = 'bert.encoder.layer.0';
 const INTER_A = `${PATH}.intermediate.dense.lora_A`; // [2, 4]: 8 elements
@@ -172,7 +166,11 @@ describe('schedule helpers', () => {
     expect(stepsPerEpoch(2005, 20)).toBe(100);
     const derived = resolveSchedule({ ...afloraMethod.defaults }, 2005, 20);
     expect([derived.initialWarmup, derived.finalWarmup]).toEqual([100, 1400]); // 1 and 14 epochs
-    const explicit = resolveSchedule({ ...afloraMethod.defaults, initialWarmup: 7, finalWarmup: 3 }, 2005, 20);
+    const explicit = resolveSchedule(
+      { ...afloraMethod.defaults, initialWarmup: 7, finalWarmup: 3 },
+      2005,
+      20,
+    );
     expect([explicit.initialWarmup, explicit.finalWarmup]).toEqual([7, 3]);
   });
 });
@@ -195,9 +193,15 @@ describe('selection helpers', () => {
 describe('AFLoRA module', () => {
   it('adapts all six linears, trains Λd, Λb everywhere and A/B of the FFN only', () => {
     const runtime = create();
-    expect([...runtime.adapted].sort()).toEqual(linearTargets(CONFIG).map((t) => t.path).sort());
+    expect([...runtime.adapted].sort()).toEqual(
+      linearTargets(CONFIG)
+        .map((t) => t.path)
+        .sort(),
+    );
     const trainable = runtime.trainable().map((v) => v.name);
-    expect(trainable.filter((n) => /lora_[AB]$/.test(n)).sort()).toEqual([INTER_A, INTER_B, OUT_A, OUT_B].sort());
+    expect(trainable.filter((n) => /lora_[AB]$/.test(n)).sort()).toEqual(
+      [INTER_A, INTER_B, OUT_A, OUT_B].sort(),
+    );
     expect(trainable.filter((n) => n.endsWith('.lambda_d') || n.endsWith('.lambda_b'))).toHaveLength(12);
     expect(runtime.variables()).toHaveLength(24);
     // Reference optimizer groups: every adapter variable decays, Λ vectors included.
@@ -251,20 +255,26 @@ describe('AFLoRA module', () => {
 
   it('offers attention-only and both, and rejects unknown options', () => {
     const attention = create({ trainableMatrices: 'attention' });
-    expect(attention.trainable().filter((v) => v.matrix).map((v) => v.matrix!.kind)).toEqual(
-      ['query', 'query', 'key', 'key', 'value', 'value', 'attn_out', 'attn_out'],
-    );
+    expect(
+      attention
+        .trainable()
+        .filter((v) => v.matrix)
+        .map((v) => v.matrix!.kind),
+    ).toEqual(['query', 'query', 'key', 'key', 'value', 'value', 'attn_out', 'attn_out']);
     attention.dispose();
     const both = create({ abScope: 'both' }); // the UI's alias
     expect(both.trainable().filter((v) => v.matrix)).toHaveLength(12);
     both.dispose();
     expect(() => create({ rank: 0 })).toThrow(/rank/);
-    expect(() => create({ sensitivty: 'grad' } as Partial<AfloraOptions>)).toThrow(/unknown option "sensitivty"/);
+    expect(() => create({ sensitivty: 'grad' } as Partial<AfloraOptions>)).toThrow(
+      /unknown option "sensitivty"/,
+    );
   });
 });
 
 describe('AFLoRA scores', () => {
-  const rule: GradientRule = (name, step, i) => (name.length % 5 + 1) * h(step) * (1 + 0.25 * (i % 3)) * (i % 2 ? -1 : 1);
+  const rule: GradientRule = (name, step, i) =>
+    ((name.length % 5) + 1) * h(step) * (1 + 0.25 * (i % 3)) * (i % 2 ? -1 : 1);
 
   it('match a plain-JS run of the reference update for |g|, |p*g| and |g/p|', async () => {
     for (const sensitivity of ['grad', 'paramGrad', 'gradOverParam'] as const) {
@@ -286,15 +296,22 @@ describe('AFLoRA scores', () => {
         for (const v of segments) {
           const p = params.get(v.name)!;
           const g = Float64Array.from({ length: p.length }, (_, i) => rule(v.name, step, i));
-          sens.set(v.name, g.map((gi, i) => Math.abs(sensitivity === 'grad' ? gi : sensitivity === 'paramGrad' ? p[i] * gi : gi / p[i])));
+          sens.set(
+            v.name,
+            g.map((gi, i) =>
+              Math.abs(sensitivity === 'grad' ? gi : sensitivity === 'paramGrad' ? p[i] * gi : gi / p[i]),
+            ),
+          );
         }
         js.observe(step, sens);
-        if (step % 10 === 0) rows.push({ step, means: new Map(segments.map((v) => [v.name, js.mean(v.name)])) });
+        if (step % 10 === 0)
+          rows.push({ step, means: new Map(segments.map((v) => [v.name, js.mean(v.name)])) });
       }
       const read = await state.read(true);
       expect(read.rows.map((r) => r.step)).toEqual([0, 10, 20]);
       read.rows.forEach((row, i) => {
-        for (const [name, want] of rows[i].means) expectRelClose(row.scores.get(name)!, want, 1e-5, `${sensitivity} ${name}@${row.step}`);
+        for (const [name, want] of rows[i].means)
+          expectRelClose(row.scores.get(name)!, want, 1e-5, `${sensitivity} ${name}@${row.step}`);
       });
       // Element scores as of the last window start (20), in segment order.
       const want = segments.flatMap((v) => [...js.elementScores(v.name)]);
@@ -358,7 +375,12 @@ describe('AFLoRA freezing', () => {
     // The threshold of round 20 is out-A's score in the scores event of step 20.
     const scores20 = events.find((e) => e.type === 'scores' && e.step === 20);
     if (scores20?.type !== 'scores') throw new Error('no scores event at step 20');
-    expectRelClose(schedule[0].threshold, scores20.scores.find((s) => s.name === OUT_A)!.score, 1e-6, "threshold@20");
+    expectRelClose(
+      schedule[0].threshold,
+      scores20.scores.find((s) => s.name === OUT_A)!.score,
+      1e-6,
+      'threshold@20',
+    );
     expect(scores20.scores.find((s) => s.name === INTER_A)!.frozen).toBe(true);
     expect(scores20.scores.find((s) => s.name === OUT_A)!.frozen).toBe(false);
     // Permanence: frozen tensors are out of trainable() and their tf.Variable is marked untrainable.
@@ -367,24 +389,38 @@ describe('AFLoRA freezing', () => {
     expect(trainable).toContain(INTER_B);
     expect(runtime.variables().find((v) => v.name === INTER_A)!.variable.trainable).toBe(false);
     // Scores before the first masking round were emitted too (read with it): window starts 0 and 10.
-    expect(events.filter((e) => e.type === 'scores').map((e) => e.step).slice(0, 3)).toEqual([0, 10, 20]);
+    expect(
+      events
+        .filter((e) => e.type === 'scores')
+        .map((e) => e.step)
+        .slice(0, 3),
+    ).toEqual([0, 10, 20]);
     runtime.dispose();
   });
 
   it('matches a plain-JS masking on uneven scores', async () => {
-    const uneven: GradientRule = (name, step, i) => (magnitudes[name] ?? 1) * h(step + i) * (1 + ((i * 37) % 11) / 5);
+    const uneven: GradientRule = (name, step, i) =>
+      (magnitudes[name] ?? 1) * h(step + i) * (1 + ((i * 37) % 11) / 5);
     const runtime = create();
     const events = await runSteps(runtime, 100, uneven);
     // Plain-JS reference: scores, k-th smallest over trainable elements, strict <, permanent.
     const js = new JsScores();
-    const sizes = new Map(runtime.variables().filter((v) => v.name in magnitudes).map((v) => [v.name, v.variable.size]));
+    const sizes = new Map(
+      runtime
+        .variables()
+        .filter((v) => v.name in magnitudes)
+        .map((v) => [v.name, v.variable.size]),
+    );
     const trainable = new Set(sizes.keys());
     const expected: Record<string, number> = {};
     const s = resolveSchedule({ ...afloraMethod.defaults, ...SCHEDULED } as AfloraOptions, 100, 10);
     for (let step = 0; step < 100 && trainable.size > 0; step++) {
       const sens = new Map<string, Float64Array>();
       for (const name of trainable) {
-        sens.set(name, Float64Array.from({ length: sizes.get(name)! }, (_, i) => Math.abs(uneven(name, step, i))));
+        sens.set(
+          name,
+          Float64Array.from({ length: sizes.get(name)! }, (_, i) => Math.abs(uneven(name, step, i))),
+        );
       }
       js.observe(step, sens);
       if (!isMaskingStep(step, s)) continue;
@@ -458,7 +494,12 @@ describe('PM ablations', () => {
     const runtime = pmFrozenMethod.create(context(), { ...pmFrozenMethod.defaults, rank: RANK });
     expect(runtime.trainable().every((v) => !v.matrix)).toBe(true);
     expect(runtime.trainable()).toHaveLength(12);
-    expect(runtime.variables().filter((v) => v.matrix).every((v) => !v.variable.trainable)).toBe(true);
+    expect(
+      runtime
+        .variables()
+        .filter((v) => v.matrix)
+        .every((v) => !v.variable.trainable),
+    ).toBe(true);
     const count = runtime.trainable().reduce((sum, v) => sum + v.variable.size, 0);
     expect(pmFrozenMethod.countTrainable(CONFIG, { ...pmFrozenMethod.defaults, rank: RANK })).toBe(count);
     expect(runtime.observeGradients).toBeUndefined();
@@ -467,10 +508,18 @@ describe('PM ablations', () => {
 
   it('pm-trainable trains the FFN A/B and never freezes them', () => {
     const runtime = pmTrainableMethod.create(context(), { ...pmTrainableMethod.defaults, rank: RANK });
-    expect(runtime.trainable().filter((v) => v.matrix).map((v) => v.name).sort()).toEqual([INTER_A, INTER_B, OUT_A, OUT_B].sort());
+    expect(
+      runtime
+        .trainable()
+        .filter((v) => v.matrix)
+        .map((v) => v.name)
+        .sort(),
+    ).toEqual([INTER_A, INTER_B, OUT_A, OUT_B].sort());
     expect(runtime.afterStep).toBeUndefined();
     const count = runtime.trainable().reduce((sum, v) => sum + v.variable.size, 0);
-    expect(pmTrainableMethod.countTrainable(CONFIG, { ...pmTrainableMethod.defaults, rank: RANK })).toBe(count);
+    expect(pmTrainableMethod.countTrainable(CONFIG, { ...pmTrainableMethod.defaults, rank: RANK })).toBe(
+      count,
+    );
     runtime.dispose();
   });
 });

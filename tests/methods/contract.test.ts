@@ -6,9 +6,9 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EncodedExamples } from '../../src/engine/batches';
 import { Trainer, type TrainingRecipe } from '../../src/engine/trainer';
-import type { BertConfig } from '../../src/engine/types';
 import { bertWeightShapes, EMBEDDING_NAMES, randomBertWeights } from '../../src/engine/weights';
 import { METHODS, getMethod } from '../../src/methods/registry';
+import { tinyConfig } from '../helpers/tinyBert';
 
 /** Method id -> options for the contract run (small ranks keep the cpu backend fast). */
 const ROWS: Record<string, object> = {
@@ -20,21 +20,7 @@ const ROWS: Record<string, object> = {
   full: {},
 };
 
-const CONFIG: BertConfig = {
-  vocabSize: 40,
-  hiddenSize: 16,
-  numLayers: 2,
-  numHeads: 2,
-  intermediateSize: 32,
-  maxPositions: 16,
-  typeVocabSize: 2,
-  layerNormEps: 1e-12,
-  hiddenAct: 'gelu',
-  hiddenDropout: 0,
-  attentionDropout: 0,
-  numLabels: 2,
-  padTokenId: 0,
-};
+const CONFIG = tinyConfig();
 const SEQ = 8;
 const HEAD_SIZE = CONFIG.numLabels * CONFIG.hiddenSize + CONFIG.numLabels;
 

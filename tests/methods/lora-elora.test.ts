@@ -1,27 +1,20 @@
 /** LoRA / ELoRA / full: the adapted output against a plain-JS computation, init, naming, groups, options. */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { linearTargets, type BertConfig } from '../../src/engine/types';
+import { linearTargets } from '../../src/engine/types';
 import { eloraEffectiveRank, eloraMethod } from '../../src/methods/elora';
 import { fullMethod } from '../../src/methods/full';
 import { loraMethod } from '../../src/methods/lora';
 import type { MethodContext } from '../../src/methods/types';
+import { tinyConfig } from '../helpers/tinyBert';
 
-const CONFIG: BertConfig = {
+const CONFIG = tinyConfig({
   vocabSize: 30,
   hiddenSize: 4,
   numLayers: 1,
-  numHeads: 2,
   intermediateSize: 6,
   maxPositions: 8,
-  typeVocabSize: 2,
-  layerNormEps: 1e-12,
-  hiddenAct: 'gelu',
-  hiddenDropout: 0,
-  attentionDropout: 0,
-  numLabels: 2,
-  padTokenId: 0,
-};
+});
 const TARGETS = linearTargets(CONFIG);
 const INTER = TARGETS.find((t) => t.kind === 'inter')!; // 4 -> 6
 

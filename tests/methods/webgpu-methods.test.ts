@@ -3,8 +3,9 @@
  * catches WebGPU-only kernel differences (fused matMul with a full-shape bias, broadcasts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linearTargets, type BertConfig } from '../../src/engine/types';
+import { linearTargets } from '../../src/engine/types';
 import { installNodeWebGPU, type NodeWebGPU } from '../helpers/webgpu';
+import { tinyConfig } from '../helpers/tinyBert';
 
 let gpu: NodeWebGPU;
 beforeAll(async () => {
@@ -14,21 +15,13 @@ afterAll(async () => {
   await gpu?.teardown();
 });
 
-const CONFIG: BertConfig = {
+const CONFIG = tinyConfig({
   vocabSize: 30,
   hiddenSize: 8,
   numLayers: 1,
-  numHeads: 2,
   intermediateSize: 12,
   maxPositions: 8,
-  typeVocabSize: 2,
-  layerNormEps: 1e-12,
-  hiddenAct: 'gelu',
-  hiddenDropout: 0,
-  attentionDropout: 0,
-  numLabels: 2,
-  padTokenId: 0,
-};
+});
 
 const CASES = [
   { id: 'lora', options: { r: 4, alpha: 8, targetModules: ['inter'] } },
