@@ -23,9 +23,9 @@ export function App() {
   // Unknown or absent: the default sample; '' = the user's own file.
   const [sampleId, setSampleId] = useState(() => new URLSearchParams(location.search).get(DATA_PARAM) ?? 'default');
   const [modelName, setModelName] = useState(BUILTIN_NAME);
-  // Charts and heatmaps throttle and stagger their own redraws (useChartValue).
-  const run = useAppState((s) => s.run);
-  const overlay = useAppState((s) => s.overlay);
+  // Only the run's settings here: the run itself changes per worker message, and subscribing the whole
+  // page to it re-rendered every panel 20 times a second. LiveCharts and LiveHeatmaps subscribe instead.
+  const runSettings = useAppState((s) => s.run?.settings);
   const dataName = useAppState((s) => s.data.info?.name ?? 'data');
   const heatmapRef = useRef<SVGSVGElement>(null);
 
@@ -43,7 +43,7 @@ export function App() {
     controller.loadModel(BUILTIN_SOURCE, BUILTIN_NAME);
   }, [controller]);
 
-  const shown = run?.settings ?? settings;
+  const shown = runSettings ?? settings;
   return (
     <div className="app">
       <header className="app-header">
@@ -63,26 +63,11 @@ export function App() {
           <TrainingPanel settings={settings} modelName={modelName} dataName={dataName} />
           <section className="panel charts" aria-labelledby="charts-title">
             <h2 id="charts-title">Charts</h2>
-            <div className="chart-grid">
-              <LossChart run={run} overlay={overlay} />
-              <MetricChart run={run} overlay={overlay} metric={shown.metric} />
-              <ScoreChart run={run} />
-              <ScheduleChart run={run} />
-              <TrainableChart run={run} overlay={overlay} />
-            </div>
+            <LiveCharts metric={shown.metric} />
           </section>
           <section className="panel" aria-labelledby="heat-title">
             <h2 id="heat-title">Where AFLoRA freezes (paper Fig. 5)</h2>
-            <div className="heatmaps">
-              <div>
-                <h3>Iterations before freezing</h3>
-                <Heatmap ref={heatmapRef} run={run} mode="freeze" />
-              </div>
-              <div>
-                <h3>Live freezing scores</h3>
-                <Heatmap run={run} mode="scores" />
-              </div>
-            </div>
+            <LiveHeatmaps heatmapRef={heatmapRef} />
           </section>
           <div className="two-up">
             <TryPanel />
@@ -91,6 +76,37 @@ export function App() {
           <RunsPanel />
         </div>
       </main>
+    </div>
+  );
+}
+
+/** The chart grid, subscribed to the live run (charts throttle and stagger their own redraws: useChartValue). */
+function LiveCharts({ metric }: { metric: string }) {
+  const run = useAppState((s) => s.run);
+  const overlay = useAppState((s) => s.overlay);
+  return (
+    <div className="chart-grid">
+      <LossChart run={run} overlay={overlay} />
+      <MetricChart run={run} overlay={overlay} metric={metric} />
+      <ScoreChart run={run} />
+      <ScheduleChart run={run} />
+      <TrainableChart run={run} overlay={overlay} />
+    </div>
+  );
+}
+
+function LiveHeatmaps({ heatmapRef }: { heatmapRef: React.Ref<SVGSVGElement> }) {
+  const run = useAppState((s) => s.run);
+  return (
+    <div className="heatmaps">
+      <div>
+        <h3>Iterations before freezing</h3>
+        <Heatmap ref={heatmapRef} run={run} mode="freeze" />
+      </div>
+      <div>
+        <h3>Live freezing scores</h3>
+        <Heatmap run={run} mode="scores" />
+      </div>
     </div>
   );
 }

@@ -78,19 +78,28 @@ function axes(theme: ChartTheme, opts: { yLog?: boolean; yFromZero?: boolean; yF
   ];
 }
 
+/**
+ * Live charts get a new run 20 times a second; the throttled view of it changes every CHART_REFRESH_MS.
+ * Each chart is an outer component that only throttles, and an inner memoised view that takes the
+ * fields it draws: between redraws (and when its fields did not change) the view, and recharts' whole
+ * tree under it, is skipped instead of re-rendered per message.
+ */
 export const LossChart = memo(function LossChart({ run: liveRun, overlay }: { run: RunRecord | null; overlay: RunRecord | null }) {
   const run = useChartValue(liveRun, 0);
+  return <LossChartView metrics={run?.metrics} label={run?.label} overlay={overlay} />;
+});
+
+const LossChartView = memo(function LossChartView({ metrics, label, overlay }: { metrics: RunRecord['metrics'] | undefined; label: string | undefined; overlay: RunRecord | null }) {
   const theme = useChartTheme();
-  const metrics = run?.metrics;
   const data = useMemo(() => (metrics ? spikyPoints(metrics.step, metrics.loss) : []), [metrics]);
   const other = useMemo(() => (overlay ? spikyPoints(overlay.metrics.step, overlay.metrics.loss) : []), [overlay]);
   return (
     <ChartFrame title="Training loss" empty={data.length === 0 ? 'The loss appears here once training starts.' : null} testId="chart-loss"
-      legend={[{ label: run?.label ?? 'loss', color: theme.primary }, ...(other.length > 0 ? [{ label: overlay!.label, color: theme.overlay, dashed: true }] : [])]}
+      legend={[{ label: label ?? 'loss', color: theme.primary }, ...(other.length > 0 ? [{ label: overlay!.label, color: theme.overlay, dashed: true }] : [])]}
     >
       <LineChart margin={{ top: 8, right: 12, bottom: 8, left: 0 }}>
         {axes(theme)}
-        <Line data={data} dataKey="y" name={run?.label ?? 'loss'} stroke={theme.primary} dot={false} isAnimationActive={false} strokeWidth={1.5} />
+        <Line data={data} dataKey="y" name={label ?? 'loss'} stroke={theme.primary} dot={false} isAnimationActive={false} strokeWidth={1.5} />
         {other.length > 0 && <Line data={other} dataKey="y" name={overlay!.label} stroke={theme.overlay} strokeDasharray="5 3" dot={false} isAnimationActive={false} />}
       </LineChart>
     </ChartFrame>
@@ -106,17 +115,20 @@ function metricPoints(evaluations: RunRecord['evaluations'] | undefined, metric:
 
 export const MetricChart = memo(function MetricChart({ run: liveRun, overlay, metric }: { run: RunRecord | null; overlay: RunRecord | null; metric: string }) {
   const run = useChartValue(liveRun, 1);
+  return <MetricChartView evaluations={run?.evaluations} label={run?.label} overlay={overlay} metric={metric} />;
+});
+
+const MetricChartView = memo(function MetricChartView({ evaluations, label, overlay, metric }: { evaluations: RunRecord['evaluations'] | undefined; label: string | undefined; overlay: RunRecord | null; metric: string }) {
   const theme = useChartTheme();
-  const evaluations = run?.evaluations;
   const data = useMemo(() => metricPoints(evaluations, metric), [evaluations, metric]);
   const other = useMemo(() => metricPoints(overlay?.evaluations, metric), [overlay, metric]);
   return (
     <ChartFrame title={`Validation ${metric} per epoch`} empty={data.length === 0 ? 'Evaluated at the end of each epoch.' : null} testId="chart-metric"
-      legend={[{ label: run?.label ?? metric, color: theme.primary }, ...(other.length > 0 ? [{ label: overlay!.label, color: theme.overlay, dashed: true }] : [])]}
+      legend={[{ label: label ?? metric, color: theme.primary }, ...(other.length > 0 ? [{ label: overlay!.label, color: theme.overlay, dashed: true }] : [])]}
     >
       <LineChart margin={{ top: 8, right: 12, bottom: 8, left: 0 }}>
         {axes(theme, { xLabel: 'epoch', yFormat: (v) => v.toFixed(2) })}
-        <Line data={data} dataKey="y" name={run?.label ?? metric} stroke={theme.primary} isAnimationActive={false} />
+        <Line data={data} dataKey="y" name={label ?? metric} stroke={theme.primary} isAnimationActive={false} />
         {other.length > 0 && <Line data={other} dataKey="y" name={overlay!.label} stroke={theme.overlay} strokeDasharray="5 3" isAnimationActive={false} />}
       </LineChart>
     </ChartFrame>
@@ -193,9 +205,11 @@ function positive(xs: number[], ys: number[]): [number[], number[]] {
 /** One line per A/B matrix, log scale; lines of frozen matrices turn grey. */
 export const ScoreChart = memo(function ScoreChart({ run: liveRun }: { run: RunRecord | null }) {
   const run = useChartValue(liveRun, 2);
+  return <ScoreChartView snapshots={run?.scoreSnapshots} freezeSteps={run?.freezeSteps} plan={run?.plan} />;
+});
+
+const ScoreChartView = memo(function ScoreChartView({ snapshots, freezeSteps, plan }: { snapshots: RunRecord['scoreSnapshots'] | undefined; freezeSteps: RunRecord['freezeSteps'] | undefined; plan: RunRecord['plan'] | undefined }) {
   const theme = useChartTheme();
-  const snapshots = run?.scoreSnapshots;
-  const freezeSteps = run?.freezeSteps;
   const { lines, frozen } = useMemo(() => {
     const series = scoreSeries(snapshots ?? []);
     const names = Object.keys(series.values);
@@ -208,7 +222,6 @@ export const ScoreChart = memo(function ScoreChart({ run: liveRun }: { run: RunR
       frozen: new Set(Object.keys(freezeSteps ?? {})),
     };
   }, [snapshots, freezeSteps]);
-  const plan = run?.plan;
   const label = (name: string) => {
     const m = plan?.matrices.find((x) => x.name === name)?.matrix;
     return m ? `L${m.layer} ${m.kind}-${m.matrix}` : name;
@@ -229,8 +242,11 @@ export const ScoreChart = memo(function ScoreChart({ run: liveRun }: { run: RunR
 
 export const ScheduleChart = memo(function ScheduleChart({ run: liveRun }: { run: RunRecord | null }) {
   const run = useChartValue(liveRun, 3);
+  return <ScheduleChartView schedule={run?.schedule} />;
+});
+
+const ScheduleChartView = memo(function ScheduleChartView({ schedule }: { schedule: RunRecord['schedule'] | undefined }) {
   const theme = useChartTheme();
-  const schedule = run?.schedule;
   const { scheduled, actual } = useMemo(() => {
     const entries = schedule ?? [];
     return {
@@ -256,8 +272,11 @@ export const ScheduleChart = memo(function ScheduleChart({ run: liveRun }: { run
 
 export const TrainableChart = memo(function TrainableChart({ run: liveRun, overlay }: { run: RunRecord | null; overlay: RunRecord | null }) {
   const run = useChartValue(liveRun, 4);
+  return <TrainableChartView metrics={run?.metrics} overlay={overlay} />;
+});
+
+const TrainableChartView = memo(function TrainableChartView({ metrics, overlay }: { metrics: RunRecord['metrics'] | undefined; overlay: RunRecord | null }) {
   const theme = useChartTheme();
-  const metrics = run?.metrics;
   const series = useMemo(() => {
     if (!metrics) return { now: [], avg: [] };
     const { step, trainableParams } = metrics;

@@ -4,6 +4,7 @@ import { formatSci } from '../format';
 import { buildHeatmap, freezeDomain, type HeatmapCell } from '../heatmap';
 import { latestScores, type RunRecord } from '../state';
 import { useChartValue } from '../useThrottled';
+import type { ScoreSnapshot } from '../../worker/protocol';
 
 export type HeatmapMode = 'freeze' | 'scores';
 
@@ -32,14 +33,27 @@ function cellText(mode: HeatmapMode, cell: HeatmapCell, totalSteps: number): { v
   };
 }
 
+const NO_SNAPSHOTS: ScoreSnapshot[] = [];
+
 /** Figure 5 (mode 'freeze') and the live score map (mode 'scores') as one accessible SVG grid. */
 export const Heatmap = memo(
   forwardRef<SVGSVGElement, Props>(function Heatmap({ run: liveRun, mode }, ref) {
     const run = useChartValue(liveRun, mode === 'freeze' ? 5 : 6);
+    // Only the fields this mode draws: the freeze map skips the redraws that only bring new scores.
+    return <HeatmapView ref={ref} mode={mode} plan={run?.plan} freezeSteps={run?.freezeSteps} snapshots={mode === 'scores' ? run?.scoreSnapshots : NO_SNAPSHOTS} />;
+  }),
+);
+
+interface ViewProps {
+  mode: HeatmapMode;
+  plan: RunRecord['plan'] | undefined;
+  freezeSteps: RunRecord['freezeSteps'] | undefined;
+  snapshots: ScoreSnapshot[] | undefined;
+}
+
+const HeatmapView = memo(
+  forwardRef<SVGSVGElement, ViewProps>(function HeatmapView({ mode, plan, freezeSteps, snapshots }, ref) {
     const [focus, setFocus] = useState<HeatmapCell | null>(null);
-    const plan = run?.plan;
-    const snapshots = run?.scoreSnapshots;
-    const freezeSteps = run?.freezeSteps;
     const scoreMap = useMemo(() => latestScores(snapshots ?? []), [snapshots]);
     const model = useMemo(() => (plan && freezeSteps ? buildHeatmap(plan.matrices, freezeSteps, scoreMap) : null), [plan, freezeSteps, scoreMap]);
 
