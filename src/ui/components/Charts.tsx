@@ -1,5 +1,5 @@
 import { memo, useMemo } from 'react';
-import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis, type BaseTickContentProps } from 'recharts';
 import { downsampleLttb, minMaxIndices, runningMean, type Point } from '../downsample';
 import { formatCompact, formatSci } from '../format';
 import { scoreSeries, type RunRecord } from '../state';
@@ -56,11 +56,25 @@ function ChartFrame({ title, empty, legend, children, testId, plain = false }: {
   );
 }
 
+const TICK_DY: Record<string, string> = { start: '0.71em', middle: '0.32em', end: '0' };
+
+/**
+ * A tick label as a plain <text>: recharts' default <Text> measures every label in the DOM
+ * (getBoundingClientRect per word, a forced layout) on each redraw, which was most of a chart update.
+ */
+function renderTick({ x, y, index, textAnchor, verticalAnchor, fill, className, payload, tickFormatter }: BaseTickContentProps) {
+  return (
+    <text x={x} y={y} dy={TICK_DY[verticalAnchor] ?? TICK_DY.middle} textAnchor={textAnchor} fill={fill} fontSize={11} className={className}>
+      {tickFormatter ? tickFormatter(payload.value, index) : String(payload.value)}
+    </text>
+  );
+}
+
 function axes(theme: ChartTheme, opts: { yLog?: boolean; yFromZero?: boolean; yFormat?: (v: number) => string; xLabel?: string } = {}) {
   return [
     <CartesianGrid key="grid" stroke={theme.grid} strokeDasharray="3 3" />,
     // interval={0}: show the computed nice ticks without measuring label sizes in the DOM (forced layouts).
-    <XAxis key="x" dataKey="x" type="number" domain={['dataMin', 'dataMax']} stroke={theme.text} tick={{ fontSize: 11 }} interval={0} tickCount={6} allowDecimals={false} allowDuplicatedCategory={false} />,
+    <XAxis key="x" dataKey="x" type="number" domain={['dataMin', 'dataMax']} stroke={theme.text} tick={renderTick} interval={0} tickCount={6} allowDecimals={false} allowDuplicatedCategory={false} />,
     <YAxis
       key="y"
       type="number"
@@ -70,7 +84,7 @@ function axes(theme: ChartTheme, opts: { yLog?: boolean; yFromZero?: boolean; yF
       interval={0}
       tickCount={5}
       stroke={theme.text}
-      tick={{ fontSize: 11 }}
+      tick={renderTick}
       width={56}
       tickFormatter={opts.yFormat ?? ((v: number) => formatSci(v, 1))}
     />,
