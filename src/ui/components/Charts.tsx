@@ -6,8 +6,8 @@ import { scoreSeries, type RunRecord } from '../state';
 import { useChartTheme, type ChartTheme } from '../theme';
 import { useChartValue } from '../useThrottled';
 
-/** Points per line: enough for a smooth curve, cheap to render 20 times a second. */
-const MAX_POINTS = 300;
+/** Points per line: enough for a smooth curve on a ~450 px wide chart; recharts' cost per redraw grows with it. */
+const MAX_POINTS = 150;
 
 function points(xs: ArrayLike<number>, ys: ArrayLike<number>): Point[] {
   return downsampleLttb(xs, ys, MAX_POINTS);
@@ -262,10 +262,12 @@ export const ScheduleChart = memo(function ScheduleChart({ run: liveRun }: { run
 const ScheduleChartView = memo(function ScheduleChartView({ schedule }: { schedule: RunRecord['schedule'] | undefined }) {
   const theme = useChartTheme();
   const { scheduled, actual } = useMemo(() => {
+    // One entry per ΔT window: thousands over a long run, so downsampled like the other lines.
     const entries = schedule ?? [];
+    const steps = entries.map((e) => e.step);
     return {
-      scheduled: entries.map((e) => ({ x: e.step, y: e.remaining })),
-      actual: entries.map((e) => ({ x: e.step, y: e.trainableFraction })),
+      scheduled: points(steps, entries.map((e) => e.remaining)),
+      actual: points(steps, entries.map((e) => e.trainableFraction)),
     };
   }, [schedule]);
   return (
