@@ -20,9 +20,9 @@ export function useThrottledValue<T>(value: T, intervalMs: number, phaseMs = 0):
 }
 
 /** Chart redraw period while training: smooth enough to watch, cheap enough for the main thread. */
-export const CHART_REFRESH_MS = 600;
+export const CHART_REFRESH_MS = 1000;
 /** Gap between two charts' redraws, so no single task redraws them all. */
-const SLOT_MS = 70;
+const SLOT_MS = 120;
 
 /** A chart's view of a live value: throttled, staggered by slot, rendered at low priority. */
 export function useChartValue<T>(value: T, slot: number): T {
