@@ -3,6 +3,7 @@
  * (src/worker/worker.ts). Everything here is structured-clone friendly: plain objects, numbers,
  * strings, typed arrays, File objects. No tensors cross this boundary.
  */
+import type { TrainingRecipe } from '../engine/trainer';
 import type { BertConfig, MatrixId } from '../engine/types';
 
 /* ------------------------------------------------------------------ commands (page -> worker) */
@@ -42,20 +43,20 @@ export interface ValidationSpec {
 
 export type MethodId = 'aflora' | 'lora' | 'elora' | 'pm-trainable' | 'pm-frozen' | 'full';
 
-/** Optimisation recipe shared by every method (paper Table 5 knobs). */
-export interface Recipe {
-  epochs: number;
-  batchSize: number;
-  maxLength: number;
-  adapterLr: number;
-  classifierLr: number;
-  weightDecay: number;
-  warmupRatio: number;
-  maxGradNorm: number;
-  seed: number;
-  /** Steps between GPU reads of the step metrics (loss, lr, trainable params). */
-  logEvery: number;
-}
+/** Optimisation recipe shared by every method (paper Table 5 knobs): the engine's, sent as-is. */
+export type Recipe = Pick<
+  TrainingRecipe,
+  | 'epochs'
+  | 'batchSize'
+  | 'maxLength'
+  | 'adapterLr'
+  | 'classifierLr'
+  | 'weightDecay'
+  | 'warmupRatio'
+  | 'maxGradNorm'
+  | 'seed'
+  | 'logEvery'
+>;
 
 export type ExportFormat = 'peft' | 'native';
 
@@ -159,7 +160,13 @@ export type WorkerEvent =
   | { type: 'evaluation'; step: number; epoch: number; metrics: Record<string, number> }
   | { type: 'prediction'; requestId: number; labels: string[]; probabilities: number[]; value?: number }
   | { type: 'exported'; format: ExportFormat; files: { name: string; bytes: Uint8Array }[] }
-  | { type: 'error'; kind: ErrorKind; message: string; hint: string; lines?: { line: number; message: string }[] }
+  | {
+      type: 'error';
+      kind: ErrorKind;
+      message: string;
+      hint: string;
+      lines?: { line: number; message: string }[];
+    }
   | { type: 'finished'; reason: 'completed' | 'stopped' | 'failed'; step: number; seconds: number };
 
 export type WorkerEventType = WorkerEvent['type'];
