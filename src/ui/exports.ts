@@ -1,16 +1,10 @@
 /** Page-side exports: freeze log (CSV/JSON), heatmap SVG/PNG, and downloading worker-made files. */
 import { zipSync } from 'fflate';
+import { recordsToCsv, type FreezeRecord } from '../io/export/logs';
 import { latestScores, type RunRecord } from './state';
 
-export interface FreezeLogRow {
-  name: string;
-  layer: number;
-  kind: string;
-  matrix: 'A' | 'B';
-  /** 0-based optimizer step after which it froze; null = never froze. */
-  frozenAtStep: number | null;
-  /** Optimizer steps it trained for (Figure 5's "iterations before freezing"). */
-  stepsTrained: number;
+/** io's freeze record plus the matrix's last freezing score (page-only: the worker's log has no scores). */
+export interface FreezeLogRow extends FreezeRecord {
   lastScore: number | null;
 }
 
@@ -32,17 +26,29 @@ export function freezeLogRows(run: RunRecord): FreezeLogRow[] {
 }
 
 export function freezeLogCsv(run: RunRecord): string {
-  const header = 'name,layer,kind,matrix,frozen_at_step,steps_trained,last_score';
-  const lines = freezeLogRows(run).map((r) =>
-    [r.name, r.layer, r.kind, r.matrix, r.frozenAtStep ?? '', r.stepsTrained, r.lastScore ?? ''].join(','),
+  return recordsToCsv(
+    freezeLogRows(run).map((r) => ({
+      name: r.name,
+      layer: r.layer,
+      kind: r.kind,
+      matrix: r.matrix,
+      frozen_at_step: r.frozenAtStep,
+      steps_trained: r.stepsTrained,
+      last_score: r.lastScore,
+    })),
   );
-  return [header, ...lines].join('\n') + '\n';
 }
 
 export function freezeLogJson(run: RunRecord): string {
   return JSON.stringify(
     {
-      run: { id: run.id, label: run.label, method: run.settings.method, model: run.modelName, data: run.dataName },
+      run: {
+        id: run.id,
+        label: run.label,
+        method: run.settings.method,
+        model: run.modelName,
+        data: run.dataName,
+      },
       totalSteps: run.plan?.totalSteps ?? null,
       matrices: freezeLogRows(run),
       schedule: run.schedule,
@@ -95,5 +101,7 @@ export async function svgToPng(svgText: string, width: number, height: number, s
   const context = canvas.getContext('2d')!;
   context.scale(scale, scale);
   context.drawImage(image, 0, 0, width, height);
-  return new Promise((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png'));
+  return new Promise((resolve, reject) =>
+    canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png'),
+  );
 }
