@@ -80,32 +80,30 @@ export function App() {
   );
 }
 
-/** The chart grid, subscribed to the live run (charts throttle and stagger their own redraws: useChartValue). */
+/** The chart grid; each chart samples the live run in its own cadence slot (src/ui/cadence.ts). */
 function LiveCharts({ metric }: { metric: string }) {
-  const run = useAppState((s) => s.run);
   const overlay = useAppState((s) => s.overlay);
   return (
     <div className="chart-grid">
-      <LossChart run={run} overlay={overlay} />
-      <MetricChart run={run} overlay={overlay} metric={metric} />
-      <ScoreChart run={run} />
-      <ScheduleChart run={run} />
-      <TrainableChart run={run} overlay={overlay} />
+      <LossChart overlay={overlay} />
+      <MetricChart overlay={overlay} metric={metric} />
+      <ScoreChart />
+      <ScheduleChart />
+      <TrainableChart overlay={overlay} />
     </div>
   );
 }
 
 function LiveHeatmaps({ heatmapRef }: { heatmapRef: React.Ref<SVGSVGElement> }) {
-  const run = useAppState((s) => s.run);
   return (
     <div className="heatmaps">
       <div>
         <h3>Iterations before freezing</h3>
-        <Heatmap ref={heatmapRef} run={run} mode="freeze" />
+        <Heatmap ref={heatmapRef} mode="freeze" />
       </div>
       <div>
         <h3>Live freezing scores</h3>
-        <Heatmap run={run} mode="scores" />
+        <Heatmap mode="scores" />
       </div>
     </div>
   );

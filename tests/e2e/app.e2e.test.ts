@@ -4,8 +4,10 @@
  * Also: no page or console errors; main-thread long tasks are measured while training. Software WebGPU
  * keeps every CPU core busy, which stretches any main-thread task, so the 50 ms bound is asserted on a
  * second page where a synthetic worker (tests/fixtures/e2e/synthetic-worker.js, same protocol) streams a
- * 4000-step run at the real batcher's maximum rate: that isolates what the UI itself costs.
- * Saves docs/screenshots/{empty,data-loaded,training,finished}.png.
+ * 4000-step run at 50 messages/s (a fast GPU): that isolates what the UI itself costs, and checks that the
+ * charts and the heatmap fill in while the stream runs, not only after it.
+ * Saves {empty,data-loaded,training,finished}.png into test-results/screenshots (ignored);
+ * `npm run screenshots` writes them into docs/screenshots instead (SCREENSHOTS_DIR).
  *
  * Needs the pretrained built-in model in public/models/builtin (fails until it is there, like
  * tests/builtin/model.test.ts). E2E_RANDOM_MODEL=1 serves a randomly initialised model of the same shape
@@ -22,7 +24,7 @@ import { writeRandomModel } from './randomModel';
 import { serveStatic } from './server';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
+const SCREENSHOTS = resolve(ROOT, process.env.SCREENSHOTS_DIR ?? join('test-results', 'screenshots'));
 const TINY_CSV = join(ROOT, 'tests', 'fixtures', 'e2e', 'tiny.csv');
 const METHOD = process.env.E2E_METHOD ?? 'aflora';
 const CHROMIUM_ARGS = [
@@ -75,6 +77,31 @@ function longTasksOf(page: Page): Promise<number[]> {
   return page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks.map(Math.round));
 }
 
+interface LiveSample {
+  finished: boolean;
+  step: number | null;
+  lossPoints: number;
+  lossPath: string;
+  scoreLines: number;
+  freezeCells: number;
+}
+
+/** One look at the live views: what a user sees at this moment. */
+function liveSample(page: Page): Promise<LiveSample> {
+  return page.evaluate(() => {
+    const path = document.querySelector('[data-testid=chart-loss] .recharts-line-curve')?.getAttribute('d') ?? '';
+    const step = document.querySelector('[data-testid=step]')?.textContent?.match(/^(\d+) \//);
+    return {
+      finished: document.querySelector('[data-testid=finished]') !== null,
+      step: step ? Number(step[1]) : null,
+      lossPoints: path ? path.split('L').length : 0,
+      lossPath: path,
+      scoreLines: document.querySelectorAll('[data-testid=chart-scores] svg path').length,
+      freezeCells: document.querySelectorAll('[data-testid=heatmap-freeze] .heat-cell.filled').length,
+    };
+  });
+}
+
 function safetensorsHeader(bytes: Uint8Array): Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const length = Number(view.getBigUint64(0, true));
@@ -102,7 +129,7 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('keeps main-thread tasks under 250 ms (target 50 ms) while a 4000-step run streams in at 20 messages/s', { timeout: 300_000 }, async () => {
+  it('draws charts and heatmap cells while a 4000-step run streams in at 50 messages/s, main-thread tasks under 250 ms', { timeout: 300_000 }, async () => {
     const { page, problems } = await openPage('synthetic');
     const syntheticWorker = readFileSync(join(ROOT, 'tests', 'fixtures', 'e2e', 'synthetic-worker.js'), 'utf8');
     await page.route('**/assets/worker-*.js', (route) => route.fulfill({ contentType: 'text/javascript', body: syntheticWorker }));
@@ -111,18 +138,33 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     await observeLongTasks(page);
     const started = Date.now();
     await page.getByTestId('train').click();
-    await page.getByTestId('finished').waitFor({ timeout: 120_000 });
+    // What the page shows while the stream runs, sampled until it finishes.
+    const samples: LiveSample[] = [];
+    for (;;) {
+      const sample = await liveSample(page);
+      samples.push(sample);
+      if (sample.finished) break;
+      expect(Date.now() - started, 'the synthetic run finishes within 2 minutes').toBeLessThan(120_000);
+      await page.waitForTimeout(200);
+    }
     const seconds = (Date.now() - started) / 1000;
     const longTasks = await longTasksOf(page);
     console.log(`e2e synthetic: 4000 steps, 48 matrices in ${seconds.toFixed(1)} s; main-thread long tasks (ms): ${JSON.stringify(longTasks)}`);
+    const live = samples.filter((s) => !s.finished);
+    console.log(`e2e synthetic: ${live.length} samples mid-run; first loss line at step ${live.find((s) => s.lossPoints > 1)?.step ?? '–'}, first heatmap cell at step ${live.find((s) => s.freezeCells > 0)?.step ?? '–'}`);
+    // Live, not only at the end: loss lines that grow, score lines and frozen cells, all before the run finished.
+    const lossShapes = new Set(live.filter((s) => s.lossPoints > 1).map((s) => s.lossPath));
+    expect(lossShapes.size, 'distinct loss lines drawn mid-run').toBeGreaterThanOrEqual(3);
+    expect(live.some((s) => s.scoreLines > 0), 'score lines mid-run').toBe(true);
+    expect(live.some((s) => s.freezeCells > 0 && s.freezeCells < 48), 'heatmap cells filling in mid-run').toBe(true);
+    expect(live.some((s) => s.step !== null && s.step > 0 && s.step < 4000), 'step counter mid-run').toBe(true);
     // Everything arrived and was drawn: 48 heatmap cells, the final step.
     expect(await page.getByTestId('step').textContent()).toBe('4000 / 4000');
-    // Heatmaps redraw throttled (src/ui/useThrottled.ts): wait for the last redraw.
     await expect.poll(() => page.locator('[data-testid=heatmap-freeze] .heat-cell.filled').count(), { timeout: 5_000 }).toBe(48);
     // The issue's bar is 50 ms. On this software-rendered Chromium (2 cores shared with the GPU process) the
-    // page still shows 0-3 tasks over 50 ms per 4000-step run (52-135 ms seen), mostly recharts' redraws near the
-    // end of the stream (was 34 tasks up to 197 ms). Until the live charts are plain SVG, the test holds the line
-    // at 250 ms (load on the shared 2-core CI box varies) and prints how many tasks exceed 50 ms.
+    // page still shows a few tasks over 50 ms per run, mostly recharts' redraws. Until the live charts are
+    // plain SVG, the test holds the line at 250 ms (load on the shared 2-core CI box varies) and prints how
+    // many tasks exceed 50 ms.
     console.log(`e2e synthetic: ${longTasks.filter((d) => d > 50).length} main-thread tasks over 50 ms`);
     expect(longTasks.filter((d) => d > 250), 'main-thread long tasks over 250 ms').toEqual([]);
     expect(problems).toEqual([]);
@@ -155,6 +197,10 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     // First metrics: the step counter moves and the loss chart gets a line.
     await expect.poll(() => page.getByTestId('step').textContent(), { timeout: 300_000 }).toMatch(/^[1-9]\d* \/ 12$/);
     await expect.poll(() => page.locator('[data-testid=chart-loss]').getAttribute('data-empty'), { timeout: 30_000 }).toBe('false');
+    // Drawn while it trains: a loss line of several points before the run has finished.
+    let duringRun = await liveSample(page);
+    await expect.poll(async () => ((duringRun = await liveSample(page)), duringRun.lossPoints > 1 || duringRun.finished), { timeout: 300_000 }).toBe(true);
+    expect(duringRun.finished, 'the loss chart is drawn before the run ends').toBe(false);
     await page.screenshot({ path: join(SCREENSHOTS, 'training.png'), fullPage: true });
 
     await page.getByTestId('finished').waitFor({ timeout: 600_000 });

@@ -2,9 +2,9 @@ import { memo, useMemo } from 'react';
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis, type BaseTickContentProps } from 'recharts';
 import { downsampleLttb, minMaxIndices, runningMean, type Point } from '../downsample';
 import { formatCompact, formatSci } from '../format';
-import { scoreSeries, type RunRecord } from '../state';
+import { scoreSeries, type AppState, type RunRecord } from '../state';
 import { useChartTheme, type ChartTheme } from '../theme';
-import { useChartValue } from '../useThrottled';
+import { useSampledState } from '../cadence';
 
 /** Points per line: enough for a smooth curve on a ~450 px wide chart; recharts' cost per redraw grows with it. */
 const MAX_POINTS = 150;
@@ -93,15 +93,16 @@ function axes(theme: ChartTheme, opts: { yLog?: boolean; yFromZero?: boolean; yF
 }
 
 /**
- * Live charts get a new run 20 times a second; the throttled view of it changes every CHART_REFRESH_MS.
- * Each chart is an outer component that only throttles, and an inner memoised view that takes the
- * fields it draws: between redraws (and when its fields did not change) the view, and recharts' whole
- * tree under it, is skipped instead of re-rendered per message.
+ * Each chart is an outer component that samples the live run in its own cadence slot (src/ui/cadence.ts),
+ * and an inner memoised view that takes the fields it draws: between slots nothing re-renders, and when
+ * its fields did not change the view, and recharts' whole tree under it, is skipped.
  */
-export const LossChart = memo(function LossChart({ run: liveRun, overlay }: { run: RunRecord | null; overlay: RunRecord | null }) {
+const liveRun = (s: AppState) => s.run;
+
+export const LossChart = memo(function LossChart({ overlay }: { overlay: RunRecord | null }) {
   // Last slot (not 0): at slot 0 its first redraw landed in the same burst as the run's start (progress
   // block, first messages) and made the longest task of the run (~100 ms, measured in the e2e stress test).
-  const run = useChartValue(liveRun, 7);
+  const run = useSampledState(liveRun, 7);
   return <LossChartView metrics={run?.metrics} label={run?.label} overlay={overlay} />;
 });
 
@@ -129,8 +130,8 @@ function metricPoints(evaluations: RunRecord['evaluations'] | undefined, metric:
     .filter((p) => Number.isFinite(p.y));
 }
 
-export const MetricChart = memo(function MetricChart({ run: liveRun, overlay, metric }: { run: RunRecord | null; overlay: RunRecord | null; metric: string }) {
-  const run = useChartValue(liveRun, 1);
+export const MetricChart = memo(function MetricChart({ overlay, metric }: { overlay: RunRecord | null; metric: string }) {
+  const run = useSampledState(liveRun, 1);
   return <MetricChartView evaluations={run?.evaluations} label={run?.label} overlay={overlay} metric={metric} />;
 });
 
@@ -219,8 +220,8 @@ function positive(xs: number[], ys: number[]): [number[], number[]] {
 }
 
 /** One line per A/B matrix, log scale; lines of frozen matrices turn grey. */
-export const ScoreChart = memo(function ScoreChart({ run: liveRun }: { run: RunRecord | null }) {
-  const run = useChartValue(liveRun, 2);
+export const ScoreChart = memo(function ScoreChart() {
+  const run = useSampledState(liveRun, 2);
   return <ScoreChartView snapshots={run?.scoreSnapshots} freezeSteps={run?.freezeSteps} plan={run?.plan} />;
 });
 
@@ -256,8 +257,8 @@ const ScoreChartView = memo(function ScoreChartView({ snapshots, freezeSteps, pl
   );
 });
 
-export const ScheduleChart = memo(function ScheduleChart({ run: liveRun }: { run: RunRecord | null }) {
-  const run = useChartValue(liveRun, 3);
+export const ScheduleChart = memo(function ScheduleChart() {
+  const run = useSampledState(liveRun, 3);
   return <ScheduleChartView schedule={run?.schedule} />;
 });
 
@@ -288,8 +289,8 @@ const ScheduleChartView = memo(function ScheduleChartView({ schedule }: { schedu
   );
 });
 
-export const TrainableChart = memo(function TrainableChart({ run: liveRun, overlay }: { run: RunRecord | null; overlay: RunRecord | null }) {
-  const run = useChartValue(liveRun, 4);
+export const TrainableChart = memo(function TrainableChart({ overlay }: { overlay: RunRecord | null }) {
+  const run = useSampledState(liveRun, 4);
   return <TrainableChartView metrics={run?.metrics} overlay={overlay} />;
 });
 

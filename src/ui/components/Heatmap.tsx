@@ -2,8 +2,8 @@ import { forwardRef, memo, useMemo, useState } from 'react';
 import { labelColorOn, legendTicks, normalize, normalizeLog, rgbToHex, viridis } from '../colorScale';
 import { formatSci } from '../format';
 import { buildHeatmap, freezeDomain, type HeatmapCell } from '../heatmap';
-import { latestScores, type RunRecord } from '../state';
-import { useChartValue } from '../useThrottled';
+import { latestScores, type AppState, type RunRecord } from '../state';
+import { useSampledState } from '../cadence';
 import type { ScoreSnapshot } from '../../worker/protocol';
 
 export type HeatmapMode = 'freeze' | 'scores';
@@ -15,7 +15,6 @@ const TOP = 26;
 const LEGEND_H = 54;
 
 interface Props {
-  run: RunRecord | null;
   mode: HeatmapMode;
 }
 
@@ -34,11 +33,12 @@ function cellText(mode: HeatmapMode, cell: HeatmapCell, totalSteps: number): { v
 }
 
 const NO_SNAPSHOTS: ScoreSnapshot[] = [];
+const liveRun = (s: AppState) => s.run;
 
 /** Figure 5 (mode 'freeze') and the live score map (mode 'scores') as one accessible SVG grid. */
 export const Heatmap = memo(
-  forwardRef<SVGSVGElement, Props>(function Heatmap({ run: liveRun, mode }, ref) {
-    const run = useChartValue(liveRun, mode === 'freeze' ? 5 : 6);
+  forwardRef<SVGSVGElement, Props>(function Heatmap({ mode }, ref) {
+    const run = useSampledState(liveRun, mode === 'freeze' ? 5 : 6);
     // Only the fields this mode draws: the freeze map skips the redraws that only bring new scores.
     return <HeatmapView ref={ref} mode={mode} plan={run?.plan} freezeSteps={run?.freezeSteps} snapshots={mode === 'scores' ? run?.scoreSnapshots : NO_SNAPSHOTS} />;
   }),
