@@ -19,7 +19,6 @@ export interface ChartTheme {
   primary: string;
   secondary: string;
   overlay: string;
-  frozen: string;
   series: string[];
 }
 
@@ -30,7 +29,6 @@ const LIGHT: ChartTheme = {
   primary: '#2563eb',
   secondary: '#d97706',
   overlay: '#9333ea',
-  frozen: '#b6bcc6',
   series: ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9', '#7a5c00', '#000000'],
 };
 const DARK: ChartTheme = {
@@ -39,7 +37,6 @@ const DARK: ChartTheme = {
   primary: '#60a5fa',
   secondary: '#fbbf24',
   overlay: '#c084fc',
-  frozen: '#4b5563',
   series: ['#56b4e9', '#ff8c42', '#2ed3a0', '#f0a3d0', '#ffc94d', '#9ad5ff', '#e0c060', '#f5f5f5'],
 };
 
