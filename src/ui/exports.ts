@@ -80,14 +80,28 @@ export function downloadFiles(files: { name: string; bytes: Uint8Array }[], zipN
   downloadBlob(new Blob([zipped as Uint8Array<ArrayBuffer>], { type: 'application/zip' }), zipName);
 }
 
-/** Standalone SVG text of an on-page SVG, with the computed colours inlined so it renders anywhere. */
+/** Presentation properties that CSS sets on the page and a standalone SVG file must carry itself. */
+const INLINED_STYLE = ['fill', 'stroke', 'stroke-width', 'stroke-dasharray', 'opacity', 'fill-opacity', 'stroke-opacity', 'font-family', 'font-size', 'font-weight', 'font-variant-numeric'] as const;
+
+/**
+ * Standalone SVG text of an on-page SVG that looks like the page: every element gets its computed
+ * presentation style inlined (CSS classes and variables do not travel with the file), the root its
+ * font and background.
+ */
 export function serializeSvg(svg: SVGSVGElement): string {
   const clone = svg.cloneNode(true) as SVGSVGElement;
-  const style = getComputedStyle(svg);
+  const originals = [svg, ...svg.querySelectorAll('*')];
+  const copies = [clone, ...clone.querySelectorAll('*')];
+  originals.forEach((original, i) => {
+    const computed = getComputedStyle(original);
+    const copy = copies[i] as SVGElement;
+    const inline = INLINED_STYLE.map((name) => [name, computed.getPropertyValue(name)] as const).filter(([, value]) => value !== '');
+    copy.setAttribute('style', inline.map(([name, value]) => `${name}:${value}`).join(';'));
+    copy.removeAttribute('class');
+  });
+  const page = getComputedStyle(svg);
   clone.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
-  clone.style.background = style.getPropertyValue('--surface') || '#ffffff';
-  // CSS variables do not survive outside the page: resolve the text colour now.
-  clone.querySelectorAll('text').forEach((t) => t.setAttribute('fill', style.color));
+  clone.style.background = page.getPropertyValue('--surface').trim() || '#ffffff';
   return new XMLSerializer().serializeToString(clone);
 }
 

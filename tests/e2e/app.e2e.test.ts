@@ -233,6 +233,24 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     expect(header['base_model.model.classifier.weight'].shape).toEqual([2, 128]);
     for (const name of loraA) expect(header[name].shape).toEqual([config.r, name.includes('output.dense') && !name.includes('attention') ? 512 : 128]);
 
+    // The heatmap SVG stands on its own and looks like the page: each text keeps its on-page colour and font.
+    const [svgDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-heatmap-svg').click()]);
+    const svgPath = join(work, svgDownload.suggestedFilename());
+    await svgDownload.saveAs(svgPath);
+    const onPage = await page.evaluate(() =>
+      [...document.querySelectorAll('[data-testid=heatmap-freeze] svg text')].map((t) => ({ fill: getComputedStyle(t).fill, font: getComputedStyle(t).fontFamily })),
+    );
+    const inFile = await page.evaluate((text) => {
+      const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+      return [...doc.querySelectorAll('text')].map((t) => ({ style: t.getAttribute('style') ?? '', cls: t.getAttribute('class') }));
+    }, readFileSync(svgPath, 'utf8'));
+    expect(inFile.length).toBe(onPage.length);
+    inFile.forEach((t, i) => {
+      expect(t.style).toContain(`fill:${onPage[i].fill}`);
+      expect(t.style).toContain('font-family:');
+      expect(t.cls, 'no page classes left in the file').toBeNull();
+    });
+
     // Starved by SwiftShader, tasks stretch (see the header); a blocked main thread would still show here.
     expect(longTasks.filter((d) => d > 1000), 'main-thread tasks over 1 s while training').toEqual([]);
     expect(problems).toEqual([]);

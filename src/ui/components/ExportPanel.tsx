@@ -42,6 +42,7 @@ export function ExportPanel({ heatmapRef }: { heatmapRef: RefObject<SVGSVGElemen
             const svg = heatmapSvg();
             if (svg) downloadBlob(new Blob([svg.text], { type: 'image/svg+xml' }), `${base}-heatmap.svg`);
           }}
+          data-testid="export-heatmap-svg"
         >
           Heatmap SVG
         </button>

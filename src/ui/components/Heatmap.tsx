@@ -64,10 +64,12 @@ const HeatmapView = memo(
     const scoreValues = Object.values(scoreMap).filter((v) => v > 0);
     const [lo, hi] = mode === 'freeze' ? freezeDomain(totalSteps) : scoreValues.length > 0 ? [Math.min(...scoreValues), Math.max(...scoreValues)] : [1e-8, 1e-4];
     const t = (v: number) => (mode === 'freeze' ? normalize(v, lo, hi) : normalizeLog(v, lo, hi));
-    const width = LEFT + model.columns.length * CELL_W + 8;
+    const caption = mode === 'freeze' ? 'iterations before freezing · hatched: training' : 'score (log) · ❄ faded: frozen';
+    const legendW = Math.max(160, model.columns.length * CELL_W);
+    // Wide enough for the legend and its caption (about 5.6 px per character at 10 px), not only the grid.
+    const width = LEFT + Math.max(model.columns.length * CELL_W, legendW, caption.length * 5.6) + 8;
     const gridH = TOP + model.layers.length * CELL_H;
     const height = gridH + LEGEND_H;
-    const legendW = Math.max(160, model.columns.length * CELL_W);
     const ticks = mode === 'freeze' ? legendTicks(lo, hi, 5) : legendTicks(Math.log10(lo), Math.log10(hi), 4).map((e) => 10 ** e);
     const gradientId = `heat-grad-${mode}`;
     const patternId = `heat-pending-${mode}`;
@@ -144,7 +146,7 @@ const HeatmapView = memo(
               );
             })}
             <text x={0} y={38} className="axis-label small">
-              {mode === 'freeze' ? 'iterations before freezing · hatched: training' : 'score (log) · ❄ faded: frozen'}
+              {caption}
             </text>
           </g>
         </svg>
