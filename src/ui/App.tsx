@@ -9,7 +9,9 @@ import { ModelPanel } from './components/ModelPanel';
 import { RunsPanel } from './components/RunsPanel';
 import { TrainingPanel } from './components/TrainingPanel';
 import { TryPanel } from './components/TryPanel';
+import { ThemeToggle } from './components/ThemeToggle';
 import { useAppState, useController } from './context';
+import { useTitleProgress } from './useTitleProgress';
 import { BUILTIN_NAME, BUILTIN_SOURCE } from './builtin';
 import { settingsFromQuery, settingsToQuery, type Settings } from './settings';
 
@@ -43,6 +45,8 @@ export function App() {
     controller.loadModel(BUILTIN_SOURCE, BUILTIN_NAME);
   }, [controller]);
 
+  useTitleProgress();
+
   const shown = runSettings ?? settings;
   return (
     <div className="app">
@@ -51,6 +55,7 @@ export function App() {
           <h1>AFLoRA Playground</h1>
           <p className="muted">Fine-tune a BERT with adaptive freezing of low-rank adapters, on your GPU, in this tab.</p>
         </div>
+        <ThemeToggle />
       </header>
       <Errors />
       <main className="layout">

@@ -1,16 +1,59 @@
-/** Light/dark colours for SVG charts (SVG attributes cannot read CSS variables reliably). */
+/**
+ * Light/dark: the OS setting unless the user picks one (kept in localStorage). The choice is applied as
+ * <html data-theme>, which the stylesheet's light-dark() colours follow; SVG charts read the matching
+ * palette here (SVG attributes cannot read CSS variables reliably).
+ */
 import { useSyncExternalStore } from 'react';
 
-const query = typeof matchMedia === 'function' ? matchMedia('(prefers-color-scheme: dark)') : null;
+export type ThemeChoice = 'system' | 'light' | 'dark';
+export const THEME_CHOICES: readonly ThemeChoice[] = ['system', 'light', 'dark'];
 
-export function usePrefersDark(): boolean {
-  return useSyncExternalStore(
-    (onChange) => {
-      query?.addEventListener('change', onChange);
-      return () => query?.removeEventListener('change', onChange);
-    },
-    () => query?.matches ?? false,
-  );
+const STORAGE_KEY = 'theme';
+const query = typeof matchMedia === 'function' ? matchMedia('(prefers-color-scheme: dark)') : null;
+const listeners = new Set<() => void>();
+
+function readChoice(): ThemeChoice {
+  try {
+    const stored = localStorage.getItem(STORAGE_KEY);
+    return THEME_CHOICES.includes(stored as ThemeChoice) ? (stored as ThemeChoice) : 'system';
+  } catch {
+    return 'system';
+  }
+}
+
+let choice: ThemeChoice = typeof localStorage === 'undefined' ? 'system' : readChoice();
+
+function apply(): void {
+  if (typeof document === 'undefined') return;
+  if (choice === 'system') delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = choice;
+}
+apply();
+query?.addEventListener('change', () => listeners.forEach((l) => l()));
+
+export function setThemeChoice(next: ThemeChoice): void {
+  choice = next;
+  try {
+    if (next === 'system') localStorage.removeItem(STORAGE_KEY);
+    else localStorage.setItem(STORAGE_KEY, next);
+  } catch {
+    // Private mode: the choice lasts for this page only.
+  }
+  apply();
+  listeners.forEach((l) => l());
+}
+
+function subscribe(onChange: () => void): () => void {
+  listeners.add(onChange);
+  return () => listeners.delete(onChange);
+}
+
+export function useThemeChoice(): ThemeChoice {
+  return useSyncExternalStore(subscribe, () => choice);
+}
+
+export function useIsDark(): boolean {
+  return useSyncExternalStore(subscribe, () => (choice === 'system' ? (query?.matches ?? false) : choice === 'dark'));
 }
 
 export interface ChartTheme {
@@ -41,5 +84,5 @@ const DARK: ChartTheme = {
 };
 
 export function useChartTheme(): ChartTheme {
-  return usePrefersDark() ? DARK : LIGHT;
+  return useIsDark() ? DARK : LIGHT;
 }

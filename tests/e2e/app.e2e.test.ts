@@ -84,6 +84,7 @@ interface LiveSample {
   lossPath: string;
   scoreLines: number;
   freezeCells: number;
+  title: string;
 }
 
 /** One look at the live views: what a user sees at this moment. */
@@ -98,6 +99,7 @@ function liveSample(page: Page): Promise<LiveSample> {
       lossPath: line?.getAttribute('d') ?? '',
       scoreLines: document.querySelectorAll('[data-testid=chart-scores] path.series-line').length,
       freezeCells: document.querySelectorAll('[data-testid=heatmap-freeze] .heat-cell.filled').length,
+      title: document.title,
     };
   });
 }
@@ -158,6 +160,7 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     expect(live.some((s) => s.scoreLines > 0), 'score lines mid-run').toBe(true);
     expect(live.some((s) => s.freezeCells > 0 && s.freezeCells < 48), 'heatmap cells filling in mid-run').toBe(true);
     expect(live.some((s) => s.step !== null && s.step > 0 && s.step < 4000), 'step counter mid-run').toBe(true);
+    expect(live.some((s) => /^\d+% · step \d+\/4000 · /.test(s.title)), 'progress in the tab title').toBe(true);
     // Everything arrived and was drawn: 48 heatmap cells, the final step.
     expect(await page.getByTestId('step').textContent()).toBe('4000 / 4000');
     await expect.poll(() => page.locator('[data-testid=heatmap-freeze] .heat-cell.filled').count(), { timeout: 5_000 }).toBe(48);
@@ -165,6 +168,15 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     // its GPU process (and, on a loaded CI box, with everything else), and prints how many exceed 50 ms.
     console.log(`e2e synthetic: ${longTasks.filter((d) => d > 50).length} main-thread tasks over 50 ms`);
     expect(longTasks.filter((d) => d > 250), 'main-thread long tasks over 250 ms').toEqual([]);
+    // The theme toggle overrides the OS setting, and the charts follow it.
+    const background = () => page.evaluate(() => getComputedStyle(document.querySelector('.panel')!).backgroundColor);
+    await page.getByTestId('theme-light').click();
+    const light = await background();
+    await page.getByTestId('theme-dark').click();
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    expect(await background()).not.toBe(light);
+    await page.getByTestId('theme-system').click();
+    expect(await page.evaluate(() => document.documentElement.dataset.theme ?? null)).toBeNull();
     expect(problems).toEqual([]);
     await page.context().close();
   });
