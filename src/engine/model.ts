@@ -1,7 +1,8 @@
 /**
  * BertForSequenceClassification forward pass in TF.js (post-LN BERT encoder + pooler + classifier), with every
  * adapted encoder linear routed through the adapter method's runtime. Weights use PyTorch names and layouts
- * (Linear weight [out, in], applied with transposeB so no transposes are materialised).
+ * (Linear weight [out, in], applied with transposeB so no transposes are materialised). Every fused op is an
+ * engine/kernels function: its WGSL program or its composite, as the Trainer's `withKernels` scope says.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AdapterRuntime, MethodVariable } from '../methods/types';
@@ -45,12 +46,6 @@ export interface BertModelOptions {
   /** Seeds the init of a missing or mis-shaped classifier / pooler. */
   seed: number;
   classifierWeightDecay: boolean;
-  /**
-   * Use the fused programs of src/engine/kernels (LayerNorm, masked softmax, GELU, linear with lazy gradients,
-   * GPU-hashed dropout). Same results (dropout: same distribution, other masks); each falls back to the plain
-   * composite off WebGPU.
-   */
-  useKernels?: boolean;
 }
 
 /** Why a weight was (re)initialised instead of loaded: shown to the user. */
@@ -70,17 +65,10 @@ export class BertModel {
 
   private readonly params = new Map<string, tf.Tensor>();
   private readonly targetByPath = new Map<string, LinearTarget>();
-  private readonly attentionScale: tf.Scalar;
-  private readonly half: tf.Scalar;
-  private readonly one: tf.Scalar;
-  private readonly invSqrt2: tf.Scalar;
-  private readonly layerNormEps: tf.Scalar;
-  private readonly useKernels: boolean;
   private dropoutCalls = 0;
 
   constructor(config: BertConfig, weights: StateDict, options: BertModelOptions) {
     this.config = config;
-    this.useKernels = options.useKernels ?? false;
     this.targets = linearTargets(config);
     for (const target of this.targets) this.targetByPath.set(target.path, target);
 
@@ -125,12 +113,6 @@ export class BertModel {
           'Load a complete BERT checkpoint (BertModel / BertForMaskedLM / BertForSequenceClassification weights).',
       );
     }
-    const headSize = config.hiddenSize / config.numHeads;
-    this.attentionScale = tf.keep(tf.scalar(1 / Math.sqrt(headSize)));
-    this.half = tf.keep(tf.scalar(0.5));
-    this.one = tf.keep(tf.scalar(1));
-    this.invSqrt2 = tf.keep(tf.scalar(Math.SQRT1_2));
-    this.layerNormEps = tf.keep(tf.scalar(config.layerNormEps));
   }
 
   /** A base weight (constant or variable) by PyTorch name. */
@@ -162,58 +144,41 @@ export class BertModel {
     for (let layer = 0; layer < numLayers; layer++) {
       const prefix = `bert.encoder.layer.${layer}`;
       // Self-attention.
-      const query = this.adaptedLinear(hidden, `${prefix}.attention.self.query`, runtime, options);
-      const key = this.adaptedLinear(hidden, `${prefix}.attention.self.key`, runtime, options);
-      const value = this.adaptedLinear(hidden, `${prefix}.attention.self.value`, runtime, options);
-      let probs: tf.Tensor4D;
-      if (this.useKernels) {
-        const rawScores = tf.matMul(toHeads(query), toHeads(key), false, true) as tf.Tensor4D; // [B, nH, S, S]
-        probs = kernels.maskedSoftmax(rawScores, batch.additiveMask, 1 / Math.sqrt(headSize));
-      } else {
-        const scaledQuery = tf.mul(query, this.attentionScale) as tf.Tensor2D;
-        const scores = tf.add(tf.matMul(toHeads(scaledQuery), toHeads(key), false, true), batch.additiveMask); // [B, nH, S, S]
-        probs = tf.softmax(scores) as tf.Tensor4D;
-      }
+      const query = this.adaptedLinear(hidden, `${prefix}.attention.self.query`, runtime);
+      const key = this.adaptedLinear(hidden, `${prefix}.attention.self.key`, runtime);
+      const value = this.adaptedLinear(hidden, `${prefix}.attention.self.value`, runtime);
+      const rawScores = tf.matMul(toHeads(query), toHeads(key), false, true) as tf.Tensor4D; // [B, nH, S, S]
+      let probs = kernels.maskedSoftmax(rawScores, batch.additiveMask, 1 / Math.sqrt(headSize));
       probs = this.dropout(probs, this.config.attentionDropout, options);
       const context = tf.matMul(probs, toHeads(value)); // [B, nH, S, dh]
       const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [tokens, h]) as tf.Tensor2D;
       const attnOut = this.dropout(
-        this.adaptedLinear(merged, `${prefix}.attention.output.dense`, runtime, options),
+        this.adaptedLinear(merged, `${prefix}.attention.output.dense`, runtime),
         this.config.hiddenDropout,
         options,
       );
       hidden = this.layerNorm(tf.add(attnOut, hidden), attentionLayerNorm(layer));
 
       // Feed-forward.
-      const inter = this.activation(this.adaptedLinear(hidden, `${prefix}.intermediate.dense`, runtime, options));
-      const out = this.dropout(this.adaptedLinear(inter, `${prefix}.output.dense`, runtime, options), this.config.hiddenDropout, options);
+      const inter = this.activation(this.adaptedLinear(hidden, `${prefix}.intermediate.dense`, runtime));
+      const out = this.dropout(this.adaptedLinear(inter, `${prefix}.output.dense`, runtime), this.config.hiddenDropout, options);
       hidden = this.layerNorm(tf.add(out, hidden), outputLayerNorm(layer));
     }
 
     // Pooler on [CLS] (position 0), then classifier.
     const cls = tf.reshape(tf.slice(tf.reshape(hidden, [b, s, h]), [0, 0, 0], [b, 1, h]), [b, h]) as tf.Tensor2D;
-    const pooled = tf.tanh(this.linear(cls, 'bert.pooler.dense', options));
+    const pooled = tf.tanh(this.linear(cls, 'bert.pooler.dense'));
     const dropped = this.dropout(pooled, this.config.hiddenDropout, options);
-    return this.linear(dropped, 'classifier', options);
+    return this.linear(dropped, 'classifier');
   }
 
-  /**
-   * x [N, in] -> x W^T + b [N, out]. One fused op, except for frozen weights while training: the fused op's
-   * gradient always computes dW (an N x in x out matMul) and db, so matMul + add is cheaper there.
-   */
-  private linear(x: tf.Tensor2D, prefix: string, options: ForwardOptions): tf.Tensor2D {
-    const weight = this.param(`${prefix}.weight`) as tf.Tensor2D;
-    const bias = this.param(`${prefix}.bias`);
-    // Fused forward and gradients computed only for the inputs that need them.
-    if (this.useKernels) return kernels.linear(x, weight, bias as tf.Tensor1D);
-    if (options.training && !(weight instanceof tf.Variable && weight.trainable)) {
-      return tf.add(tf.matMul(x, weight, false, true), bias);
-    }
-    return tf.fused.matMul({ a: x, b: weight, transposeB: true, bias }) as tf.Tensor2D;
+  /** x [N, in] -> x W^T + b [N, out]; gradients only for the inputs that need them (no dW for frozen W). */
+  private linear(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
+    return kernels.linear(x, this.param(`${prefix}.weight`) as tf.Tensor2D, this.param(`${prefix}.bias`) as tf.Tensor1D);
   }
 
-  private adaptedLinear(x: tf.Tensor2D, path: string, runtime: AdapterRuntime | null, options: ForwardOptions): tf.Tensor2D {
-    const base = this.linear(x, path, options);
+  private adaptedLinear(x: tf.Tensor2D, path: string, runtime: AdapterRuntime | null): tf.Tensor2D {
+    const base = this.linear(x, path);
     if (!runtime || !runtime.adapted.has(path)) return base;
     const target = this.targetByPath.get(path);
     if (!target) throw new Error(`unknown linear ${path}`);
@@ -222,15 +187,8 @@ export class BertModel {
 
   /** LayerNorm over the last axis of [T, H] with biased variance, as torch.nn.LayerNorm. */
   private layerNorm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
-    if (this.useKernels) {
-      const gamma = this.param(`${prefix}.weight`) as tf.Tensor1D;
-      return kernels.layerNorm(x, gamma, this.param(`${prefix}.bias`) as tf.Tensor1D, this.config.layerNormEps) as tf.Tensor2D;
-    }
-    const mean = tf.mean(x, -1, true); // [T, 1]
-    const centered = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(centered), -1, true);
-    const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, this.layerNormEps)));
-    return tf.add(tf.mul(normed, this.param(`${prefix}.weight`)), this.param(`${prefix}.bias`));
+    const gamma = this.param(`${prefix}.weight`) as tf.Tensor1D;
+    return kernels.layerNorm(x, gamma, this.param(`${prefix}.bias`) as tf.Tensor1D, this.config.layerNormEps) as tf.Tensor2D;
   }
 
   private activation(x: tf.Tensor2D): tf.Tensor2D {
@@ -238,13 +196,12 @@ export class BertModel {
       case 'relu':
         return tf.relu(x);
       case 'gelu':
-        if (this.useKernels) return kernels.biasGelu(x) as tf.Tensor2D;
         // Exact GELU (PyTorch default): 0.5 x (1 + erf(x / sqrt 2)).
-        return tf.mul(tf.mul(x, this.half), tf.add(this.one, tf.erf(tf.mul(x, this.invSqrt2))));
+        return kernels.biasGelu(x) as tf.Tensor2D;
       case 'gelu_new': {
-        // tanh approximation (Hugging Face NewGELUActivation).
+        // tanh approximation (Hugging Face NewGELUActivation); no fused kernel.
         const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
-        return tf.mul(tf.mul(x, this.half), tf.add(this.one, tf.tanh(inner)));
+        return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
       }
     }
   }
@@ -253,10 +210,8 @@ export class BertModel {
     if (!options.training || rate <= 0) return x;
     if (options.dropoutSeed === undefined) throw new Error('training with dropout needs a dropoutSeed');
     this.dropoutCalls++;
-    const seed = mixSeed(options.dropoutSeed, this.dropoutCalls);
-    // Kernels: mask hashed on the GPU (tf.dropout draws and uploads its randoms from JavaScript).
-    if (this.useKernels) return kernels.dropout(x, rate, seed);
-    return tf.dropout(x, rate, undefined, seed) as T;
+    // Fused: mask hashed on the GPU (tf.dropout draws and uploads its randoms from JavaScript).
+    return kernels.dropout(x, rate, mixSeed(options.dropoutSeed, this.dropoutCalls));
   }
 
   /** Plain copies of the head (and trained base) weights for export. */
@@ -267,8 +222,6 @@ export class BertModel {
   dispose(): void {
     for (const tensor of this.params.values()) tensor.dispose();
     this.params.clear();
-    // Undefined when the constructor failed before creating them.
-    for (const scalar of [this.attentionScale, this.half, this.one, this.invSqrt2, this.layerNormEps]) scalar?.dispose();
   }
 }
 

@@ -1,9 +1,12 @@
 /**
- * AdamW exactly as torch.optim.AdamW (decoupled decay p <- p - lr*wd*p, bias-corrected moments,
- * eps added after the bias-corrected sqrt), with per-variable lr group / decay flag, and global-norm clipping
- * as torch.nn.utils.clip_grad_norm_. Everything stays on the device: no reads.
+ * AdamW exactly as torch.optim.AdamW (decoupled decay p <- p - lr*wd*p, bias-corrected moments, eps added after
+ * the bias-corrected sqrt), with a per-variable lr group / decay flag and torch's per-parameter step count, and
+ * global-norm clipping as torch.nn.utils.clip_grad_norm_. One optimizer, two backends: the math is
+ * engine/kernels `clipCoefficients` + `adamWUpdate`, a WGSL program on WebGPU (2 dispatches per variable, the
+ * clip scale applied inside) and its composite elsewhere or with the kernels off. Everything stays on the device.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adamWState, adamWUpdate, clipCoefficients } from './kernels';
 
 export interface AdamWOptions {
   beta1: number;
@@ -24,61 +27,59 @@ export interface ParamEntry {
 }
 
 interface SlotState {
-  m: tf.Variable;
-  v: tf.Variable;
+  /** [2, n] = (m, v). */
+  moments: tf.Tensor2D;
   /** torch's per-parameter `step` (1-based after the first update). */
   step: number;
 }
 
 export class AdamW {
   private readonly state = new Map<string, SlotState>();
-  /** Scalar constants by value, created once: each fresh scalar would be an upload. */
-  private readonly constants = new Map<number, tf.Scalar>();
 
   constructor(private readonly options: AdamWOptions) {}
 
   /**
-   * One update of every entry. `grads` by entry name, already clipped; `lrFactor` from the schedule.
-   * Call inside tf.tidy.
+   * Clips the raw gradients by their global norm (maxNorm <= 0 or Infinity: no clipping) and updates every entry.
+   * `grads` by entry name; `lrFactor` from the schedule. Returns the pre-clip global norm (on the device).
    */
-  update(entries: readonly ParamEntry[], grads: ReadonlyMap<string, tf.Tensor>, lrFactor: number): void {
+  step(entries: readonly ParamEntry[], grads: ReadonlyMap<string, tf.Tensor>, lrFactor: number, maxNorm: number): tf.Scalar {
+    return tf.tidy(() => {
+      const clip = clipCoefficients([...grads.values()], maxNorm); // [norm, scale]
+      this.update(entries, grads, lrFactor, clip);
+      return tf.reshape(tf.slice(clip, [0], [1]), []) as tf.Scalar;
+    });
+  }
+
+  /** One update of every entry from its gradient times clip[1] (clip: from clipCoefficients, or null). */
+  update(entries: readonly ParamEntry[], grads: ReadonlyMap<string, tf.Tensor>, lrFactor: number, clip: tf.Tensor1D | null = null): void {
     const { beta1, beta2, eps, weightDecay } = this.options;
-    // Step-dependent scalars, shared by the variables of one group: one upload each per update.
-    const stepScalars = new Map<number, tf.Scalar>();
-    const stepScalar = (value: number): tf.Scalar => {
-      let scalar = stepScalars.get(value);
-      if (!scalar) stepScalars.set(value, (scalar = tf.scalar(value)));
-      return scalar;
-    };
     for (const entry of entries) {
       const grad = grads.get(entry.name);
       if (!grad) throw new Error(`no gradient for trainable variable ${entry.name}`);
-      const slot = this.slot(entry);
+      let slot = this.state.get(entry.name);
+      if (!slot) {
+        slot = { moments: tf.keep(adamWState(entry.variable)), step: 0 };
+        this.state.set(entry.name, slot);
+      }
       slot.step += 1;
-      const lr = entry.lr * lrFactor;
-      const biasCorrection1 = 1 - beta1 ** slot.step;
-      const biasCorrection2 = 1 - beta2 ** slot.step;
-
-      const m = tf.add(tf.mul(slot.m, this.constant(beta1)), tf.mul(grad, this.constant(1 - beta1)));
-      const v = tf.add(tf.mul(slot.v, this.constant(beta2)), tf.mul(tf.square(grad), this.constant(1 - beta2)));
-      slot.m.assign(m);
-      slot.v.assign(v);
-      // denom = sqrt(v) / sqrt(bc2) + eps; p -= (lr / bc1) * m / denom, after p *= 1 - lr * wd.
-      const denom = tf.add(tf.mul(tf.sqrt(v), stepScalar(1 / Math.sqrt(biasCorrection2))), this.constant(eps));
-      const stepTensor = tf.mul(tf.div(m, denom), stepScalar(lr / biasCorrection1));
-      const decay = entry.weightDecay && weightDecay !== 0 ? 1 - lr * weightDecay : 1;
-      const decayed = decay === 1 ? entry.variable : tf.mul(entry.variable, stepScalar(decay));
-      entry.variable.assign(tf.sub(decayed, stepTensor));
+      const next = adamWUpdate(entry.variable, grad, slot.moments, clip, {
+        lr: entry.lr * lrFactor,
+        beta1,
+        beta2,
+        eps,
+        weightDecay: entry.weightDecay ? weightDecay : 0,
+        step: slot.step,
+      });
+      slot.moments.dispose();
+      // Kept: update() may run inside the caller's tidy, the moments must outlive it.
+      slot.moments = tf.keep(next);
     }
   }
 
   /** Frees the moments of variables that stopped training (frozen). */
   drop(names: readonly string[]): void {
     for (const name of names) {
-      const slot = this.state.get(name);
-      if (!slot) continue;
-      slot.m.dispose();
-      slot.v.dispose();
+      this.state.get(name)?.moments.dispose();
       this.state.delete(name);
     }
   }
@@ -94,62 +95,5 @@ export class AdamW {
 
   dispose(): void {
     this.drop([...this.state.keys()]);
-    for (const scalar of this.constants.values()) scalar.dispose();
-    this.constants.clear();
   }
-
-  private slot(entry: ParamEntry): SlotState {
-    let slot = this.state.get(entry.name);
-    if (!slot) {
-      // Created outside the caller's tidy scope so the moments survive it.
-      slot = tf.tidy(() => ({
-        m: tf.variable(tf.zerosLike(entry.variable), false),
-        v: tf.variable(tf.zerosLike(entry.variable), false),
-        step: 0,
-      }));
-      this.state.set(entry.name, slot);
-    }
-    return slot;
-  }
-
-  private constant(value: number): tf.Scalar {
-    let scalar = this.constants.get(value);
-    if (!scalar) {
-      scalar = tf.keep(tf.scalar(value));
-      this.constants.set(value, scalar);
-    }
-    return scalar;
-  }
-}
-
-/** Sums scalars in chunks of at most 7 inputs (tf.addN with more inputs fails silently on WebGPU). */
-export function sumScalars(values: readonly tf.Tensor[]): tf.Tensor {
-  if (values.length === 0) return tf.scalar(0);
-  let level: tf.Tensor[] = [...values];
-  while (level.length > 1) {
-    const next: tf.Tensor[] = [];
-    for (let i = 0; i < level.length; i += 7) {
-      const chunk = level.slice(i, i + 7);
-      next.push(chunk.length === 1 ? chunk[0] : tf.addN(chunk));
-    }
-    level = next;
-  }
-  return level[0];
-}
-
-/**
- * Global L2 norm of all gradients and the clipped gradients, as torch.nn.utils.clip_grad_norm_:
- * coef = min(1, maxNorm / (norm + 1e-6)). Call inside tf.tidy. Returns the norm before clipping.
- */
-export function clipByGlobalNorm(
-  grads: ReadonlyMap<string, tf.Tensor>,
-  maxNorm: number,
-): { clipped: Map<string, tf.Tensor>; norm: tf.Scalar } {
-  const squares = [...grads.values()].map((g) => tf.sum(tf.square(g)));
-  const norm = tf.sqrt(sumScalars(squares)) as tf.Scalar;
-  if (!(maxNorm > 0) || !Number.isFinite(maxNorm)) return { clipped: new Map(grads), norm };
-  const coef = tf.minimum(tf.div(tf.scalar(maxNorm), tf.add(norm, tf.scalar(1e-6))), tf.scalar(1));
-  const clipped = new Map<string, tf.Tensor>();
-  for (const [name, grad] of grads) clipped.set(name, tf.mul(grad, coef));
-  return { clipped, norm };
 }

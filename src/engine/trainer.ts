@@ -11,7 +11,7 @@ import * as kernels from './kernels';
 import { crossEntropyLoss, mseLoss } from './loss';
 import { classificationMetrics, regressionMetrics, softmaxRows, type EvalMetrics } from './metrics';
 import { BertModel, type InitNote } from './model';
-import { AdamW, TORCH_ADAMW_DEFAULTS, clipByGlobalNorm, type ParamEntry } from './optimizer';
+import { AdamW, TORCH_ADAMW_DEFAULTS, type ParamEntry } from './optimizer';
 import { Rng, mixSeed } from './random';
 import { linearScheduleFactor, warmupSteps } from './schedule';
 import { linearTargets, type BertConfig, type StateDict, type TensorData } from './types';
@@ -66,7 +66,8 @@ export interface TrainerInit {
    * Fused WebGPU programs (src/engine/kernels) for LayerNorm, softmax, GELU, dropout, linears, the methods'
    * low-rank adapters, clipping and AdamW: far fewer dispatches, same results (tests/engine/webgpu.test.ts;
    * dropout masks come from another RNG). Default: on when the active backend is webgpu. `false` forces the
-   * plain TF.js ops (the reference path the cpu golden tests pin down).
+   * kernels' composites (the reference path the cpu golden tests pin down). The one place this is decided:
+   * the Trainer runs its forward, backward and update inside `withKernels(kernels, ...)`.
    */
   kernels?: boolean;
 }
@@ -113,7 +114,7 @@ export class Trainer {
 
   private readonly train: EncodedExamples;
   private readonly validation?: EncodedExamples;
-  private readonly optimizer: AdamW | kernels.FusedAdamW;
+  private readonly optimizer: AdamW;
   private pending: PendingMetrics[] = [];
   private nextStep = 0;
   private epochOrder: { epoch: number; order: Int32Array } | null = null;
@@ -147,7 +148,6 @@ export class Trainer {
         epochs: recipe.epochs,
         seed: recipe.seed,
         initial: init.initial,
-        kernels: this.kernels,
       },
       this.methodOptions,
     );
@@ -157,7 +157,6 @@ export class Trainer {
         trainEmbeddings: this.runtime.trainsEmbeddings ?? false,
         seed: recipe.seed,
         classifierWeightDecay: classifierWd !== 0,
-        useKernels: this.kernels,
       });
       if (init.initial) this.loadHead(init.initial);
     } catch (error) {
@@ -166,7 +165,7 @@ export class Trainer {
     }
     this.initNotes = this.model.initNotes;
     const adamOptions = { ...TORCH_ADAMW_DEFAULTS, weightDecay: recipe.weightDecay };
-    this.optimizer = this.kernels ? new kernels.FusedAdamW(adamOptions) : new AdamW(adamOptions);
+    this.optimizer = new AdamW(adamOptions);
   }
 
   /** Index of the next optimizer step (= steps done). */
@@ -225,7 +224,8 @@ export class Trainer {
     const { loss, grads } = this.gradientsOf(batch, entries, step);
     disposeBatch(batch);
     this.runtime.observeGradients?.(step, grads);
-    const gradNorm = tf.tidy(() => this.clipAndUpdate(entries, grads, lrFactor));
+    const maxNorm = this.recipe.maxGradNorm > 0 ? this.recipe.maxGradNorm : Infinity;
+    const gradNorm = kernels.withKernels(this.kernels, () => this.optimizer.step(entries, grads, lrFactor, maxNorm));
     tf.dispose([...grads.values()]);
     this.pending.push({
       step,
@@ -271,7 +271,7 @@ export class Trainer {
     const step = this.nextStep;
     const entries = this.trainableEntries();
     const batch = uploadBatch(this.batchForStep(step), this.config.numLabels, true);
-    const logits = tf.tidy(() => this.model.forward(batch, this.runtime, this.forwardOptions(step)));
+    const logits = this.tidyForward(() => this.model.forward(batch, this.runtime, this.forwardOptions(step)));
     const { loss, grads } = this.gradientsOf(batch, entries, step);
     disposeBatch(batch);
     const grabbed = new Map<string, TensorData>();
@@ -290,7 +290,7 @@ export class Trainer {
     for (let start = 0; start < examples.count; start += batchSize) {
       const indices = range(start, Math.min(start + batchSize, examples.count));
       const batch = uploadBatch(gatherBatch(examples, indices, batchSize), this.config.numLabels, false);
-      parts.push(tf.tidy(() => this.model.forward(batch, adapted ? this.runtime : null, { training: false })));
+      parts.push(this.tidyForward(() => this.model.forward(batch, adapted ? this.runtime : null, { training: false })));
       disposeBatch(batch);
     }
     const all = tf.tidy(() => tf.concat(parts)); // [batches * B, L]
@@ -346,17 +346,9 @@ export class Trainer {
     this.model.dispose();
   }
 
-  /** Clips by global norm and applies AdamW; returns the pre-clip norm (on the device). */
-  private clipAndUpdate(entries: ParamEntry[], grads: Map<string, tf.Tensor>, lrFactor: number): tf.Scalar {
-    const maxNorm = this.recipe.maxGradNorm > 0 ? this.recipe.maxGradNorm : Infinity;
-    if (this.optimizer instanceof kernels.FusedAdamW) {
-      const clip = kernels.clipCoefficients([...grads.values()], maxNorm); // [norm, scale]
-      this.optimizer.update(entries, grads, lrFactor, clip);
-      return tf.reshape(tf.slice(clip, [0], [1]), []) as tf.Scalar;
-    }
-    const { clipped, norm } = clipByGlobalNorm(grads, maxNorm);
-    this.optimizer.update(entries, clipped, lrFactor);
-    return norm;
+  /** fn inside tf.tidy, with this trainer's kernels setting. */
+  private tidyForward<T extends tf.TensorContainer>(fn: () => T): T {
+    return kernels.withKernels(this.kernels, () => tf.tidy(fn));
   }
 
   private validationOrThrow(): EncodedExamples {
@@ -371,7 +363,7 @@ export class Trainer {
   /** Loss (kept) and raw gradients by variable name (kept); the caller disposes both. */
   private gradientsOf(batch: DeviceBatch, entries: ParamEntry[], step: number): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
     const varList = entries.map((e) => e.variable);
-    const { value, grads } = tf.tidy(() => tf.variableGrads(() => this.lossOf(batch, step), varList));
+    const { value, grads } = this.tidyForward(() => tf.variableGrads(() => this.lossOf(batch, step), varList));
     const named = new Map<string, tf.Tensor>();
     for (const entry of entries) {
       const grad = grads[entry.variable.name];

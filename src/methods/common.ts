@@ -1,8 +1,9 @@
-/** Helpers shared by the engine-side methods (lora, elora, full): target selection and seeded init. */
+/** Helpers shared by the methods: target selection, seeded init, the runtime of low-rank methods. */
 import * as tf from '@tensorflow/tfjs';
+import { lowRankAdapter, type LowRankModule } from '../engine/kernels';
 import { Rng, hashString, mixSeed } from '../engine/random';
 import { MODULE_KINDS, type LinearTarget, type ModuleKind, type StateDict } from '../engine/types';
-import type { MethodContext } from './types';
+import type { AdapterRuntime, MethodContext, MethodVariable } from './types';
 
 export class MethodOptionError extends Error {
   constructor(message: string) {
@@ -61,3 +62,32 @@ export function countOf(shape: readonly number[]): number {
 }
 
 export type { StateDict };
+
+/**
+ * The runtime of a method whose every adapted linear is a low-rank module (LoRA, ELoRA, AFLoRA): apply() is the
+ * engine's lowRankAdapter on the module, and the modules are handed to the engine as data (`lowRank`).
+ */
+export function lowRankRuntime(
+  modules: ReadonlyMap<string, LowRankModule>,
+  all: MethodVariable[],
+  trainable: () => MethodVariable[],
+  extraDispose: () => void = () => {},
+): AdapterRuntime {
+  return {
+    adapted: new Set(modules.keys()),
+    trainsBase: false,
+    lowRank: modules,
+    apply(target, x, base) {
+      const module = modules.get(target.path);
+      if (!module) throw new Error(`${target.path} is not adapted`);
+      // Backward computes dA/dB only while A/B still train (lazy gradients).
+      return lowRankAdapter(x, base, module);
+    },
+    variables: () => all,
+    trainable,
+    dispose() {
+      extraDispose();
+      for (const v of all) v.variable.dispose();
+    },
+  };
+}

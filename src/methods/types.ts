@@ -4,6 +4,7 @@
  * how they change a linear layer's output, which of them train, and (AFLoRA) when they freeze.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { LowRankModule } from '../engine/kernels';
 import type { BertConfig, LinearTarget, MatrixId, StateDict } from '../engine/types';
 
 export type LrGroup = 'adapter' | 'classifier';
@@ -28,12 +29,6 @@ export interface MethodContext {
   seed: number;
   /** Initial values by variable name (golden fixtures, imported adapters); overrides the random init. */
   initial?: StateDict;
-  /**
-   * Fused WebGPU programs on: apply() should route its low-rank branch through
-   * engine/kernels lowRankAdapter (which falls back to plain ops off WebGPU). Off: plain ops in the method's
-   * own order (golden fixtures on cpu depend on it).
-   */
-  kernels?: boolean;
 }
 
 export interface MatrixScore {
@@ -74,6 +69,11 @@ export interface AdapterRuntime {
    * Runs inside the engine's tidy/gradient scope.
    */
   apply(target: LinearTarget, x: tf.Tensor2D, base: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * The adapted linears as data, by path, when every one is a low-rank module whose apply() is the engine's
+   * lowRankAdapter: lets the engine run them in its own programs. Absent: apply() is opaque to the engine.
+   */
+  readonly lowRank?: ReadonlyMap<string, LowRankModule>;
   /** Every variable the method owns, trainable or not. */
   variables(): MethodVariable[];
   /** The variables to differentiate at the next step (frozen ones excluded). */

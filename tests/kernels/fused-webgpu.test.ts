@@ -249,9 +249,13 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
           (fused ? kernels.lowRankAdapter : kernels.lowRankAdapterComposite)(
             x as tfType.Tensor2D,
             base as tfType.Tensor2D,
-            a as tfType.Tensor2D,
-            b as tfType.Tensor2D,
-            { lambdaD: ld as tfType.Tensor1D, lambdaB: lb as tfType.Tensor1D, scale: 1.5 },
+            {
+              a: a as tfType.Tensor2D,
+              b: b as tfType.Tensor2D,
+              lambdaD: ld as tfType.Tensor1D,
+              lambdaB: lb as tfType.Tensor1D,
+              scale: 1.5,
+            },
           ),
       },
       2e-5,
@@ -274,9 +278,7 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
           (fused ? kernels.lowRankAdapter : kernels.lowRankAdapterComposite)(
             x as tfType.Tensor2D,
             base as tfType.Tensor2D,
-            a as tfType.Tensor2D,
-            b as tfType.Tensor2D,
-            { scale: 2 },
+            { a: a as tfType.Tensor2D, b: b as tfType.Tensor2D, scale: 2 },
           ),
       },
       2e-5,

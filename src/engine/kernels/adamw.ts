@@ -12,9 +12,9 @@ import {
   assertShape,
   elementwiseDispatch,
   flatDispatch,
-  isWebGPUBackend,
   registerWebGPUKernel,
   runKernel,
+  kernelsActive,
   workgroupSumSnippet,
   type WebGPUProgramSpec,
 } from './program';
@@ -142,13 +142,13 @@ registerWebGPUKernel(PARAM, (backend, { param, moments }, { decayFactor, stepSiz
 });
 
 /**
- * [2] = (global L2 norm of all grads, clip scale min(1, maxNorm / (norm + 1e-6))), on the device.
- * maxNorm = Infinity gives scale 1.
+ * [2] = (global L2 norm of all grads, clip scale min(1, maxNorm / (norm + 1e-6))), on the device, as
+ * torch.nn.utils.clip_grad_norm_. maxNorm = Infinity (or <= 0) gives scale 1: no clipping.
  */
 export function clipCoefficients(grads: readonly tf.Tensor[], maxNorm: number): tf.Tensor1D {
   assertShape(grads.length > 0, () => 'clipCoefficients: no gradients');
-  if (!isWebGPUBackend()) return clipCoefficientsComposite(grads, maxNorm);
-  const finiteMax = Number.isFinite(maxNorm) ? maxNorm : 3.0e38;
+  const clips = maxNorm > 0 && Number.isFinite(maxNorm);
+  if (!kernelsActive()) return clipCoefficientsComposite(grads, clips ? maxNorm : Infinity);
   return tf.tidy(() => {
     let acc: tf.Tensor | undefined;
     for (let first = 0; first < grads.length; first += SUM_SQUARES_INPUTS) {
@@ -158,19 +158,33 @@ export function clipCoefficients(grads: readonly tf.Tensor[], maxNorm: number): 
       chunk.forEach((grad, i) => (inputs[`x${i}`] = tf.reshape(grad, [-1])));
       if (acc) inputs.acc = acc;
       const last = first + SUM_SQUARES_INPUTS >= grads.length;
-      acc = runKernel(SUM_SQUARES, inputs, { finalize: last ? 1 : 0, maxNorm: finiteMax });
+      acc = runKernel(SUM_SQUARES, inputs, { finalize: last ? 1 : 0, maxNorm: clips ? maxNorm : 3.0e38 });
     }
     return acc as tf.Tensor1D;
   });
 }
 
+/** Sums scalars in chunks of at most 7 inputs (tf.addN with more inputs fails silently on WebGPU). */
+export function sumScalars(values: readonly tf.Tensor[]): tf.Tensor {
+  if (values.length === 0) return tf.scalar(0);
+  let level: tf.Tensor[] = [...values];
+  while (level.length > 1) {
+    const next: tf.Tensor[] = [];
+    for (let i = 0; i < level.length; i += 7) {
+      const chunk = level.slice(i, i + 7);
+      next.push(chunk.length === 1 ? chunk[0] : tf.addN(chunk));
+    }
+    level = next;
+  }
+  return level[0];
+}
+
+/** The plain clipCoefficients, in the golden fixtures' order (chunked addN of per-tensor sums of squares). */
 export function clipCoefficientsComposite(grads: readonly tf.Tensor[], maxNorm: number): tf.Tensor1D {
   return tf.tidy(() => {
-    let total: tf.Tensor = tf.scalar(0);
-    for (const grad of grads) total = tf.add(total, tf.sum(tf.square(grad)));
-    const norm = tf.sqrt(total);
+    const norm = tf.sqrt(sumScalars(grads.map((g) => tf.sum(tf.square(g)))));
     const scale = Number.isFinite(maxNorm)
-      ? tf.minimum(1, tf.div(maxNorm, tf.add(norm, CLIP_EPS)))
+      ? tf.minimum(tf.div(tf.scalar(maxNorm), tf.add(norm, tf.scalar(CLIP_EPS))), tf.scalar(1))
       : tf.scalar(1);
     return tf.stack([norm, scale]) as tf.Tensor1D;
   });
@@ -182,8 +196,9 @@ export function adamWState(variable: tf.Tensor): tf.Tensor2D {
 }
 
 /**
- * One AdamW step on `variable` (assigned in place), from its raw gradient times clip[1].
- * Returns the new [2, n] moments; the caller disposes the old ones. clip: from clipCoefficients, or null.
+ * One AdamW step on `variable` (assigned in place), from its raw gradient times clip[1] (clip from
+ * clipCoefficients, or null). torch.optim.AdamW: p <- p (1 - lr wd) - (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps).
+ * Returns the new [2, n] moments; the caller disposes the old ones.
  */
 export function adamWUpdate(
   variable: tf.Variable,
@@ -196,27 +211,17 @@ export function adamWUpdate(
     grad.size === variable.size && moments.size === 2 * variable.size,
     () => `adamW: sizes of ${variable.name}`,
   );
-  const decayFactor = 1 - hp.lr * hp.weightDecay;
-  const stepSize = hp.lr / (1 - Math.pow(hp.beta1, hp.step));
-  const invSqrtBc2 = 1 / Math.sqrt(1 - Math.pow(hp.beta2, hp.step));
+  const coefficients = {
+    decayFactor: hp.weightDecay !== 0 ? 1 - hp.lr * hp.weightDecay : 1,
+    stepSize: hp.lr / (1 - Math.pow(hp.beta1, hp.step)),
+    invSqrtBc2: 1 / Math.sqrt(1 - Math.pow(hp.beta2, hp.step)),
+  };
   const [newParam, newMoments] = tf.tidy(() => {
-    if (!isWebGPUBackend()) {
-      const g = clip ? tf.mul(grad, tf.slice(clip, [1], [1])) : grad;
-      const [m, v] = tf.unstack(moments);
-      const m2 = tf.add(tf.mul(m, hp.beta1), tf.mul(tf.reshape(g, [-1]), 1 - hp.beta1));
-      const v2 = tf.add(tf.mul(v, hp.beta2), tf.mul(tf.square(tf.reshape(g, [-1])), 1 - hp.beta2));
-      const update = tf.div(tf.mul(m2, stepSize), tf.add(tf.mul(tf.sqrt(v2), invSqrtBc2), hp.eps));
-      const p = tf.sub(tf.mul(variable, decayFactor), tf.reshape(update, variable.shape));
-      return [p, tf.stack([m2, v2]) as tf.Tensor2D];
-    }
+    if (!kernelsActive()) return adamWComposite(variable, grad, moments, clip, hp, coefficients);
     const inputs: Record<string, tf.Tensor> = { grad: tf.reshape(grad, [-1]), moments };
     if (clip) inputs.clip = clip;
     const m2 = runKernel<tf.Tensor2D>(MOMENTS, inputs, { beta1: hp.beta1, beta2: hp.beta2 });
-    const p = runKernel(
-      PARAM,
-      { param: variable, moments: m2 },
-      { decayFactor, stepSize, invSqrtBc2, eps: hp.eps },
-    );
+    const p = runKernel(PARAM, { param: variable, moments: m2 }, { ...coefficients, eps: hp.eps });
     return [p, m2];
   });
   variable.assign(newParam);
@@ -224,72 +229,21 @@ export function adamWUpdate(
   return newMoments;
 }
 
-/** What FusedAdamW needs of a trainable variable (structurally the engine's optimizer ParamEntry). */
-export interface FusedParamEntry {
-  name: string;
-  variable: tf.Variable;
-  /** Base lr of the variable's group. */
-  lr: number;
-  weightDecay: boolean;
-}
-
-/**
- * Drop-in for the engine's AdamW (same torch semantics, same per-variable step count, drop() on freeze),
- * taking the RAW gradients plus the on-device clip coefficients, so clipping costs no extra dispatch:
- *   const clip = clipCoefficients([...grads.values()], maxGradNorm);   // [norm, scale]
- *   optimizer.update(entries, grads, lrFactor, clip);
- * 2 dispatches per variable (plain TF.js: ~12, plus ~3 for clipping).
- */
-export class FusedAdamW {
-  private readonly state = new Map<string, { moments: tf.Tensor2D; step: number }>();
-
-  constructor(private readonly options: { beta1: number; beta2: number; eps: number; weightDecay: number }) {}
-
-  update(
-    entries: readonly FusedParamEntry[],
-    grads: ReadonlyMap<string, tf.Tensor>,
-    lrFactor: number,
-    clip: tf.Tensor1D | null,
-  ): void {
-    for (const entry of entries) {
-      const grad = grads.get(entry.name);
-      if (!grad) throw new Error(`no gradient for trainable variable ${entry.name}`);
-      let slot = this.state.get(entry.name);
-      if (!slot) {
-        slot = { moments: tf.keep(adamWState(entry.variable)), step: 0 };
-        this.state.set(entry.name, slot);
-      }
-      slot.step += 1;
-      const next = adamWUpdate(entry.variable, grad, slot.moments, clip, {
-        lr: entry.lr * lrFactor,
-        beta1: this.options.beta1,
-        beta2: this.options.beta2,
-        eps: this.options.eps,
-        weightDecay: entry.weightDecay ? this.options.weightDecay : 0,
-        step: slot.step,
-      });
-      slot.moments.dispose();
-      // Kept: update() may run inside the caller's tidy, the moments must outlive it.
-      slot.moments = tf.keep(next);
-    }
-  }
-
-  drop(names: readonly string[]): void {
-    for (const name of names) {
-      this.state.get(name)?.moments.dispose();
-      this.state.delete(name);
-    }
-  }
-
-  has(name: string): boolean {
-    return this.state.has(name);
-  }
-
-  stepOf(name: string): number {
-    return this.state.get(name)?.step ?? 0;
-  }
-
-  dispose(): void {
-    this.drop([...this.state.keys()]);
-  }
+/** The plain AdamW update, in the golden fixtures' order of operations. */
+function adamWComposite(
+  variable: tf.Variable,
+  grad: tf.Tensor,
+  moments: tf.Tensor2D,
+  clip: tf.Tensor1D | null,
+  hp: AdamWHyper,
+  { decayFactor, stepSize, invSqrtBc2 }: { decayFactor: number; stepSize: number; invSqrtBc2: number },
+): [tf.Tensor, tf.Tensor2D] {
+  const g = tf.reshape(clip ? tf.mul(grad, tf.slice(clip, [1], [1])) : grad, [-1]);
+  const [m, v] = tf.unstack(moments);
+  const m2 = tf.add(tf.mul(m, hp.beta1), tf.mul(g, 1 - hp.beta1));
+  const v2 = tf.add(tf.mul(v, hp.beta2), tf.mul(tf.square(g), 1 - hp.beta2));
+  const denom = tf.add(tf.mul(tf.sqrt(v2), invSqrtBc2), hp.eps);
+  const update = tf.reshape(tf.mul(tf.div(m2, denom), stepSize), variable.shape);
+  const decayed = decayFactor === 1 ? variable : tf.mul(variable, decayFactor);
+  return [tf.sub(decayed, update), tf.stack([m2, v2]) as tf.Tensor2D];
 }

@@ -6,14 +6,7 @@
  * Masks differ from tf.dropout's (another RNG), the distribution is the same; off WebGPU it is tf.dropout.
  */
 import * as tf from '@tensorflow/tfjs';
-import {
-  elementwiseDispatch,
-  isWebGPUBackend,
-  registerGradientOnce,
-  registerWebGPUKernel,
-  runKernel,
-  type WebGPUProgramSpec,
-} from './program';
+import { elementwiseProgram, registerGradientOnce, registerWebGPUKernel, runKernel, kernelsActive } from './program';
 
 const FORWARD = 'AfloraDropout';
 const GRAD = 'AfloraDropoutGrad';
@@ -31,23 +24,6 @@ const HASH_WGSL = `
     return select(0.0, 1.0 / (1.0 - uniforms.rate), uniform01 >= uniforms.rate);
   }`;
 
-function program(shaderKey: string, variableName: string, shape: number[]): WebGPUProgramSpec {
-  return {
-    variableNames: [variableName],
-    outputShape: shape,
-    shaderKey,
-    ...elementwiseDispatch(shape),
-    uniforms: 'rate : f32, seed : i32,',
-    getUserCode: () => `
-      ${HASH_WGSL}
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          result[index] = ${variableName}[index] * keepScale(index);
-        }
-      }`,
-  };
-}
-
 /** The seed travels as an int32 uniform; the shader reinterprets its bits as u32. */
 function seedUniforms(rate: number, seed: number) {
   return [
@@ -56,23 +32,23 @@ function seedUniforms(rate: number, seed: number) {
   ];
 }
 
-registerWebGPUKernel(FORWARD, (backend, { x }, { rate, seed }) =>
-  backend.runWebGPUProgram(
-    program('aflora_dropout', 'xIn', x.shape),
-    [x],
-    'float32',
-    seedUniforms(rate, seed),
-  ),
-);
-// Same hash, same mask: dx = dy * keep / (1 - rate).
-registerWebGPUKernel(GRAD, (backend, { dy }, { rate, seed }) =>
-  backend.runWebGPUProgram(
-    program('aflora_dropout', 'xIn', dy.shape),
-    [dy],
-    'float32',
-    seedUniforms(rate, seed),
-  ),
-);
+// The gradient is the same program on dy: the same hash gives the same mask, dx = dy * keep / (1 - rate).
+function registerMasked(kernelName: string, input: 'x' | 'dy'): void {
+  registerWebGPUKernel(kernelName, (backend, inputs, { rate, seed }) => {
+    const shape = inputs[input].shape;
+    const program = elementwiseProgram({
+      shaderKey: 'aflora_dropout',
+      variableNames: ['xIn'],
+      outputShape: shape,
+      uniforms: 'rate : f32, seed : i32,',
+      snippets: HASH_WGSL,
+      body: 'result[index] = xIn[index] * keepScale(index);',
+    });
+    return backend.runWebGPUProgram(program, [inputs[input]], 'float32', seedUniforms(rate, seed));
+  });
+}
+registerMasked(FORWARD, 'x');
+registerMasked(GRAD, 'dy');
 
 registerGradientOnce({
   kernelName: FORWARD,
@@ -86,6 +62,6 @@ registerGradientOnce({
 export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number): T {
   if (rate <= 0) return x;
   if (!(rate < 1)) throw new Error(`dropout rate must be in [0, 1), got ${rate}`);
-  if (!isWebGPUBackend()) return tf.dropout(x, rate, undefined, seed) as T;
+  if (!kernelsActive()) return tf.dropout(x, rate, undefined, seed) as T;
   return runKernel<T>(FORWARD, { x }, { rate, seed: seed | 0 });
 }

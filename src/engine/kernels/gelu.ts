@@ -4,15 +4,7 @@
  * (a column sum, 1 more dispatch) is only computed when the bias trains.
  */
 import * as tf from '@tensorflow/tfjs';
-import {
-  assertShape,
-  elementwiseDispatch,
-  isWebGPUBackend,
-  registerGradientOnce,
-  registerWebGPUKernel,
-  runKernel,
-  type WebGPUProgramSpec,
-} from './program';
+import { assertShape, elementwiseProgram, registerGradientOnce, registerWebGPUKernel, runKernel, kernelsActive } from './program';
 
 const FORWARD_BIAS = 'AfloraBiasGelu';
 const GRAD_BIAS = 'AfloraBiasGeluGrad';
@@ -28,33 +20,15 @@ const ERF_WGSL = `
     return sign(v) * (1.0 - poly * exp(-a * a));
   }`;
 
-function elementwiseProgram(
-  shaderKey: string,
-  variableNames: string[],
-  outputShape: number[],
-  body: string,
-): WebGPUProgramSpec {
-  return {
-    variableNames,
-    outputShape,
-    shaderKey,
-    ...elementwiseDispatch(outputShape),
-    uniforms: 'cols : i32,',
-    getUserCode: () => `
-      ${ERF_WGSL}
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          ${body}
-        }
-      }`,
-  };
+function geluProgram(shaderKey: string, variableNames: string[], outputShape: number[], body: string) {
+  return elementwiseProgram({ shaderKey, variableNames, outputShape, uniforms: 'cols : i32,', snippets: ERF_WGSL, body });
 }
 
 function registerForward(kernelName: string, hasBias: boolean): void {
   registerWebGPUKernel(kernelName, (backend, { x, bias }) => {
     const cols = x.shape[x.shape.length - 1];
     const u = hasBias ? 'xIn[index] + bias[index % uniforms.cols]' : 'xIn[index]';
-    const program = elementwiseProgram(
+    const program = geluProgram(
       `aflora_gelu_${hasBias ? 'bias' : 'plain'}`,
       hasBias ? ['xIn', 'bias'] : ['xIn'],
       x.shape,
@@ -72,7 +46,7 @@ function registerGrad(kernelName: string, hasBias: boolean): void {
   registerWebGPUKernel(kernelName, (backend, { dy, x, bias }) => {
     const cols = x.shape[x.shape.length - 1];
     const u = hasBias ? 'xIn[index] + bias[index % uniforms.cols]' : 'xIn[index]';
-    const program = elementwiseProgram(
+    const program = geluProgram(
       `aflora_gelu_grad_${hasBias ? 'bias' : 'plain'}`,
       hasBias ? ['dy', 'xIn', 'bias'] : ['dy', 'xIn'],
       x.shape,
@@ -118,7 +92,7 @@ export function biasGeluComposite(x: tf.Tensor, bias?: tf.Tensor1D): tf.Tensor {
 
 /** gelu(x + bias) for x [..., C] (bias [C] optional), same result and gradients as biasGeluComposite. */
 export function biasGelu(x: tf.Tensor, bias?: tf.Tensor1D): tf.Tensor {
-  if (!isWebGPUBackend()) return biasGeluComposite(x, bias);
+  if (!kernelsActive()) return biasGeluComposite(x, bias);
   const cols = x.shape[x.shape.length - 1];
   assertShape(bias == null || bias.size === cols, () => `biasGelu: bias size != ${cols}`);
   return tf.tidy(() => {

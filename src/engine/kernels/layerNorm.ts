@@ -6,28 +6,16 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   assertShape,
-  flatDispatch,
-  isWebGPUBackend,
   registerGradientOnce,
   registerWebGPUKernel,
+  rowProgram,
   runKernel,
+  reductionProgram,
+  kernelsActive,
   workgroupSumSnippet,
-  type WebGPUProgramSpec,
 } from './program';
 
 const ROW_THREADS = 64;
-
-/** Shared WGSL: row index of this workgroup (clamped: the backend may fold a large dispatch into 2-D). */
-function rowPrelude(): string {
-  return `
-      let tid = u32(localId.x);
-      let rows = uniforms.rows;
-      let cols = uniforms.cols;
-      let rowUnclamped = index / ${ROW_THREADS};
-      let rowValid = rowUnclamped < rows;
-      let row = min(rowUnclamped, rows - 1);
-      let base = row * cols;`;
-}
 
 /** WGSL computing `mean` and `rstd` of row `base` of `xIn`. */
 function rowStats(): string {
@@ -43,61 +31,54 @@ function rowStats(): string {
       let rstd = inverseSqrt(rowSum(partialSq, tid) / f32(cols) + uniforms.eps);`;
 }
 
-function rowProgram(
-  shaderKey: string,
-  variableNames: string[],
-  outputShape: number[],
-  rows: number,
-  body: string,
-  extraSnippets = '',
-): WebGPUProgramSpec {
-  return {
-    variableNames,
-    outputShape,
-    shaderKey,
-    ...flatDispatch(outputShape, rows, ROW_THREADS),
-    uniforms: 'rows : i32, cols : i32, eps : f32,',
-    getUserCode: () => `
-      ${workgroupSumSnippet('rowSum', ROW_THREADS)}
-      ${extraSnippets}
-      fn main(index : i32) {
-        ${rowPrelude()}
-        ${body}
-      }`,
-  };
-}
-
 const FORWARD = 'AfloraLayerNorm';
 const GRAD_X = 'AfloraLayerNormGradX';
 const STATS = 'AfloraLayerNormStats';
 const GRAD_GAMMA = 'AfloraLayerNormGradGamma';
 
-registerWebGPUKernel(FORWARD, (backend, { x, gamma, beta }, { eps }) => {
-  const [rows, cols] = x.shape;
-  const program = rowProgram(
-    'aflora_layernorm',
-    ['xIn', 'gamma', 'beta'],
-    [rows, cols],
-    rows,
-    `${rowStats()}
+/** A per-row LayerNorm kernel over x [rows, cols]: the row statistics, then `body`; inputs named as the program. */
+function registerRowKernel(kernelName: string, shaderKey: string, inputs: string[], outCols: (cols: number) => number, body: string, snippets = ''): void {
+  registerWebGPUKernel(kernelName, (backend, tensors, { eps }) => {
+    const [rows, cols] = tensors.x.shape;
+    const program = rowProgram({
+      shaderKey,
+      variableNames: inputs,
+      outputShape: [rows, outCols(cols)],
+      rows,
+      threads: ROW_THREADS,
+      uniforms: 'rows : i32, cols : i32, eps : f32,',
+      snippets: workgroupSumSnippet('rowSum', ROW_THREADS) + snippets,
+      body: rowStats() + body,
+    });
+    const programInputs = inputs.map((name) => tensors[name === 'xIn' ? 'x' : name]);
+    return backend.runWebGPUProgram(program, programInputs, 'float32', [
+      { type: 'int32', data: [rows] },
+      { type: 'int32', data: [cols] },
+      { type: 'float32', data: [eps] },
+    ]);
+  });
+}
+
+registerRowKernel(
+  FORWARD,
+  'aflora_layernorm',
+  ['xIn', 'gamma', 'beta'],
+  (cols) => cols,
+  `
       if (rowValid) {
         for (var c = i32(tid); c < cols; c += ${ROW_THREADS}) {
           result[base + c] = (xIn[base + c] - mean) * rstd * gamma[c] + beta[c];
         }
       }`,
-  );
-  return backend.runWebGPUProgram(program, [x, gamma, beta], 'float32', layerNormUniforms(rows, cols, eps));
-});
+);
 
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma.
-registerWebGPUKernel(GRAD_X, (backend, { dy, x, gamma }, { eps }) => {
-  const [rows, cols] = x.shape;
-  const program = rowProgram(
-    'aflora_layernorm_grad_x',
-    ['dy', 'xIn', 'gamma'],
-    [rows, cols],
-    rows,
-    `${rowStats()}
+registerRowKernel(
+  GRAD_X,
+  'aflora_layernorm_grad_x',
+  ['dy', 'xIn', 'gamma'],
+  (cols) => cols,
+  `
       var sums = vec2<f32>(0.0, 0.0);
       for (var c = i32(tid); c < cols; c += ${ROW_THREADS}) {
         let g = dy[base + c] * gamma[c];
@@ -111,65 +92,43 @@ registerWebGPUKernel(GRAD_X, (backend, { dy, x, gamma }, { eps }) => {
           result[base + c] = rstd * (g - means.x - xhat * means.y);
         }
       }`,
-    workgroupSumSnippet('rowSum2', ROW_THREADS, 2),
-  );
-  return backend.runWebGPUProgram(program, [dy, x, gamma], 'float32', layerNormUniforms(rows, cols, eps));
-});
+  workgroupSumSnippet('rowSum2', ROW_THREADS, 2),
+);
 
 // [rows, 2] = (mean, rstd) per row, for the column-wise gamma gradient.
-registerWebGPUKernel(STATS, (backend, { x }, { eps }) => {
-  const [rows, cols] = x.shape;
-  const program = rowProgram(
-    'aflora_layernorm_stats',
-    ['xIn'],
-    [rows, 2],
-    rows,
-    `${rowStats()}
+registerRowKernel(
+  STATS,
+  'aflora_layernorm_stats',
+  ['xIn'],
+  () => 2,
+  `
       if (rowValid && tid == 0u) {
         result[row * 2] = mean;
         result[row * 2 + 1] = rstd;
       }`,
-  );
-  return backend.runWebGPUProgram(program, [x], 'float32', layerNormUniforms(rows, cols, eps));
-});
+);
 
 // dgamma[c] = sum over rows of dy * xhat: one workgroup per column.
 registerWebGPUKernel(GRAD_GAMMA, (backend, { dy, x, stats }) => {
   const [rows, cols] = x.shape;
-  const program: WebGPUProgramSpec = {
+  const program = reductionProgram({
+    shaderKey: 'aflora_layernorm_grad_gamma',
     variableNames: ['dy', 'xIn', 'stats'],
     outputShape: [cols],
-    shaderKey: 'aflora_layernorm_grad_gamma',
-    ...flatDispatch([cols], cols, ROW_THREADS),
+    items: cols,
+    itemCount: 'cols',
+    loopCount: 'rows',
+    threads: ROW_THREADS,
+    lanes: 1,
     uniforms: 'rows : i32, cols : i32,',
-    getUserCode: () => `
-      ${workgroupSumSnippet('colSum', ROW_THREADS)}
-      fn main(index : i32) {
-        let tid = u32(localId.x);
-        let colUnclamped = index / ${ROW_THREADS};
-        let col = min(colUnclamped, uniforms.cols - 1);
-        var partial = 0.0;
-        for (var r = i32(tid); r < uniforms.rows; r += ${ROW_THREADS}) {
-          let i = r * uniforms.cols + col;
-          partial += dy[i] * (xIn[i] - stats[r * 2]) * stats[r * 2 + 1];
-        }
-        let total = colSum(partial, tid);
-        if (colUnclamped < uniforms.cols && tid == 0u) { result[col] = total; }
-      }`,
-  };
+    term: 'dy[j * uniforms.cols + i] * (xIn[j * uniforms.cols + i] - stats[j * 2]) * stats[j * 2 + 1]',
+    finish: 'result[i] = acc[0];',
+  });
   return backend.runWebGPUProgram(program, [dy, x, stats], 'float32', [
     { type: 'int32', data: [rows] },
     { type: 'int32', data: [cols] },
   ]);
 });
-
-function layerNormUniforms(rows: number, cols: number, eps: number) {
-  return [
-    { type: 'int32' as const, data: [rows] },
-    { type: 'int32' as const, data: [cols] },
-    { type: 'float32' as const, data: [eps] },
-  ];
-}
 
 registerGradientOnce({
   kernelName: FORWARD,
@@ -203,7 +162,7 @@ export function layerNormComposite(
 
 /** LayerNorm of x [..., H] with gamma, beta [H]; same result (and gradients) as layerNormComposite. */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor {
-  if (!isWebGPUBackend()) return layerNormComposite(x, gamma, beta, eps);
+  if (!kernelsActive()) return layerNormComposite(x, gamma, beta, eps);
   const cols = x.shape[x.shape.length - 1];
   assertShape(gamma.size === cols && beta.size === cols, () => `layerNorm: gamma/beta size != ${cols}`);
   return tf.tidy(() => {

@@ -5,7 +5,7 @@
  * a third of the backward matMul FLOPs and 2 dispatches per linear are thrown away.
  */
 import * as tf from '@tensorflow/tfjs';
-import { assertShape, isWebGPUBackend, registerGradientOnce, runKernel } from './program';
+import { assertShape, registerGradientOnce, runKernel, kernelsActive } from './program';
 
 const LINEAR = 'AfloraLinear';
 
@@ -49,7 +49,7 @@ export function linearComposite(x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Te
 
 /** x [T, in], weight [out, in], bias [out] -> [T, out]. */
 export function linear(x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
-  if (!isWebGPUBackend()) return linearComposite(x, weight, bias);
+  if (!kernelsActive()) return linearComposite(x, weight, bias);
   assertShape(
     x.shape[1] === weight.shape[1] && bias.size === weight.shape[0],
     () => 'linear: shape mismatch',

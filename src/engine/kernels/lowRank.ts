@@ -12,11 +12,11 @@ import * as tf from '@tensorflow/tfjs';
 import {
   assertShape,
   flatDispatch,
-  isWebGPUBackend,
+  reductionProgram,
   registerGradientOnce,
   registerWebGPUKernel,
   runKernel,
-  workgroupSumSnippet,
+  kernelsActive,
   type WebGPUProgramSpec,
 } from './program';
 
@@ -63,25 +63,6 @@ function uniforms(tokens: number, out: number, scale: number) {
 }
 const UNIFORM_DECL = 'tokens : i32, outFeatures : i32, scale : f32,';
 
-/** Reduction of R partial sums across the workgroup, leaving totals in acc of thread 0. */
-function reduceRanks(rank: number): string {
-  return `
-    var<workgroup> partials : array<f32, ${THREADS * rank}>;
-    fn reduceRanks(acc : ptr<function, array<f32, ${rank}>>, tid : u32) {
-      for (var k = 0u; k < ${rank}u; k++) { partials[tid * ${rank}u + k] = (*acc)[k]; }
-      workgroupBarrier();
-      for (var stride = ${THREADS / 2}u; stride > 0u; stride = stride >> 1u) {
-        if (tid < stride) {
-          for (var k = 0u; k < ${rank}u; k++) {
-            partials[tid * ${rank}u + k] += partials[(tid + stride) * ${rank}u + k];
-          }
-        }
-        workgroupBarrier();
-      }
-      for (var k = 0u; k < ${rank}u; k++) { (*acc)[k] = partials[k]; }
-    }`;
-}
-
 // y[t, o] = base[t, o] + scale * Λb[o] * sum_k u[t, k] Λd[k] B[o, k]; one thread per output element.
 function registerUp(kernelName: string, lambdas: Lambdas): void {
   registerWebGPUKernel(kernelName, (backend, inputs, { scale }) => {
@@ -123,31 +104,22 @@ registerWebGPUKernel(GRAD_U, (backend, inputs, { scale, hasLambdas, withLambdaD 
   const lambdas = { hasLambdas: hasLambdas === 1 };
   const useLambdaD = lambdas.hasLambdas && withLambdaD === 1;
   const names = ['dy', 'upB', ...(lambdas.hasLambdas ? ['lambdaB'] : []), ...(useLambdaD ? ['lambdaD'] : [])];
-  const program: WebGPUProgramSpec = {
+  const program = reductionProgram({
+    shaderKey: `aflora_lowrank_grad_u_${lambdas.hasLambdas ? 'lambda' : 'plain'}_${useLambdaD ? 'd' : 'nod'}_r${rank}`,
     variableNames: names,
     outputShape: [tokens, rank],
-    shaderKey: `aflora_lowrank_grad_u_${lambdas.hasLambdas ? 'lambda' : 'plain'}_${useLambdaD ? 'd' : 'nod'}_r${rank}`,
-    ...flatDispatch([tokens, rank], tokens, THREADS),
+    items: tokens,
+    itemCount: 'tokens',
+    threads: THREADS,
+    lanes: rank,
     uniforms: UNIFORM_DECL,
-    getUserCode: () => `
-      ${reduceRanks(rank)}
-      fn main(index : i32) {
-        let tid = u32(localId.x);
-        let tUnclamped = index / ${THREADS};
-        let t = min(tUnclamped, uniforms.tokens - 1);
-        var acc : array<f32, ${rank}>;
-        for (var o = i32(tid); o < uniforms.outFeatures; o += ${THREADS}) {
-          let g = dy[t * uniforms.outFeatures + o] * ${lambdaB(lambdas, 'o')};
-          for (var k = 0; k < ${rank}; k++) { acc[k] += g * upB[o * ${rank} + k]; }
-        }
-        reduceRanks(&acc, tid);
-        if (tid == 0u && tUnclamped < uniforms.tokens) {
-          for (var k = 0; k < ${rank}; k++) {
-            result[t * ${rank} + k] = uniforms.scale * ${useLambdaD ? 'lambdaD[k] * ' : ''}acc[k];
-          }
-        }
-      }`,
-  };
+    loopCount: 'outFeatures',
+    load: `dy[i * uniforms.outFeatures + j] * ${lambdaB(lambdas, 'j')}`,
+    term: `g * upB[j * ${rank} + k]`,
+    finish: `for (var k = 0; k < ${rank}; k++) {
+            result[i * ${rank} + k] = uniforms.scale * ${useLambdaD ? 'lambdaD[k] * ' : ''}acc[k];
+          }`,
+  });
   return backend.runWebGPUProgram(program, pick(names, inputs), 'float32', uniforms(tokens, out, scale));
 });
 
@@ -163,64 +135,46 @@ registerWebGPUKernel(GRAD_COLUMN, (backend, inputs, { scale, hasLambdas, mode })
     mode === 0
       ? ['dy', 'u', ...(lambdas.hasLambdas ? ['lambdaD', 'lambdaB'] : [])]
       : ['dy', 'u', 'upB', ...(lambdas.hasLambdas ? ['lambdaD'] : [])];
-  const outputShape = mode === 0 ? [out, rank] : [out];
-  const finish =
-    mode === 0
-      ? `for (var k = 0; k < ${rank}; k++) {
-              result[o * ${rank} + k] = uniforms.scale * ${lambdaB(lambdas, 'o')} * acc[k];
-            }`
-      : `var total = 0.0;
-            for (var k = 0; k < ${rank}; k++) { total += upB[o * ${rank} + k] * acc[k]; }
-            result[o] = uniforms.scale * total;`;
-  const program: WebGPUProgramSpec = {
-    variableNames: names,
-    outputShape,
+  const program = reductionProgram({
     shaderKey: `aflora_lowrank_grad_col${mode}_${lambdas.hasLambdas ? 'lambda' : 'plain'}_r${rank}`,
-    ...flatDispatch(outputShape, out, THREADS),
+    variableNames: names,
+    outputShape: mode === 0 ? [out, rank] : [out],
+    items: out,
+    itemCount: 'outFeatures',
+    threads: THREADS,
+    lanes: rank,
     uniforms: UNIFORM_DECL,
-    getUserCode: () => `
-      ${reduceRanks(rank)}
-      fn main(index : i32) {
-        let tid = u32(localId.x);
-        let oUnclamped = index / ${THREADS};
-        let o = min(oUnclamped, uniforms.outFeatures - 1);
-        var acc : array<f32, ${rank}>;
-        for (var t = i32(tid); t < uniforms.tokens; t += ${THREADS}) {
-          let g = dy[t * uniforms.outFeatures + o];
-          for (var k = 0; k < ${rank}; k++) { acc[k] += g * u[t * ${rank} + k] * ${lambdaD(lambdas, 'k')}; }
-        }
-        reduceRanks(&acc, tid);
-        if (tid == 0u && oUnclamped < uniforms.outFeatures) {
-          ${finish}
-        }
-      }`,
-  };
+    loopCount: 'tokens',
+    load: 'dy[j * uniforms.outFeatures + i]',
+    term: `g * u[j * ${rank} + k] * ${lambdaD(lambdas, 'k')}`,
+    finish:
+      mode === 0
+        ? `for (var k = 0; k < ${rank}; k++) {
+            result[i * ${rank} + k] = uniforms.scale * ${lambdaB(lambdas, 'i')} * acc[k];
+          }`
+        : `var total = 0.0;
+          for (var k = 0; k < ${rank}; k++) { total += upB[i * ${rank} + k] * acc[k]; }
+          result[i] = uniforms.scale * total;`,
+  });
   return backend.runWebGPUProgram(program, pick(names, inputs), 'float32', uniforms(tokens, out, scale));
 });
 
 // dΛd[k] = sum_t w[t, k] * u[t, k] ([T, r] x [T, r] -> [r]); one workgroup per k.
 registerWebGPUKernel(COLUMN_DOT, (backend, { w, u }) => {
   const [tokens, rank] = u.shape;
-  const program: WebGPUProgramSpec = {
+  const program = reductionProgram({
+    shaderKey: 'aflora_lowrank_column_dot',
     variableNames: ['w', 'u'],
     outputShape: [rank],
-    shaderKey: 'aflora_lowrank_column_dot',
-    ...flatDispatch([rank], rank, THREADS),
+    items: rank,
+    itemCount: 'rank',
+    loopCount: 'tokens',
+    threads: THREADS,
+    lanes: 1,
     uniforms: 'tokens : i32, rank : i32,',
-    getUserCode: () => `
-      ${workgroupSumSnippet('columnSum', THREADS)}
-      fn main(index : i32) {
-        let tid = u32(localId.x);
-        let kUnclamped = index / ${THREADS};
-        let k = min(kUnclamped, uniforms.rank - 1);
-        var partial = 0.0;
-        for (var t = i32(tid); t < uniforms.tokens; t += ${THREADS}) {
-          partial += w[t * uniforms.rank + k] * u[t * uniforms.rank + k];
-        }
-        let total = columnSum(partial, tid);
-        if (tid == 0u && kUnclamped < uniforms.rank) { result[k] = total; }
-      }`,
-  };
+    term: 'w[j * uniforms.rank + i] * u[j * uniforms.rank + i]',
+    finish: 'result[i] = acc[0];',
+  });
   return backend.runWebGPUProgram(program, [w, u], 'float32', [
     { type: 'int32', data: [tokens] },
     { type: 'int32', data: [rank] },
@@ -258,24 +212,23 @@ function registerUpGradient(kernelName: string, hasLambdas: boolean): void {
 registerUpGradient(UP, true);
 registerUpGradient(UP_SCALED, false);
 
-export interface LowRankOptions {
+/** One adapted linear as data: y = base + scale * Λb ⊙ (B (Λd ⊙ (A x))); what both execution paths run. */
+export interface LowRankModule {
+  /** A [r, in]. */
+  a: tf.Tensor2D;
+  /** B [out, r]. */
+  b: tf.Tensor2D;
   /** Λd [r] (AFLoRA, ELoRA); with lambdaB, or neither. */
   lambdaD?: tf.Tensor1D;
   /** Λb [out]. */
   lambdaB?: tf.Tensor1D;
-  /** alpha / r for LoRA; 1 for AFLoRA / ELoRA. */
+  /** alpha / r for LoRA; 1 (default) for AFLoRA / ELoRA. */
   scale?: number;
 }
 
-/** Plain TF.js low-rank adapter: the reference semantics, and the path off WebGPU. */
-export function lowRankAdapterComposite(
-  x: tf.Tensor2D,
-  base: tf.Tensor2D,
-  a: tf.Tensor2D,
-  b: tf.Tensor2D,
-  options: LowRankOptions = {},
-): tf.Tensor2D {
-  const { lambdaD: ld, lambdaB: lb, scale = 1 } = options;
+/** Plain TF.js low-rank adapter in the golden fixtures' order (B, then Λb, then scale, then add): the path off WebGPU. */
+export function lowRankAdapterComposite(x: tf.Tensor2D, base: tf.Tensor2D, module: LowRankModule): tf.Tensor2D {
+  const { a, b, lambdaD: ld, lambdaB: lb, scale = 1 } = module;
   let down = tf.matMul(x, a, false, true); // [T, r]
   if (ld) down = tf.mul(down, ld);
   let up = tf.matMul(down, b, false, true); // [T, out]
@@ -284,21 +237,15 @@ export function lowRankAdapterComposite(
   return tf.add(base, up);
 }
 
-/** base + scale * Λb ⊙ (B (Λd ⊙ (A x))); same result and gradients as lowRankAdapterComposite. */
-export function lowRankAdapter(
-  x: tf.Tensor2D,
-  base: tf.Tensor2D,
-  a: tf.Tensor2D,
-  b: tf.Tensor2D,
-  options: LowRankOptions = {},
-): tf.Tensor2D {
+/** x [T, in], base [T, out] -> base + scale * Λb ⊙ (B (Λd ⊙ (A x))); same result and gradients as the composite. */
+export function lowRankAdapter(x: tf.Tensor2D, base: tf.Tensor2D, module: LowRankModule): tf.Tensor2D {
+  const { a, b, lambdaD: ld, lambdaB: lb, scale = 1 } = module;
   const rank = a.shape[0];
-  const { lambdaD: ld, lambdaB: lb, scale = 1 } = options;
   assertShape(
     (ld == null) === (lb == null),
     () => 'lowRankAdapter: pass both lambdaD and lambdaB, or neither',
   );
-  if (!isWebGPUBackend() || rank > MAX_FUSED_RANK) return lowRankAdapterComposite(x, base, a, b, options);
+  if (!kernelsActive() || rank > MAX_FUSED_RANK) return lowRankAdapterComposite(x, base, module);
   assertShape(b.shape[1] === rank && base.shape[1] === b.shape[0], () => 'lowRankAdapter: shape mismatch');
   const u = tf.matMul(x, a, false, true); // [T, r]
   return ld && lb

@@ -44,6 +44,30 @@ export function isWebGPUBackend(): boolean {
   return tf.getBackend() === 'webgpu';
 }
 
+let kernelsEnabled = true;
+
+/**
+ * Whether the kernel functions run their WGSL programs: on the webgpu backend, unless a `withKernels(false)`
+ * scope is active. Otherwise each runs its composite, the one plain implementation of the op.
+ */
+export function kernelsActive(): boolean {
+  return kernelsEnabled && isWebGPUBackend();
+}
+
+/**
+ * Runs `fn` with the fused kernels on or off: the one switch (the Trainer decides it once per run). Synchronous
+ * on purpose, so a scope never spans an await and interleaved trainers cannot see each other's setting.
+ */
+export function withKernels<T>(enabled: boolean, fn: () => T): T {
+  const previous = kernelsEnabled;
+  kernelsEnabled = enabled;
+  try {
+    return fn();
+  } finally {
+    kernelsEnabled = previous;
+  }
+}
+
 /** Flat 1-D dispatch of `workgroupCount` workgroups; the backend folds counts above its per-dimension limit. */
 export function flatDispatch(
   outputShape: number[],
@@ -87,6 +111,118 @@ export function workgroupSumSnippet(name: string, count: number, lanes: 1 | 2 | 
       workgroupBarrier();
       return total;
     }`;
+}
+
+interface WorkgroupSpec {
+  shaderKey: string;
+  variableNames: string[];
+  outputShape: number[];
+  threads: number;
+  uniforms: string;
+}
+
+/**
+ * One workgroup of `threads` per item (`items` workgroups): `main` starts with `tid` (thread in the workgroup)
+ * and `item`, its workgroup's index, possibly past the last one (the backend may fold a large dispatch into 2-D).
+ */
+function perWorkgroupProgram(spec: WorkgroupSpec, items: number, declarations: string, body: string): WebGPUProgramSpec {
+  return {
+    variableNames: spec.variableNames,
+    outputShape: spec.outputShape,
+    shaderKey: spec.shaderKey,
+    ...flatDispatch(spec.outputShape, items, spec.threads),
+    uniforms: spec.uniforms,
+    getUserCode: () => `
+      ${declarations}
+      fn main(index : i32) {
+        let tid = u32(localId.x);
+        let item = index / ${spec.threads};
+        ${body}
+      }`,
+  };
+}
+
+/**
+ * One workgroup per row of a [rows, cols] view: `body` sees `tid`, `cols`, `row` (clamped), `rowValid` and
+ * `base` (= row * cols). `uniforms` must declare `rows : i32, cols : i32,`.
+ */
+export function rowProgram(spec: WorkgroupSpec & { rows: number; body: string; snippets?: string }): WebGPUProgramSpec {
+  return perWorkgroupProgram(
+    spec,
+    spec.rows,
+    spec.snippets ?? '',
+    `let cols = uniforms.cols;
+        let rowValid = item < uniforms.rows;
+        let row = min(item, uniforms.rows - 1);
+        let base = row * cols;
+        ${spec.body}`,
+  );
+}
+
+/**
+ * One workgroup per item i < uniforms.<itemCount> (a column, a token, an output feature): its threads stride over
+ * j < uniforms.<loopCount>, adding `term` (WGSL of i, j, lane k and `g` = `load`) to acc[k] for each of `lanes`
+ * accumulators; after a tree reduction over the workgroup, thread 0 runs `finish` with i and the totals in acc.
+ */
+export function reductionProgram(
+  spec: WorkgroupSpec & { items: number; itemCount: string; loopCount: string; lanes: number; load?: string; term: string; finish: string },
+): WebGPUProgramSpec {
+  const { threads, lanes } = spec;
+  const declarations = `
+      var<workgroup> partials : array<f32, ${threads * lanes}>;
+      fn reduceLanes(acc : ptr<function, array<f32, ${lanes}>>, tid : u32) {
+        for (var k = 0u; k < ${lanes}u; k++) { partials[tid * ${lanes}u + k] = (*acc)[k]; }
+        workgroupBarrier();
+        for (var stride = ${threads / 2}u; stride > 0u; stride = stride >> 1u) {
+          if (tid < stride) {
+            for (var k = 0u; k < ${lanes}u; k++) {
+              partials[tid * ${lanes}u + k] += partials[(tid + stride) * ${lanes}u + k];
+            }
+          }
+          workgroupBarrier();
+        }
+        for (var k = 0u; k < ${lanes}u; k++) { (*acc)[k] = partials[k]; }
+      }`;
+  return perWorkgroupProgram(
+    spec,
+    spec.items,
+    declarations,
+    `let i = min(item, uniforms.${spec.itemCount} - 1);
+        var acc : array<f32, ${lanes}>;
+        for (var j = i32(tid); j < uniforms.${spec.loopCount}; j += ${threads}) {
+          let g = ${spec.load ?? '0.0'};
+          for (var k = 0; k < ${lanes}; k++) { acc[k] += ${spec.term}; }
+        }
+        reduceLanes(&acc, tid);
+        if (tid == 0u && item < uniforms.${spec.itemCount}) {
+          ${spec.finish}
+        }`,
+  );
+}
+
+/** One thread per output element: `body` sees `index` (< uniforms.size). */
+export function elementwiseProgram(spec: {
+  shaderKey: string;
+  variableNames: string[];
+  outputShape: number[];
+  uniforms: string;
+  body: string;
+  snippets?: string;
+}): WebGPUProgramSpec {
+  return {
+    variableNames: spec.variableNames,
+    outputShape: spec.outputShape,
+    shaderKey: spec.shaderKey,
+    ...elementwiseDispatch(spec.outputShape),
+    uniforms: spec.uniforms,
+    getUserCode: () => `
+      ${spec.snippets ?? ''}
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          ${spec.body}
+        }
+      }`,
+  };
 }
 
 /** Fails loudly (instead of a silently dropped command buffer) on shapes a program does not handle. */

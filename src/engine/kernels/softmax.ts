@@ -5,16 +5,7 @@
  * (plain: ~6). The mask gets no gradient.
  */
 import * as tf from '@tensorflow/tfjs';
-import {
-  assertShape,
-  flatDispatch,
-  isWebGPUBackend,
-  registerGradientOnce,
-  registerWebGPUKernel,
-  runKernel,
-  workgroupSumSnippet,
-  type WebGPUProgramSpec,
-} from './program';
+import { assertShape, registerGradientOnce, registerWebGPUKernel, rowProgram, runKernel, kernelsActive, workgroupSumSnippet } from './program';
 
 const FORWARD = 'AfloraMaskedSoftmax';
 const GRAD = 'AfloraMaskedSoftmaxGrad';
@@ -34,32 +25,17 @@ const MAX_WGSL = `
       return total;
     }`;
 
-function rowProgram(
-  shaderKey: string,
-  variableNames: string[],
-  shape: number[],
-  body: string,
-): WebGPUProgramSpec {
-  const [rows] = shape;
-  return {
+function softmaxRows(shaderKey: string, variableNames: string[], shape: number[], body: string) {
+  return rowProgram({
+    shaderKey,
     variableNames,
     outputShape: shape,
-    shaderKey,
-    ...flatDispatch(shape, rows, ROW_THREADS),
+    rows: shape[0],
+    threads: ROW_THREADS,
     uniforms: 'rows : i32, cols : i32, rowsPerBatch : i32, scale : f32,',
-    getUserCode: () => `
-      ${workgroupSumSnippet('rowSum', ROW_THREADS)}
-      ${MAX_WGSL}
-      fn main(index : i32) {
-        let tid = u32(localId.x);
-        let cols = uniforms.cols;
-        let rowUnclamped = index / ${ROW_THREADS};
-        let rowValid = rowUnclamped < uniforms.rows;
-        let row = min(rowUnclamped, uniforms.rows - 1);
-        let base = row * cols;
-        ${body}
-      }`,
-  };
+    snippets: workgroupSumSnippet('rowSum', ROW_THREADS) + MAX_WGSL,
+    body,
+  });
 }
 
 function uniformsFor(rows: number, cols: number, rowsPerBatch: number, scale: number) {
@@ -74,7 +50,7 @@ function uniformsFor(rows: number, cols: number, rowsPerBatch: number, scale: nu
 // scores viewed as [rows, Sk]; mask row = row / rowsPerBatch (rowsPerBatch = heads * Sq).
 registerWebGPUKernel(FORWARD, (backend, { scores, mask }, { scale, rowsPerBatch }) => {
   const [rows, cols] = scores.shape;
-  const program = rowProgram(
+  const program = softmaxRows(
     'aflora_masked_softmax',
     ['scores', 'mask'],
     [rows, cols],
@@ -106,7 +82,7 @@ registerWebGPUKernel(FORWARD, (backend, { scores, mask }, { scale, rowsPerBatch 
 // d scores = scale * y * (dy - sum(dy * y)).
 registerWebGPUKernel(GRAD, (backend, { dy, y }, { scale }) => {
   const [rows, cols] = y.shape;
-  const program = rowProgram(
+  const program = softmaxRows(
     'aflora_masked_softmax_grad',
     ['dy', 'probs'],
     [rows, cols],
@@ -149,7 +125,7 @@ export function maskedSoftmaxComposite(scores: tf.Tensor4D, mask: tf.Tensor, sca
 
 /** softmax(scores * scale + mask) over the last axis; scores [B, h, Sq, Sk], mask [B, Sk] or [B, 1, 1, Sk]. */
 export function maskedSoftmax(scores: tf.Tensor4D, mask: tf.Tensor, scale: number): tf.Tensor4D {
-  if (!isWebGPUBackend()) return maskedSoftmaxComposite(scores, mask, scale);
+  if (!kernelsActive()) return maskedSoftmaxComposite(scores, mask, scale);
   const [batch, heads, queries, keys] = scores.shape;
   assertShape(mask.size === batch * keys, () => `maskedSoftmax: mask must hold ${batch}x${keys} values`);
   return tf.tidy(() => {

@@ -5,10 +5,10 @@
  * Also the paper's ablations on the same module: 'pm-trainable' (never freeze) and 'pm-frozen' (A/B frozen at 0).
  */
 import * as tf from '@tensorflow/tfjs';
-import { lowRankAdapter } from '../../engine/kernels';
+import type { LowRankModule } from '../../engine/kernels';
 import { kaimingUniform } from '../../engine/random';
 import { linearTargets, type BertConfig, type LinearTarget, type MatrixId } from '../../engine/types';
-import { createVariable } from '../common';
+import { createVariable, lowRankRuntime } from '../common';
 import type {
   AdapterMethod,
   AdapterRuntime,
@@ -36,21 +36,12 @@ export { AFLORA_DEFAULTS, PM_DEFAULTS, type AfloraOptions, type PmOptions } from
 export * from './schedule';
 export { kthSmallest, segmentMeans } from './select';
 
-interface ScaledLowRank {
-  a: tf.Variable; // [r, in]
-  b: tf.Variable; // [out, r]
-  d: tf.Variable; // Λd [r]
-  bVec: tf.Variable; // Λb [out]
-}
-
 interface ModuleSet {
   all: MethodVariable[];
   vectors: MethodVariable[];
   /** A/B matrices that start trainable (they may freeze). */
   trainableMatrices: MethodVariable[];
-  byPath: Map<string, ScaledLowRank>;
-  /** MethodContext.kernels: apply() through the fused low-rank kernel. */
-  kernels: boolean;
+  modules: Map<string, LowRankModule>;
 }
 
 /**
@@ -59,7 +50,7 @@ interface ModuleSet {
  * group is every trainable name without "bias", which includes its lora_d / lora_db vectors.
  */
 function buildModules(ctx: MethodContext, rank: number, lambdaDInit: number, abTrainable: (t: LinearTarget) => boolean): ModuleSet {
-  const set: ModuleSet = { all: [], vectors: [], trainableMatrices: [], byPath: new Map(), kernels: ctx.kernels ?? false };
+  const set: ModuleSet = { all: [], vectors: [], trainableMatrices: [], modules: new Map() };
   for (const target of ctx.targets) {
     const train = abTrainable(target);
     const names = {
@@ -72,7 +63,7 @@ function buildModules(ctx: MethodContext, rank: number, lambdaDInit: number, abT
     const b = createVariable(ctx, names.b, [target.outFeatures, rank], train, (rng, n) => kaimingUniform(rng, n, rank, 0));
     const d = createVariable(ctx, names.d, [rank], true, (_p, n) => new Float32Array(n).fill(lambdaDInit));
     const bVec = createVariable(ctx, names.bVec, [target.outFeatures], true, (_p, n) => new Float32Array(n));
-    set.byPath.set(target.path, { a, b, d, bVec });
+    set.modules.set(target.path, { a: a as tf.Tensor2D, b: b as tf.Tensor2D, lambdaD: d as tf.Tensor1D, lambdaB: bVec as tf.Tensor1D });
     const cell = (matrix: 'A' | 'B'): MatrixId => ({ layer: target.layer, kind: target.kind, matrix });
     const matrices: MethodVariable[] = [
       { name: names.a, variable: a, lrGroup: 'adapter', weightDecay: true, matrix: cell('A') },
@@ -87,41 +78,6 @@ function buildModules(ctx: MethodContext, rank: number, lambdaDInit: number, abT
     if (train) set.trainableMatrices.push(...matrices);
   }
   return set;
-}
-
-function applyScaled(
-  byPath: Map<string, ScaledLowRank>,
-  useKernels: boolean,
-  target: LinearTarget,
-  x: tf.Tensor2D,
-  base: tf.Tensor2D,
-): tf.Tensor2D {
-  const module = byPath.get(target.path);
-  if (!module) throw new Error(`AFLoRA does not adapt ${target.path}`);
-  if (useKernels) {
-    // One fused program forward; backward computes dA/dB only while A/B still train (lazy gradients).
-    return lowRankAdapter(x, base, module.a as tf.Tensor2D, module.b as tf.Tensor2D, {
-      lambdaD: module.d as tf.Tensor1D,
-      lambdaB: module.bVec as tf.Tensor1D,
-    });
-  }
-  const down = tf.mul(tf.matMul(x, module.a as tf.Tensor2D, false, true), module.d); // [T, r]
-  const up = tf.matMul(down, module.b as tf.Tensor2D, false, true); // [T, out]
-  return tf.add(base, tf.mul(up, module.bVec));
-}
-
-function runtimeBase(set: ModuleSet, trainable: () => MethodVariable[], extraDispose: () => void = () => {}): AdapterRuntime {
-  return {
-    adapted: new Set(set.byPath.keys()),
-    trainsBase: false,
-    apply: (target, x, base) => applyScaled(set.byPath, set.kernels, target, x, base),
-    variables: () => set.all,
-    trainable,
-    dispose() {
-      extraDispose();
-      for (const v of set.all) v.variable.dispose();
-    },
-  };
 }
 
 const NO_EVENTS: AfterStepResult = { events: [], frozen: [] };
@@ -232,8 +188,9 @@ function createAflora(ctx: MethodContext, raw: AfloraOptions): AdapterRuntime {
   const kinds = kindsOf(options.trainableMatrices);
   const set = buildModules(ctx, options.rank, options.lambdaDInit, (t) => kinds.includes(t.kind));
   const freezer = new Freezer(set.trainableMatrices, options, resolveSchedule(options, ctx.totalSteps, ctx.epochs));
-  const runtime = runtimeBase(
-    set,
+  const runtime = lowRankRuntime(
+    set.modules,
+    set.all,
     () => [...set.vectors, ...set.trainableMatrices.filter((v) => !freezer.isFrozen(v.name))],
     () => freezer.dispose(),
   );
@@ -276,7 +233,7 @@ export const pmTrainableMethod: AdapterMethod<PmOptions> = {
     const kinds = kindsOf(options.trainableMatrices);
     const set = buildModules(ctx, options.rank, options.lambdaDInit, (t) => kinds.includes(t.kind));
     const trainable = [...set.vectors, ...set.trainableMatrices];
-    return runtimeBase(set, () => trainable);
+    return lowRankRuntime(set.modules, set.all, () => trainable);
   },
   countTrainable(config, raw) {
     const kinds = kindsOf(checkPmOptions(raw).trainableMatrices);
@@ -294,7 +251,7 @@ export const pmFrozenMethod: AdapterMethod<PmFrozenOptions> = {
   create(ctx, raw) {
     const options = checkPmOptions({ ...raw, trainableMatrices: 'ffn' });
     const set = buildModules(ctx, options.rank, options.lambdaDInit, () => false);
-    return runtimeBase(set, () => set.vectors);
+    return lowRankRuntime(set.modules, set.all, () => set.vectors);
   },
   countTrainable(config, raw) {
     return countScaled(config, checkPmOptions({ ...raw, trainableMatrices: 'ffn' }).rank, () => false);

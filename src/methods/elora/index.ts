@@ -3,10 +3,10 @@
  * (kaiming uniform, a = sqrt 5, per layer) and only the vectors Λd [r] (init 0.1) and Λb [out] (init 0) trained.
  */
 import * as tf from '@tensorflow/tfjs';
-import { lowRankAdapter } from '../../engine/kernels';
+import type { LowRankModule } from '../../engine/kernels';
 import { kaimingUniform } from '../../engine/random';
-import { linearTargets, type BertConfig, type LinearTarget, type ModuleKind } from '../../engine/types';
-import { checkTargetModules, createVariable, MethodOptionError, selectTargets } from '../common';
+import { linearTargets, type BertConfig, type ModuleKind } from '../../engine/types';
+import { checkTargetModules, createVariable, lowRankRuntime, MethodOptionError, selectTargets } from '../common';
 import type { AdapterMethod, AdapterRuntime, MethodContext, MethodVariable } from '../types';
 
 export interface EloraOptions {
@@ -31,7 +31,7 @@ function createElora(ctx: MethodContext, options: EloraOptions): AdapterRuntime 
   const r = eloraEffectiveRank(ctx.config, options.rank);
   const all: MethodVariable[] = [];
   const trainable: MethodVariable[] = [];
-  const byPath = new Map<string, { a: tf.Variable; b: tf.Variable; d: tf.Variable; bVec: tf.Variable }>();
+  const modules = new Map<string, LowRankModule>();
   for (const target of selectTargets(ctx.targets, kinds)) {
     const a = createVariable(ctx, `${target.path}.lora_A`, [r, target.inFeatures], false, (rng, n) =>
       kaimingUniform(rng, n, target.inFeatures, Math.sqrt(5)),
@@ -49,7 +49,7 @@ function createElora(ctx: MethodContext, options: EloraOptions): AdapterRuntime 
       true,
       (_p, n) => new Float32Array(n),
     );
-    byPath.set(target.path, { a, b, d, bVec });
+    modules.set(target.path, { a: a as tf.Tensor2D, b: b as tf.Tensor2D, lambdaD: d as tf.Tensor1D, lambdaB: bVec as tf.Tensor1D });
     const cell = (m: 'A' | 'B') => ({ layer: target.layer, kind: target.kind, matrix: m });
     all.push({
       name: `${target.path}.lora_A`,
@@ -74,28 +74,7 @@ function createElora(ctx: MethodContext, options: EloraOptions): AdapterRuntime 
     all.push(...vectors);
     trainable.push(...vectors);
   }
-  return {
-    adapted: new Set(byPath.keys()),
-    trainsBase: false,
-    apply(target: LinearTarget, x: tf.Tensor2D, base: tf.Tensor2D): tf.Tensor2D {
-      const { a, b, d, bVec } = byPath.get(target.path)!;
-      if (ctx.kernels) {
-        return lowRankAdapter(x, base, a as tf.Tensor2D, b as tf.Tensor2D, {
-          lambdaD: d as tf.Tensor1D,
-          lambdaB: bVec as tf.Tensor1D,
-        });
-      }
-      const down = tf.mul(tf.matMul(x, a as tf.Tensor2D, false, true), d); // [T, r]
-      // The reference's order (B, then Λb, then add base), for float agreement with the golden fixtures.
-      const up = tf.matMul(down, b as tf.Tensor2D, false, true); // [T, out]
-      return tf.add(base, tf.mul(up, bVec));
-    },
-    variables: () => all,
-    trainable: () => trainable,
-    dispose() {
-      for (const v of all) v.variable.dispose();
-    },
-  };
+  return lowRankRuntime(modules, all, () => trainable);
 }
 
 export const eloraMethod: AdapterMethod<EloraOptions> = {
