@@ -1,13 +1,13 @@
 /** The four benchmarked method configurations, all from the method registry. */
+import type { AdapterMethod } from '../src/engine/adapter';
 import { MODULE_KINDS } from '../src/engine/types';
-import { getMethod } from '../src/methods/registry';
-import type { AdapterMethod } from '../src/methods/types';
+import { adapterMethod } from '../src/methods/registry';
 
 export interface BenchMethod {
   /** Row label, e.g. `aflora-both`. */
   label: string;
+  /** The method with its options bound. */
   method: AdapterMethod;
-  options: object;
 }
 
 export const METHOD_LABELS = ['aflora-both', 'aflora-pm-frozen', 'lora-r8', 'elora'] as const;
@@ -16,17 +16,13 @@ export type MethodLabel = (typeof METHOD_LABELS)[number];
 export function benchMethod(label: MethodLabel): BenchMethod {
   switch (label) {
     case 'aflora-both':
-      return { label, method: getMethod('aflora'), options: { trainableMatrices: 'both' } };
+      return { label, method: adapterMethod('aflora', { trainableMatrices: 'both' }) };
     case 'aflora-pm-frozen':
-      return { label, method: getMethod('pm-frozen'), options: {} };
+      return { label, method: adapterMethod('pm-frozen') };
     case 'lora-r8':
       // All six linears, like the AFLoRA module (PEFT: query, key, value, output.dense, intermediate.dense).
-      return {
-        label,
-        method: getMethod('lora'),
-        options: { r: 8, alpha: 16, targetModules: [...MODULE_KINDS] },
-      };
+      return { label, method: adapterMethod('lora', { r: 8, alpha: 16, targetModules: [...MODULE_KINDS] }) };
     case 'elora':
-      return { label, method: getMethod('elora'), options: {} };
+      return { label, method: adapterMethod('elora') };
   }
 }

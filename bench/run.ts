@@ -152,7 +152,6 @@ function makeTrainer(
     config,
     weights: randomBertWeights(config, 1234),
     method: bench.method,
-    options: bench.options,
     train: examples,
     recipe,
     kernels: useKernels,

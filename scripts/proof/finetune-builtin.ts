@@ -20,6 +20,7 @@ import { accuracy, f1Score, matthewsCorrelation } from '../../src/engine/metrics
 import { DEFAULT_RECIPE, Trainer, type TrainingRecipe } from '../../src/engine/trainer';
 import type { StateDict } from '../../src/engine/types';
 import { randomBertWeights } from '../../src/engine/weights';
+import { adapterMethod } from '../../src/methods/registry';
 import { encodeExamples, prepareDataset, type PreparedDataset } from '../../src/io/datasets';
 import type { WordPieceTokenizer } from '../../src/io/tokenizer/wordpiece';
 import { loadModelDir, parseArgs, selectBackend, type ModelDir } from './model-dir';
@@ -70,7 +71,7 @@ async function trainRun(
   probeSteps: number,
 ): Promise<RunResult> {
   const config = { ...model.config, numLabels };
-  const trainer = new Trainer({ config, weights, method: 'aflora', train, validation, recipe });
+  const trainer = new Trainer({ config, weights, method: adapterMethod('aflora'), train, validation, recipe });
   const started = Date.now();
   const perEpoch: RunResult['perEpoch'] = [];
   let trainLoss: number[] = [];

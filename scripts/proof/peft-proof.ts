@@ -7,8 +7,9 @@ import type { EncodedExamples } from '../../src/engine/batches';
 import { Rng } from '../../src/engine/random';
 import { Trainer, DEFAULT_RECIPE, type TrainingRecipe } from '../../src/engine/trainer';
 import { MODULE_SUFFIX, type BertConfig, type ModuleKind, type StateDict, type TensorData } from '../../src/engine/types';
-import { exportPeftAdapter, importPeftAdapter, peftCheckInputs, type PeftAdapter } from '../../src/io/export/peft';
-import type { MethodEvent } from '../../src/methods/types';
+import { importPeftAdapter, peftCheckInputs, type PeftAdapter } from '../../src/io/export/peft';
+import type { MethodEvent } from '../../src/engine/adapter';
+import { adapterMethod } from '../../src/methods/registry';
 import type { ModelDir } from './model-dir';
 
 export interface ProofCase {
@@ -81,7 +82,8 @@ export interface ProofRun {
 }
 
 export async function trainAndExport(model: ModelDir, proof: ProofCase, train: EncodedExamples, inputs: EncodedExamples, baseModel: string): Promise<ProofRun> {
-  const trainer = new Trainer({ config: model.config, weights: model.weights, method: proof.method, options: proof.options, train, recipe: proof.recipe });
+  const method = adapterMethod(proof.method, proof.options);
+  const trainer = new Trainer({ config: model.config, weights: model.weights, method, train, recipe: proof.recipe });
   try {
     const frozen: string[] = [];
     while (!trainer.finished) {
@@ -90,8 +92,8 @@ export async function trainAndExport(model: ModelDir, proof: ProofCase, train: E
     }
     const losses = (await trainer.flushMetrics()).map((m) => m.loss);
     const state = await trainer.adapterState();
-    const alpha = proof.options.alpha;
-    const adapter = exportPeftAdapter({ variables: state, baseModel, loraAlpha: typeof alpha === 'number' ? alpha : undefined });
+    // The method's own export (LoRA with its alpha, AFLoRA with its Λ vectors folded), as the app's worker does it.
+    const adapter = method.exportPeft!(state, baseModel);
     const logits = await trainer.logits(inputs);
     const baseLogits = await trainer.logits(inputs, false);
     const inputsJson = peftCheckInputs({
@@ -131,8 +133,7 @@ export async function plainLoraLogits(model: ModelDir, adapter: PeftAdapter, inp
   const trainer = new Trainer({
     config: model.config,
     weights: model.weights,
-    method: 'lora',
-    options: { r: back.r, alpha: back.loraAlpha, targetModules: back.kinds },
+    method: adapterMethod('lora', { r: back.r, alpha: back.loraAlpha, targetModules: back.kinds }),
     initial: back.variables,
     train: inputs,
     recipe: { ...DEFAULT_RECIPE, batchSize },
@@ -179,7 +180,7 @@ export async function mergedLogits(model: ModelDir, adapter: PeftAdapter, inputs
   const trainer = new Trainer({
     config: model.config,
     weights: mergeIntoBase(model.weights, adapter),
-    method: 'lora',
+    method: adapterMethod('lora'),
     train: inputs,
     recipe: { ...DEFAULT_RECIPE, batchSize },
   });

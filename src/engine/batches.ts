@@ -2,18 +2,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { classificationTargets, regressionWeights } from './loss';
 import { MASK_NEGATIVE, type ModelBatch } from './model';
+import type { EncodedExamples } from './types';
 
-/** Tokenised examples, row-major [count, seqLen]. */
-export interface EncodedExamples {
-  count: number;
-  seqLen: number;
-  inputIds: Int32Array;
-  tokenTypeIds: Int32Array;
-  /** 1 = real token, 0 = padding. */
-  attentionMask: Int32Array | Uint8Array;
-  /** Class index (classification) or target value (regression), one per example. */
-  labels: ArrayLike<number>;
-}
+export type { EncodedExamples } from './types';
 
 export interface HostBatch {
   batchSize: number;

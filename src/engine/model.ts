@@ -5,12 +5,11 @@
  * engine/kernels function: its WGSL program or its composite, as the Trainer's `withKernels` scope says.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { AdapterRuntime, MethodVariable } from '../methods/types';
+import type { AdapterRuntime, MethodVariable } from './adapter';
 import * as kernels from './kernels';
 import { mixSeed } from './random';
 import { linearTargets, type BertConfig, type LinearTarget, type StateDict } from './types';
 import {
-  CLASSIFIER_WEIGHT,
   EMBEDDING_NAMES,
   attentionLayerNorm,
   bertWeightShapes,
@@ -45,7 +44,6 @@ export interface BertModelOptions {
   trainEmbeddings: boolean;
   /** Seeds the init of a missing or mis-shaped classifier / pooler. */
   seed: number;
-  classifierWeightDecay: boolean;
 }
 
 /** Why a weight was (re)initialised instead of loaded: shown to the user. */
@@ -102,7 +100,7 @@ export class BertModel {
         name,
         variable,
         lrGroup: name.startsWith('classifier.') ? 'classifier' : 'adapter',
-        weightDecay: name === CLASSIFIER_WEIGHT ? options.classifierWeightDecay : !isBiasLike,
+        decays: !isBiasLike,
       };
       (name.startsWith('classifier.') ? this.head : this.trainableBase).push(entry);
     }

@@ -1,6 +1,6 @@
 /**
  * AdamW exactly as torch.optim.AdamW (decoupled decay p <- p - lr*wd*p, bias-corrected moments, eps added after
- * the bias-corrected sqrt), with a per-variable lr group / decay flag and torch's per-parameter step count, and
+ * the bias-corrected sqrt), with a per-variable lr and decay rate and torch's per-parameter step count, and
  * global-norm clipping as torch.nn.utils.clip_grad_norm_. One optimizer, two backends: the math is
  * engine/kernels `clipCoefficients` + `adamWUpdate`, a WGSL program on WebGPU (2 dispatches per variable, the
  * clip scale applied inside) and its composite elsewhere or with the kernels off. Everything stays on the device.
@@ -12,18 +12,17 @@ export interface AdamWOptions {
   beta1: number;
   beta2: number;
   eps: number;
-  weightDecay: number;
 }
 
-export const TORCH_ADAMW_DEFAULTS: Omit<AdamWOptions, 'weightDecay'> = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+export const TORCH_ADAMW_DEFAULTS: AdamWOptions = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
 export interface ParamEntry {
   name: string;
   variable: tf.Variable;
   /** Base lr of this variable's group. */
   lr: number;
-  /** false: excluded from weight decay (biases, LayerNorm, Λ per the reference groups). */
-  weightDecay: boolean;
+  /** Decoupled weight-decay rate of this variable's group (0: not decayed, e.g. biases and LayerNorm). */
+  weightDecay: number;
 }
 
 interface SlotState {
@@ -52,7 +51,7 @@ export class AdamW {
 
   /** One update of every entry from its gradient times clip[1] (clip: from clipCoefficients, or null). */
   update(entries: readonly ParamEntry[], grads: ReadonlyMap<string, tf.Tensor>, lrFactor: number, clip: tf.Tensor1D | null = null): void {
-    const { beta1, beta2, eps, weightDecay } = this.options;
+    const { beta1, beta2, eps } = this.options;
     for (const entry of entries) {
       const grad = grads.get(entry.name);
       if (!grad) throw new Error(`no gradient for trainable variable ${entry.name}`);
@@ -67,7 +66,7 @@ export class AdamW {
         beta1,
         beta2,
         eps,
-        weightDecay: entry.weightDecay ? weightDecay : 0,
+        weightDecay: entry.weightDecay,
         step: slot.step,
       });
       slot.moments.dispose();

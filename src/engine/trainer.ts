@@ -4,59 +4,25 @@
  * other reads are the method's own (AFLoRA masking rounds), evaluation and export.
  */
 import * as tf from '@tensorflow/tfjs';
-import { getMethod } from '../methods/registry';
-import type { AdapterMethod, AdapterRuntime, MethodEvent, MethodVariable } from '../methods/types';
-import { disposeBatch, gatherBatch, uploadBatch, validateExamples, type DeviceBatch, type EncodedExamples } from './batches';
+import type { AdapterMethod, AdapterRuntime, MethodEvent, MethodVariable } from './adapter';
+import { disposeBatch, gatherBatch, uploadBatch, validateExamples, type DeviceBatch } from './batches';
 import * as kernels from './kernels';
 import { crossEntropyLoss, mseLoss } from './loss';
 import { classificationMetrics, regressionMetrics, softmaxRows, type EvalMetrics } from './metrics';
 import { BertModel, type InitNote } from './model';
 import { AdamW, TORCH_ADAMW_DEFAULTS, type ParamEntry } from './optimizer';
 import { Rng, mixSeed } from './random';
+import type { TrainingRecipe } from './recipe';
 import { linearScheduleFactor, warmupSteps } from './schedule';
-import { linearTargets, type BertConfig, type StateDict, type TensorData } from './types';
+import { linearTargets, type BertConfig, type EncodedExamples, type StateDict, type TensorData } from './types';
 
-export interface TrainingRecipe {
-  epochs: number;
-  batchSize: number;
-  /** Tokeniser max length; examples must come padded/truncated to at most this many tokens. */
-  maxLength: number;
-  adapterLr: number;
-  classifierLr: number;
-  weightDecay: number;
-  /** Weight decay of classifier.weight (the reference's classifier_wd); defaults to weightDecay. */
-  classifierWeightDecay?: number;
-  warmupRatio: number;
-  maxGradNorm: number;
-  seed: number;
-  /** Steps between metric reads (the worker calls flushMetrics this often). */
-  logEvery: number;
-  /** Shuffle the training set every epoch (seeded). Default true. */
-  shuffle?: boolean;
-  /** Overrides epochs * ceil(count / batchSize); batches then cycle through the data. */
-  totalSteps?: number;
-}
-
-export const DEFAULT_RECIPE: TrainingRecipe = {
-  epochs: 3,
-  batchSize: 16,
-  maxLength: 128,
-  adapterLr: 1e-2,
-  classifierLr: 4e-2,
-  weightDecay: 0.1,
-  warmupRatio: 0.06,
-  maxGradNorm: 0.1,
-  seed: 42,
-  logEvery: 10,
-};
+export { DEFAULT_RECIPE, type TrainingRecipe } from './recipe';
 
 export interface TrainerInit {
   config: BertConfig;
   weights: StateDict;
-  /** A registry id ('aflora', 'lora', ...) or the method itself. */
-  method: string | AdapterMethod;
-  /** Method options, merged over the method's defaults. */
-  options?: object;
+  /** The adapter method with its options bound (src/methods/registry: adapterMethod). */
+  method: AdapterMethod;
   train: EncodedExamples;
   validation?: EncodedExamples;
   recipe: TrainingRecipe;
@@ -102,7 +68,6 @@ export class Trainer {
   readonly config: BertConfig;
   readonly recipe: TrainingRecipe;
   readonly method: AdapterMethod;
-  readonly methodOptions: object;
   readonly model: BertModel;
   readonly runtime: AdapterRuntime;
   readonly totalSteps: number;
@@ -132,31 +97,25 @@ export class Trainer {
     this.recipe = recipe;
     this.train = init.train;
     this.validation = init.validation;
-    this.method = typeof init.method === 'string' ? getMethod(init.method) : init.method;
-    this.methodOptions = { ...this.method.defaults, ...(init.options ?? {}) };
+    this.method = init.method;
     this.stepsPerEpoch = Math.ceil(init.train.count / recipe.batchSize);
     this.totalSteps = recipe.totalSteps ?? this.stepsPerEpoch * recipe.epochs;
     this.warmupSteps = warmupSteps(this.totalSteps, recipe.warmupRatio);
 
-    const classifierWd = recipe.classifierWeightDecay ?? recipe.weightDecay;
     this.kernels = init.kernels ?? kernels.isWebGPUBackend();
-    this.runtime = this.method.create(
-      {
-        config,
-        targets: linearTargets(config),
-        totalSteps: this.totalSteps,
-        epochs: recipe.epochs,
-        seed: recipe.seed,
-        initial: init.initial,
-      },
-      this.methodOptions,
-    );
+    this.runtime = this.method.create({
+      config,
+      targets: linearTargets(config),
+      totalSteps: this.totalSteps,
+      epochs: recipe.epochs,
+      seed: recipe.seed,
+      initial: init.initial,
+    });
     try {
       this.model = new BertModel(config, init.weights, {
         trainBase: this.runtime.trainsBase,
         trainEmbeddings: this.runtime.trainsEmbeddings ?? false,
         seed: recipe.seed,
-        classifierWeightDecay: classifierWd !== 0,
       });
       if (init.initial) this.loadHead(init.initial);
     } catch (error) {
@@ -164,8 +123,7 @@ export class Trainer {
       throw error;
     }
     this.initNotes = this.model.initNotes;
-    const adamOptions = { ...TORCH_ADAMW_DEFAULTS, weightDecay: recipe.weightDecay };
-    this.optimizer = new AdamW(adamOptions);
+    this.optimizer = new AdamW(TORCH_ADAMW_DEFAULTS);
   }
 
   /** Index of the next optimizer step (= steps done). */
@@ -177,29 +135,25 @@ export class Trainer {
     return this.nextStep >= this.totalSteps;
   }
 
-  /** Variables that train at the next step, with their optimizer group. */
+  /** Variables that train at the next step, with their group's lr and weight-decay rate (resolved here only). */
   trainableEntries(): ParamEntry[] {
-    const { adapterLr, classifierLr, weightDecay } = this.recipe;
-    const classifierWd = this.recipe.classifierWeightDecay ?? weightDecay;
-    const toEntry = (v: MethodVariable): ParamEntry => ({
-      name: v.name,
-      variable: v.variable,
-      lr: v.lrGroup === 'classifier' ? classifierLr : adapterLr,
-      weightDecay: v.weightDecay,
-    });
-    const entries = [...this.runtime.trainable(), ...this.model.trainedParams()].map(toEntry);
-    // The engine's decay value per group; a 0 rate behaves like no decay.
-    return entries.map((e) => ({ ...e, weightDecay: e.weightDecay && (e.name === 'classifier.weight' ? classifierWd : weightDecay) !== 0 }));
+    const { adapterLr, classifierLr, weightDecay, classifierWeightDecay } = this.recipe;
+    const toEntry = (v: MethodVariable): ParamEntry => {
+      const classifier = v.lrGroup === 'classifier';
+      return {
+        name: v.name,
+        variable: v.variable,
+        lr: classifier ? classifierLr : adapterLr,
+        weightDecay: v.decays ? (classifier ? classifierWeightDecay : weightDecay) : 0,
+      };
+    };
+    return [...this.runtime.trainable(), ...this.model.trainedParams()].map(toEntry);
   }
 
-  /** lr and weight decay of every trainable variable, as the optimizer groups them (golden fixtures check this). */
+  /** lr and weight decay of every trainable variable, as the optimizer applies them (golden fixtures check this). */
   paramGroups(): Record<string, { lr: number; weightDecay: number }> {
     const groups: Record<string, { lr: number; weightDecay: number }> = {};
-    const classifierWd = this.recipe.classifierWeightDecay ?? this.recipe.weightDecay;
-    for (const entry of this.trainableEntries()) {
-      const rate = entry.name === 'classifier.weight' ? classifierWd : this.recipe.weightDecay;
-      groups[entry.name] = { lr: entry.lr, weightDecay: entry.weightDecay ? rate : 0 };
-    }
+    for (const { name, lr, weightDecay } of this.trainableEntries()) groups[name] = { lr, weightDecay };
     return groups;
   }
 

@@ -72,6 +72,18 @@ export interface MatrixId {
   matrix: 'A' | 'B';
 }
 
+/** Tokenised examples, row-major [count, seqLen]: what io's encoder returns and the Trainer takes. */
+export interface EncodedExamples {
+  count: number;
+  seqLen: number;
+  inputIds: Int32Array;
+  tokenTypeIds: Int32Array;
+  /** 1 = real token, 0 = padding. */
+  attentionMask: Int32Array | Uint8Array;
+  /** Class index (classification) or target value (regression), one per example. */
+  labels: ArrayLike<number>;
+}
+
 /** Plain tensor data (no TF.js): what io reads and writes and what crosses the worker boundary. */
 export interface TensorData {
   shape: number[];

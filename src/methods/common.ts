@@ -1,31 +1,21 @@
-/** Helpers shared by the methods: target selection, seeded init, the runtime of low-rank methods. */
+/** What a method folder's runtime (index.ts) provides, and the helpers the runtimes share: targets, seeded init, low-rank runtimes. */
 import * as tf from '@tensorflow/tfjs';
+import type { AdapterRuntime, MethodContext, MethodVariable, ViewCell } from '../engine/adapter';
 import { lowRankAdapter, type LowRankModule } from '../engine/kernels';
 import { Rng, hashString, mixSeed } from '../engine/random';
-import { MODULE_KINDS, type LinearTarget, type ModuleKind, type StateDict } from '../engine/types';
-import type { AdapterRuntime, MethodContext, MethodVariable } from './types';
+import type { BertConfig, LinearTarget, ModuleKind, StateDict } from '../engine/types';
+import type { PeftAdapter } from '../io/export/peft';
 
-export class MethodOptionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MethodOptionError';
-  }
+/** A method's tensor side; `options` arrive complete and checked against the method's schema. */
+export interface MethodRuntime<Options> {
+  create(ctx: MethodContext, options: Options): AdapterRuntime;
+  /** Closed-form count of the trainable parameters at step 0 (classifier head excluded). */
+  countTrainable(config: BertConfig, options: Options): number;
+  /** The trained variables (and classifier) as a PEFT adapter; absent: the method has no PEFT form. */
+  exportPeft?(state: StateDict, options: Options, baseModel: string): PeftAdapter;
 }
 
-export function checkTargetModules(targetModules: readonly string[]): ModuleKind[] {
-  if (targetModules.length === 0) throw new MethodOptionError('targetModules must name at least one module');
-  for (const kind of targetModules) {
-    if (!(MODULE_KINDS as readonly string[]).includes(kind)) {
-      throw new MethodOptionError(`unknown target module "${kind}" (known: ${MODULE_KINDS.join(', ')})`);
-    }
-  }
-  return [...new Set(targetModules)] as ModuleKind[];
-}
-
-export function selectTargets(
-  targets: readonly LinearTarget[],
-  kinds: readonly ModuleKind[],
-): LinearTarget[] {
+export function selectTargets(targets: readonly LinearTarget[], kinds: readonly ModuleKind[]): LinearTarget[] {
   return targets.filter((t) => kinds.includes(t.kind));
 }
 
@@ -42,9 +32,7 @@ export function createVariable(
   let values: Float32Array;
   if (given) {
     if (given.data.length !== size) {
-      throw new MethodOptionError(
-        `initial value of ${name} has ${given.data.length} values, expected [${shape.join(', ')}]`,
-      );
+      throw new Error(`initial value of ${name} has ${given.data.length} values, expected [${shape.join(', ')}]`);
     }
     values = given.data;
   } else {
@@ -57,12 +45,6 @@ export function createVariable(
   return variable;
 }
 
-export function countOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-export type { StateDict };
-
 /**
  * The runtime of a method whose every adapted linear is a low-rank module (LoRA, ELoRA, AFLoRA): apply() is the
  * engine's lowRankAdapter on the module, and the modules are handed to the engine as data (`lowRank`).
@@ -72,11 +54,13 @@ export function lowRankRuntime(
   all: MethodVariable[],
   trainable: () => MethodVariable[],
   extraDispose: () => void = () => {},
+  cells: readonly ViewCell[] = [],
 ): AdapterRuntime {
   return {
     adapted: new Set(modules.keys()),
     trainsBase: false,
     lowRank: modules,
+    cells,
     apply(target, x, base) {
       const module = modules.get(target.path);
       if (!module) throw new Error(`${target.path} is not adapted`);

@@ -280,6 +280,8 @@ export function recipeOf(settings: Settings): Recipe {
     adapterLr: settings.adapterLr,
     classifierLr: settings.classifierLr,
     weightDecay: settings.weightDecay,
+    classifierWeightDecay: settings.weightDecay,
+    optimizer: 'adamw_torch',
     warmupRatio: settings.warmupRatio,
     maxGradNorm: settings.maxGradNorm,
     seed: settings.seed,

@@ -3,7 +3,7 @@
  * (src/worker/worker.ts). Everything here is structured-clone friendly: plain objects, numbers,
  * strings, typed arrays, File objects. No tensors cross this boundary.
  */
-import type { TrainingRecipe } from '../engine/trainer';
+import type { Recipe } from '../engine/recipe';
 import type { BertConfig, MatrixId } from '../engine/types';
 
 /* ------------------------------------------------------------------ commands (page -> worker) */
@@ -43,20 +43,7 @@ export interface ValidationSpec {
 
 export type MethodId = 'aflora' | 'lora' | 'elora' | 'pm-trainable' | 'pm-frozen' | 'full';
 
-/** Optimisation recipe shared by every method (paper Table 5 knobs): the engine's, sent as-is. */
-export type Recipe = Pick<
-  TrainingRecipe,
-  | 'epochs'
-  | 'batchSize'
-  | 'maxLength'
-  | 'adapterLr'
-  | 'classifierLr'
-  | 'weightDecay'
-  | 'warmupRatio'
-  | 'maxGradNorm'
-  | 'seed'
-  | 'logEvery'
->;
+export type { Recipe };
 
 export type ExportFormat = 'peft' | 'native';
 
@@ -114,10 +101,9 @@ export interface StepMetricsBatch {
 
 export interface ScoreSnapshot {
   step: number;
-  /** Parallel arrays: names[i] has score values[i]; frozen[i] = 1 when it is frozen. */
+  /** Parallel arrays: names[i] has score values[i]. */
   names: string[];
   values: Float64Array;
-  frozen: Uint8Array;
 }
 
 export interface ScheduleEntry {

@@ -6,13 +6,13 @@
 import { UnsupportedModelError } from '../engine/config';
 import type { EvalMetrics } from '../engine/metrics';
 import { Trainer, type StepMetrics } from '../engine/trainer';
-import type { StateDict } from '../engine/types';
+import type { MatrixId, StateDict } from '../engine/types';
 import { encodeExamples, prepareDataset, type DatasetIssue, type PreparedDataset } from '../io/datasets';
 import { exportNative } from '../io/export/native';
 import { exportPeftAdapter } from '../io/export/peft';
 import { loadModel, type LoadedModel, type ModelSource as IoModelSource } from '../io/model/model-source';
-import { getMethod } from '../methods/registry';
-import type { MethodEvent } from '../methods/types';
+import type { MethodEvent } from '../engine/adapter';
+import { adapterMethod } from '../methods/registry';
 import type {
   ColumnMapping,
   DataInfo,
@@ -140,11 +140,8 @@ export class Session {
     const data = this.data;
     if (!model) throw new BadInputError('No model is loaded.', 'Load a model first.');
     if (!data) throw new BadInputError('No data is loaded.', 'Pick a sample dataset or drop a file first.');
-    const method = getMethod(methodId);
-    // Keep only the knobs this method knows, so a UI name the method does not use cannot pass silently.
-    const known = Object.fromEntries(Object.entries(options).filter(([key]) => key in method.defaults));
-    const dropped = Object.keys(options).filter((key) => !(key in method.defaults));
-    if (dropped.length > 0) console.warn(`${methodId}: options not used by this method: ${dropped.join(', ')}`);
+    const method = adapterMethod(methodId, options);
+    const known = { ...method.options };
 
     const { prepared } = data;
     const regression = prepared.task === 'regression';
@@ -161,16 +158,13 @@ export class Session {
 
     this.disposeTrainer();
     // The Trainer's default: fused kernels on WebGPU (about 4x fewer dispatches per step), composites elsewhere.
-    const trainer = new Trainer({ config, weights: model.weights, method, options: known, train, validation, recipe });
+    const trainer = new Trainer({ config, weights: model.weights, method, train, validation, recipe });
     this.trainer = trainer;
     this.lastGoodState = null;
     const run = { method: methodId, options: known, recipe, seqLen, freezeSteps: {} as Record<string, number> };
     this.run = run;
 
-    const matrices = trainer.runtime
-      .trainable()
-      .filter((v) => v.matrix !== undefined)
-      .map((v) => ({ name: v.name, matrix: v.matrix! }));
+    const matrices = trainer.runtime.cells.map((c) => ({ name: c.name, matrix: c.cell as MatrixId }));
     const plan: TrainingPlan = {
       method: methodId,
       totalSteps: trainer.totalSteps,
@@ -242,7 +236,7 @@ export class Session {
       ];
     }
     const freezeLog: Record<string, number | null> = {};
-    for (const v of this.trainer?.runtime.variables() ?? []) if (v.matrix) freezeLog[v.name] = run.freezeSteps[v.name] ?? null;
+    for (const c of this.trainer?.runtime.cells ?? []) freezeLog[c.name] = run.freezeSteps[c.name] ?? null;
     const bytes = exportNative({
       method: run.method,
       options: run.options,

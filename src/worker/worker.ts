@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 // Registers the 'webgpu' backend (only when navigator.gpu exists at import time).
 import '@tensorflow/tfjs-backend-webgpu';
-import type { MethodEvent } from '../methods/types';
+import type { MethodEvent } from '../engine/adapter';
+import type { MatrixId } from '../engine/types';
 import { EventBatcher } from './batcher';
 import { assertNever, type Command, type ErrorKind, type ScoreSnapshot, type StepMetricsBatch, type WorkerEvent } from './protocol';
 import { BadInputError, Session, UnsupportedInputError, type TrainerHandle } from './session';
@@ -107,12 +108,11 @@ function toColumns(rows: { step: number; epoch: number; loss: number; lr: number
 function forwardMethodEvents(events: MethodEvent[]): void {
   for (const event of events) {
     switch (event.type) {
-      case 'scores': {
+      case 'values': {
         const snapshot: ScoreSnapshot = {
           step: event.step,
-          names: event.scores.map((s) => s.name),
-          values: Float64Array.from(event.scores, (s) => s.score),
-          frozen: Uint8Array.from(event.scores, (s) => (s.frozen ? 1 : 0)),
+          names: event.values.map((s) => s.name),
+          values: Float64Array.from(event.values, (s) => s.value),
         };
         emit({ type: 'scores', snapshots: [snapshot] });
         break;
@@ -121,7 +121,7 @@ function forwardMethodEvents(events: MethodEvent[]): void {
         emit({ type: 'schedule', entries: [{ step: event.step, remaining: event.remaining, threshold: event.threshold, trainableFraction: event.trainableFraction }] });
         break;
       case 'freeze':
-        emit({ type: 'freeze', entries: [{ step: event.step, name: event.name, matrix: event.matrix }] });
+        emit({ type: 'freeze', entries: [{ step: event.step, name: event.name, matrix: event.cell as MatrixId }] });
         break;
       default:
         assertNever(event, 'method event');

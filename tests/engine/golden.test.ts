@@ -18,7 +18,8 @@ import { TORCH_ADAMW_DEFAULTS } from '../../src/engine/optimizer';
 import { Trainer, type StepMetrics } from '../../src/engine/trainer';
 import type { StateDict } from '../../src/engine/types';
 import { parseSafetensors, type RawTensor } from '../../src/io/safetensors';
-import type { MethodEvent } from '../../src/methods/types';
+import type { MethodEvent } from '../../src/engine/adapter';
+import { adapterMethod } from '../../src/methods/registry';
 
 // GOLDEN_FIXTURES points elsewhere, e.g. at a fresh make_golden.py output before it is copied in.
 const FIXTURES = process.env.GOLDEN_FIXTURES ?? join(__dirname, '..', 'fixtures', 'golden');
@@ -151,8 +152,7 @@ describe('golden fixtures (PyTorch reference)', () => {
       const trainer = new Trainer({
         config,
         weights,
-        method: info.method,
-        options: info.options,
+        method: adapterMethod(info.method, info.options),
         train,
         initial,
         recipe: {
@@ -162,7 +162,8 @@ describe('golden fixtures (PyTorch reference)', () => {
           adapterLr: r.adapterLr,
           classifierLr: r.classifierLr,
           weightDecay: r.weightDecay,
-          classifierWeightDecay: r.classifierWeightDecay,
+          classifierWeightDecay: r.classifierWeightDecay ?? r.weightDecay,
+          optimizer: 'adamw_torch',
           warmupRatio: r.warmupRatio,
           maxGradNorm: r.maxGradNorm,
           seed: info.seed ?? 0,
@@ -229,7 +230,7 @@ describe('golden fixtures (PyTorch reference)', () => {
         if (info.scores) {
           const ours = new Map<number, Map<string, number>>();
           for (const event of events) {
-            if (event.type === 'scores') ours.set(event.step, new Map(event.scores.map((s) => [s.name, s.score])));
+            if (event.type === 'values') ours.set(event.step, new Map(event.values.map((s) => [s.name, s.value])));
           }
           // Every masking round's scores must be there; other scoring steps are compared when the method emitted them.
           const maskingSteps = new Set((info.schedule ?? []).map((s) => s.step));

@@ -39,10 +39,10 @@ describe('AdamW (torch.optim.AdamW semantics)', () => {
   it('first step moves by lr * sign(g) after decoupled decay; second step matches the torch recurrence', async () => {
     const p = tf.variable(tf.tensor1d([1, -2]), true);
     const q = tf.variable(tf.tensor1d([3]), true);
-    const optimizer = new AdamW({ ...TORCH_ADAMW_DEFAULTS, weightDecay: 0.01 });
+    const optimizer = new AdamW(TORCH_ADAMW_DEFAULTS);
     const entries = [
-      { name: 'p', variable: p, lr: 0.1, weightDecay: true },
-      { name: 'q', variable: q, lr: 0.1, weightDecay: false },
+      { name: 'p', variable: p, lr: 0.1, weightDecay: 0.01 },
+      { name: 'q', variable: q, lr: 0.1, weightDecay: 0 },
     ];
     const g1p = [0.5, -1];
     const g2p = [0.1, 0.3];

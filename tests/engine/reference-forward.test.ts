@@ -103,7 +103,7 @@ describe('BERT forward', () => {
       const weights = randomBertWeights(config, 11);
       for (const [name, t] of weights) if (!name.includes('LayerNorm')) t.data.forEach((v, i) => (t.data[i] = v * 20));
       const examples = toyExamples(3, 10, 2, 3);
-      const model = new BertModel(config, weights, { trainBase: false, trainEmbeddings: false, seed: 1, classifierWeightDecay: true });
+      const model = new BertModel(config, weights, { trainBase: false, trainEmbeddings: false, seed: 1 });
       const batch = uploadBatch(gatherBatch(examples, [0, 1, 2], 4), 3, false);
       const logits = tf.tidy(() => model.forward(batch, null, { training: false }));
       const actual = await logits.data();
@@ -126,7 +126,7 @@ describe('BERT forward', () => {
 
   it('gives the same logits for a row whatever the padding rows next to it', async () => {
     const config = tinyConfig();
-    const model = new BertModel(config, randomBertWeights(config, 4), { trainBase: false, trainEmbeddings: false, seed: 1, classifierWeightDecay: true });
+    const model = new BertModel(config, randomBertWeights(config, 4), { trainBase: false, trainEmbeddings: false, seed: 1 });
     const examples = toyExamples(4, 10, 9);
     const read = async (indices: number[], size: number) => {
       const batch = uploadBatch(gatherBatch(examples, indices, size), 2, false);
@@ -148,7 +148,7 @@ describe('BERT forward', () => {
     const weights = randomBertWeights(config, 4);
     weights.delete('classifier.weight');
     weights.set('classifier.bias', { shape: [2], data: new Float32Array(2) });
-    const model = new BertModel(config, weights, { trainBase: false, trainEmbeddings: false, seed: 1, classifierWeightDecay: true });
+    const model = new BertModel(config, weights, { trainBase: false, trainEmbeddings: false, seed: 1 });
     expect(model.initNotes).toEqual([
       { name: 'classifier.weight', reason: 'missing' },
       { name: 'classifier.bias', reason: 'shape' },
@@ -161,7 +161,7 @@ describe('BERT forward', () => {
     model.dispose();
 
     weights.delete('bert.encoder.layer.1.output.dense.weight');
-    expect(() => new BertModel(config, weights, { trainBase: false, trainEmbeddings: false, seed: 1, classifierWeightDecay: true })).toThrow(
+    expect(() => new BertModel(config, weights, { trainBase: false, trainEmbeddings: false, seed: 1 })).toThrow(
       /lacks 1 BERT weight.*layer\.1\.output\.dense\.weight/,
     );
   });

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { AdapterMethod, AdapterRuntime, MethodVariable } from '../../src/engine/adapter';
 import { Trainer, type TrainingRecipe } from '../../src/engine/trainer';
 import { softmaxRows } from '../../src/engine/metrics';
 import { randomBertWeights } from '../../src/engine/weights';
-import type { AdapterMethod, AdapterRuntime, MethodVariable } from '../../src/methods/types';
+import { adapterMethod } from '../../src/methods/registry';
 import { tinyConfig, toyExamples } from '../helpers/tinyBert';
 
 const recipe: TrainingRecipe = {
@@ -13,8 +14,10 @@ const recipe: TrainingRecipe = {
   adapterLr: 1e-2,
   classifierLr: 4e-2,
   weightDecay: 0.1,
+  classifierWeightDecay: 0.1,
   warmupRatio: 0.06,
   maxGradNorm: 0.1,
+  optimizer: 'adamw_torch',
   seed: 3,
   logEvery: 5,
 };
@@ -26,9 +29,6 @@ beforeAll(async () => {
 /** A minimal method for engine tests: a trainable additive vector on each FFN 'inter' output; freezes layer 0's at step 2. */
 const freezeAtTwo: AdapterMethod = {
   id: 'test-freeze',
-  label: 'test',
-  description: 'engine test method',
-  defaults: {},
   countTrainable: (config) => config.numLayers * config.intermediateSize,
   create(ctx): AdapterRuntime {
     const targets = ctx.targets.filter((t) => t.kind === 'inter');
@@ -36,13 +36,14 @@ const freezeAtTwo: AdapterMethod = {
       name: `${t.path}.delta`,
       variable: tf.variable(tf.fill([t.outFeatures], 0.01), true),
       lrGroup: 'adapter',
-      weightDecay: false,
-      matrix: { layer: t.layer, kind: t.kind, matrix: 'A' },
+      decays: false,
     }));
+    const cells = targets.map((t, i) => ({ name: vars[i].name, cell: { layer: t.layer, kind: t.kind } }));
     const frozen = new Set<string>();
     return {
       adapted: new Set(targets.map((t) => t.path)),
       trainsBase: false,
+      cells,
       apply: (target, _x, base) => tf.add(base, vars.find((v) => v.name === `${target.path}.delta`)!.variable),
       variables: () => vars,
       trainable: () => vars.filter((v) => !frozen.has(v.name)),
@@ -50,7 +51,7 @@ const freezeAtTwo: AdapterMethod = {
         if (step !== 2) return { events: [], frozen: [] };
         const victim = vars[0];
         frozen.add(victim.name);
-        return { events: [{ type: 'freeze', step, name: victim.name, matrix: victim.matrix! }], frozen: [victim.name] };
+        return { events: [{ type: 'freeze', step, name: victim.name, cell: cells[0].cell }], frozen: [victim.name] };
       },
       dispose: () => vars.forEach((v) => v.variable.dispose()),
     };
@@ -62,7 +63,7 @@ async function losses(seed: number, dropout: number, steps: number, kernels = fa
   const trainer = new Trainer({
     config,
     weights: randomBertWeights(config, 1),
-    method: 'lora',
+    method: adapterMethod('lora'),
     train: toyExamples(20, 12, 5),
     recipe: { ...recipe, seed },
     kernels,
@@ -76,7 +77,7 @@ async function losses(seed: number, dropout: number, steps: number, kernels = fa
 describe('Trainer', () => {
   it('runs lora steps with a flat tensor count and reports metrics in one flush', async () => {
     const config = tinyConfig();
-    const trainer = new Trainer({ config, weights: randomBertWeights(config, 1), method: 'lora', train: toyExamples(20, 12, 5), recipe });
+    const trainer = new Trainer({ config, weights: randomBertWeights(config, 1), method: adapterMethod('lora'), train: toyExamples(20, 12, 5), recipe });
     expect(trainer.totalSteps).toBe(12); // ceil(20 / 8) * 4
     expect(trainer.warmupSteps).toBe(1); // ceil(12 * 0.06)
     const counts: number[] = [];
@@ -95,7 +96,7 @@ describe('Trainer', () => {
 
   it('logs the scheduled lr (0 at step 0 during warm-up) and the fractional epoch', async () => {
     const config = tinyConfig();
-    const trainer = new Trainer({ config, weights: randomBertWeights(config, 1), method: 'lora', train: toyExamples(20, 12, 5), recipe });
+    const trainer = new Trainer({ config, weights: randomBertWeights(config, 1), method: adapterMethod('lora'), train: toyExamples(20, 12, 5), recipe });
     for (let i = 0; i < 4; i++) await trainer.step();
     const metrics = await trainer.flushMetrics();
     expect(metrics.map((m) => m.lr)).toEqual([0, 1e-2, 1e-2 * (10 / 11), 1e-2 * (9 / 11)].map((v) => expect.closeTo(v, 12)));
@@ -125,7 +126,7 @@ describe('Trainer', () => {
 
   it('keeps the kernels off by default on cpu (the golden path)', () => {
     const config = tinyConfig();
-    const trainer = new Trainer({ config, weights: randomBertWeights(config, 1), method: 'lora', train: toyExamples(4, 12, 5), recipe });
+    const trainer = new Trainer({ config, weights: randomBertWeights(config, 1), method: adapterMethod('lora'), train: toyExamples(4, 12, 5), recipe });
     expect(trainer.kernels).toBe(false);
     trainer.dispose();
   });
@@ -163,7 +164,7 @@ describe('Trainer', () => {
     const trainer = new Trainer({
       config,
       weights: randomBertWeights(config, 2),
-      method: 'lora',
+      method: adapterMethod('lora'),
       train: examples,
       recipe: { ...recipe, shuffle: false },
     });
@@ -179,7 +180,7 @@ describe('Trainer', () => {
 
   it('groups parameters as the reference trainer: adapter lr + decay, classifier lr, no decay on classifier.bias', () => {
     const config = tinyConfig();
-    const trainer = new Trainer({ config, weights: randomBertWeights(config, 1), method: 'lora', train: toyExamples(20, 12, 5), recipe });
+    const trainer = new Trainer({ config, weights: randomBertWeights(config, 1), method: adapterMethod('lora'), train: toyExamples(20, 12, 5), recipe });
     const groups = trainer.paramGroups();
     expect(groups['classifier.weight']).toEqual({ lr: 4e-2, weightDecay: 0.1 });
     expect(groups['classifier.bias']).toEqual({ lr: 4e-2, weightDecay: 0 });
@@ -192,7 +193,7 @@ describe('Trainer', () => {
   it('full fine-tuning trains base weights except the embedding tables, without decay on biases and LayerNorm', async () => {
     const config = tinyConfig();
     const weights = randomBertWeights(config, 1);
-    const trainer = new Trainer({ config, weights, method: 'full', train: toyExamples(20, 12, 5), recipe });
+    const trainer = new Trainer({ config, weights, method: adapterMethod('full'), train: toyExamples(20, 12, 5), recipe });
     const groups = trainer.paramGroups();
     expect(groups).not.toHaveProperty('bert.embeddings.word_embeddings.weight');
     expect(groups['bert.embeddings.LayerNorm.weight']).toEqual({ lr: 1e-2, weightDecay: 0 });
@@ -212,7 +213,7 @@ describe('Trainer', () => {
   it('evaluates and predicts on plain arrays', async () => {
     const config = tinyConfig();
     const validation = toyExamples(10, 12, 8);
-    const trainer = new Trainer({ config, weights: randomBertWeights(config, 1), method: 'lora', train: toyExamples(20, 12, 5), validation, recipe });
+    const trainer = new Trainer({ config, weights: randomBertWeights(config, 1), method: adapterMethod('lora'), train: toyExamples(20, 12, 5), validation, recipe });
     const result = await trainer.evaluate();
     expect(result.count).toBe(10);
     expect(result.metrics.accuracy).toBeGreaterThanOrEqual(0);
@@ -226,7 +227,7 @@ describe('Trainer', () => {
   it('regression (num_labels = 1) trains with MSE and reports Pearson/Spearman', async () => {
     const config = tinyConfig({ numLabels: 1 });
     const train = toyExamples(16, 12, 5, 1);
-    const trainer = new Trainer({ config, weights: randomBertWeights(config, 1), method: 'lora', train, validation: train, recipe });
+    const trainer = new Trainer({ config, weights: randomBertWeights(config, 1), method: adapterMethod('lora'), train, validation: train, recipe });
     const inspected = await trainer.inspectNextStep();
     expect(inspected.logits.shape).toEqual([8, 1]);
     for (let i = 0; i < 6; i++) await trainer.step();

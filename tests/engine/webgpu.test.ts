@@ -3,8 +3,8 @@
  * (the webgpu default); no uncaptured WebGPU errors. 1 layer, hidden 8: SwiftShader is slow.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MethodEvent } from '../../src/engine/adapter';
 import type { TrainingRecipe } from '../../src/engine/trainer';
-import type { MethodEvent } from '../../src/methods/types';
 import type { StateDict } from '../../src/engine/types';
 import { installNodeWebGPU, type NodeWebGPU } from '../helpers/webgpu';
 import { tinyConfig, toyExamples } from '../helpers/tinyBert';
@@ -24,8 +24,10 @@ const recipe: TrainingRecipe = {
   adapterLr: 1e-2,
   classifierLr: 4e-2,
   weightDecay: 0.1,
+  classifierWeightDecay: 0.1,
   warmupRatio: 0, // both steps update
   maxGradNorm: 0.1,
+  optimizer: 'adamw_torch',
   seed: 5,
   logEvery: 2,
 };
@@ -48,6 +50,7 @@ async function run(backend: 'webgpu' | 'cpu', method: string, kernelsOrRun: bool
   // Imported after the backend is installed so the engine shares this tfjs instance.
   const { Trainer } = await import('../../src/engine/trainer');
   const { randomBertWeights } = await import('../../src/engine/weights');
+  const { adapterMethod } = await import('../../src/methods/registry');
   const dropout = opts.dropout ?? 0;
   const config = tinyConfig({
     hiddenSize: 8,
@@ -60,8 +63,7 @@ async function run(backend: 'webgpu' | 'cpu', method: string, kernelsOrRun: bool
   const trainer = new Trainer({
     config,
     weights: randomBertWeights(config, 3),
-    method,
-    options: opts.options ?? (method === 'lora' ? LORA_OPTIONS : {}),
+    method: adapterMethod(method, opts.options ?? (method === 'lora' ? LORA_OPTIONS : {})),
     train: toyExamples(8, 8, 4),
     recipe: { ...recipe, ...opts.recipe },
     ...(opts.kernels === undefined ? {} : { kernels: opts.kernels }),

@@ -3,7 +3,7 @@
  * many-input concat, unsortedSegmentSum, gather compaction; no uncaptured WebGPU errors. Tiny sizes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MethodEvent } from '../../src/methods/types';
+import type { MethodEvent } from '../../src/engine/adapter';
 import { installNodeWebGPU, type NodeWebGPU } from '../helpers/webgpu';
 import { tinyConfig } from '../helpers/tinyBert';
 
@@ -32,19 +32,15 @@ interface RunResult {
 /** 35 steps of AFLoRA (A/B of all 12 linears: 24 tensors, so concat runs in chunks) on the current backend. */
 async function run(): Promise<RunResult> {
   const tf = gpu.tf;
-  const { afloraMethod } = await import('../../src/methods/aflora');
+  const { adapterMethod } = await import('../../src/methods/registry');
   const { linearTargets } = await import('../../src/engine/types');
-  const runtime = afloraMethod.create(
-    { config: CONFIG, targets: linearTargets(CONFIG), totalSteps: 100, epochs: 10, seed: 5 },
-    {
-      ...afloraMethod.defaults,
-      rank: 2,
-      trainableMatrices: 'both',
-      sensitivity: 'paramGrad',
-      initialWarmup: 10,
-      finalWarmup: 30,
-    },
-  );
+  const runtime = adapterMethod('aflora', {
+    rank: 2,
+    trainableMatrices: 'both',
+    sensitivity: 'paramGrad',
+    initialWarmup: 10,
+    finalWarmup: 30,
+  }).create({ config: CONFIG, targets: linearTargets(CONFIG), totalSteps: 100, epochs: 10, seed: 5 });
   const events: MethodEvent[] = [];
   for (let step = 0; step < 35; step++) {
     const grads = new Map<string, InstanceType<typeof tf.Tensor>>();
@@ -78,7 +74,7 @@ describe('AFLoRA scores on webgpu', () => {
     expect(freezes(onGpu)).toEqual(freezes(onCpu));
     expect(freezes(onCpu).length).toBeGreaterThan(0);
     const scores = (r: RunResult) =>
-      r.events.flatMap((e) => (e.type === 'scores' ? e.scores.map((s) => s.score) : []));
+      r.events.flatMap((e) => (e.type === 'values' ? e.values.map((s) => s.value) : []));
     const [gpuScores, cpuScores] = [scores(onGpu), scores(onCpu)];
     expect(gpuScores.length).toBe(cpuScores.length);
     expect(cpuScores.length).toBeGreaterThan(24);

@@ -5,22 +5,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { linearTargets, type LinearTarget } from '../../src/engine/types';
-import {
-  afloraMethod,
-  afloraMethods,
-  isMaskingStep,
-  kthSmallest,
-  pmFrozenMethod,
-  pmTrainableMethod,
-  remainingFraction,
-  segmentMeans,
-  stepsPerEpoch,
-  thresholdRank,
-  type AfloraOptions,
-} from '../../src/methods/aflora';
-import { resolveSchedule } from '../../src/methods/aflora/options';
+import type { AdapterRuntime, MethodContext, MethodEvent, MethodVariable } from '../../src/engine/adapter';
+import { OptionError } from '../../src/engine/options';
+import { SCORE_SERIES } from '../../src/methods/aflora';
+import type { AfloraOptions } from '../../src/methods/aflora/schema';
+import { isMaskingStep, remainingFraction, resolveSchedule, stepsPerEpoch, thresholdRank } from '../../src/methods/aflora/schedule';
 import { ScoreState } from '../../src/methods/aflora/scores';
-import type { AdapterRuntime, MethodContext, MethodEvent } from '../../src/methods/types';
+import { kthSmallest, segmentMeans } from '../../src/methods/aflora/select';
+import { CATALOG, methodOptions } from '../../src/methods/catalog';
+import { adapterMethod } from '../../src/methods/registry';
 import { tinyConfig } from '../helpers/tinyBert';
 
 const CONFIG = tinyConfig({
@@ -46,8 +39,10 @@ function context(totalSteps = 100, epochs = 10): MethodContext {
 const SCHEDULED: Partial<AfloraOptions> = { rank: RANK, initialWarmup: 10, finalWarmup: 30 };
 
 function create(options: Partial<AfloraOptions> = {}, ctx = context()): AdapterRuntime {
-  return afloraMethod.create(ctx, { ...afloraMethod.defaults, ...SCHEDULED, ...options });
+  return adapterMethod('aflora', { ...SCHEDULED, ...options }).create(ctx);
 }
+
+const isMatrix = (v: MethodVariable) => /\.lora_[AB]$/.test(v.name);
 
 /** Gradient of tensor `name` at `step`: every element = magnitude(name) * h(step) * (1 + 0.25 * element parity). */
 type GradientRule = (name: string, step: number, index: number) => number;
@@ -164,10 +159,10 @@ describe('schedule helpers', () => {
 
   it('derives t_i and t_f from epochs like the reference (whole epochs of floor(T / E) steps)', () => {
     expect(stepsPerEpoch(2005, 20)).toBe(100);
-    const derived = resolveSchedule({ ...afloraMethod.defaults }, 2005, 20);
+    const derived = resolveSchedule(methodOptions('aflora'), 2005, 20);
     expect([derived.initialWarmup, derived.finalWarmup]).toEqual([100, 1400]); // 1 and 14 epochs
     const explicit = resolveSchedule(
-      { ...afloraMethod.defaults, initialWarmup: 7, finalWarmup: 3 },
+      methodOptions('aflora', { initialWarmup: 7, finalWarmup: 3 }),
       2005,
       20,
     );
@@ -205,9 +200,12 @@ describe('AFLoRA module', () => {
     expect(trainable.filter((n) => n.endsWith('.lambda_d') || n.endsWith('.lambda_b'))).toHaveLength(12);
     expect(runtime.variables()).toHaveLength(24);
     // Reference optimizer groups: every adapter variable decays, Λ vectors included.
-    expect(runtime.variables().every((v) => v.weightDecay && v.lrGroup === 'adapter')).toBe(true);
+    expect(runtime.variables().every((v) => v.decays && v.lrGroup === 'adapter')).toBe(true);
     const count = runtime.trainable().reduce((sum, v) => sum + v.variable.size, 0);
-    expect(afloraMethod.countTrainable(CONFIG, { ...afloraMethod.defaults, rank: RANK })).toBe(count);
+    expect(adapterMethod('aflora', { rank: RANK }).countTrainable(CONFIG)).toBe(count);
+    // The live view's cells: the A/B matrices that may freeze, in layer order.
+    expect(runtime.cells.map((c) => c.name)).toEqual([INTER_A, INTER_B, OUT_A, OUT_B]);
+    expect(runtime.cells[1].cell).toEqual({ layer: 0, kind: 'inter', matrix: 'B' });
     runtime.dispose();
   });
 
@@ -255,20 +253,15 @@ describe('AFLoRA module', () => {
 
   it('offers attention-only and both, and rejects unknown options', () => {
     const attention = create({ trainableMatrices: 'attention' });
-    expect(
-      attention
-        .trainable()
-        .filter((v) => v.matrix)
-        .map((v) => v.matrix!.kind),
-    ).toEqual(['query', 'query', 'key', 'key', 'value', 'value', 'attn_out', 'attn_out']);
+    expect(attention.cells.map((c) => c.cell.kind)).toEqual(['query', 'query', 'key', 'key', 'value', 'value', 'attn_out', 'attn_out']);
+    expect(attention.trainable().filter(isMatrix)).toHaveLength(8);
     attention.dispose();
-    const both = create({ abScope: 'both' }); // the UI's alias
-    expect(both.trainable().filter((v) => v.matrix)).toHaveLength(12);
+    const both = create({ trainableMatrices: 'both' });
+    expect(both.trainable().filter(isMatrix)).toHaveLength(12);
     both.dispose();
-    expect(() => create({ rank: 0 })).toThrow(/rank/);
-    expect(() => create({ sensitivty: 'grad' } as Partial<AfloraOptions>)).toThrow(
-      /unknown option "sensitivty"/,
-    );
+    expect(() => create({ rank: 0 })).toThrow(OptionError);
+    expect(() => create({ rank: 0 })).toThrow(/rank must be in \[1, 64\]/);
+    expect(() => create({ sensitivty: 'grad' } as Partial<AfloraOptions>)).toThrow(/sensitivty is not an option/);
   });
 });
 
@@ -281,7 +274,7 @@ describe('AFLoRA scores', () => {
       const runtime = create({ sensitivity });
       const params = new Map<string, Float32Array>();
       for (const v of runtime.trainable()) params.set(v.name, (await v.variable.data()) as Float32Array);
-      const segments = runtime.trainable().filter((v) => v.matrix);
+      const segments = runtime.trainable().filter(isMatrix);
       const state = new ScoreState(
         segments.map((v) => ({ name: v.name, variable: v.variable, size: v.variable.size })),
         { sensitivity, beta1: 0.85, beta2: 0.95, deltaT: 10 },
@@ -373,16 +366,17 @@ describe('AFLoRA freezing', () => {
     expect(schedule[1].trainableFraction).toBe(16 / 48);
     expectRelClose(schedule[0].remaining, (5 / 6) ** 3, 1e-15, 'r(20)');
     // The threshold of round 20 is out-A's score in the scores event of step 20.
-    const scores20 = events.find((e) => e.type === 'scores' && e.step === 20);
-    if (scores20?.type !== 'scores') throw new Error('no scores event at step 20');
+    const scores20 = events.find((e) => e.type === 'values' && e.step === 20);
+    if (scores20?.type !== 'values') throw new Error('no scores event at step 20');
+    expect(scores20.series).toBe(SCORE_SERIES);
     expectRelClose(
       schedule[0].threshold,
-      scores20.scores.find((s) => s.name === OUT_A)!.score,
+      scores20.values.find((s) => s.name === OUT_A)!.value,
       1e-6,
       'threshold@20',
     );
-    expect(scores20.scores.find((s) => s.name === INTER_A)!.frozen).toBe(true);
-    expect(scores20.scores.find((s) => s.name === OUT_A)!.frozen).toBe(false);
+    // The method's own record of its freezes is what its events said.
+    expect(Object.fromEntries(runtime.freezeSteps!())).toEqual(freezeSteps(events));
     // Permanence: frozen tensors are out of trainable() and their tf.Variable is marked untrainable.
     const trainable = runtime.trainable().map((v) => v.name);
     for (const name of [INTER_A, OUT_A, OUT_B]) expect(trainable).not.toContain(name);
@@ -391,7 +385,7 @@ describe('AFLoRA freezing', () => {
     // Scores before the first masking round were emitted too (read with it): window starts 0 and 10.
     expect(
       events
-        .filter((e) => e.type === 'scores')
+        .filter((e) => e.type === 'values')
         .map((e) => e.step)
         .slice(0, 3),
     ).toEqual([0, 10, 20]);
@@ -413,7 +407,7 @@ describe('AFLoRA freezing', () => {
     );
     const trainable = new Set(sizes.keys());
     const expected: Record<string, number> = {};
-    const s = resolveSchedule({ ...afloraMethod.defaults, ...SCHEDULED } as AfloraOptions, 100, 10);
+    const s = resolveSchedule(methodOptions('aflora', SCHEDULED), 100, 10);
     for (let step = 0; step < 100 && trainable.size > 0; step++) {
       const sens = new Map<string, Float64Array>();
       for (const name of trainable) {
@@ -479,47 +473,47 @@ describe('AFLoRA freezing', () => {
       result.push(...(await runtime.afterStep!(step)).frozen);
     }
     expect(result.sort()).toEqual([INTER_A, INTER_B, OUT_A, OUT_B].sort());
-    expect(runtime.trainable().every((v) => !v.matrix)).toBe(true);
+    expect(runtime.trainable().some(isMatrix)).toBe(false);
     expect(await runtime.afterStep!(12)).toEqual({ events: [], frozen: [] });
     runtime.dispose();
   });
 });
 
 describe('PM ablations', () => {
-  it('are registered next to AFLoRA', () => {
-    expect(afloraMethods.map((m) => m.id)).toEqual(['aflora', 'pm-trainable', 'pm-frozen']);
+  it('are in the catalog next to AFLoRA', () => {
+    expect(CATALOG.map((m) => m.id).slice(0, 3)).toEqual(['aflora', 'pm-trainable', 'pm-frozen']);
   });
 
   it('pm-frozen trains no A/B, only the Λ vectors', () => {
-    const runtime = pmFrozenMethod.create(context(), { ...pmFrozenMethod.defaults, rank: RANK });
-    expect(runtime.trainable().every((v) => !v.matrix)).toBe(true);
+    const method = adapterMethod('pm-frozen', { rank: RANK });
+    const runtime = method.create(context());
+    expect(runtime.trainable().some(isMatrix)).toBe(false);
     expect(runtime.trainable()).toHaveLength(12);
     expect(
       runtime
         .variables()
-        .filter((v) => v.matrix)
+        .filter(isMatrix)
         .every((v) => !v.variable.trainable),
     ).toBe(true);
     const count = runtime.trainable().reduce((sum, v) => sum + v.variable.size, 0);
-    expect(pmFrozenMethod.countTrainable(CONFIG, { ...pmFrozenMethod.defaults, rank: RANK })).toBe(count);
+    expect(method.countTrainable(CONFIG)).toBe(count);
     expect(runtime.observeGradients).toBeUndefined();
     runtime.dispose();
   });
 
   it('pm-trainable trains the FFN A/B and never freezes them', () => {
-    const runtime = pmTrainableMethod.create(context(), { ...pmTrainableMethod.defaults, rank: RANK });
+    const method = adapterMethod('pm-trainable', { rank: RANK });
+    const runtime = method.create(context());
     expect(
       runtime
         .trainable()
-        .filter((v) => v.matrix)
+        .filter(isMatrix)
         .map((v) => v.name)
         .sort(),
     ).toEqual([INTER_A, INTER_B, OUT_A, OUT_B].sort());
     expect(runtime.afterStep).toBeUndefined();
     const count = runtime.trainable().reduce((sum, v) => sum + v.variable.size, 0);
-    expect(pmTrainableMethod.countTrainable(CONFIG, { ...pmTrainableMethod.defaults, rank: RANK })).toBe(
-      count,
-    );
+    expect(method.countTrainable(CONFIG)).toBe(count);
     runtime.dispose();
   });
 });

@@ -5,9 +5,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EncodedExamples } from '../../src/engine/batches';
-import { Trainer, type TrainingRecipe } from '../../src/engine/trainer';
+import { DEFAULT_RECIPE, Trainer, type TrainingRecipe } from '../../src/engine/trainer';
 import { bertWeightShapes, EMBEDDING_NAMES, randomBertWeights } from '../../src/engine/weights';
-import { METHODS, getMethod } from '../../src/methods/registry';
+import { CATALOG } from '../../src/methods/catalog';
+import { adapterMethod } from '../../src/methods/registry';
 import { tinyConfig } from '../helpers/tinyBert';
 
 /** Method id -> options for the contract run (small ranks keep the cpu backend fast). */
@@ -50,6 +51,7 @@ function toyExamples(count: number): EncodedExamples {
 
 function recipe(overrides: Partial<TrainingRecipe> = {}): TrainingRecipe {
   return {
+    ...DEFAULT_RECIPE,
     epochs: 10,
     batchSize: 8,
     maxLength: SEQ,
@@ -69,8 +71,7 @@ function makeTrainer(id: string, overrides: Partial<TrainingRecipe> = {}): Train
   return new Trainer({
     config: CONFIG,
     weights: randomBertWeights(CONFIG, 1234),
-    method: id,
-    options: ROWS[id],
+    method: adapterMethod(id, ROWS[id]),
     train: toyExamples(16),
     recipe: recipe(overrides),
   });
@@ -98,11 +99,11 @@ beforeAll(async () => {
 
 describe('method registry', () => {
   it('has a contract row for every registered method and vice versa', () => {
-    expect(METHODS.map((m) => m.id).sort()).toEqual(Object.keys(ROWS).sort());
+    expect(CATALOG.map((m) => m.id).sort()).toEqual(Object.keys(ROWS).sort());
   });
 
   it('rejects unknown ids with a message listing the known ones', () => {
-    expect(() => getMethod('nope')).toThrow(/unknown adapter method "nope".*lora/);
+    expect(() => adapterMethod('nope')).toThrow(/unknown adapter method "nope".*lora/);
   });
 });
 
@@ -119,14 +120,13 @@ describe.each(Object.keys(ROWS))('method %s', (id) => {
 
   it('counts its trainable parameters as its closed form says', () => {
     const trainer = makeTrainer(id);
-    const method = getMethod(id);
-    const options = { ...method.defaults, ...ROWS[id] };
+    const method = adapterMethod(id, ROWS[id]);
     const fromVariables =
       trainer.runtime.trainable().reduce((sum, v) => sum + v.variable.size, 0) +
       trainer.model.trainedParams().reduce((sum, v) => sum + v.variable.size, 0);
     const count = trainer.trainableParamCount();
     trainer.dispose();
-    expect(count).toBe(method.countTrainable(CONFIG, options) + HEAD_SIZE);
+    expect(count).toBe(method.countTrainable(CONFIG) + HEAD_SIZE);
     expect(fromVariables).toBe(count);
   });
 

@@ -1,11 +1,10 @@
 /** LoRA / ELoRA / full: the adapted output against a plain-JS computation, init, naming, groups, options. */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { MethodContext } from '../../src/engine/adapter';
 import { linearTargets } from '../../src/engine/types';
-import { eloraEffectiveRank, eloraMethod } from '../../src/methods/elora';
-import { fullMethod } from '../../src/methods/full';
-import { loraMethod } from '../../src/methods/lora';
-import type { MethodContext } from '../../src/methods/types';
+import { eloraEffectiveRank } from '../../src/methods/elora';
+import { adapterMethod } from '../../src/methods/registry';
 import { tinyConfig } from '../helpers/tinyBert';
 
 const CONFIG = tinyConfig({
@@ -52,7 +51,7 @@ describe('lora', () => {
       [`${INTER.path}.lora_A`, { shape: [r, 4], data: Float32Array.from(a) }],
       [`${INTER.path}.lora_B`, { shape: [6, r], data: Float32Array.from(b) }],
     ]);
-    const runtime = loraMethod.create(context(initial), { r, alpha: 6, targetModules: ['inter'] });
+    const runtime = adapterMethod('lora', { r, alpha: 6, targetModules: ['inter'] }).create(context(initial));
     const y = tf.tidy(() => runtime.apply(INTER, tf.tensor2d(X, [2, 4]), tf.tensor2d(BASE, [2, 6])));
     const values = Array.from(await y.data());
     y.dispose();
@@ -64,7 +63,7 @@ describe('lora', () => {
   });
 
   it('initialises A ~ U(-1/sqrt(in), 1/sqrt(in)) seeded and B = 0, with PEFT names and the adapter group', async () => {
-    const make = () => loraMethod.create(context(), { r: 8, alpha: 16, targetModules: ['query', 'value'] });
+    const make = () => adapterMethod('lora', { r: 8, alpha: 16, targetModules: ['query', 'value'] }).create(context());
     const first = make();
     const second = make();
     const vars = first.variables();
@@ -74,7 +73,7 @@ describe('lora', () => {
       'bert.encoder.layer.0.attention.self.value.lora_A',
       'bert.encoder.layer.0.attention.self.value.lora_B',
     ]);
-    expect(vars.every((v) => v.lrGroup === 'adapter' && v.weightDecay)).toBe(true);
+    expect(vars.every((v) => v.lrGroup === 'adapter' && v.decays)).toBe(true);
     expect(vars[0].variable.shape).toEqual([8, 4]);
     expect(vars[1].variable.shape).toEqual([4, 8]);
     const a = Array.from(await vars[0].variable.data());
@@ -92,12 +91,12 @@ describe('lora', () => {
   it('counts r (in + out) per adapted linear and rejects bad options', () => {
     // query, value: 4 -> 4; inter: 4 -> 6
     expect(
-      loraMethod.countTrainable(CONFIG, { r: 2, alpha: 4, targetModules: ['query', 'value', 'inter'] }),
+      adapterMethod('lora', { r: 2, alpha: 4, targetModules: ['query', 'value', 'inter'] }).countTrainable(CONFIG),
     ).toBe(2 * 8 + 2 * 8 + 2 * 10);
-    expect(() => loraMethod.create(context(), { r: 0, alpha: 1, targetModules: ['query'] })).toThrow(/rank/);
+    expect(() => adapterMethod('lora', { r: 0, alpha: 1, targetModules: ['query'] }).create(context())).toThrow(/r must be in \[1, 256\]/);
     expect(() =>
-      loraMethod.countTrainable(CONFIG, { r: 2, alpha: 1, targetModules: ['qkv' as never] }),
-    ).toThrow(/unknown target module "qkv"/);
+      adapterMethod('lora', { r: 2, alpha: 1, targetModules: ['qkv' as never] }).countTrainable(CONFIG),
+    ).toThrow(/targetModules has unknown entries qkv/);
   });
 });
 
@@ -114,12 +113,12 @@ describe('elora', () => {
       [`${INTER.path}.lambda_d`, { shape: [r], data: Float32Array.from(d) }],
       [`${INTER.path}.lambda_b`, { shape: [6], data: Float32Array.from(bVec) }],
     ]);
-    const runtime = eloraMethod.create(context(initial), { rank: r, targetModules: ['inter'] });
+    const runtime = adapterMethod('elora', { rank: r, targetModules: ['inter'] }).create(context(initial));
     expect(runtime.trainable().map((v) => v.name)).toEqual([
       `${INTER.path}.lambda_d`,
       `${INTER.path}.lambda_b`,
     ]);
-    expect(runtime.trainable().every((v) => v.weightDecay && v.lrGroup === 'adapter')).toBe(true);
+    expect(runtime.trainable().every((v) => v.decays && v.lrGroup === 'adapter')).toBe(true);
     expect(runtime.variables()).toHaveLength(4);
     const y = tf.tidy(() => runtime.apply(INTER, tf.tensor2d(X, [2, 4]), tf.tensor2d(BASE, [2, 6])));
     const values = Array.from(await y.data());
@@ -134,14 +133,14 @@ describe('elora', () => {
   it('initialises Λd = 0.1 and Λb = 0, caps the rank at 4 x hidden and counts r + out per linear', async () => {
     expect(eloraEffectiveRank(CONFIG, 1024)).toBe(16);
     expect(eloraEffectiveRank(CONFIG, 8)).toBe(8);
-    const runtime = eloraMethod.create(context(), { rank: 1024, targetModules: ['inter'] });
+    const runtime = adapterMethod('elora', { rank: 1024, targetModules: ['inter'] }).create(context());
     const [a, b, d, bVec] = runtime.variables();
     expect(a.variable.shape).toEqual([16, 4]);
     expect(b.variable.shape).toEqual([6, 16]);
     expect(Array.from(await d.variable.data()).every((v) => Math.abs(v - 0.1) < 1e-7)).toBe(true);
     expect(Array.from(await bVec.variable.data()).every((v) => v === 0)).toBe(true);
     runtime.dispose();
-    expect(eloraMethod.countTrainable(CONFIG, { rank: 1024, targetModules: ['inter', 'query'] })).toBe(
+    expect(adapterMethod('elora', { rank: 1024, targetModules: ['inter', 'query'] }).countTrainable(CONFIG)).toBe(
       16 + 6 + 16 + 4,
     );
   });
@@ -149,14 +148,14 @@ describe('elora', () => {
 
 describe('full', () => {
   it('trains the base, adapts nothing, and counts every weight but the embedding tables and the head', () => {
-    const runtime = fullMethod.create(context(), { trainEmbeddings: false });
+    const runtime = adapterMethod('full', { trainEmbeddings: false }).create(context());
     expect(runtime.trainsBase).toBe(true);
     expect(runtime.adapted.size).toBe(0);
     expect(runtime.trainable()).toEqual([]);
     // embeddings LN 2*4; per layer: q,k,v,attn_out 4*(16+4), inter 24+6, out 24+4, two LNs 4*4; pooler 16+4
     const encoder = 4 * 20 + 30 + 28 + 16;
-    expect(fullMethod.countTrainable(CONFIG, { trainEmbeddings: false })).toBe(8 + encoder + 20);
-    expect(fullMethod.countTrainable(CONFIG, { trainEmbeddings: true })).toBe(
+    expect(adapterMethod('full', { trainEmbeddings: false }).countTrainable(CONFIG)).toBe(8 + encoder + 20);
+    expect(adapterMethod('full', { trainEmbeddings: true }).countTrainable(CONFIG)).toBe(
       8 + encoder + 20 + (30 + 8 + 2) * 4,
     );
   });

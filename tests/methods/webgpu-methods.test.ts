@@ -32,14 +32,10 @@ const CASES = [
 async function runOn(backend: 'cpu' | 'webgpu', id: string, options: object) {
   const { tf } = gpu;
   expect(await tf.setBackend(backend)).toBe(true);
-  const { getMethod } = await import('../../src/methods/registry');
+  const { adapterMethod } = await import('../../src/methods/registry');
   const targets = linearTargets(CONFIG);
   const inter = targets.find((t) => t.kind === 'inter')!;
-  const method = getMethod(id);
-  const runtime = method.create(
-    { config: CONFIG, targets, totalSteps: 1, epochs: 1, seed: 9 },
-    { ...method.defaults, ...options },
-  );
+  const runtime = adapterMethod(id, options).create({ config: CONFIG, targets, totalSteps: 1, epochs: 1, seed: 9 });
   // Make the adapter non-trivial (B = 0 / Λb = 0 at init would hide half the math).
   tf.tidy(() => {
     for (const v of runtime.variables()) {

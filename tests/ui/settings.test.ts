@@ -94,17 +94,17 @@ describe('presets', () => {
 
 describe('methodOptionsOf', () => {
   it('only uses option names the registered method knows, for every method', async () => {
-    const { getMethod } = await import('../../src/methods/registry');
+    const { methodOptions } = await import('../../src/methods/catalog');
     for (const method of METHODS) {
       const options = methodOptionsOf({ ...DEFAULT_SETTINGS, method: method.id });
-      const known = Object.keys(getMethod(method.id).defaults);
+      const known = Object.keys(methodOptions(method.id));
       for (const key of Object.keys(options)) expect(known, `${method.id}.${key}`).toContain(key);
     }
   });
 
   it('gives AFLoRA the paper defaults of its registered method', async () => {
-    const { getMethod } = await import('../../src/methods/registry');
-    const defaults = getMethod('aflora').defaults as Record<string, unknown>;
+    const { methodOptions } = await import('../../src/methods/catalog');
+    const defaults = methodOptions('aflora') as Record<string, unknown>;
     const options = methodOptionsOf(DEFAULT_SETTINGS);
     for (const [key, value] of Object.entries(options)) expect(value, key).toEqual(defaults[key]);
   });

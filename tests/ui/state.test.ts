@@ -122,9 +122,9 @@ describe('score views', () => {
       worker({
         type: 'scores',
         snapshots: [
-          { step: 10, names: ['a', 'b'], values: Float64Array.of(1, 2), frozen: Uint8Array.of(0, 0) },
-          { step: 20, names: ['b'], values: Float64Array.of(3), frozen: Uint8Array.of(0) },
-          { step: 30, names: ['a', 'b'], values: Float64Array.of(4, 5), frozen: Uint8Array.of(1, 0) },
+          { step: 10, names: ['a', 'b'], values: Float64Array.of(1, 2) },
+          { step: 20, names: ['b'], values: Float64Array.of(3) },
+          { step: 30, names: ['a', 'b'], values: Float64Array.of(4, 5) },
         ],
       }),
     ]);

@@ -5,42 +5,32 @@
  * Also the paper's ablations on the same module: 'pm-trainable' (never freeze) and 'pm-frozen' (A/B frozen at 0).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { AdapterRuntime, AfterStepResult, CellId, MethodContext, MethodEvent, MethodVariable, ViewCell } from '../../engine/adapter';
 import type { LowRankModule } from '../../engine/kernels';
 import { kaimingUniform } from '../../engine/random';
-import { linearTargets, type BertConfig, type LinearTarget, type MatrixId } from '../../engine/types';
-import { createVariable, lowRankRuntime } from '../common';
-import type {
-  AdapterMethod,
-  AdapterRuntime,
-  AfterStepResult,
-  MatrixScore,
-  MethodContext,
-  MethodEvent,
-  MethodVariable,
-} from '../types';
-import {
-  AFLORA_DEFAULTS,
-  checkAfloraOptions,
-  checkPmOptions,
-  kindsOf,
-  PM_DEFAULTS,
-  resolveSchedule,
-  type AfloraOptions,
-  type PmOptions,
-} from './options';
-import { isMaskingStep, remainingFraction, thresholdRank, type FreezeSchedule } from './schedule';
+import { ATTENTION_KINDS, FFN_KINDS, linearTargets, MODULE_KINDS, type BertConfig, type LinearTarget, type ModuleKind } from '../../engine/types';
+import { exportPeftAdapter } from '../../io/export/peft';
+import { createVariable, lowRankRuntime, type MethodRuntime } from '../common';
+import type { AfloraOptions, PmFrozenOptions, PmTrainableOptions, TrainableMatrices } from './schema';
+import { isMaskingStep, remainingFraction, resolveSchedule, thresholdRank, type FreezeSchedule } from './schedule';
 import { ScoreState, type ScoreRow } from './scores';
 import { kthSmallest, segmentMeans } from './select';
 
-export { AFLORA_DEFAULTS, PM_DEFAULTS, type AfloraOptions, type PmOptions } from './options';
-export * from './schedule';
-export { kthSmallest, segmentMeans } from './select';
+/** The series name of AFLoRA's freezing scores in the live stream. */
+export const SCORE_SERIES = 'score';
+
+const MATRIX_SCOPES: Record<TrainableMatrices, readonly ModuleKind[]> = {
+  ffn: FFN_KINDS,
+  attention: ATTENTION_KINDS,
+  both: MODULE_KINDS,
+};
 
 interface ModuleSet {
   all: MethodVariable[];
   vectors: MethodVariable[];
-  /** A/B matrices that start trainable (they may freeze). */
+  /** A/B matrices that start trainable (they may freeze), and their heatmap cells. */
   trainableMatrices: MethodVariable[];
+  cells: ViewCell[];
   modules: Map<string, LowRankModule>;
 }
 
@@ -50,7 +40,7 @@ interface ModuleSet {
  * group is every trainable name without "bias", which includes its lora_d / lora_db vectors.
  */
 function buildModules(ctx: MethodContext, rank: number, lambdaDInit: number, abTrainable: (t: LinearTarget) => boolean): ModuleSet {
-  const set: ModuleSet = { all: [], vectors: [], trainableMatrices: [], modules: new Map() };
+  const set: ModuleSet = { all: [], vectors: [], trainableMatrices: [], cells: [], modules: new Map() };
   for (const target of ctx.targets) {
     const train = abTrainable(target);
     const names = {
@@ -64,18 +54,22 @@ function buildModules(ctx: MethodContext, rank: number, lambdaDInit: number, abT
     const d = createVariable(ctx, names.d, [rank], true, (_p, n) => new Float32Array(n).fill(lambdaDInit));
     const bVec = createVariable(ctx, names.bVec, [target.outFeatures], true, (_p, n) => new Float32Array(n));
     set.modules.set(target.path, { a: a as tf.Tensor2D, b: b as tf.Tensor2D, lambdaD: d as tf.Tensor1D, lambdaB: bVec as tf.Tensor1D });
-    const cell = (matrix: 'A' | 'B'): MatrixId => ({ layer: target.layer, kind: target.kind, matrix });
     const matrices: MethodVariable[] = [
-      { name: names.a, variable: a, lrGroup: 'adapter', weightDecay: true, matrix: cell('A') },
-      { name: names.b, variable: b, lrGroup: 'adapter', weightDecay: true, matrix: cell('B') },
+      { name: names.a, variable: a, lrGroup: 'adapter', decays: true },
+      { name: names.b, variable: b, lrGroup: 'adapter', decays: true },
     ];
     const vectors: MethodVariable[] = [
-      { name: names.d, variable: d, lrGroup: 'adapter', weightDecay: true },
-      { name: names.bVec, variable: bVec, lrGroup: 'adapter', weightDecay: true },
+      { name: names.d, variable: d, lrGroup: 'adapter', decays: true },
+      { name: names.bVec, variable: bVec, lrGroup: 'adapter', decays: true },
     ];
     set.all.push(...matrices, ...vectors);
     set.vectors.push(...vectors);
-    if (train) set.trainableMatrices.push(...matrices);
+    if (train) {
+      set.trainableMatrices.push(...matrices);
+      for (const matrix of ['A', 'B'] as const) {
+        set.cells.push({ name: matrix === 'A' ? names.a : names.b, cell: { layer: target.layer, kind: target.kind, matrix } });
+      }
+    }
   }
   return set;
 }
@@ -86,24 +80,24 @@ const NO_EVENTS: AfterStepResult = { events: [], frozen: [] };
 class Freezer {
   private readonly state: ScoreState;
   private readonly byName: Map<string, MethodVariable>;
-  private readonly frozen = new Set<string>();
+  private readonly cellOf: Map<string, CellId>;
+  /** Step each matrix froze at: the one record (freeze events are reported from it). */
+  readonly frozen = new Map<string, number>();
   private readonly initialElements: number;
 
   constructor(
     matrices: readonly MethodVariable[],
+    cells: readonly ViewCell[],
     private readonly options: AfloraOptions,
     private readonly schedule: FreezeSchedule,
   ) {
     this.byName = new Map(matrices.map((v) => [v.name, v]));
+    this.cellOf = new Map(cells.map((c) => [c.name, c.cell]));
     this.state = new ScoreState(
       matrices.map((v) => ({ name: v.name, variable: v.variable, size: v.variable.size })),
       options,
     );
     this.initialElements = this.state.elementCount;
-  }
-
-  isFrozen(name: string): boolean {
-    return this.frozen.has(name);
   }
 
   observe(step: number, grads: ReadonlyMap<string, tf.Tensor>): void {
@@ -117,21 +111,15 @@ class Freezer {
     if (!masking && !(lastStep && this.state.hasUnread())) return NO_EVENTS;
     const read = await this.state.read(masking);
     const events: MethodEvent[] = [];
-    const scoreEvents = read.rows.map((row) => this.scoreEvent(row));
-    events.push(...scoreEvents);
+    events.push(...read.rows.map(scoreEvent));
     const frozen: string[] = [];
     if (masking && read.elementScores) {
       const round = this.maskingRound(step, read.elementScores);
       for (const name of round.freeze) {
-        const v = this.byName.get(name)!;
-        v.variable.trainable = false;
-        this.frozen.add(name);
+        this.byName.get(name)!.variable.trainable = false;
+        this.frozen.set(name, step);
         frozen.push(name);
-        events.push({ type: 'freeze', step, name, matrix: v.matrix! });
-      }
-      for (const event of scoreEvents) {
-        if (event.step !== step) continue;
-        for (const score of event.scores) score.frozen = this.frozen.has(score.name);
+        events.push({ type: 'freeze', step, name, cell: this.cellOf.get(name)! });
       }
       this.state.keepOnly(new Set(this.state.tensors.map((s) => s.name).filter((n) => !this.frozen.has(n))));
       events.push({
@@ -167,37 +155,36 @@ class Freezer {
       });
     return { remaining, threshold, freeze };
   }
+}
 
-  private scoreEvent(row: ScoreRow): Extract<MethodEvent, { type: 'scores' }> {
-    const scores: MatrixScore[] = [...row.scores].map(([name, score]) => ({
-      name,
-      matrix: this.byName.get(name)!.matrix!,
-      score,
-      frozen: false,
-    }));
-    return { type: 'scores', step: row.step, scores };
-  }
+function scoreEvent(row: ScoreRow): MethodEvent {
+  return { type: 'values', step: row.step, series: SCORE_SERIES, values: [...row.scores].map(([name, value]) => ({ name, value })) };
 }
 
 function partnerOf(name: string): string {
   return name.endsWith('.lora_A') ? `${name.slice(0, -1)}B` : `${name.slice(0, -1)}A`;
 }
 
-function createAflora(ctx: MethodContext, raw: AfloraOptions): AdapterRuntime {
-  const options = checkAfloraOptions(raw);
-  const kinds = kindsOf(options.trainableMatrices);
-  const set = buildModules(ctx, options.rank, options.lambdaDInit, (t) => kinds.includes(t.kind));
-  const freezer = new Freezer(set.trainableMatrices, options, resolveSchedule(options, ctx.totalSteps, ctx.epochs));
+function kindTest(scope: TrainableMatrices): (t: LinearTarget) => boolean {
+  const kinds = MATRIX_SCOPES[scope];
+  return (t) => kinds.includes(t.kind);
+}
+
+function createAflora(ctx: MethodContext, options: AfloraOptions): AdapterRuntime {
+  const set = buildModules(ctx, options.rank, options.lambdaDInit, kindTest(options.trainableMatrices));
+  const freezer = new Freezer(set.trainableMatrices, set.cells, options, resolveSchedule(options, ctx.totalSteps, ctx.epochs));
   const runtime = lowRankRuntime(
     set.modules,
     set.all,
-    () => [...set.vectors, ...set.trainableMatrices.filter((v) => !freezer.isFrozen(v.name))],
+    () => [...set.vectors, ...set.trainableMatrices.filter((v) => !freezer.frozen.has(v.name))],
     () => freezer.dispose(),
+    set.cells,
   );
   return {
     ...runtime,
     observeGradients: (step, grads) => freezer.observe(step, grads),
     afterStep: (step) => freezer.afterStep(step),
+    freezeSteps: () => freezer.frozen,
   };
 }
 
@@ -209,57 +196,30 @@ function countScaled(config: BertConfig, rank: number, abTrainable: (t: LinearTa
   );
 }
 
-export const afloraMethod: AdapterMethod<AfloraOptions> = {
-  id: 'aflora',
-  label: 'AFLoRA',
-  description:
-    'Low-rank A/B with trainable scaling vectors Λd, Λb on every linear; A/B freeze one by one as their ' +
-    'sensitivity score falls below a cubic-scheduled threshold.',
-  defaults: AFLORA_DEFAULTS,
+/** Λ vectors folded into B: plain LoRA with scaling 1 (io/export/peft). */
+const foldedPeft = <O>(): MethodRuntime<O>['exportPeft'] => (state, _options, baseModel) => exportPeftAdapter({ variables: state, baseModel });
+
+export const afloraRuntime: MethodRuntime<AfloraOptions> = {
   create: createAflora,
-  countTrainable(config, raw) {
-    const kinds = kindsOf(checkAfloraOptions(raw).trainableMatrices);
-    return countScaled(config, raw.rank, (t) => kinds.includes(t.kind));
-  },
+  countTrainable: (config, options) => countScaled(config, options.rank, kindTest(options.trainableMatrices)),
+  exportPeft: foldedPeft(),
 };
 
-export const pmTrainableMethod: AdapterMethod<PmOptions> = {
-  id: 'pm-trainable',
-  label: 'PM trainable',
-  description: 'The AFLoRA module with its A/B matrices (FFN by default) trained throughout, never frozen (ablation).',
-  defaults: PM_DEFAULTS,
-  create(ctx, raw) {
-    const options = checkPmOptions(raw);
-    const kinds = kindsOf(options.trainableMatrices);
-    const set = buildModules(ctx, options.rank, options.lambdaDInit, (t) => kinds.includes(t.kind));
+export const pmTrainableRuntime: MethodRuntime<PmTrainableOptions> = {
+  create(ctx, options) {
+    const set = buildModules(ctx, options.rank, options.lambdaDInit, kindTest(options.trainableMatrices));
     const trainable = [...set.vectors, ...set.trainableMatrices];
     return lowRankRuntime(set.modules, set.all, () => trainable);
   },
-  countTrainable(config, raw) {
-    const kinds = kindsOf(checkPmOptions(raw).trainableMatrices);
-    return countScaled(config, raw.rank, (t) => kinds.includes(t.kind));
-  },
+  countTrainable: (config, options) => countScaled(config, options.rank, kindTest(options.trainableMatrices)),
+  exportPeft: foldedPeft(),
 };
 
-type PmFrozenOptions = Omit<PmOptions, 'trainableMatrices'>;
-
-export const pmFrozenMethod: AdapterMethod<PmFrozenOptions> = {
-  id: 'pm-frozen',
-  label: 'PM frozen',
-  description: 'The AFLoRA module with every A/B matrix frozen at its random init; only Λd and Λb train (ablation).',
-  defaults: { rank: PM_DEFAULTS.rank, lambdaDInit: PM_DEFAULTS.lambdaDInit },
-  create(ctx, raw) {
-    const options = checkPmOptions({ ...raw, trainableMatrices: 'ffn' });
+export const pmFrozenRuntime: MethodRuntime<PmFrozenOptions> = {
+  create(ctx, options) {
     const set = buildModules(ctx, options.rank, options.lambdaDInit, () => false);
     return lowRankRuntime(set.modules, set.all, () => set.vectors);
   },
-  countTrainable(config, raw) {
-    return countScaled(config, checkPmOptions({ ...raw, trainableMatrices: 'ffn' }).rank, () => false);
-  },
+  countTrainable: (config, options) => countScaled(config, options.rank, () => false),
+  exportPeft: foldedPeft(),
 };
-
-export const afloraMethods: AdapterMethod[] = [
-  afloraMethod,
-  pmTrainableMethod,
-  pmFrozenMethod,
-];

@@ -35,15 +35,32 @@ export function isMaskingStep(step: number, s: FreezeSchedule): boolean {
   return step % s.deltaT === 0;
 }
 
-/** Whether step t starts a new score window (Ibar / Ubar absorb the finished window). */
-export function isWindowStart(step: number, deltaT: number): boolean {
-  return step % deltaT === 0;
-}
-
 /**
  * 1-based rank k of the threshold among N still-trainable element scores: floor(N (1 - r)), at least 1
  * (the reference's kthvalue fails on k = 0; k = 1 freezes nothing since no mean is below the minimum).
  */
 export function thresholdRank(numElements: number, remaining: number): number {
   return Math.max(1, Math.floor(numElements * (1 - remaining)));
+}
+
+/** The options the schedule reads (AFLoRA's; README.md says how the reference counts them). */
+export interface ScheduleOptions {
+  deltaT: number;
+  /** t_i in steps; null: round(tiEpochs x steps per epoch). */
+  initialWarmup: number | null;
+  /** t_f in steps; null: round(tfFraction x epochs x steps per epoch). */
+  finalWarmup: number | null;
+  tiEpochs: number;
+  tfFraction: number;
+}
+
+/** t_i / t_f in steps for a run of `totalSteps` over `epochs` (the reference counts both in whole epochs). */
+export function resolveSchedule(options: ScheduleOptions, totalSteps: number, epochs: number): FreezeSchedule {
+  const perEpoch = stepsPerEpoch(totalSteps, epochs);
+  return {
+    totalSteps,
+    initialWarmup: options.initialWarmup ?? Math.round(options.tiEpochs * perEpoch),
+    finalWarmup: options.finalWarmup ?? Math.round(options.tfFraction * epochs * perEpoch),
+    deltaT: options.deltaT,
+  };
 }

@@ -4,7 +4,7 @@
  * ~0.5 ms of dispatch per op). Nothing here reads from the GPU except `read`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Sensitivity } from './options';
+import type { Sensitivity } from './schema';
 
 export interface ScoredTensor {
   name: string;

@@ -3,25 +3,17 @@
  * pooler) and, only when asked, the three embedding matrices too: their gradients are sparse gathers,
  * slow on the cpu backend and rarely worth it for sequence classification.
  */
-import {
-  bertWeightShapes,
-  CLASSIFIER_BIAS,
-  CLASSIFIER_WEIGHT,
-  EMBEDDING_NAMES,
-  sizeOf,
-} from '../../engine/weights';
-import type { BertConfig } from '../../engine/types';
-import type { AdapterMethod, AdapterRuntime } from '../types';
-
-export interface FullOptions {
-  trainEmbeddings: boolean;
-}
+import type { AdapterRuntime } from '../../engine/adapter';
+import { bertWeightShapes, CLASSIFIER_BIAS, CLASSIFIER_WEIGHT, EMBEDDING_NAMES, sizeOf } from '../../engine/weights';
+import type { MethodRuntime } from '../common';
+import type { FullOptions } from './schema';
 
 function createFull(_ctx: unknown, options: FullOptions): AdapterRuntime {
   return {
     adapted: new Set<string>(),
     trainsBase: true,
     trainsEmbeddings: options.trainEmbeddings,
+    cells: [],
     apply: (_target, _x, base) => base,
     variables: () => [],
     trainable: () => [],
@@ -29,13 +21,10 @@ function createFull(_ctx: unknown, options: FullOptions): AdapterRuntime {
   };
 }
 
-export const fullMethod: AdapterMethod<FullOptions> = {
-  id: 'full',
-  label: 'Full fine-tuning',
-  description: 'Every encoder and pooler weight trains; embedding matrices only with trainEmbeddings.',
-  defaults: { trainEmbeddings: false },
+/** No PEFT form: the trained base weights are the result (the native file keeps them). */
+export const fullRuntime: MethodRuntime<FullOptions> = {
   create: createFull,
-  countTrainable(config: BertConfig, options: FullOptions): number {
+  countTrainable(config, options) {
     const excluded = new Set<string>([CLASSIFIER_WEIGHT, CLASSIFIER_BIAS]);
     if (!options.trainEmbeddings) for (const name of EMBEDDING_NAMES) excluded.add(name);
     let total = 0;

@@ -1,11 +1,12 @@
 /**
- * The contract between the engine and an adapter method (lora, aflora, elora, ...).
- * The engine owns the base model, the classifier head and the optimizer; a method owns its variables,
- * how they change a linear layer's output, which of them train, and (AFLoRA) when they freeze.
+ * The plug-in contract between the engine and an adapter method (LoRA, AFLoRA, ...). The engine owns the base
+ * model, the classifier head, the optimizer and the loop; a method owns its variables, how they change an adapted
+ * linear's output, which of them train at each step, and the decisions it takes while training (freezes, ranks).
+ * Methods (src/methods) implement this file; the engine never imports them: the Trainer takes an AdapterMethod.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { LowRankModule } from '../engine/kernels';
-import type { BertConfig, LinearTarget, MatrixId, StateDict } from '../engine/types';
+import type { LowRankModule } from './kernels';
+import type { BertConfig, LinearTarget, ModuleKind, StateDict } from './types';
 
 export type LrGroup = 'adapter' | 'classifier';
 
@@ -14,10 +15,26 @@ export interface MethodVariable {
   name: string;
   variable: tf.Variable;
   lrGroup: LrGroup;
-  /** false: excluded from weight decay. */
-  weightDecay: boolean;
-  /** Set for the A/B matrices a method may freeze (a heatmap cell). */
-  matrix?: MatrixId;
+  /** In its group's weight-decay set (the engine applies the group's rate); false: never decayed. */
+  decays: boolean;
+}
+
+/** A cell of a method's live view: one adapted linear (layer x module), or with `matrix` one of its A/B matrices. */
+export interface CellId {
+  layer: number;
+  kind: ModuleKind;
+  matrix?: 'A' | 'B';
+}
+
+export interface ViewCell {
+  /** Variable or module name the cell's values are reported under. */
+  name: string;
+  cell: CellId;
+}
+
+export interface CellValue {
+  name: string;
+  value: number;
 }
 
 export interface MethodContext {
@@ -31,23 +48,21 @@ export interface MethodContext {
   initial?: StateDict;
 }
 
-export interface MatrixScore {
-  name: string;
-  matrix: MatrixId;
-  score: number;
-  frozen: boolean;
-}
-
+/**
+ * What a method reports after a step. `values` is the generic live stream: one value per cell of the method's
+ * view at a step, tagged with a series name (AFLoRA: 'score', its freezing scores); a rank method reports
+ * 'rank' / 'importance' the same way. `schedule` is the scheduled vs actual fraction of the trainable budget.
+ */
 export type MethodEvent =
-  | { type: 'scores'; step: number; scores: MatrixScore[] }
-  | { type: 'freeze'; step: number; name: string; matrix: MatrixId }
+  | { type: 'values'; step: number; series: string; values: CellValue[] }
+  | { type: 'freeze'; step: number; name: string; cell: CellId }
   | {
       type: 'schedule';
       step: number;
       /** Scheduled remaining fraction r(t). */
       remaining: number;
       threshold: number;
-      /** Actual fraction of A/B elements still trainable after this masking round. */
+      /** Actual fraction still trainable after this round (AFLoRA: of the A/B elements). */
       trainableFraction: number;
     };
 
@@ -64,6 +79,8 @@ export interface AdapterRuntime {
   readonly trainsBase: boolean;
   /** With trainsBase: also train the word/position/token-type embedding matrices (default false). */
   readonly trainsEmbeddings?: boolean;
+  /** The cells of the method's live view, in a stable order (AFLoRA: its trainable A/B matrices); [] = none. */
+  readonly cells: readonly ViewCell[];
   /**
    * The adapted layer's output. x: [tokens, in], base = W0 x + b0: [tokens, out] -> [tokens, out].
    * Runs inside the engine's tidy/gradient scope.
@@ -76,7 +93,7 @@ export interface AdapterRuntime {
   readonly lowRank?: ReadonlyMap<string, LowRankModule>;
   /** Every variable the method owns, trainable or not. */
   variables(): MethodVariable[];
-  /** The variables to differentiate at the next step (frozen ones excluded). */
+  /** The variables to differentiate at the next step (frozen ones excluded); may change after any step. */
   trainable(): MethodVariable[];
   /**
    * The step's raw gradients (before clipping), by variable name. Must not read from the GPU and must not
@@ -85,15 +102,15 @@ export interface AdapterRuntime {
   observeGradients?(step: number, grads: ReadonlyMap<string, tf.Tensor>): void;
   /** After the optimizer update of `step`. May read from the GPU on the steps it needs to (masking rounds). */
   afterStep?(step: number): Promise<AfterStepResult>;
+  /** The step each variable froze at (the method's own record of its freeze events), for the run's export. */
+  freezeSteps?(): ReadonlyMap<string, number>;
   dispose(): void;
 }
 
-export interface AdapterMethod<Options extends object = object> {
-  id: string;
-  label: string;
-  description: string;
-  defaults: Options;
-  create(ctx: MethodContext, options: Options): AdapterRuntime;
+/** A configured adapter method (its options bound): what the Trainer takes. */
+export interface AdapterMethod {
+  readonly id: string;
+  create(ctx: MethodContext): AdapterRuntime;
   /** Closed-form count of the method's trainable parameters at step 0 (classifier head excluded). */
-  countTrainable(config: BertConfig, options: Options): number;
+  countTrainable(config: BertConfig): number;
 }

@@ -1,0 +1,44 @@
+/**
+ * The training recipe every method shares (the paper's Table 5 knobs), described once: its schema gives the
+ * Trainer's type, the one default recipe, the limits the form and the run-config parser enforce. Defaults are a
+ * browser run's (batch 32, length 128, 10 epochs); the GLUE presets in src/methods/glue.ts set Table 5's values.
+ */
+import { choice, defaultsOf, int, num, type OptionsOf } from './options';
+
+const RUN = 'Run';
+const OPTIMISATION = 'Optimisation';
+
+export const RECIPE_SCHEMA = [
+  int('epochs', { urlKey: 'ep', label: 'Epochs', help: 'Passes over the training rows.', group: RUN, default: 10, min: 1, max: 200 }),
+  int('batchSize', { urlKey: 'bs', label: 'Batch size', help: 'Rows per step (paper: 64).', group: RUN, default: 32, min: 1, max: 512 }),
+  int('maxLength', { urlKey: 'len', label: 'Max length', help: 'Tokens per row after truncation (paper: 256).', group: RUN, default: 128, min: 8, max: 512 }),
+  int('seed', { urlKey: 'seed', label: 'Seed', help: 'Initialisation, shuffling and dropout.', group: RUN, default: 42, min: 0, max: 2 ** 31 - 1 }),
+  int('logEvery', { urlKey: 'log', label: 'Log every (steps)', help: 'Steps between reads of loss and lr from the GPU.', group: RUN, default: 5, min: 1, max: 1000 }),
+  num('adapterLr', { urlKey: 'alr', label: 'Adapter LR', help: 'Peak learning rate of the adapter (or, fully fine-tuned, base) parameters.', group: OPTIMISATION, default: 1e-2, min: 0, max: 1, step: 1e-4 }),
+  num('classifierLr', { urlKey: 'clr', label: 'Classifier LR', help: 'Peak learning rate of the classification head.', group: OPTIMISATION, default: 4e-2, min: 0, max: 1, step: 1e-4 }),
+  num('weightDecay', { urlKey: 'wd', label: 'Weight decay', help: 'Decoupled AdamW decay of adapter weights (none on biases and LayerNorm).', group: OPTIMISATION, default: 0.1, min: 0, max: 1, step: 0.01 }),
+  num('classifierWeightDecay', { urlKey: 'cwd', label: 'Classifier weight decay', help: "Decay of classifier.weight (the reference's classifier_wd); its bias never decays.", group: OPTIMISATION, default: 0.1, min: 0, max: 1, step: 0.01 }),
+  num('warmupRatio', { urlKey: 'wu', label: 'Warm-up ratio', help: 'Linear warm-up share of the steps, then linear decay to 0.', group: OPTIMISATION, default: 0.06, min: 0, max: 0.5, step: 0.01 }),
+  num('maxGradNorm', { urlKey: 'gn', label: 'Max grad norm', help: 'Global gradient clipping (0: none).', group: OPTIMISATION, default: 0.1, min: 0, max: 100, step: 0.01 }),
+  choice('optimizer', {
+    urlKey: 'opt',
+    label: 'Optimizer',
+    help: 'AdamW variant: adamw_torch is torch.optim.AdamW (eps after the bias-corrected sqrt).',
+    group: OPTIMISATION,
+    choices: [{ value: 'adamw_torch', label: 'AdamW (torch)' }],
+    default: 'adamw_torch',
+  }),
+] as const;
+
+/** A complete recipe, as a run config holds it. */
+export type Recipe = OptionsOf<typeof RECIPE_SCHEMA>;
+
+export const DEFAULT_RECIPE: Recipe = defaultsOf(RECIPE_SCHEMA);
+
+/** What the Trainer takes: a recipe, plus two knobs only tests and benchmarks turn. */
+export interface TrainingRecipe extends Recipe {
+  /** Shuffle the training set every epoch (seeded). Default true. */
+  shuffle?: boolean;
+  /** Overrides epochs * ceil(count / batchSize); batches then cycle through the data. */
+  totalSteps?: number;
+}

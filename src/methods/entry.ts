@@ -1,0 +1,48 @@
+/**
+ * A method's tensor-free description, one row of the catalog: its id, what the page says about it, its option
+ * schema (the only place its defaults and limits are written), its presets and the live view its runs show.
+ * Each method folder writes its entry in `schema.ts`; the UI and the run config read entries, never runtimes.
+ */
+import type { Choice, OptionSchema, OptionsOf } from '../engine/options';
+import type { Recipe } from '../engine/recipe';
+import type { ModuleKind } from '../engine/types';
+
+/** The live view a method's run shows next to the common charts (ui/views has one component per kind). */
+export type LiveView = 'freeze' | 'none';
+
+export interface Preset<S extends OptionSchema = OptionSchema> {
+  id: string;
+  label: string;
+  note: string;
+  recipe?: Partial<Recipe>;
+  options?: Partial<OptionsOf<S>>;
+  /** The validation metric the page charts for this task. */
+  metric?: string;
+}
+
+export interface MethodEntry<Id extends string = string, S extends OptionSchema = OptionSchema> {
+  id: Id;
+  label: string;
+  /** One line for the method card. */
+  blurb: string;
+  /** What it decides and where it comes from (the card's details). */
+  description: string;
+  view: LiveView;
+  options: S;
+  presets: readonly Preset<S>[];
+}
+
+/** Keeps the entry's literal id and schema types (MethodId and each method's options type derive from them). */
+export function defineMethod<const Id extends string, const S extends OptionSchema>(entry: MethodEntry<Id, S>): MethodEntry<Id, S> {
+  return entry;
+}
+
+/** The six adaptable linears of a BERT layer, as target-module choices (labels as the heatmaps show them). */
+export const MODULE_CHOICES: readonly Choice<ModuleKind>[] = [
+  { value: 'query', label: 'query' },
+  { value: 'key', label: 'key' },
+  { value: 'value', label: 'value' },
+  { value: 'attn_out', label: 'attn-out' },
+  { value: 'inter', label: 'inter' },
+  { value: 'out', label: 'out' },
+];
