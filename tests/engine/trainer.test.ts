@@ -190,6 +190,39 @@ describe('Trainer', () => {
     trainer.dispose();
   });
 
+  it('decays classifier.weight at classifierWeightDecay, not the adapter rate, with either optimizer', async () => {
+    const config = tinyConfig();
+    const firstStep = async (classifierWeightDecay: number, kernels: boolean) => {
+      const trainer = new Trainer({
+        config,
+        weights: randomBertWeights(config, 1),
+        method: adapterMethod('lora'),
+        train: toyExamples(20, 12, 5),
+        recipe: { ...recipe, warmupRatio: 0, classifierWeightDecay },
+        kernels,
+      });
+      const w0 = (await trainer.adapterState()).get('classifier.weight')!.data;
+      await trainer.step();
+      const w1 = (await trainer.adapterState()).get('classifier.weight')!.data;
+      const groups = trainer.paramGroups();
+      trainer.dispose();
+      return { w0, w1, groups };
+    };
+    for (const kernels of [false, true]) {
+      const low = await firstStep(0.1, kernels);
+      const high = await firstStep(0.9, kernels);
+      expect(low.groups['classifier.weight'].weightDecay).toBe(0.1);
+      expect(high.groups['classifier.weight'].weightDecay).toBe(0.9);
+      expect(high.groups['classifier.bias'].weightDecay).toBe(0);
+      // Decoupled decay, same gradient: p1 = p0 (1 - lr wd) - update, so the runs differ by exactly lr (0.9 - 0.1) p0.
+      const lr = recipe.classifierLr; // step 0 without warm-up runs at the full rate
+      let worst = 0;
+      low.w0.forEach((p0, i) => (worst = Math.max(worst, Math.abs(low.w1[i] - high.w1[i] - lr * 0.8 * p0))));
+      expect(worst, `kernels ${kernels}`).toBeLessThan(1e-7);
+      expect(Array.from(low.w1)).not.toEqual(Array.from(high.w1));
+    }
+  });
+
   it('full fine-tuning trains base weights except the embedding tables, without decay on biases and LayerNorm', async () => {
     const config = tinyConfig();
     const weights = randomBertWeights(config, 1);
