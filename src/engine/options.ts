@@ -126,10 +126,11 @@ export function span<K extends string>(key: K, spec: Meta<Span> & { max: { steps
 export class OptionError extends Error {
   constructor(
     readonly what: string,
+    /** The option's key; '' when the whole value object is wrong. */
     readonly key: string,
-    problem: string,
+    readonly problem: string,
   ) {
-    super(`${what}: ${key} ${problem}`);
+    super(`${what}: ${key ? key + ' ' : ''}${problem}`);
     this.name = 'OptionError';
   }
 }
@@ -209,7 +210,7 @@ export function resolveOptions<S extends OptionSchema>(schema: S, overrides: obj
 
 /** A complete value object (a saved run config): every key present and valid, nothing else. */
 export function parseOptions<S extends OptionSchema>(schema: S, raw: unknown, what = 'options'): OptionsOf<S> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new OptionError(what, '(all)', 'must be an object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new OptionError(what, '', 'must be an object');
   checkKeys(schema, raw, what);
   const given = raw as Record<string, unknown>;
   return build(

@@ -1,0 +1,42 @@
+/** The catalog is the only description of the methods: each entry's defaults, presets and URL keys must hold. */
+import { describe, expect, it } from 'vitest';
+import { resolveOptions } from '../../src/engine/options';
+import { RECIPE_SCHEMA } from '../../src/engine/recipe';
+import { CATALOG, methodEntry, methodOptions, UnknownMethodError } from '../../src/methods/catalog';
+import { DATA_SPLIT_SCHEMA } from '../../src/worker/run-config';
+
+describe('method catalog', () => {
+  it('has unique ids, and per method unique option keys and URL keys (recipe and data keys included)', () => {
+    expect(new Set(CATALOG.map((m) => m.id)).size).toBe(CATALOG.length);
+    for (const entry of CATALOG) {
+      const keys = entry.options.map((s) => s.key);
+      expect(new Set(keys).size, entry.id).toBe(keys.length);
+      const urlKeys = [...entry.options, ...RECIPE_SCHEMA, ...DATA_SPLIT_SCHEMA].map((s) => s.urlKey);
+      expect(new Set(urlKeys).size, `${entry.id}: ${urlKeys.join(' ')}`).toBe(urlKeys.length);
+      for (const reserved of ['method', 'data', 'metric']) expect(urlKeys, entry.id).not.toContain(reserved);
+    }
+  });
+
+  it("checks each entry's defaults and presets against its own schema", () => {
+    for (const entry of CATALOG) {
+      expect(() => methodOptions(entry.id), entry.id).not.toThrow();
+      for (const preset of entry.presets) {
+        expect(() => resolveOptions(entry.options, preset.options), `${entry.id}/${preset.id}`).not.toThrow();
+        expect(() => resolveOptions(RECIPE_SCHEMA, preset.recipe), `${entry.id}/${preset.id} recipe`).not.toThrow();
+      }
+    }
+  });
+
+  it('merges overrides over the defaults in one place and names unknown methods', () => {
+    expect(methodOptions('lora', { r: 4 })).toEqual({ r: 4, alpha: 16, targetModules: ['query', 'value'] });
+    expect(() => methodEntry('nope')).toThrow(UnknownMethodError);
+    expect(() => methodOptions('lora', { rank: 4 })).toThrow(/LoRA: rank is not an option/);
+  });
+
+  it("AFLoRA's GLUE presets carry Table 5 (CoLA: lr 1e-2 / 4e-2, 20 epochs, Matthews) and t_i / t_f", () => {
+    const cola = methodEntry('aflora').presets.find((p) => p.id === 'cola')!;
+    expect(cola.recipe).toMatchObject({ adapterLr: 1e-2, classifierLr: 4e-2, epochs: 20, batchSize: 64, maxLength: 256 });
+    expect(cola.options).toEqual({ tiEpochs: 1, tfFraction: 0.7 });
+    expect(cola.metric).toBe('matthews');
+  });
+});
