@@ -56,8 +56,7 @@ function loadDataset(datasetsDir: string, id: string): { entry: DatasetEntry; pr
 }
 
 function encode(tokenizer: WordPieceTokenizer, prepared: PreparedDataset, rows: PreparedDataset['train'], maxLength: number): EncodedExamples {
-  const e = encodeExamples(tokenizer, rows, prepared.task, maxLength);
-  return { count: e.n, seqLen: e.maxLength, inputIds: e.inputIds, tokenTypeIds: e.tokenTypeIds, attentionMask: e.attentionMask, labels: e.labels };
+  return encodeExamples(tokenizer, rows, prepared.task, maxLength);
 }
 
 async function trainRun(

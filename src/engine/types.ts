@@ -65,13 +65,6 @@ export function linearTargets(config: BertConfig): LinearTarget[] {
   return targets;
 }
 
-/** Identifies one low-rank matrix (A = down, B = up) of one adapted linear: a cell of the Figure-5 heatmap. */
-export interface MatrixId {
-  layer: number;
-  kind: ModuleKind;
-  matrix: 'A' | 'B';
-}
-
 /** Tokenised examples, row-major [count, seqLen]: what io's encoder returns and the Trainer takes. */
 export interface EncodedExamples {
   count: number;

@@ -7,8 +7,15 @@ import type { Choice, OptionSchema, OptionsOf } from '../engine/options';
 import type { Recipe } from '../engine/recipe';
 import type { ModuleKind } from '../engine/types';
 
-/** The live view a method's run shows next to the common charts (ui/views has one component per kind). */
+/**
+ * The live view a method's run shows next to the common charts (src/ui/components/MethodView.tsx has one
+ * component per kind). 'freeze' draws the method's freeze events (Figure 5), its SCORE_SERIES values per cell
+ * and its schedule events; 'none' draws nothing extra.
+ */
 export type LiveView = 'freeze' | 'none';
+
+/** The 'values' series the freeze view draws: each cell's freezing score. */
+export const SCORE_SERIES = 'score';
 
 export interface Preset<S extends OptionSchema = OptionSchema> {
   id: string;

@@ -1,10 +1,11 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { methodEntry } from '../methods/catalog';
 import { Errors } from './components/Errors';
 import { ExportPanel } from './components/ExportPanel';
-import { Heatmap } from './components/Heatmap';
-import { LossChart, MetricChart, ScheduleChart, ScoreChart, TrainableChart } from './components/Charts';
+import { LossChart, MetricChart, TrainableChart } from './components/Charts';
 import { DataPanel } from './components/DataPanel';
 import { MethodPanel } from './components/MethodPanel';
+import { MethodView } from './components/MethodView';
 import { ModelPanel } from './components/ModelPanel';
 import { RunsPanel } from './components/RunsPanel';
 import { TrainingPanel } from './components/TrainingPanel';
@@ -12,8 +13,8 @@ import { TryPanel } from './components/TryPanel';
 import { ThemeToggle } from './components/ThemeToggle';
 import { useAppState, useController } from './context';
 import { useTitleProgress } from './useTitleProgress';
-import { BUILTIN_NAME, BUILTIN_SOURCE } from './builtin';
-import { settingsFromQuery, settingsToQuery, type Settings } from './settings';
+import { BUILTIN_SOURCE } from './builtin';
+import { setupFromQuery, setupToQuery, splitOf, valuesOf, type Setup } from './setup';
 
 const DATA_PARAM = 'data';
 /** Module-level so StrictMode's double effect in development does not load the model twice. */
@@ -21,33 +22,34 @@ let builtinRequested = false;
 
 export function App() {
   const controller = useController();
-  const [settings, setSettings] = useState<Settings>(() => settingsFromQuery(new URLSearchParams(location.search)));
+  const [setup, setSetup] = useState<Setup>(() => setupFromQuery(new URLSearchParams(location.search)));
   // Unknown or absent: the default sample; '' = the user's own file.
   const [sampleId, setSampleId] = useState(() => new URLSearchParams(location.search).get(DATA_PARAM) ?? 'default');
-  const [modelName, setModelName] = useState(BUILTIN_NAME);
-  // Only the run's settings here: the run itself changes per worker message, and subscribing the whole
-  // page to it re-rendered every panel 20 times a second. LiveCharts and LiveHeatmaps subscribe instead.
-  const runSettings = useAppState((s) => s.run?.settings);
-  const dataName = useAppState((s) => s.data.info?.name ?? 'data');
+  // Only the run's method here: the run itself changes per worker message, and subscribing the whole
+  // page to it re-rendered every panel 20 times a second. The live views sample it in their cadence slots.
+  const runMethod = useAppState((s) => s.run?.config.method.id);
   const heatmapRef = useRef<SVGSVGElement>(null);
+  // One object per split value, so the data panel re-maps only when the split itself changes.
+  const { validationFraction, validationSeed } = splitOf(setup);
+  const split = useMemo(() => ({ validationFraction, validationSeed }), [validationFraction, validationSeed]);
 
   // The setup lives in the URL: copying the address shares it.
   useEffect(() => {
     const extra: Record<string, string> = sampleId !== 'default' && sampleId !== '' ? { [DATA_PARAM]: sampleId } : {};
-    const query = settingsToQuery(settings, extra).toString();
+    const query = setupToQuery(setup, extra).toString();
     history.replaceState(null, '', query ? `?${query}` : location.pathname);
-  }, [settings, sampleId]);
+  }, [setup, sampleId]);
 
   // The built-in model needs no download: load it right away.
   useEffect(() => {
     if (builtinRequested) return;
     builtinRequested = true;
-    controller.loadModel(BUILTIN_SOURCE, BUILTIN_NAME);
+    controller.loadModel(BUILTIN_SOURCE);
   }, [controller]);
 
   useTitleProgress();
 
-  const shown = runSettings ?? settings;
+  const view = methodEntry(runMethod ?? setup.method).view;
   return (
     <div className="app">
       <header className="app-header">
@@ -60,20 +62,17 @@ export function App() {
       <Errors />
       <main className="layout">
         <div className="column setup">
-          <ModelPanel onModelName={setModelName} />
-          <DataPanel sampleId={sampleId} onSampleId={setSampleId} validationFraction={settings.validationFraction} seed={settings.seed} />
-          <MethodPanel settings={settings} onChange={setSettings} />
+          <ModelPanel />
+          <DataPanel sampleId={sampleId} onSampleId={setSampleId} split={split} />
+          <MethodPanel setup={setup} onChange={setSetup} />
         </div>
         <div className="column results">
-          <TrainingPanel settings={settings} modelName={modelName} dataName={dataName} />
+          <TrainingPanel setup={setup} />
           <section className="panel charts" aria-labelledby="charts-title">
             <h2 id="charts-title">Charts</h2>
-            <LiveCharts metric={shown.metric} />
+            <LiveCharts metric={valuesOf(setup, 'view').metric as string} />
           </section>
-          <section className="panel" aria-labelledby="heat-title">
-            <h2 id="heat-title">Where AFLoRA freezes (paper Fig. 5)</h2>
-            <LiveHeatmaps heatmapRef={heatmapRef} />
-          </section>
+          <MethodView view={view} heatmapRef={heatmapRef} />
           <div className="two-up">
             <TryPanel />
             <ExportPanel heatmapRef={heatmapRef} />
@@ -85,31 +84,14 @@ export function App() {
   );
 }
 
-/** The chart grid; each chart samples the live run in its own cadence slot (src/ui/cadence.ts). */
+/** The charts every run has; each samples the live run in its own cadence slot (src/ui/cadence.ts). */
 function LiveCharts({ metric }: { metric: string }) {
   const overlay = useAppState((s) => s.overlay);
   return (
     <div className="chart-grid">
       <LossChart overlay={overlay} />
       <MetricChart overlay={overlay} metric={metric} />
-      <ScoreChart />
-      <ScheduleChart />
       <TrainableChart overlay={overlay} />
-    </div>
-  );
-}
-
-function LiveHeatmaps({ heatmapRef }: { heatmapRef: React.Ref<SVGSVGElement> }) {
-  return (
-    <div className="heatmaps">
-      <div>
-        <h3>Iterations before freezing</h3>
-        <Heatmap ref={heatmapRef} mode="freeze" />
-      </div>
-      <div>
-        <h3>Live freezing scores</h3>
-        <Heatmap mode="scores" />
-      </div>
     </div>
   );
 }

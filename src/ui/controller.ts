@@ -2,19 +2,22 @@
  * Glue between the worker client, the store and the browser (downloads, IndexedDB, URL).
  * Components call these intents; they never talk to the worker directly.
  */
+import type { Task } from '../io/datasets/dataset';
 import type { WorkerClient } from '../worker/client';
-import type { ColumnMapping, DataInput, ExportFormat, ModelSource } from '../worker/protocol';
+import type { DataInput, ExportFormat, ModelSource } from '../worker/protocol';
+import { describeRun, type DataColumns, type DataSplit, type RunConfig } from '../worker/run-config';
 import { downloadFiles } from './exports';
 import { listRuns, loadRun, saveRun, type RunSummary } from './runsDb';
-import { METHODS, methodOptionsOf, recipeOf, type Settings } from './settings';
 import { createStore, type Store } from './store';
 import { INITIAL_STATE, reducer, type Action, type AppState } from './state';
 
 export interface Controller {
   store: Store<AppState, Action>;
-  loadModel(source: ModelSource, name: string): void;
-  loadData(data: DataInput, mapping: ColumnMapping, validationFraction: number, seed: number): void;
-  start(settings: Settings, modelName: string, dataName: string): void;
+  loadModel(source: ModelSource): void;
+  /** `columns`: a sample's own mapping (null: the worker guesses). */
+  loadData(data: DataInput, columns: DataColumns | null, split: DataSplit): void;
+  mapData(columns: DataColumns, task: Task, split: DataSplit): void;
+  start(config: RunConfig): void;
   pause(): void;
   resume(): void;
   stop(): void;
@@ -31,11 +34,13 @@ export function createController(client: WorkerClient): Controller {
   const store = createStore(reducer, INITIAL_STATE);
   const runsVersion = createStore<number, number>((_, v) => v, 0);
   let requestId = 0;
-  let modelName = 'model';
 
   client.subscribe((event) => {
     store.dispatch({ type: 'worker', event, at: performance.now() });
-    if (event.type === 'exported') downloadFiles(event.files, `${modelName.replace(/[^\w.-]+/g, '_')}-${event.format}-adapter.zip`);
+    if (event.type === 'exported') {
+      const modelName = store.getState().model.info?.name ?? 'model';
+      downloadFiles(event.files, `${modelName.replace(/[^\w.-]+/g, '_')}-${event.format}-adapter.zip`);
+    }
     if (event.type === 'finished') {
       const run = store.getState().run;
       if (run) {
@@ -57,29 +62,29 @@ export function createController(client: WorkerClient): Controller {
   return {
     store,
     runsVersion,
-    loadModel(source, name) {
-      modelName = name;
+    loadModel(source) {
       store.dispatch({ type: 'modelRequested' });
       client.send({ type: 'loadModel', source });
     },
-    loadData(data, mapping, validationFraction, seed) {
+    loadData(data, columns, split) {
       store.dispatch({ type: 'dataRequested' });
-      client.send({ type: 'loadData', data, mapping, validation: { fraction: validationFraction, seed } });
+      client.send({ type: 'loadData', data, columns, task: null, split });
     },
-    start(settings, model, dataName) {
-      const method = METHODS.find((m) => m.id === settings.method)!;
+    mapData(columns, task, split) {
+      store.dispatch({ type: 'dataRequested' });
+      client.send({ type: 'mapData', columns, task, split });
+    },
+    start(config) {
       const createdAt = Date.now();
       const time = new Date(createdAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
       store.dispatch({
         type: 'startRequested',
         id: `${createdAt}-${Math.random().toString(36).slice(2, 8)}`,
-        label: `${method.label} · ${dataName} · ${time}`,
+        label: `${describeRun(config)} · ${time}`,
         createdAt,
-        settings,
-        modelName: model,
-        dataName,
+        config,
       });
-      client.send({ type: 'start', method: settings.method, options: methodOptionsOf(settings), recipe: recipeOf(settings) });
+      client.send({ type: 'start', config });
     },
     pause() {
       store.dispatch({ type: 'pauseRequested' });

@@ -1,54 +1,38 @@
 /** Page-side exports: freeze log (CSV/JSON), heatmap SVG/PNG, and downloading worker-made files. */
-import { zipSync } from 'fflate';
-import { recordsToCsv, type FreezeRecord } from '../io/export/logs';
-import { latestScores, type RunRecord } from './state';
+import { freezeLogToCsv, type FreezeRecord } from '../io/export/logs';
+import { zipFiles } from '../io/export/zip';
+import { SCORE_SERIES } from '../methods/entry';
+import { latestValues, type RunRecord } from './state';
 
-/** io's freeze record plus the matrix's last freezing score (page-only: the worker's log has no scores). */
-export interface FreezeLogRow extends FreezeRecord {
-  lastScore: number | null;
-}
-
-export function freezeLogRows(run: RunRecord): FreezeLogRow[] {
+/** One row per A/B matrix of the run's view: freeze step, steps trained, last score. */
+export function freezeLogRows(run: RunRecord): FreezeRecord[] {
   const totalSteps = run.finished ? run.finished.step + 1 : (run.plan?.totalSteps ?? 0);
-  const scores = latestScores(run.scoreSnapshots);
-  return (run.plan?.matrices ?? []).map(({ name, matrix }) => {
+  const scores = latestValues(run.values, SCORE_SERIES);
+  return (run.plan?.cells ?? []).flatMap(({ name, cell }) => {
+    if (!cell.matrix) return [];
     const frozenAtStep = run.freezeSteps[name] ?? null;
-    return {
-      name,
-      layer: matrix.layer,
-      kind: matrix.kind,
-      matrix: matrix.matrix,
-      frozenAtStep,
-      stepsTrained: frozenAtStep === null ? totalSteps : frozenAtStep + 1,
-      lastScore: scores[name] ?? null,
-    };
+    return [
+      {
+        name,
+        layer: cell.layer,
+        kind: cell.kind,
+        matrix: cell.matrix,
+        frozenAtStep,
+        stepsTrained: frozenAtStep === null ? totalSteps : frozenAtStep + 1,
+        lastScore: scores[name] ?? null,
+      },
+    ];
   });
 }
 
 export function freezeLogCsv(run: RunRecord): string {
-  return recordsToCsv(
-    freezeLogRows(run).map((r) => ({
-      name: r.name,
-      layer: r.layer,
-      kind: r.kind,
-      matrix: r.matrix,
-      frozen_at_step: r.frozenAtStep,
-      steps_trained: r.stepsTrained,
-      last_score: r.lastScore,
-    })),
-  );
+  return freezeLogToCsv(freezeLogRows(run));
 }
 
 export function freezeLogJson(run: RunRecord): string {
   return JSON.stringify(
     {
-      run: {
-        id: run.id,
-        label: run.label,
-        method: run.settings.method,
-        model: run.modelName,
-        data: run.dataName,
-      },
+      run: { id: run.id, label: run.label, config: run.config },
       totalSteps: run.plan?.totalSteps ?? null,
       matrices: freezeLogRows(run),
       schedule: run.schedule,
@@ -76,7 +60,7 @@ export function downloadFiles(files: { name: string; bytes: Uint8Array }[], zipN
     downloadBlob(new Blob([files[0].bytes as Uint8Array<ArrayBuffer>]), files[0].name);
     return;
   }
-  const zipped = zipSync(Object.fromEntries(files.map((f) => [f.name, f.bytes])));
+  const zipped = zipFiles(Object.fromEntries(files.map((f) => [f.name, f.bytes])));
   downloadBlob(new Blob([zipped as Uint8Array<ArrayBuffer>], { type: 'application/zip' }), zipName);
 }
 

@@ -1,22 +1,17 @@
 /**
- * Figure-5 heatmap model: rows = encoder layers, columns = A/B of each adapted linear
- * (FFN first, as in the paper, then attention ones when they train), cell = iterations before freezing.
+ * Heatmap model of a method's view cells: rows = encoder layers, columns = each adapted linear (FFN first, as in
+ * the paper's Figure 5, then attention), split into A / B when the cells are matrices.
  */
-import type { MatrixId, ModuleKind } from '../engine/types';
+import type { ViewCell } from '../engine/adapter';
+import type { ModuleKind } from '../engine/types';
+import { MODULE_CHOICES } from '../methods/entry';
 
 const COLUMN_ORDER: ModuleKind[] = ['inter', 'out', 'query', 'key', 'value', 'attn_out'];
-const KIND_LABEL: Record<ModuleKind, string> = {
-  inter: 'inter',
-  out: 'out',
-  query: 'query',
-  key: 'key',
-  value: 'value',
-  attn_out: 'attn-out',
-};
+const KIND_LABEL = new Map(MODULE_CHOICES.map((c) => [c.value, c.label]));
 
 export interface HeatmapColumn {
   kind: ModuleKind;
-  matrix: 'A' | 'B';
+  matrix?: 'A' | 'B';
   label: string;
 }
 
@@ -38,25 +33,25 @@ export interface HeatmapModel {
 }
 
 export function buildHeatmap(
-  matrices: { name: string; matrix: MatrixId }[],
+  viewCells: readonly ViewCell[],
   freezeSteps: Readonly<Record<string, number>>,
   scores: Readonly<Record<string, number>>,
 ): HeatmapModel {
-  const present = new Set(matrices.map((m) => `${m.matrix.kind}:${m.matrix.matrix}`));
+  const present = new Set(viewCells.map(({ cell }) => `${cell.kind}:${cell.matrix ?? ''}`));
   const columns: HeatmapColumn[] = [];
   for (const kind of COLUMN_ORDER) {
-    for (const matrix of ['A', 'B'] as const) {
-      if (present.has(`${kind}:${matrix}`)) columns.push({ kind, matrix, label: `${KIND_LABEL[kind]}-${matrix}` });
+    for (const matrix of [undefined, 'A', 'B'] as const) {
+      if (present.has(`${kind}:${matrix ?? ''}`)) columns.push({ kind, matrix, label: matrix ? `${KIND_LABEL.get(kind)}-${matrix}` : KIND_LABEL.get(kind)! });
     }
   }
-  const layers = [...new Set(matrices.map((m) => m.matrix.layer))].sort((a, b) => a - b);
+  const layers = [...new Set(viewCells.map(({ cell }) => cell.layer))].sort((a, b) => a - b);
   const cells: (HeatmapCell | null)[][] = layers.map(() => columns.map(() => null));
-  for (const { name, matrix } of matrices) {
-    const row = layers.indexOf(matrix.layer);
-    const column = columns.findIndex((c) => c.kind === matrix.kind && c.matrix === matrix.matrix);
+  for (const { name, cell } of viewCells) {
+    const row = layers.indexOf(cell.layer);
+    const column = columns.findIndex((c) => c.kind === cell.kind && c.matrix === cell.matrix);
     cells[row][column] = {
       name,
-      layer: matrix.layer,
+      layer: cell.layer,
       column,
       frozenAt: freezeSteps[name] ?? null,
       score: scores[name] ?? null,

@@ -1,5 +1,11 @@
 /** Finished (and stopped) runs kept in IndexedDB, so a reload keeps them and two runs can be overlaid. */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { CellId } from '../engine/adapter';
+import { isMethodId } from '../methods/catalog';
+import { SCORE_SERIES } from '../methods/entry';
+import type { TrainingPlan } from '../worker/protocol';
+import { buildRunConfig, type RunConfig } from '../worker/run-config';
+import { DEFAULT_METHOD } from './setup';
 import type { RunRecord } from './state';
 
 interface RunsSchema extends DBSchema {
@@ -15,13 +21,61 @@ export interface RunSummary {
   steps: number;
 }
 
+/** A run as version 1 kept it: the form's settings instead of the run config, scores without a series. */
+type V1Record = Omit<RunRecord, 'config' | 'plan' | 'values'> & {
+  settings: Record<string, unknown>;
+  modelName: string;
+  dataName: string;
+  scoreSnapshots?: { step: number; names: string[]; values: Float64Array }[];
+  plan: (Omit<TrainingPlan, 'cells' | 'exports'> & { matrices: { name: string; matrix: CellId }[] }) | null;
+};
+
+const V1_RECIPE_KEYS = ['epochs', 'batchSize', 'maxLength', 'adapterLr', 'classifierLr', 'weightDecay', 'warmupRatio', 'maxGradNorm', 'seed', 'logEvery'];
+
+/** Upgraded in place: the method and recipe values it had, the names it stored (its data mapping was not kept). */
+function upgradeV1(old: V1Record): RunRecord {
+  const { settings, modelName, dataName, scoreSnapshots = [], plan, ...rest } = old;
+  const base = {
+    method: typeof settings.method === 'string' && isMethodId(settings.method) ? settings.method : DEFAULT_METHOD,
+    model: { name: modelName, hubId: null, revision: null },
+    data: { name: dataName, train: dataName, validation: null, columns: { text: '', textPair: null, label: '' }, task: 'classification' as const, labels: [] },
+  };
+  const recipe = Object.fromEntries(V1_RECIPE_KEYS.filter((k) => k in settings).map((k) => [k, settings[k]]));
+  let config: RunConfig;
+  try {
+    config = buildRunConfig({ ...base, recipe });
+  } catch {
+    config = buildRunConfig(base);
+  }
+  const upgradedPlan: TrainingPlan | null = plan && {
+    method: plan.method,
+    totalSteps: plan.totalSteps,
+    stepsPerEpoch: plan.stepsPerEpoch,
+    epochs: plan.epochs,
+    trainableParamsAtStart: plan.trainableParamsAtStart,
+    metricNames: plan.metricNames,
+    cells: plan.matrices.map((m) => ({ name: m.name, cell: m.matrix })),
+    exports: [],
+  };
+  return { ...rest, config, plan: upgradedPlan, values: scoreSnapshots.map((v) => ({ series: SCORE_SERIES, step: v.step, names: v.names, values: v.values })) };
+}
+
 let dbPromise: Promise<IDBPDatabase<RunsSchema>> | null = null;
 
 function db(): Promise<IDBPDatabase<RunsSchema>> {
-  dbPromise ??= openDB<RunsSchema>('aflora-playground', 1, {
-    upgrade(database) {
-      const store = database.createObjectStore('runs', { keyPath: 'id' });
-      store.createIndex('createdAt', 'createdAt');
+  dbPromise ??= openDB<RunsSchema>('aflora-playground', 2, {
+    async upgrade(database, oldVersion, _newVersion, transaction) {
+      if (oldVersion < 1) {
+        const store = database.createObjectStore('runs', { keyPath: 'id' });
+        store.createIndex('createdAt', 'createdAt');
+        return;
+      }
+      if (oldVersion < 2) {
+        const store = transaction.objectStore('runs');
+        for (let cursor = await store.openCursor(); cursor; cursor = await cursor.continue()) {
+          await cursor.update(upgradeV1(cursor.value as unknown as V1Record));
+        }
+      }
     },
   });
   return dbPromise;
@@ -46,8 +100,8 @@ export async function listRuns(): Promise<RunSummary[]> {
     id: run.id,
     label: run.label,
     createdAt: run.createdAt,
-    method: run.settings.method,
-    dataName: run.dataName,
+    method: run.config.method.id,
+    dataName: run.config.data.name,
     steps: run.metrics.step.length,
   }));
 }

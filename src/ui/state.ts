@@ -2,43 +2,41 @@
  * The page's state and its reducer: worker events and UI intents in, plain data out.
  * Pure (timestamps arrive inside actions) so it is unit-tested without a DOM.
  */
-import { concatStepMetrics } from '../worker/batcher';
-import {
-  emptyStepMetrics,
-  type DataInfo,
-  type ErrorKind,
-  type ExportFormat,
-  type ModelInfo,
-  type Phase,
-  type ScheduleEntry,
-  type ScoreSnapshot,
-  type StepMetricsBatch,
-  type TrainingPlan,
-  type WorkerEvent,
+import { concatStepMetrics, emptyStepMetrics } from '../worker/events';
+import type {
+  DataPreview,
+  ErrorKind,
+  Evaluation,
+  ExportFormat,
+  FinishReason,
+  ModelInfo,
+  Phase,
+  Prediction,
+  ScheduleEntry,
+  StepMetricsBatch,
+  TrainingPlan,
+  ValueSnapshot,
+  WorkerError,
+  WorkerEvent,
 } from '../worker/protocol';
-import type { Settings } from './settings';
-
-export interface Evaluation {
-  step: number;
-  epoch: number;
-  metrics: Record<string, number>;
-}
+import type { RunConfig } from '../worker/run-config';
 
 /** A training run as shown and as kept in IndexedDB. */
 export interface RunRecord {
   id: string;
   label: string;
   createdAt: number;
-  settings: Settings;
-  modelName: string;
-  dataName: string;
+  /** Everything the run was (the start command's config). */
+  config: RunConfig;
   plan: TrainingPlan | null;
   metrics: StepMetricsBatch;
   evaluations: Evaluation[];
-  scoreSnapshots: ScoreSnapshot[];
+  /** The method's live values (AFLoRA: freezing scores), by series. */
+  values: ValueSnapshot[];
   schedule: ScheduleEntry[];
+  /** The step each cell froze at, from the run's freeze events. */
   freezeSteps: Record<string, number>;
-  finished: { reason: 'completed' | 'stopped' | 'failed'; step: number; seconds: number } | null;
+  finished: { reason: FinishReason; step: number; seconds: number } | null;
 }
 
 export interface Throughput {
@@ -51,12 +49,8 @@ export interface Throughput {
   stepsPerSecond: number;
 }
 
-export interface ErrorItem {
+export interface ErrorItem extends WorkerError {
   id: number;
-  kind: ErrorKind;
-  message: string;
-  hint: string;
-  lines?: { line: number; message: string }[];
 }
 
 export type LoadStatus = 'none' | 'loading' | 'ready' | 'error';
@@ -65,7 +59,7 @@ export type TrainingStatus = 'idle' | 'starting' | 'running' | 'paused' | 'stopp
 export interface AppState {
   backend: { name: 'webgpu' | 'cpu' | 'wasm'; fallbackReason?: string; adapter?: string } | null;
   model: { status: LoadStatus; info: ModelInfo | null };
-  data: { status: LoadStatus; info: DataInfo | null };
+  data: { status: LoadStatus; preview: DataPreview | null };
   progress: Partial<Record<Phase, { done: number; total: number; message?: string }>>;
   training: TrainingStatus;
   run: RunRecord | null;
@@ -73,7 +67,7 @@ export interface AppState {
   throughput: Throughput;
   errors: ErrorItem[];
   nextErrorId: number;
-  prediction: { requestId: number; labels: string[]; probabilities: number[]; value?: number } | null;
+  prediction: Prediction | null;
   lastExport: { format: ExportFormat; names: string[] } | null;
 }
 
@@ -81,7 +75,7 @@ export type Action =
   | { type: 'worker'; event: WorkerEvent; at: number }
   | { type: 'modelRequested' }
   | { type: 'dataRequested' }
-  | { type: 'startRequested'; id: string; label: string; createdAt: number; settings: Settings; modelName: string; dataName: string }
+  | { type: 'startRequested'; id: string; label: string; createdAt: number; config: RunConfig }
   | { type: 'pauseRequested' }
   | { type: 'stopRequested' }
   | { type: 'restoreRun'; run: RunRecord }
@@ -89,12 +83,12 @@ export type Action =
   | { type: 'dismissError'; id: number }
   | { type: 'localError'; kind: ErrorKind; message: string; hint: string };
 
-export const EMPTY_THROUGHPUT: Throughput = { firstAt: null, firstStep: 0, lastAt: null, lastStep: 0, stepsPerSecond: 0 };
+const EMPTY_THROUGHPUT: Throughput = { firstAt: null, firstStep: 0, lastAt: null, lastStep: 0, stepsPerSecond: 0 };
 
 export const INITIAL_STATE: AppState = {
   backend: null,
   model: { status: 'none', info: null },
-  data: { status: 'none', info: null },
+  data: { status: 'none', preview: null },
   progress: {},
   training: 'idle',
   run: null,
@@ -106,13 +100,13 @@ export const INITIAL_STATE: AppState = {
   lastExport: null,
 };
 
-export function newRun(init: Omit<RunRecord, 'plan' | 'metrics' | 'evaluations' | 'scoreSnapshots' | 'schedule' | 'freezeSteps' | 'finished'>): RunRecord {
+export function newRun(init: Pick<RunRecord, 'id' | 'label' | 'createdAt' | 'config'>): RunRecord {
   return {
     ...init,
     plan: null,
     metrics: emptyStepMetrics(),
     evaluations: [],
-    scoreSnapshots: [],
+    values: [],
     schedule: [],
     freezeSteps: {},
     finished: null,
@@ -122,7 +116,7 @@ export function newRun(init: Omit<RunRecord, 'plan' | 'metrics' | 'evaluations' 
 /** Smoothing of the steps/s estimate: responsive but not jumpy. */
 const RATE_SMOOTHING = 0.3;
 
-export function updateThroughput(t: Throughput, lastStep: number, at: number): Throughput {
+function updateThroughput(t: Throughput, lastStep: number, at: number): Throughput {
   if (t.firstAt === null || t.lastAt === null) return { ...t, firstAt: at, firstStep: lastStep, lastAt: at, lastStep };
   const dt = (at - t.lastAt) / 1000;
   const ds = lastStep - t.lastStep;
@@ -159,8 +153,8 @@ function reduceWorkerEvent(state: AppState, event: WorkerEvent, at: number): App
       return { ...state, progress: { ...state.progress, [event.phase]: { done: event.done, total: event.total, message: event.message } } };
     case 'modelLoaded':
       return { ...state, model: { status: 'ready', info: event.info }, progress: { ...state.progress, download: undefined } };
-    case 'dataLoaded':
-      return { ...state, data: { status: 'ready', info: event.info }, progress: { ...state.progress, tokenize: undefined } };
+    case 'dataPreview':
+      return { ...state, data: { status: event.preview.usable ? 'ready' : 'error', preview: event.preview } };
     case 'started':
       return { ...withRun(state, (run) => ({ ...run, plan: event.plan })), training: 'running', throughput: EMPTY_THROUGHPUT };
     case 'paused':
@@ -173,8 +167,8 @@ function reduceWorkerEvent(state: AppState, event: WorkerEvent, at: number): App
       const next = withRun(state, (run) => ({ ...run, metrics: concatStepMetrics(run.metrics, event.batch) }));
       return { ...next, throughput: updateThroughput(state.throughput, event.batch.step[n - 1], at) };
     }
-    case 'scores':
-      return withRun(state, (run) => ({ ...run, scoreSnapshots: [...run.scoreSnapshots, ...event.snapshots] }));
+    case 'values':
+      return withRun(state, (run) => ({ ...run, values: [...run.values, ...event.snapshots] }));
     case 'schedule':
       return withRun(state, (run) => ({ ...run, schedule: [...run.schedule, ...event.entries] }));
     case 'freeze':
@@ -189,12 +183,15 @@ function reduceWorkerEvent(state: AppState, event: WorkerEvent, at: number): App
         ...run,
         evaluations: [...run.evaluations, { step: event.step, epoch: event.epoch, metrics: event.metrics }],
       }));
-    case 'prediction':
-      return { ...state, prediction: { requestId: event.requestId, labels: event.labels, probabilities: event.probabilities, value: event.value } };
+    case 'prediction': {
+      const { type: _type, ...prediction } = event;
+      return { ...state, prediction };
+    }
     case 'exported':
       return { ...state, lastExport: { format: event.format, names: event.files.map((f) => f.name) } };
     case 'error': {
-      const next = addError(state, { kind: event.kind, message: event.message, hint: event.hint, lines: event.lines });
+      const { type: _type, ...error } = event;
+      const next = addError(state, error);
       const model = state.model.status === 'loading' ? { ...state.model, status: 'error' as const } : state.model;
       const data = state.data.status === 'loading' ? { ...state.data, status: 'error' as const } : state.data;
       const training = state.training === 'starting' ? 'idle' : state.training;
@@ -216,20 +213,13 @@ export function reducer(state: AppState, action: Action): AppState {
     case 'modelRequested':
       return { ...state, model: { status: 'loading', info: state.model.info }, data: state.data };
     case 'dataRequested':
-      return { ...state, data: { status: 'loading', info: state.data.info } };
+      return { ...state, data: { status: 'loading', preview: state.data.preview } };
     case 'startRequested':
       return {
         ...state,
         training: 'starting',
         throughput: EMPTY_THROUGHPUT,
-        run: newRun({
-          id: action.id,
-          label: action.label,
-          createdAt: action.createdAt,
-          settings: action.settings,
-          modelName: action.modelName,
-          dataName: action.dataName,
-        }),
+        run: newRun({ id: action.id, label: action.label, createdAt: action.createdAt, config: action.config }),
       };
     case 'pauseRequested':
       return state.training === 'running' ? { ...state, training: 'paused' } : state;
@@ -248,10 +238,11 @@ export function reducer(state: AppState, action: Action): AppState {
 
 /* ------------------------------------------------------------------ derived views (plain numbers) */
 
-/** Latest score and frozen flag of every matrix. */
-export function latestScores(snapshots: readonly ScoreSnapshot[]): Record<string, number> {
+/** Latest value of every cell in one series. */
+export function latestValues(snapshots: readonly ValueSnapshot[], series: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const snapshot of snapshots) {
+    if (snapshot.series !== series) continue;
     snapshot.names.forEach((name, i) => {
       out[name] = snapshot.values[i];
     });
@@ -259,11 +250,11 @@ export function latestScores(snapshots: readonly ScoreSnapshot[]): Record<string
   return out;
 }
 
-/** Per-matrix score series: steps shared by all snapshots, values[name][k] at steps[k] (NaN where absent). */
-export function scoreSeries(snapshots: readonly ScoreSnapshot[]): { steps: number[]; values: Record<string, number[]> } {
+/** Per-cell lines of one series: steps shared by its snapshots, values[name][k] at steps[k] (NaN where absent). */
+export function valueSeries(snapshots: readonly ValueSnapshot[], series: string): { steps: number[]; values: Record<string, number[]> } {
   const steps: number[] = [];
   const values: Record<string, number[]> = {};
-  snapshots.forEach((snapshot, k) => {
+  snapshots.filter((s) => s.series === series).forEach((snapshot, k) => {
     steps.push(snapshot.step);
     snapshot.names.forEach((name, i) => {
       values[name] ??= new Array(k).fill(Number.NaN);

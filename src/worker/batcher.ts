@@ -3,7 +3,8 @@
  * `minIntervalMs` (default 50 ms, i.e. <= 20 messages/s) however fast training runs. Frequent
  * events are merged on the way (step metrics concatenated, progress replaced) so a batch stays small.
  */
-import type { EventBatchMessage, StepMetricsBatch, WorkerEvent } from './protocol';
+import { MERGEABLE, mergeEvents } from './events';
+import type { EventBatchMessage, WorkerEvent } from './protocol';
 
 export interface Clock {
   now(): number;
@@ -16,44 +17,6 @@ const realClock: Clock = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
-
-function concatFloat64(a: Float64Array, b: Float64Array): Float64Array {
-  const out = new Float64Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
-export function concatStepMetrics(a: StepMetricsBatch, b: StepMetricsBatch): StepMetricsBatch {
-  return {
-    step: concatFloat64(a.step, b.step),
-    epoch: concatFloat64(a.epoch, b.epoch),
-    loss: concatFloat64(a.loss, b.loss),
-    lr: concatFloat64(a.lr, b.lr),
-    trainableParams: concatFloat64(a.trainableParams, b.trainableParams),
-  };
-}
-
-/** Merges `next` into `pending` when both are of one mergeable kind; null when they must stay apart. */
-function merge(pending: WorkerEvent, next: WorkerEvent): WorkerEvent | null {
-  if (pending.type === 'stepMetrics' && next.type === 'stepMetrics') {
-    return { type: 'stepMetrics', batch: concatStepMetrics(pending.batch, next.batch) };
-  }
-  if (pending.type === 'scores' && next.type === 'scores') {
-    return { type: 'scores', snapshots: [...pending.snapshots, ...next.snapshots] };
-  }
-  if (pending.type === 'schedule' && next.type === 'schedule') {
-    return { type: 'schedule', entries: [...pending.entries, ...next.entries] };
-  }
-  if (pending.type === 'freeze' && next.type === 'freeze') {
-    return { type: 'freeze', entries: [...pending.entries, ...next.entries] };
-  }
-  // Only the latest progress of a phase matters.
-  if (pending.type === 'progress' && next.type === 'progress' && pending.phase === next.phase) return next;
-  return null;
-}
-
-const MERGEABLE = new Set<WorkerEvent['type']>(['stepMetrics', 'scores', 'schedule', 'freeze', 'progress']);
 
 export class EventBatcher {
   private pending: WorkerEvent[] = [];
@@ -73,7 +36,7 @@ export class EventBatcher {
   push(event: WorkerEvent): void {
     if (MERGEABLE.has(event.type)) {
       for (let i = this.pending.length - 1; i >= this.mergeFrom; i--) {
-        const merged = merge(this.pending[i], event);
+        const merged = mergeEvents(this.pending[i], event);
         if (merged) {
           this.pending[i] = merged;
           this.schedule();

@@ -1,10 +1,15 @@
 /**
  * The typed message protocol between the page (src/worker/client.ts) and the training worker
  * (src/worker/worker.ts). Everything here is structured-clone friendly: plain objects, numbers,
- * strings, typed arrays, File objects. No tensors cross this boundary.
+ * strings, typed arrays, Blobs. No tensors cross this boundary, and no parsed data: the worker reads the
+ * files, the page gets a preview. Payloads are derived from the engine's and the methods' types.
  */
-import type { Recipe } from '../engine/recipe';
-import type { BertConfig, MatrixId } from '../engine/types';
+import type { MethodEvent, ViewCell } from '../engine/adapter';
+import type { StepMetrics } from '../engine/trainer';
+import type { BertConfig } from '../engine/types';
+import type { Task } from '../io/datasets/dataset';
+import type { MethodId } from '../methods/catalog';
+import type { DataColumns, DataSplit, ModelRef, RunConfig } from './run-config';
 
 /* ------------------------------------------------------------------ commands (page -> worker) */
 
@@ -15,50 +20,30 @@ export type ModelSource =
   /** config.json, model.safetensors, vocab.txt / tokenizer.json picked from disk. */
   | { kind: 'files'; files: File[] };
 
-/**
- * The rows as the page read them (a sample dataset from public/datasets or the user's files):
- * CSV/TSV/JSONL text; the file names tell the format.
- */
+/** A CSV / TSV / JSONL file as the page hands it over (the name tells the format); the worker reads it. */
+export type DataFile = { name: string; url: string } | { name: string; blob: Blob } | { name: string; text: string };
+
 export interface DataInput {
   name: string;
-  train: { fileName: string; text: string };
-  validation?: { fileName: string; text: string };
+  train: DataFile;
+  validation: DataFile | null;
 }
-
-/** Which columns hold what (column names of the file's header). */
-export interface ColumnMapping {
-  text: string;
-  /** Second segment for sentence-pair tasks. */
-  textPair: string | null;
-  label: string;
-  /** 'regression' = numeric labels, one output (MSE). */
-  task: 'classification' | 'regression';
-}
-
-export interface ValidationSpec {
-  /** Fraction of train rows held out when no validation file is given. */
-  fraction: number;
-  seed: number;
-}
-
-export type MethodId = 'aflora' | 'lora' | 'elora' | 'pm-trainable' | 'pm-frozen' | 'full';
-
-export type { Recipe };
 
 export type ExportFormat = 'peft' | 'native';
 
 export type Command =
+  /** `columns` / `task`: a sample dataset's own mapping; null = guess from the file. */
   | { type: 'loadModel'; source: ModelSource }
-  | { type: 'loadData'; data: DataInput; mapping: ColumnMapping; validation: ValidationSpec }
-  | { type: 'start'; method: MethodId; options: Record<string, unknown>; recipe: Recipe }
+  | { type: 'loadData'; data: DataInput; columns: DataColumns | null; task: Task | null; split: DataSplit }
+  /** Another mapping or split of the loaded files (no new read). */
+  | { type: 'mapData'; columns: DataColumns; task: Task; split: DataSplit }
+  | { type: 'start'; config: RunConfig }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }
   | { type: 'evaluate' }
   | { type: 'predict'; requestId: number; text: string; pair?: string }
   | { type: 'export'; format: ExportFormat };
-
-export type CommandType = Command['type'];
 
 /* ------------------------------------------------------------------ events (worker -> page) */
 
@@ -73,89 +58,127 @@ export type ErrorKind =
   | 'out-of-memory'
   | 'internal';
 
-export interface ModelInfo {
-  name: string;
+export interface LineProblem {
+  line: number;
+  message: string;
+}
+
+/** What went wrong, and what to do about it. */
+export interface WorkerError {
+  kind: ErrorKind;
+  message: string;
+  hint: string;
+  lines?: LineProblem[];
+}
+
+export interface ModelInfo extends ModelRef {
   config: BertConfig;
   /** Bytes of the weights file(s). */
   sizeBytes: number;
   totalParams: number;
 }
 
-export interface DataInfo {
+/** A problem in the data, by file and line (none for whole-file problems). */
+export interface DataProblem {
+  file: string;
+  line: number | null;
+  message: string;
+}
+
+/** The loaded data as the page shows it: the worker parsed it, decided the mapping and whether it is usable. */
+export interface DataPreview {
   name: string;
+  files: { train: string; validation: string | null };
+  /** Columns of the training file. */
+  columns: string[];
+  /** Its first rows with their source lines. */
+  rows: { line: number; cells: string[] }[];
+  rowCount: number;
+  /** null: no text or label column could be found. */
+  mapping: DataColumns | null;
+  task: Task;
+  /** Classification: each class with its rows in the train and validation parts. */
+  labels: { name: string; train: number; validation: number }[];
+  /** Regression: the target range of the training part. */
+  range: { min: number; max: number } | null;
   trainRows: number;
   validationRows: number;
-  labels: string[];
   pair: boolean;
-  regression: boolean;
+  split: DataSplit;
+  /** The first problems, by line; `problemCount` counts them all. */
+  problems: DataProblem[];
+  problemCount: number;
+  /** Whether a run can start on it; `reason` says why not. */
+  usable: boolean;
+  reason: string | null;
 }
 
+type Columns<T> = { [K in keyof T]: Float64Array };
+
+/** The per-step numbers the page charts (a picked view of the engine's StepMetrics). */
+export type MetricRow = Pick<StepMetrics, 'step' | 'epoch' | 'loss' | 'lr' | 'trainableParams'>;
 /** Column-wise step metrics: index i of every array is one optimizer step. */
-export interface StepMetricsBatch {
-  step: Float64Array;
-  epoch: Float64Array;
-  loss: Float64Array;
-  lr: Float64Array;
-  trainableParams: Float64Array;
-}
+export type StepMetricsBatch = Columns<MetricRow>;
 
-export interface ScoreSnapshot {
+type EventOf<T extends MethodEvent['type']> = Omit<Extract<MethodEvent, { type: T }>, 'type'>;
+
+/** A method's 'values' event as columns: names[i] has values[i] at `step`. */
+export interface ValueSnapshot {
+  series: string;
   step: number;
-  /** Parallel arrays: names[i] has score values[i]. */
   names: string[];
   values: Float64Array;
 }
-
-export interface ScheduleEntry {
-  step: number;
-  remaining: number;
-  threshold: number;
-  trainableFraction: number;
-}
-
-export interface FreezeEntry {
-  step: number;
-  name: string;
-  matrix: MatrixId;
-}
+export type ScheduleEntry = EventOf<'schedule'>;
+export type FreezeEntry = EventOf<'freeze'>;
 
 export interface TrainingPlan {
   method: MethodId;
   totalSteps: number;
   stepsPerEpoch: number;
   epochs: number;
-  /** Every freezable A/B matrix of the run (Figure 5 cells), by variable name. */
-  matrices: { name: string; matrix: MatrixId }[];
+  /** The cells of the method's live view (heatmap rows x columns), by name. */
+  cells: ViewCell[];
   trainableParamsAtStart: number;
   /** Metric names evaluate() reports, the first is the primary one. */
   metricNames: string[];
+  /** Export formats this run offers. */
+  exports: ExportFormat[];
 }
+
+export interface Evaluation {
+  step: number;
+  epoch: number;
+  metrics: Record<string, number>;
+}
+
+export interface Prediction {
+  requestId: number;
+  labels: string[];
+  probabilities: number[];
+  /** Regression: the predicted value. */
+  value?: number;
+}
+
+export type FinishReason = 'completed' | 'stopped' | 'failed';
 
 export type WorkerEvent =
   | { type: 'backend'; name: 'webgpu' | 'cpu' | 'wasm'; fallbackReason?: string; adapter?: string }
   | { type: 'progress'; phase: Phase; done: number; total: number; message?: string }
   | { type: 'modelLoaded'; info: ModelInfo }
-  | { type: 'dataLoaded'; info: DataInfo }
+  | { type: 'dataPreview'; preview: DataPreview }
   | { type: 'started'; plan: TrainingPlan }
   | { type: 'paused'; step: number }
   | { type: 'resumed'; step: number }
   | { type: 'stepMetrics'; batch: StepMetricsBatch }
-  | { type: 'scores'; snapshots: ScoreSnapshot[] }
+  | { type: 'values'; snapshots: ValueSnapshot[] }
   | { type: 'schedule'; entries: ScheduleEntry[] }
   | { type: 'freeze'; entries: FreezeEntry[] }
-  | { type: 'evaluation'; step: number; epoch: number; metrics: Record<string, number> }
-  | { type: 'prediction'; requestId: number; labels: string[]; probabilities: number[]; value?: number }
+  | ({ type: 'evaluation' } & Evaluation)
+  | ({ type: 'prediction' } & Prediction)
   | { type: 'exported'; format: ExportFormat; files: { name: string; bytes: Uint8Array }[] }
-  | {
-      type: 'error';
-      kind: ErrorKind;
-      message: string;
-      hint: string;
-      lines?: { line: number; message: string }[];
-    }
-  | { type: 'finished'; reason: 'completed' | 'stopped' | 'failed'; step: number; seconds: number };
-
-export type WorkerEventType = WorkerEvent['type'];
+  | ({ type: 'error' } & WorkerError)
+  | { type: 'finished'; reason: FinishReason; step: number; seconds: number };
 
 /** One postMessage from the worker: the events gathered since the previous flush, in order. */
 export interface EventBatchMessage {
@@ -165,14 +188,4 @@ export interface EventBatchMessage {
 /** Compile-time exhaustiveness check for switches over the unions above. */
 export function assertNever(value: never, what = 'value'): never {
   throw new Error(`unhandled ${what}: ${JSON.stringify(value)}`);
-}
-
-export function emptyStepMetrics(): StepMetricsBatch {
-  return {
-    step: new Float64Array(0),
-    epoch: new Float64Array(0),
-    loss: new Float64Array(0),
-    lr: new Float64Array(0),
-    trainableParams: new Float64Array(0),
-  };
 }

@@ -223,7 +223,6 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     await expect.poll(async () => (await liveSample(page)).lossPoints, { timeout: 5_000 }).toBe(12);
     expect(await page.locator('[data-testid=chart-metric]').getAttribute('data-empty')).toBe('false');
     const cells = page.locator('[data-testid=heatmap-freeze] .heat-cell');
-    expect(await cells.count()).toBeGreaterThan(0);
     if (METHOD === 'aflora') {
       expect(await cells.count()).toBe(8);
       expect(await page.locator('[data-testid=chart-scores]').getAttribute('data-empty')).toBe('false');

@@ -119,13 +119,14 @@ describe('splitValidation', () => {
 });
 
 describe('encodeExamples', () => {
-  it('produces [n, maxLength] Int32 arrays and labels', () => {
+  it('produces the engine\'s examples: [count, seqLen] Int32 arrays and labels', () => {
     const tokenizer = new WordPieceTokenizer({ vocab: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'a', 'b'], doLowerCase: true, stripAccents: null, tokenizeChineseChars: true });
     const rows: Example[] = [
       { text: 'a', textPair: 'b', label: 1, line: 2 },
       { text: 'a b a b', textPair: 'b', label: 0, line: 3 },
     ];
     const enc = encodeExamples(tokenizer, rows, 'classification', 6);
+    expect([enc.count, enc.seqLen]).toEqual([2, 6]);
     expect(Array.from(enc.inputIds)).toEqual([2, 4, 3, 5, 3, 0, 2, 4, 5, 3, 5, 3]);
     expect(Array.from(enc.tokenTypeIds)).toEqual([0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1]);
     expect(Array.from(enc.labels)).toEqual([1, 0]);

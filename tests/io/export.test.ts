@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { StateDict, TensorData } from '../../src/engine/types';
-import { freezeLogFromCsv, freezeLogToCsv, metricsToCsv, csvToRecords, type FreezeRecord } from '../../src/io/export/logs';
+import { freezeLogFromCsv, freezeLogToCsv, recordsToCsv, csvToRecords, type FreezeRecord } from '../../src/io/export/logs';
 import { exportNative, importNative, NATIVE_FORMAT } from '../../src/io/export/native';
-import { exportPeftAdapter, importPeftAdapter, peftAdapterZip } from '../../src/io/export/peft';
-import { unzipFiles } from '../../src/io/export/zip';
+import { unzipSync } from 'fflate';
+import { exportPeftAdapter, importPeftAdapter } from '../../src/io/export/peft';
+import { zipFiles } from '../../src/io/export/zip';
 import { parseSafetensors, writeSafetensors } from '../../src/io/safetensors';
 
 const t = (shape: number[], values: number[]): TensorData => ({ shape, data: new Float32Array(values) });
@@ -53,7 +54,7 @@ describe('PEFT export', () => {
 
   it('writes PEFT key names and shapes into adapter_model.safetensors, zipped with the config', () => {
     const adapter = exportPeftAdapter({ variables: afloraVariables(), baseModel: 'm' });
-    const files = unzipFiles(peftAdapterZip(adapter));
+    const files = unzipSync(zipFiles(adapter.files));
     expect(Object.keys(files).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
     const saved = parseSafetensors(files['adapter_model.safetensors']).tensors;
     expect([...saved.keys()].sort()).toEqual([
@@ -113,17 +114,17 @@ describe('native AFLoRA file', () => {
 describe('logs', () => {
   it('freeze log CSV round trip (never-frozen as empty cell)', () => {
     const records: FreezeRecord[] = [
-      { name: `${INTER}.lora_A`, layer: 0, kind: 'inter', matrix: 'A', frozenAtStep: 23, stepsTrained: 24 },
-      { name: `${OUT}.lora_B`, layer: 1, kind: 'out', matrix: 'B', frozenAtStep: null, stepsTrained: 60 },
+      { name: `${INTER}.lora_A`, layer: 0, kind: 'inter', matrix: 'A', frozenAtStep: 23, stepsTrained: 24, lastScore: 1.5e-7 },
+      { name: `${OUT}.lora_B`, layer: 1, kind: 'out', matrix: 'B', frozenAtStep: null, stepsTrained: 60, lastScore: null },
     ];
     const csv = freezeLogToCsv(records);
-    expect(csv.split('\n')[0]).toBe('name,layer,kind,matrix,frozen_at_step,steps_trained');
-    expect(csv.split('\n')[2]).toBe(`${OUT}.lora_B,1,out,B,,60`);
+    expect(csv.split('\n')[0]).toBe('name,layer,kind,matrix,frozen_at_step,steps_trained,last_score');
+    expect(csv.split('\n')[2]).toBe(`${OUT}.lora_B,1,out,B,,60,`);
     expect(freezeLogFromCsv(csv)).toEqual(records);
   });
 
-  it('metrics CSV quotes text with commas and keeps numbers', () => {
-    const csv = metricsToCsv([{ step: 0, loss: 0.69, note: 'warm, up' }, { step: 1, loss: 0.5, lr: 1e-3 }]);
+  it('records CSV quotes text with commas and keeps numbers', () => {
+    const csv = recordsToCsv([{ step: 0, loss: 0.69, note: 'warm, up' }, { step: 1, loss: 0.5, lr: 1e-3 }]);
     expect(csv.split('\n')[0]).toBe('step,loss,note,lr');
     expect(csv).toContain('"warm, up"');
     expect(csvToRecords(csv)).toEqual([

@@ -7,12 +7,12 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { linearTargets, type LinearTarget } from '../../src/engine/types';
 import type { AdapterRuntime, MethodContext, MethodEvent, MethodVariable } from '../../src/engine/adapter';
 import { OptionError } from '../../src/engine/options';
-import { SCORE_SERIES } from '../../src/methods/aflora';
 import type { AfloraOptions } from '../../src/methods/aflora/schema';
 import { isMaskingStep, remainingFraction, resolveSchedule, stepsPerEpoch, thresholdRank } from '../../src/methods/aflora/schedule';
 import { ScoreState } from '../../src/methods/aflora/scores';
 import { kthSmallest, segmentMeans } from '../../src/methods/aflora/select';
 import { CATALOG, methodOptions } from '../../src/methods/catalog';
+import { SCORE_SERIES } from '../../src/methods/entry';
 import { adapterMethod } from '../../src/methods/registry';
 import { tinyConfig } from '../helpers/tinyBert';
 

@@ -1,30 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { buildHeatmap } from '../../src/ui/heatmap';
-import { DEFAULT_SETTINGS } from '../../src/ui/settings';
-import {
-  INITIAL_STATE,
-  averageTrainable,
-  etaSeconds,
-  latestScores,
-  reducer,
-  scoreSeries,
-  type Action,
-  type AppState,
-} from '../../src/ui/state';
+import { INITIAL_STATE, averageTrainable, etaSeconds, latestValues, reducer, valueSeries, type Action, type AppState } from '../../src/ui/state';
 import type { TrainingPlan, WorkerEvent } from '../../src/worker/protocol';
+import { parseRunConfig } from '../../src/worker/run-config';
+import aflora from '../fixtures/run-config/aflora.json';
 
 const plan: TrainingPlan = {
   method: 'aflora',
   totalSteps: 101,
   stepsPerEpoch: 10,
   epochs: 10,
-  matrices: [
-    { name: 'l0.inter.A', matrix: { layer: 0, kind: 'inter', matrix: 'A' } },
-    { name: 'l0.inter.B', matrix: { layer: 0, kind: 'inter', matrix: 'B' } },
-    { name: 'l1.out.A', matrix: { layer: 1, kind: 'out', matrix: 'A' } },
+  cells: [
+    { name: 'l0.inter.A', cell: { layer: 0, kind: 'inter', matrix: 'A' } },
+    { name: 'l0.inter.B', cell: { layer: 0, kind: 'inter', matrix: 'B' } },
+    { name: 'l1.out.A', cell: { layer: 1, kind: 'out', matrix: 'A' } },
   ],
   trainableParamsAtStart: 1000,
   metricNames: ['accuracy'],
+  exports: ['peft', 'native'],
 };
 
 function worker(event: WorkerEvent, at = 0): Action {
@@ -53,9 +46,7 @@ const start: Action = {
   id: 'r1',
   label: 'AFLoRA',
   createdAt: 1,
-  settings: DEFAULT_SETTINGS,
-  modelName: 'builtin',
-  dataName: 'spam-ham',
+  config: parseRunConfig(aflora),
 };
 
 describe('reducer', () => {
@@ -65,8 +56,8 @@ describe('reducer', () => {
       worker({ type: 'started', plan }),
       worker(metricsEvent([0, 1], [1000, 1000]), 1000),
       worker(metricsEvent([2, 3], [900, 800]), 2000),
-      worker({ type: 'freeze', entries: [{ step: 3, name: 'l0.inter.B', matrix: plan.matrices[1].matrix }] }),
-      worker({ type: 'freeze', entries: [{ step: 9, name: 'l0.inter.B', matrix: plan.matrices[1].matrix }] }),
+      worker({ type: 'freeze', entries: [{ step: 3, name: 'l0.inter.B', cell: plan.cells[1].cell }] }),
+      worker({ type: 'freeze', entries: [{ step: 9, name: 'l0.inter.B', cell: plan.cells[1].cell }] }),
       worker({ type: 'evaluation', step: 9, epoch: 0, metrics: { accuracy: 0.75 } }),
       worker({ type: 'finished', reason: 'completed', step: 100, seconds: 12 }),
     ]);
@@ -120,23 +111,25 @@ describe('score views', () => {
       start,
       worker({ type: 'started', plan }),
       worker({
-        type: 'scores',
+        type: 'values',
         snapshots: [
-          { step: 10, names: ['a', 'b'], values: Float64Array.of(1, 2) },
-          { step: 20, names: ['b'], values: Float64Array.of(3) },
-          { step: 30, names: ['a', 'b'], values: Float64Array.of(4, 5) },
+          { series: 'score', step: 10, names: ['a', 'b'], values: Float64Array.of(1, 2) },
+          { series: 'score', step: 20, names: ['b'], values: Float64Array.of(3) },
+          { series: 'rank', step: 20, names: ['a'], values: Float64Array.of(8) },
+          { series: 'score', step: 30, names: ['a', 'b'], values: Float64Array.of(4, 5) },
         ],
       }),
     ]);
-    const series = scoreSeries(s.run!.scoreSnapshots);
+    const series = valueSeries(s.run!.values, 'score');
     expect(series.steps).toEqual([10, 20, 30]);
     expect(series.values.a).toEqual([1, Number.NaN, 4]);
     expect(series.values.b).toEqual([2, 3, 5]);
-    expect(latestScores(s.run!.scoreSnapshots)).toEqual({ a: 4, b: 5 });
+    expect(latestValues(s.run!.values, 'score')).toEqual({ a: 4, b: 5 });
+    expect(latestValues(s.run!.values, 'rank')).toEqual({ a: 8 });
   });
 
   it('builds the Figure-5 grid with FFN columns and freeze steps', () => {
-    const model = buildHeatmap(plan.matrices, { 'l0.inter.B': 42 }, { 'l0.inter.A': 1e-5 });
+    const model = buildHeatmap(plan.cells, { 'l0.inter.B': 42 }, { 'l0.inter.A': 1e-5 });
     expect(model.layers).toEqual([0, 1]);
     expect(model.columns.map((c) => c.label)).toEqual(['inter-A', 'inter-B', 'out-A']);
     expect(model.cells[0][1]).toMatchObject({ name: 'l0.inter.B', frozenAt: 42, score: null });

@@ -6,7 +6,7 @@ import type { TrainingPlan } from '../../src/worker/protocol';
 const plan = { totalSteps: 400 } as TrainingPlan;
 
 function runningAt(step: number, training: AppState['training']): AppState {
-  const run = { ...newRun({ id: 'r', label: 'r', createdAt: 0, settings: {} as never, modelName: 'm', dataName: 'd' }), plan };
+  const run = { ...newRun({ id: 'r', label: 'r', createdAt: 0, config: {} as never }), plan };
   run.metrics = { ...run.metrics, step: Float64Array.of(step - 1) };
   return { ...INITIAL_STATE, training, run };
 }

@@ -2,6 +2,8 @@
  * Table -> labelled examples: column guesses, label ids (or regression targets), validation split,
  * and fixed-shape token arrays for the engine.
  */
+import { Rng } from '../../engine/random';
+import type { EncodedExamples } from '../../engine/types';
 import { encodeBatch, type WordPieceTokenizer } from '../tokenizer/wordpiece';
 import type { DatasetIssue, Table } from './table';
 
@@ -174,21 +176,10 @@ export function buildDataset(table: Table, mapping: ColumnMapping, options: Buil
   return { task, labels, rows, errors, warnings };
 }
 
-/** mulberry32: small seeded PRNG so a split is reproducible from its seed. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle<T>(items: T[], random: () => number): T[] {
+/** Fisher-Yates with the engine's seeded PRNG (the one the Trainer shuffles with), so a split is reproducible. */
+function shuffle<T>(items: T[], rng: Rng): T[] {
   for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
+    const j = rng.int(i + 1);
     [items[i], items[j]] = [items[j], items[i]];
   }
   return items;
@@ -205,7 +196,7 @@ export function splitValidation(
 ): { train: Example[]; validation: Example[] } {
   const fraction = options.fraction ?? 0.1;
   if (!(fraction > 0 && fraction < 1)) throw new Error(`validation fraction must be in (0, 1), got ${fraction}`);
-  const random = seededRandom(options.seed ?? 0);
+  const rng = new Rng(options.seed ?? 0);
   const groups = new Map<number, number[]>();
   rows.forEach((row, i) => {
     const key = task === 'classification' ? row.label : 0;
@@ -214,7 +205,7 @@ export function splitValidation(
   });
   const validationIdx = new Set<number>();
   for (const key of [...groups.keys()].sort((a, b) => a - b)) {
-    const members = shuffle([...groups.get(key)!], random);
+    const members = shuffle([...groups.get(key)!], rng);
     let take = Math.round(members.length * fraction);
     if (task === 'classification' && members.length >= 2) take = Math.max(1, take);
     take = Math.min(take, members.length - 1);
@@ -226,14 +217,8 @@ export function splitValidation(
   return { train, validation };
 }
 
-export interface EncodedDataset {
-  n: number;
-  maxLength: number;
-  /** [n, maxLength] row-major. */
-  inputIds: Int32Array;
-  tokenTypeIds: Int32Array;
-  attentionMask: Int32Array;
-  /** [n]: class ids (Int32Array) or regression targets (Float32Array). */
+/** The engine's examples ([count, seqLen = maxLength] row-major; class ids as Int32Array, targets as Float32Array). */
+export interface EncodedDataset extends EncodedExamples {
   labels: Int32Array | Float32Array;
   /** Rows longer than maxLength before truncation. */
   truncated: number;
@@ -248,5 +233,5 @@ export function encodeExamples(tokenizer: WordPieceTokenizer, rows: readonly Exa
     maxLength,
   );
   const labels = task === 'regression' ? Float32Array.from(rows, (r) => r.label) : Int32Array.from(rows, (r) => r.label);
-  return { n: rows.length, maxLength, ...batch, labels };
+  return { count: rows.length, seqLen: maxLength, ...batch, labels };
 }

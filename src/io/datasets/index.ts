@@ -26,25 +26,30 @@ export interface PreparedDataset {
   labels: string[];
   train: Example[];
   validation: Example[];
-  /** The parsed training table (for a preview). */
-  table: Table;
   errors: DatasetIssue[];
   warnings: DatasetIssue[];
 }
 
 export function prepareDataset(train: DatasetFile, options: PrepareOptions = {}): PreparedDataset {
   const table = parseTable(train.text, train.name, options);
+  const validation = options.validation ? parseTable(options.validation.text, options.validation.name, { format: options.format }) : null;
+  return prepareTables(table, validation, options);
+}
+
+export type TablePrepareOptions = Omit<PrepareOptions, 'validation' | keyof ParseTableOptions>;
+
+/** Examples from tables parsed once (the worker keeps them while the user tries other columns or splits). */
+export function prepareTables(table: Table, valTable: Table | null, options: TablePrepareOptions = {}): PreparedDataset {
   const mapping = options.mapping ?? guessColumns(table);
   const built = buildDataset(table, mapping, { task: options.task });
   const errors = [...built.errors];
   const warnings = [...built.warnings];
   let trainRows = built.rows;
   let validation: Example[] = [];
-  if (options.validation) {
-    const valTable = parseTable(options.validation.text, options.validation.name, { format: options.format });
+  if (valTable) {
     const missing = [mapping.text, mapping.textPair, mapping.label].filter((c): c is string => c !== null && !valTable.columns.includes(c));
     if (missing.length > 0) {
-      errors.push({ file: options.validation.name, message: `validation file lacks column(s) ${missing.join(', ')} of the training file` });
+      errors.push({ file: valTable.file, message: `validation file lacks column(s) ${missing.join(', ')} of the training file` });
     } else {
       const val = buildDataset(valTable, mapping, { task: built.task, labels: built.task === 'classification' ? built.labels : undefined });
       validation = val.rows;
@@ -56,5 +61,5 @@ export function prepareDataset(train: DatasetFile, options: PrepareOptions = {})
     trainRows = split.train;
     validation = split.validation;
   }
-  return { columns: table.columns, mapping, task: built.task, labels: built.labels, train: trainRows, validation, table, errors, warnings };
+  return { columns: table.columns, mapping, task: built.task, labels: built.labels, train: trainRows, validation, errors, warnings };
 }

@@ -1,4 +1,4 @@
-/** Freeze log and per-step metrics as CSV (papaparse, RFC 4180 quoting) and JSON, with parsers for round trips. */
+/** The freeze log as CSV (papaparse, RFC 4180 quoting), and generic records to and from CSV. */
 import Papa from 'papaparse';
 
 export type Cell = string | number | boolean | null;
@@ -32,13 +32,23 @@ export interface FreezeRecord {
   /** 0-based step after which it froze; null = never. */
   frozenAtStep: number | null;
   stepsTrained: number;
+  /** The matrix's last freezing score; null before the first scoring round. */
+  lastScore: number | null;
 }
 
-const FREEZE_COLUMNS = ['name', 'layer', 'kind', 'matrix', 'frozen_at_step', 'steps_trained'] as const;
+const FREEZE_COLUMNS = ['name', 'layer', 'kind', 'matrix', 'frozen_at_step', 'steps_trained', 'last_score'] as const;
 
 export function freezeLogToCsv(records: readonly FreezeRecord[]): string {
   return recordsToCsv(
-    records.map((r) => ({ name: r.name, layer: r.layer, kind: r.kind, matrix: r.matrix, frozen_at_step: r.frozenAtStep, steps_trained: r.stepsTrained })),
+    records.map((r) => ({
+      name: r.name,
+      layer: r.layer,
+      kind: r.kind,
+      matrix: r.matrix,
+      frozen_at_step: r.frozenAtStep,
+      steps_trained: r.stepsTrained,
+      last_score: r.lastScore,
+    })),
     FREEZE_COLUMNS,
   );
 }
@@ -53,19 +63,7 @@ export function freezeLogFromCsv(text: string): FreezeRecord[] {
       matrix: r.matrix,
       frozenAtStep: r.frozen_at_step === null ? null : Number(r.frozen_at_step),
       stepsTrained: Number(r.steps_trained),
+      lastScore: r.last_score === null || r.last_score === undefined ? null : Number(r.last_score),
     };
   });
-}
-
-export function freezeLogToJson(records: readonly FreezeRecord[]): string {
-  return JSON.stringify(records, null, 2) + '\n';
-}
-
-/** One row per step: { step, loss, lr, grad_norm, trainable_params, ... }. */
-export function metricsToCsv(rows: readonly Record_[]): string {
-  return recordsToCsv(rows);
-}
-
-export function metricsToJson(rows: readonly Record_[]): string {
-  return JSON.stringify(rows) + '\n';
 }

@@ -10,7 +10,6 @@
  */
 import type { StateDict, TensorData } from '../../engine/types';
 import { parseSafetensors, toStateDict, writeSafetensors } from '../safetensors';
-import { zipFiles } from './zip';
 
 const PREFIX = 'base_model.model.';
 export const CLASSIFIER_NAMES = ['classifier.weight', 'classifier.bias'] as const;
@@ -122,10 +121,6 @@ export function exportPeftAdapter(input: PeftExportInput): PeftAdapter {
     tensors,
     files: { 'adapter_config.json': configText, 'adapter_model.safetensors': writeSafetensors(tensors, { format: 'pt' }) },
   };
-}
-
-export function peftAdapterZip(adapter: PeftAdapter): Uint8Array {
-  return zipFiles(adapter.files);
 }
 
 /** Reads a PEFT LoRA adapter back into method variable names (lora_A / lora_B / classifier) and its scaling. */

@@ -1,5 +1,5 @@
 /** Several files -> one zip for a single download (fflate, synchronous: exports are small). */
-import { unzipSync, zipSync } from 'fflate';
+import { zipSync } from 'fflate';
 
 export function zipFiles(files: Record<string, Uint8Array | string>): Uint8Array {
   const entries: Record<string, Uint8Array> = {};
@@ -8,8 +8,4 @@ export function zipFiles(files: Record<string, Uint8Array | string>): Uint8Array
   }
   // Level 6 deflate: float tensors shrink little, JSON/CSV a lot.
   return zipSync(entries, { level: 6 });
-}
-
-export function unzipFiles(bytes: Uint8Array): Record<string, Uint8Array> {
-  return unzipSync(bytes);
 }

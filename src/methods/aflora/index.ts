@@ -11,13 +11,11 @@ import { kaimingUniform } from '../../engine/random';
 import { ATTENTION_KINDS, FFN_KINDS, linearTargets, MODULE_KINDS, type BertConfig, type LinearTarget, type ModuleKind } from '../../engine/types';
 import { exportPeftAdapter } from '../../io/export/peft';
 import { createVariable, lowRankRuntime, type MethodRuntime } from '../common';
+import { SCORE_SERIES } from '../entry';
 import type { AfloraOptions, PmFrozenOptions, PmTrainableOptions, TrainableMatrices } from './schema';
 import { isMaskingStep, remainingFraction, resolveSchedule, thresholdRank, type FreezeSchedule } from './schedule';
 import { ScoreState, type ScoreRow } from './scores';
 import { kthSmallest, segmentMeans } from './select';
-
-/** The series name of AFLoRA's freezing scores in the live stream. */
-export const SCORE_SERIES = 'score';
 
 const MATRIX_SCOPES: Record<TrainableMatrices, readonly ModuleKind[]> = {
   ffn: FFN_KINDS,

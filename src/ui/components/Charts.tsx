@@ -2,7 +2,8 @@ import { memo, useMemo, useState } from 'react';
 import { smoothEma } from '../chartScale';
 import { downsampleLttb, minMaxIndices, runningMean, type Point } from '../downsample';
 import { formatCompact } from '../format';
-import { scoreSeries, type AppState, type RunRecord } from '../state';
+import { SCORE_SERIES } from '../../methods/entry';
+import { valueSeries, type AppState, type RunRecord } from '../state';
 import { useChartTheme } from '../theme';
 import { useSampledState } from '../cadence';
 import { SvgChart, type AxisOptions, type ChartSeries } from './SvgChart';
@@ -112,14 +113,14 @@ function positive(xs: number[], ys: number[]): [number[], number[]] {
 /** One line per A/B matrix, log scale; a frozen matrix keeps its colour, dimmed and dashed. */
 export const ScoreChart = memo(function ScoreChart() {
   const run = useSampledState(liveRun, 2);
-  return <ScoreChartView snapshots={run?.scoreSnapshots} freezeSteps={run?.freezeSteps} plan={run?.plan} />;
+  return <ScoreChartView snapshots={run?.values} freezeSteps={run?.freezeSteps} plan={run?.plan} />;
 });
 
-const ScoreChartView = memo(function ScoreChartView({ snapshots, freezeSteps, plan }: { snapshots: RunRecord['scoreSnapshots'] | undefined; freezeSteps: RunRecord['freezeSteps'] | undefined; plan: RunRecord['plan'] | undefined }) {
+const ScoreChartView = memo(function ScoreChartView({ snapshots, freezeSteps, plan }: { snapshots: RunRecord['values'] | undefined; freezeSteps: RunRecord['freezeSteps'] | undefined; plan: RunRecord['plan'] | undefined }) {
   const theme = useChartTheme();
   const series = useMemo(() => {
-    const values = scoreSeries(snapshots ?? []);
-    const labels = new Map(plan?.matrices.map((m) => [m.name, `L${m.matrix.layer} ${m.matrix.kind}-${m.matrix.matrix}`]) ?? []);
+    const values = valueSeries(snapshots ?? [], SCORE_SERIES);
+    const labels = new Map(plan?.cells.map(({ name, cell }) => [name, `L${cell.layer} ${cell.kind}${cell.matrix ? `-${cell.matrix}` : ''}`]) ?? []);
     return Object.keys(values.values).map((name, i): ChartSeries => {
       const frozen = freezeSteps?.[name] !== undefined;
       return {
@@ -135,7 +136,7 @@ const ScoreChartView = memo(function ScoreChartView({ snapshots, freezeSteps, pl
   }, [snapshots, freezeSteps, plan, theme]);
   return (
     <SvgChart title="Freezing score per A/B matrix (log scale; dashed = frozen)" testId="chart-scores" theme={theme} series={series} x={STEP_AXIS} y={SCORE_Y}
-      empty={series.length === 0 ? 'Scores appear after the first ΔT window (AFLoRA only).' : null} />
+      empty={series.length === 0 ? 'Scores appear after the first ΔT window.' : null} />
   );
 });
 
@@ -158,7 +159,7 @@ const ScheduleChartView = memo(function ScheduleChartView({ schedule }: { schedu
   }, [schedule, theme]);
   return (
     <SvgChart title="Scheduled r(t) vs actual trainable A/B fraction" testId="chart-schedule" theme={theme} series={series} x={STEP_AXIS} y={FRACTION_Y}
-      empty={series.length === 0 ? 'The cubic schedule starts after t_i (AFLoRA only).' : null} />
+      empty={series.length === 0 ? 'The cubic schedule starts after t_i.' : null} />
   );
 });
 

@@ -1,154 +1,73 @@
-import { useEffect, useId, useMemo, useState } from 'react';
-import type { ColumnMapping, DataInput } from '../../worker/protocol';
+/**
+ * Data: pick a sample or drop files, then check what the worker made of them (it parses; this panel only shows
+ * its DataPreview): the column mapping, the first rows, the labels, the problems by line, usable or not.
+ */
+import { useEffect, useId, useState } from 'react';
+import type { Task } from '../../io/datasets/dataset';
+import type { DataInput, DataPreview } from '../../worker/protocol';
+import type { DataColumns, DataSplit } from '../../worker/run-config';
 import { useAppState, useController } from '../context';
-import { buildDataset, guessColumns, parseTable, type Table } from '../../io/datasets';
-
-/** io's column guess, with the sample dataset's own columns taking precedence. */
-function guessMapping(table: Table, hint?: { textColumns: string[]; labelColumn: string }): ColumnMapping | null {
-  const guess = guessColumns(table);
-  const fromHint = hint && hint.textColumns.every((c) => table.columns.includes(c)) && table.columns.includes(hint.labelColumn);
-  const text = fromHint ? hint.textColumns[0] : guess.text;
-  const textPair = fromHint ? (hint.textColumns[1] ?? null) : guess.textPair;
-  const label = fromHint ? hint.labelColumn : guess.label;
-  if (!text || !label) return null;
-  // io decides classification vs regression from the label values.
-  const task = buildDataset(table, { text, textPair, label }).task;
-  return { text, textPair, label, task };
-}
-
-/** Label counts, the usable row count and every problem (with its line) for one mapping. */
-function summarize(table: Table, mapping: ColumnMapping) {
-  const built = buildDataset(table, mapping, { task: mapping.task });
-  const counts = new Map<number, number>();
-  for (const row of built.rows) counts.set(row.label, (counts.get(row.label) ?? 0) + 1);
-  const values = built.rows.map((r) => r.label);
-  return {
-    labels: built.labels.map((label, id) => ({ label, count: counts.get(id) ?? 0 })),
-    range: mapping.task === 'regression' && values.length > 0 ? { min: Math.min(...values), max: Math.max(...values) } : null,
-    usableRows: built.rows.length,
-    errors: [...built.errors, ...built.warnings].sort((a, b) => (a.line ?? 0) - (b.line ?? 0)).slice(0, 100),
-  };
-}
 
 export interface SampleDataset {
   id: string;
   title: string;
-  task: 'single' | 'pair';
   textColumns: string[];
   labelColumn: string;
-  labels: string[];
-  files: { train: string; validation?: string; card?: string };
-  sizes: { train: number; validation: number };
+  files: { train: string; validation?: string };
   default?: boolean;
 }
 
-interface Loaded {
-  input: DataInput;
-  hint?: { textColumns: string[]; labelColumn: string };
+const PREVIEW_CHARS = 90;
+
+function sampleUrl(path: string): string {
+  // Absolute: the worker resolves URLs against its own script, not the page.
+  return new URL(`datasets/${path}`, document.baseURI).href;
 }
 
-const PREVIEW_ROWS = 6;
-
-async function fetchText(url: string): Promise<string> {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  return response.text();
+function sampleInput(sample: SampleDataset): DataInput {
+  const { train, validation } = sample.files;
+  return {
+    name: sample.id,
+    train: { name: train, url: sampleUrl(train) },
+    validation: validation ? { name: validation, url: sampleUrl(validation) } : null,
+  };
 }
 
-export function DataPanel(props: {
-  /** '' = the user's own file; an unknown id falls back to the default sample. */
-  sampleId: string;
-  onSampleId: (id: string) => void;
-  validationFraction: number;
-  seed: number;
-}) {
-  const { sampleId, onSampleId, validationFraction, seed } = props;
-  const controller = useController();
-  const dataState = useAppState((s) => s.data);
-  const training = useAppState((s) => s.training);
+function filesInput(fileList: FileList | File[]): DataInput | null {
+  const files = [...fileList];
+  if (files.length === 0) return null;
+  const validation = files.length > 1 ? files.find((f) => /val|dev|test/i.test(f.name)) : undefined;
+  const train = files.find((f) => f !== validation)!;
+  return {
+    name: train.name.replace(/\.[^.]+$/, ''),
+    train: { name: train.name, blob: train },
+    validation: validation ? { name: validation.name, blob: validation } : null,
+  };
+}
+
+function useSamples(): { samples: SampleDataset[]; error: string | null } {
   const [samples, setSamples] = useState<SampleDataset[]>([]);
-  const [loaded, setLoaded] = useState<Loaded | null>(null);
-  // A mapping the user edited, valid only for the table it was made for.
-  const [edited, setEdited] = useState<{ table: Table; mapping: ColumnMapping } | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
-  const [dragging, setDragging] = useState(false);
-  const ids = { sample: useId(), file: useId(), a: useId(), b: useId(), label: useId(), task: useId() };
-  const locked = training === 'running' || training === 'paused' || training === 'starting';
-
+  const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    fetchText('./datasets/index.json')
-      .then((text) => setSamples((JSON.parse(text) as { datasets: SampleDataset[] }).datasets))
-      .catch((error: Error) => setLoadError(`Sample datasets unavailable: ${error.message}`));
-  }, []);
-
-  // Load the chosen sample (the default one when the link names none).
-  const chosen = sampleId === '' ? undefined : (samples.find((s) => s.id === sampleId) ?? samples.find((s) => s.default));
-  useEffect(() => {
-    if (!chosen) return;
-    let cancelled = false;
-    Promise.all([fetchText(`./datasets/${chosen.files.train}`), chosen.files.validation ? fetchText(`./datasets/${chosen.files.validation}`) : undefined])
-      .then(([train, validation]) => {
-        if (cancelled) return;
-        setLoadError(null);
-        setLoaded({
-          input: {
-            name: chosen.id,
-            train: { fileName: chosen.files.train, text: train },
-            validation: validation === undefined ? undefined : { fileName: chosen.files.validation!, text: validation },
-          },
-          hint: { textColumns: chosen.textColumns, labelColumn: chosen.labelColumn },
-        });
+    fetch('./datasets/index.json')
+      .then((response) => {
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        return response.json() as Promise<{ datasets: SampleDataset[] }>;
       })
-      .catch((error: Error) => !cancelled && setLoadError(error.message));
-    return () => {
-      cancelled = true;
-    };
-  }, [chosen]);
+      .then((index) => setSamples(index.datasets))
+      .catch((e: Error) => setError(`Sample datasets unavailable: ${e.message}`));
+  }, []);
+  return { samples, error };
+}
 
-  const table = useMemo(() => (loaded ? parseTable(loaded.input.train.text, loaded.input.train.fileName) : null), [loaded]);
-  const guessed = useMemo(() => (table ? guessMapping(table, loaded?.hint) : null), [table, loaded]);
-  const mapping = edited && edited.table === table ? edited.mapping : guessed;
-  const summary = useMemo(() => (table && mapping ? summarize(table, mapping) : null), [table, mapping]);
-
-  // Hand the data to the worker whenever it (or its mapping) changes and is usable.
-  const usable = summary !== null && summary.usableRows >= 2 && (mapping?.task === 'regression' || summary.labels.length >= 2);
-  useEffect(() => {
-    if (!loaded || !mapping || !usable || locked) return;
-    controller.loadData(loaded.input, mapping, validationFraction, seed);
-    // `locked` is left out on purpose: finishing a run must not re-send the data.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [controller, loaded, mapping, usable, validationFraction, seed]);
-
-  async function readFiles(fileList: FileList | File[]) {
-    const files = [...fileList];
-    if (files.length === 0) return;
-    const validationFile = files.length > 1 ? files.find((f) => /val|dev|test/i.test(f.name)) : undefined;
-    const trainFile = files.find((f) => f !== validationFile)!;
-    try {
-      const [train, validation] = await Promise.all([trainFile.text(), validationFile?.text()]);
-      onSampleId('');
-      setLoadError(null);
-      setLoaded({
-        input: {
-          name: trainFile.name.replace(/\.[^.]+$/, ''),
-          train: { fileName: trainFile.name, text: train },
-          validation: validationFile && validation !== undefined ? { fileName: validationFile.name, text: validation } : undefined,
-        },
-      });
-    } catch (error) {
-      setLoadError(`Could not read ${trainFile.name}: ${(error as Error).message}`);
-    }
-  }
-
-  const columnOptions = table?.columns ?? [];
-  const setField = (patch: Partial<ColumnMapping>) => mapping && table && setEdited({ table, mapping: { ...mapping, ...patch } });
-
+function Source({ samples, chosenId, locked, onSample, onFiles }: { samples: SampleDataset[]; chosenId: string; locked: boolean; onSample: (id: string) => void; onFiles: (files: FileList) => void }) {
+  const ids = { sample: useId(), file: useId() };
+  const [dragging, setDragging] = useState(false);
   return (
-    <section className="panel" aria-labelledby="data-title">
-      <h2 id="data-title">2 · Data</h2>
+    <>
       <div className="form-grid">
         <label htmlFor={ids.sample}>Sample dataset</label>
-        <select id={ids.sample} value={chosen?.id ?? ''} disabled={locked} onChange={(e) => onSampleId(e.target.value)}>
+        <select id={ids.sample} value={chosenId} disabled={locked} onChange={(e) => onSample(e.target.value)}>
           <option value="">— my own file —</option>
           {samples.map((s) => (
             <option key={s.id} value={s.id}>
@@ -167,7 +86,7 @@ export function DataPanel(props: {
         onDrop={(e) => {
           e.preventDefault();
           setDragging(false);
-          if (!locked) void readFiles(e.dataTransfer.files);
+          if (!locked) onFiles(e.dataTransfer.files);
         }}
       >
         <p>
@@ -184,111 +103,174 @@ export function DataPanel(props: {
           accept=".csv,.tsv,.jsonl,.json,.txt"
           disabled={locked}
           data-testid="data-file"
-          onChange={(e) => e.target.files && void readFiles(e.target.files)}
+          onChange={(e) => e.target.files && onFiles(e.target.files)}
         />
       </div>
-      {loadError && (
+    </>
+  );
+}
+
+function ColumnSelect({ label, value, columns, optional, disabled, onChange }: { label: string; value: string | null; columns: string[]; optional?: boolean; disabled: boolean; onChange: (column: string | null) => void }) {
+  const id = useId();
+  return (
+    <>
+      <label htmlFor={id}>{label}</label>
+      <select id={id} value={value ?? ''} disabled={disabled} onChange={(e) => onChange(e.target.value || null)}>
+        <option value="" disabled={!optional}>
+          {optional ? '— none —' : '— pick a column —'}
+        </option>
+        {columns.map((c) => (
+          <option key={c}>{c}</option>
+        ))}
+      </select>
+    </>
+  );
+}
+
+/** Which columns hold what, and the task; every change asks the worker for a new preview. */
+function Mapping({ preview, locked, onMap }: { preview: DataPreview; locked: boolean; onMap: (columns: DataColumns, task: Task) => void }) {
+  const taskId = useId();
+  const current = preview.mapping ?? { text: '', textPair: null, label: '' };
+  const set = (patch: Partial<DataColumns>) => {
+    const next = { ...current, ...patch };
+    if (next.text && next.label) onMap(next, preview.task);
+  };
+  return (
+    <div className="form-grid mapping">
+      <ColumnSelect label="Text" value={current.text || null} columns={preview.columns} disabled={locked} onChange={(c) => set({ text: c ?? '' })} />
+      <ColumnSelect label="Second text (pairs)" value={current.textPair} columns={preview.columns} optional disabled={locked} onChange={(c) => set({ textPair: c })} />
+      <ColumnSelect label="Label" value={current.label || null} columns={preview.columns} disabled={locked} onChange={(c) => set({ label: c ?? '' })} />
+      <label htmlFor={taskId}>Task</label>
+      <select id={taskId} value={preview.task} disabled={locked || !preview.mapping} onChange={(e) => preview.mapping && onMap(preview.mapping, e.target.value as Task)}>
+        <option value="classification">Classification</option>
+        <option value="regression">Regression (numbers)</option>
+      </select>
+    </div>
+  );
+}
+
+function PreviewTable({ preview }: { preview: DataPreview }) {
+  return (
+    <div className="table-wrap" tabIndex={0} aria-label="Data preview">
+      <table className="preview" data-testid="data-preview">
+        <thead>
+          <tr>
+            <th scope="col">line</th>
+            {preview.columns.map((c) => (
+              <th key={c} scope="col">
+                {c}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {preview.rows.map((row) => (
+            <tr key={row.line}>
+              <td className="num">{row.line}</td>
+              {row.cells.map((cell, j) => (
+                <td key={j} title={cell}>
+                  {cell.length > PREVIEW_CHARS ? cell.slice(0, PREVIEW_CHARS) + '…' : cell}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function LabelSummary({ preview }: { preview: DataPreview }) {
+  const total = Math.max(1, preview.trainRows);
+  return (
+    <div className="label-summary" aria-label="Label summary">
+      {preview.range ? (
+        <p>
+          Labels range {preview.range.min} – {preview.range.max}
+        </p>
+      ) : (
+        preview.labels.map((label) => (
+          <div key={label.name} className="label-bar" title={`${label.train} train, ${label.validation} validation rows`}>
+            <span className="label-name">{label.name}</span>
+            <span className="bar" style={{ width: `${(100 * label.train) / total}%` }} />
+            <span className="num">{label.train}</span>
+          </div>
+        ))
+      )}
+      {preview.problemCount > 0 && (
+        <details className="row-errors" open={!preview.usable}>
+          <summary>
+            {preview.problemCount} row problem{preview.problemCount > 1 ? 's' : ''} (rows with errors are skipped)
+            {preview.problemCount > preview.problems.length ? `; the first ${preview.problems.length}:` : ''}
+          </summary>
+          <ul>
+            {preview.problems.map((p, i) => (
+              <li key={i}>
+                {p.line !== null ? `line ${p.line}: ` : ''}
+                {p.message}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+      {preview.reason && <p className="error-text">{preview.reason}</p>}
+    </div>
+  );
+}
+
+export function DataPanel({ sampleId, onSampleId, split }: { sampleId: string; onSampleId: (id: string) => void; split: DataSplit }) {
+  const controller = useController();
+  const { status, preview } = useAppState((s) => s.data);
+  const training = useAppState((s) => s.training);
+  const locked = training === 'running' || training === 'paused' || training === 'starting';
+  const { samples, error } = useSamples();
+
+  // The chosen sample (the default one when the link names none; '' = the user's own file).
+  const chosen = sampleId === '' ? undefined : (samples.find((s) => s.id === sampleId) ?? samples.find((s) => s.default));
+  useEffect(() => {
+    if (!chosen) return;
+    controller.loadData(sampleInput(chosen), { text: chosen.textColumns[0], textPair: chosen.textColumns[1] ?? null, label: chosen.labelColumn }, split);
+    // The split is sent with the load; later changes go through the mapping effect below.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [controller, chosen]);
+
+  // A new split (or seed) re-maps the loaded files in the worker.
+  useEffect(() => {
+    if (!preview?.mapping || locked) return;
+    if (preview.split.validationFraction === split.validationFraction && preview.split.validationSeed === split.validationSeed) return;
+    controller.mapData(preview.mapping, preview.task, split);
+  }, [controller, preview, split, locked]);
+
+  function readFiles(files: FileList) {
+    const input = filesInput(files);
+    if (!input) return;
+    onSampleId('');
+    controller.loadData(input, null, split);
+  }
+
+  return (
+    <section className="panel" aria-labelledby="data-title">
+      <h2 id="data-title">2 · Data</h2>
+      <Source samples={samples} chosenId={chosen?.id ?? ''} locked={locked} onSample={onSampleId} onFiles={readFiles} />
+      {error && (
         <p className="error-text" role="alert">
-          {loadError}
+          {error}
         </p>
       )}
-      {!table && !loadError && <p className="empty">No data yet: pick a sample or drop a file.</p>}
-      {table && mapping && (
+      {!preview && !error && <p className="empty">{status === 'loading' ? 'Reading the data in the worker…' : 'No data yet: pick a sample or drop a file.'}</p>}
+      {preview && (
         <>
           <p className="muted small">
-            {loaded!.input.name}: {table.rows.length} rows
-            {loaded!.input.validation ? ' + a validation file' : `, ${Math.round(validationFraction * 100)} % held out for validation`}
+            {preview.name}: {preview.rowCount} rows
+            {preview.files.validation ? ' + a validation file' : `, ${Math.round(preview.split.validationFraction * 100)} % held out for validation`}
           </p>
-          <div className="form-grid mapping">
-            <label htmlFor={ids.a}>Text</label>
-            <select id={ids.a} value={mapping.text} disabled={locked} onChange={(e) => setField({ text: e.target.value })}>
-              {columnOptions.map((c) => (
-                <option key={c}>{c}</option>
-              ))}
-            </select>
-            <label htmlFor={ids.b}>Second text (pairs)</label>
-            <select id={ids.b} value={mapping.textPair ?? ''} disabled={locked} onChange={(e) => setField({ textPair: e.target.value || null })}>
-              <option value="">— none —</option>
-              {columnOptions.map((c) => (
-                <option key={c}>{c}</option>
-              ))}
-            </select>
-            <label htmlFor={ids.label}>Label</label>
-            <select id={ids.label} value={mapping.label} disabled={locked} onChange={(e) => setField({ label: e.target.value })}>
-              {columnOptions.map((c) => (
-                <option key={c}>{c}</option>
-              ))}
-            </select>
-            <label htmlFor={ids.task}>Task</label>
-            <select id={ids.task} value={mapping.task} disabled={locked} onChange={(e) => setField({ task: e.target.value as ColumnMapping['task'] })}>
-              <option value="classification">Classification</option>
-              <option value="regression">Regression (numbers)</option>
-            </select>
-          </div>
-          <div className="table-wrap" tabIndex={0} aria-label="Data preview">
-            <table className="preview" data-testid="data-preview">
-              <thead>
-                <tr>
-                  <th scope="col">line</th>
-                  {table.columns.map((c) => (
-                    <th key={c} scope="col">
-                      {c}
-                    </th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {table.rows.slice(0, PREVIEW_ROWS).map((row, i) => (
-                  <tr key={i}>
-                    <td className="num">{table.lines[i]}</td>
-                    {row.map((cell, j) => (
-                      <td key={j} title={cell}>
-                        {cell.length > 90 ? cell.slice(0, 90) + '…' : cell}
-                      </td>
-                    ))}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-          {summary && (
-            <div className="label-summary" aria-label="Label summary">
-              {summary.range ? (
-                <p>
-                  Labels range {summary.range.min} – {summary.range.max}
-                </p>
-              ) : (
-                summary.labels.map(({ label, count }) => (
-                  <div key={label} className="label-bar">
-                    <span className="label-name">{label}</span>
-                    <span className="bar" style={{ width: `${(100 * count) / Math.max(1, summary.usableRows)}%` }} />
-                    <span className="num">{count}</span>
-                  </div>
-                ))
-              )}
-              {summary.errors.length > 0 && (
-                <details className="row-errors" open={summary.usableRows < 2}>
-                  <summary>
-                    {summary.errors.length} row problem{summary.errors.length > 1 ? 's' : ''} (rows with errors are skipped)
-                  </summary>
-                  <ul>
-                    {summary.errors.map((e, i) => (
-                      <li key={i}>
-                        {e.line !== undefined ? `line ${e.line}: ` : ''}
-                        {e.message}
-                      </li>
-                    ))}
-                  </ul>
-                </details>
-              )}
-              {!usable && <p className="error-text">Need at least 2 usable rows and 2 labels.</p>}
-            </div>
-          )}
+          <Mapping preview={preview} locked={locked} onMap={(columns, task) => controller.mapData(columns, task, split)} />
+          <PreviewTable preview={preview} />
+          <LabelSummary preview={preview} />
           <p className="status-line" data-testid="data-status">
-            {dataState.status === 'loading' && 'Checking rows in the worker…'}
-            {dataState.status === 'ready' &&
-              dataState.info &&
-              `Ready: ${dataState.info.trainRows} train / ${dataState.info.validationRows} validation rows, ${dataState.info.regression ? 'regression' : `${dataState.info.labels.length} labels`}`}
+            {status === 'loading' && 'Checking rows in the worker…'}
+            {status === 'ready' &&
+              `Ready: ${preview.trainRows} train / ${preview.validationRows} validation rows, ${preview.task === 'regression' ? 'regression' : `${preview.labels.length} labels`}`}
           </p>
         </>
       )}

@@ -9,13 +9,23 @@ export function ExportPanel({ heatmapRef }: { heatmapRef: RefObject<SVGSVGElemen
   const lastExport = useAppState((s) => s.lastExport);
   const modelReady = useAppState((s) => s.model.status === 'ready');
   const hasAdapter = modelReady && run !== null && run.metrics.step.length > 0 && training !== 'running' && training !== 'starting';
-  const hasPlan = run?.plan != null;
+  const exports = run?.plan?.exports ?? [];
+  // The freeze log and the heatmap exist for runs whose view has cells (AFLoRA's Figure 5).
+  const hasCells = (run?.plan?.cells.length ?? 0) > 0;
   const base = run ? run.label.replace(/[^\w-]+/g, '_') : 'run';
 
-  function heatmapSvg(): { text: string; width: number; height: number } | null {
+  async function saveHeatmap(format: 'svg' | 'png') {
     const svg = heatmapRef.current;
-    if (!svg) return null;
-    return { text: serializeSvg(svg), width: svg.width.baseVal.value, height: svg.height.baseVal.value };
+    if (!svg) return;
+    const text = serializeSvg(svg);
+    const blob = format === 'svg' ? new Blob([text], { type: 'image/svg+xml' }) : await svgToPng(text, svg.width.baseVal.value, svg.height.baseVal.value);
+    downloadBlob(blob, `${base}-heatmap.${format}`);
+  }
+
+  function saveLog(format: 'csv' | 'json') {
+    if (!run) return;
+    const [text, type] = format === 'csv' ? [freezeLogCsv(run), 'text/csv'] : [freezeLogJson(run), 'application/json'];
+    downloadBlob(new Blob([text], { type }), `${base}-freeze-log.${format}`);
   }
 
   return (
@@ -23,37 +33,22 @@ export function ExportPanel({ heatmapRef }: { heatmapRef: RefObject<SVGSVGElemen
       <h2 id="export-title">Export</h2>
       {!run && <p className="empty">Train (or reload) a run to export it.</p>}
       <div className="button-grid">
-        <button type="button" disabled={!hasAdapter} onClick={() => controller.exportAdapter('peft')} data-testid="export-peft" title="adapter_config.json + adapter_model.safetensors for PEFT">
+        <button type="button" disabled={!hasAdapter || !exports.includes('peft')} onClick={() => controller.exportAdapter('peft')} data-testid="export-peft" title="adapter_config.json + adapter_model.safetensors for PEFT">
           PEFT adapter
         </button>
-        <button type="button" disabled={!hasAdapter} onClick={() => controller.exportAdapter('native')} data-testid="export-native" title="AFLoRA module weights, freeze steps and options">
-          Native AFLoRA file
+        <button type="button" disabled={!hasAdapter || !exports.includes('native')} onClick={() => controller.exportAdapter('native')} data-testid="export-native" title="Every trained variable unfolded, with the run config and the freeze log">
+          Native file
         </button>
-        <button type="button" disabled={!hasPlan} onClick={() => run && downloadBlob(new Blob([freezeLogCsv(run)], { type: 'text/csv' }), `${base}-freeze-log.csv`)}>
+        <button type="button" disabled={!hasCells} onClick={() => saveLog('csv')}>
           Freeze log CSV
         </button>
-        <button type="button" disabled={!hasPlan} onClick={() => run && downloadBlob(new Blob([freezeLogJson(run)], { type: 'application/json' }), `${base}-freeze-log.json`)}>
+        <button type="button" disabled={!hasCells} onClick={() => saveLog('json')}>
           Freeze log JSON
         </button>
-        <button
-          type="button"
-          disabled={!hasPlan}
-          onClick={() => {
-            const svg = heatmapSvg();
-            if (svg) downloadBlob(new Blob([svg.text], { type: 'image/svg+xml' }), `${base}-heatmap.svg`);
-          }}
-          data-testid="export-heatmap-svg"
-        >
+        <button type="button" disabled={!hasCells} onClick={() => void saveHeatmap('svg')} data-testid="export-heatmap-svg">
           Heatmap SVG
         </button>
-        <button
-          type="button"
-          disabled={!hasPlan}
-          onClick={() => {
-            const svg = heatmapSvg();
-            if (svg) void svgToPng(svg.text, svg.width, svg.height).then((png) => downloadBlob(png, `${base}-heatmap.png`));
-          }}
-        >
+        <button type="button" disabled={!hasCells} onClick={() => void saveHeatmap('png')}>
           Heatmap PNG
         </button>
       </div>

@@ -2,9 +2,10 @@ import { forwardRef, memo, useMemo, useState } from 'react';
 import { labelColorOn, legendTicks, normalize, normalizeLog, rgbToHex, viridis } from '../colorScale';
 import { formatSci } from '../format';
 import { buildHeatmap, freezeDomain, type HeatmapCell } from '../heatmap';
-import { latestScores, type AppState, type RunRecord } from '../state';
+import { SCORE_SERIES } from '../../methods/entry';
+import { latestValues, type AppState, type RunRecord } from '../state';
 import { useSampledState } from '../cadence';
-import type { ScoreSnapshot } from '../../worker/protocol';
+import type { ValueSnapshot } from '../../worker/protocol';
 
 export type HeatmapMode = 'freeze' | 'scores';
 
@@ -32,7 +33,7 @@ function cellText(mode: HeatmapMode, cell: HeatmapCell, totalSteps: number): { v
   };
 }
 
-const NO_SNAPSHOTS: ScoreSnapshot[] = [];
+const NO_SNAPSHOTS: ValueSnapshot[] = [];
 const liveRun = (s: AppState) => s.run;
 
 /** Figure 5 (mode 'freeze') and the live score map (mode 'scores') as one accessible SVG grid. */
@@ -40,7 +41,7 @@ export const Heatmap = memo(
   forwardRef<SVGSVGElement, Props>(function Heatmap({ mode }, ref) {
     const run = useSampledState(liveRun, mode === 'freeze' ? 5 : 6);
     // Only the fields this mode draws: the freeze map skips the redraws that only bring new scores.
-    return <HeatmapView ref={ref} mode={mode} plan={run?.plan} freezeSteps={run?.freezeSteps} snapshots={mode === 'scores' ? run?.scoreSnapshots : NO_SNAPSHOTS} />;
+    return <HeatmapView ref={ref} mode={mode} plan={run?.plan} freezeSteps={run?.freezeSteps} snapshots={mode === 'scores' ? run?.values : NO_SNAPSHOTS} />;
   }),
 );
 
@@ -48,17 +49,17 @@ interface ViewProps {
   mode: HeatmapMode;
   plan: RunRecord['plan'] | undefined;
   freezeSteps: RunRecord['freezeSteps'] | undefined;
-  snapshots: ScoreSnapshot[] | undefined;
+  snapshots: ValueSnapshot[] | undefined;
 }
 
 const HeatmapView = memo(
   forwardRef<SVGSVGElement, ViewProps>(function HeatmapView({ mode, plan, freezeSteps, snapshots }, ref) {
     const [focus, setFocus] = useState<HeatmapCell | null>(null);
-    const scoreMap = useMemo(() => latestScores(snapshots ?? []), [snapshots]);
-    const model = useMemo(() => (plan && freezeSteps ? buildHeatmap(plan.matrices, freezeSteps, scoreMap) : null), [plan, freezeSteps, scoreMap]);
+    const scoreMap = useMemo(() => latestValues(snapshots ?? [], SCORE_SERIES), [snapshots]);
+    const model = useMemo(() => (plan && freezeSteps ? buildHeatmap(plan.cells, freezeSteps, scoreMap) : null), [plan, freezeSteps, scoreMap]);
 
     if (!plan || !model || model.columns.length === 0) {
-      return <p className="empty">{plan ? 'This method has no freezable A/B matrices.' : 'Cells appear when training starts.'}</p>;
+      return <p className="empty">{plan ? 'This run has no freezable A/B matrices.' : 'Cells appear when training starts.'}</p>;
     }
     const totalSteps = plan.totalSteps;
     const scoreValues = Object.values(scoreMap).filter((v) => v > 0);

@@ -1,74 +1,34 @@
 import { useId, useState } from 'react';
+import type { OptionSchema } from '../../engine/options';
+import { CATALOG, methodEntry } from '../../methods/catalog';
 import { useAppState } from '../context';
-import { FIELDS, METHODS, PRESETS, applyPreset, groupsFor, type Field, type Settings } from '../settings';
+import { applyPreset, schemaOf, setValue, valuesOf, type Section, type Setup } from '../setup';
+import { OptionField } from './OptionField';
 
-const GROUP_TITLE = { aflora: 'AFLoRA', lora: 'LoRA', elora: 'ELoRA', recipe: 'Training recipe' } as const;
-
-function FieldInput({ field, value, disabled, onChange }: { field: Field; value: Settings[keyof Settings]; disabled: boolean; onChange: (v: Settings[keyof Settings]) => void }) {
-  const id = useId();
-  // Numbers are edited as text so a half-typed "1e-" does not snap back.
-  const [draft, setDraft] = useState<string | null>(null);
-  let input;
-  if (field.kind === 'bool') {
-    input = <input id={id} type="checkbox" checked={value as boolean} disabled={disabled} onChange={(e) => onChange(e.target.checked)} />;
-  } else if (field.kind === 'enum') {
-    input = (
-      <select id={id} value={value as string} disabled={disabled} onChange={(e) => onChange(e.target.value as Settings[keyof Settings])}>
-        {field.options.map((o) => (
-          <option key={o.value} value={o.value}>
-            {o.label}
-          </option>
-        ))}
-      </select>
-    );
-  } else {
-    const text = draft ?? String(value);
-    const parsed = Number(text);
-    const valid = text.trim() !== '' && Number.isFinite(parsed) && parsed >= field.min && parsed <= field.max && (field.kind !== 'int' || Number.isInteger(parsed));
-    input = (
-      <input
-        id={id}
-        inputMode="decimal"
-        value={text}
-        disabled={disabled}
-        aria-invalid={!valid}
-        aria-describedby={`${id}-help`}
-        onChange={(e) => {
-          setDraft(e.target.value);
-          const next = Number(e.target.value);
-          if (e.target.value.trim() !== '' && Number.isFinite(next) && next >= field.min && next <= field.max && (field.kind !== 'int' || Number.isInteger(next))) onChange(next);
-        }}
-        onBlur={() => setDraft(null)}
-      />
-    );
-  }
-  return (
-    <div className="field">
-      <label htmlFor={id}>{field.label}</label>
-      {input}
-      <span id={`${id}-help`} className="help">
-        {field.help}
-        {field.kind === 'number' || field.kind === 'int' ? ` (${field.min} – ${field.max})` : ''}
-      </span>
-    </div>
-  );
+/** A schema's fields under their group headings, in schema order. */
+function groups(schema: OptionSchema): [string, OptionSchema][] {
+  const out = new Map<string, OptionSchema[number][]>();
+  for (const spec of schema) out.set(spec.group, [...(out.get(spec.group) ?? []), spec]);
+  return [...out];
 }
 
-export function MethodPanel({ settings, onChange }: { settings: Settings; onChange: (s: Settings) => void }) {
+const SECTIONS: Section[] = ['method', 'recipe', 'split', 'view'];
+
+export function MethodPanel({ setup, onChange }: { setup: Setup; onChange: (s: Setup) => void }) {
   const training = useAppState((s) => s.training);
   const locked = training === 'running' || training === 'paused' || training === 'starting' || training === 'stopping';
   const presetId = useId();
   const [copied, setCopied] = useState(false);
-  const groups = groupsFor(settings.method);
+  const entry = methodEntry(setup.method);
 
   return (
     <section className="panel" aria-labelledby="method-title">
       <h2 id="method-title">3 · Method &amp; settings</h2>
       <fieldset className="method-cards" disabled={locked}>
         <legend className="visually-hidden">Adapter method</legend>
-        {METHODS.map((m) => (
-          <label key={m.id} className={`method-card${settings.method === m.id ? ' active' : ''}`}>
-            <input type="radio" name="method" value={m.id} checked={settings.method === m.id} onChange={() => onChange({ ...settings, method: m.id })} />
+        {CATALOG.map((m) => (
+          <label key={m.id} className={`method-card${setup.method === m.id ? ' active' : ''}`} title={m.description}>
+            <input type="radio" name="method" value={m.id} checked={setup.method === m.id} onChange={() => onChange({ ...setup, method: m.id })} />
             <strong>{m.label}</strong>
             <span className="small muted">{m.blurb}</span>
           </label>
@@ -76,9 +36,20 @@ export function MethodPanel({ settings, onChange }: { settings: Settings; onChan
       </fieldset>
       <div className="row">
         <label htmlFor={presetId}>Preset</label>
-        <select id={presetId} value="" disabled={locked} onChange={(e) => e.target.value && onChange(applyPreset(settings, e.target.value))}>
+        <select
+          id={presetId}
+          value=""
+          disabled={locked}
+          onChange={(e) => {
+            const preset = e.target.value === 'defaults' ? 'defaults' : entry.presets.find((p) => p.id === e.target.value);
+            if (preset) onChange(applyPreset(setup, preset));
+          }}
+        >
           <option value="">Apply a preset…</option>
-          {PRESETS.map((p) => (
+          <option value="defaults" title="Every option and the recipe back to their defaults (a quick browser run).">
+            Defaults (quick)
+          </option>
+          {entry.presets.map((p) => (
             <option key={p.id} value={p.id} title={p.note}>
               {p.label}
             </option>
@@ -97,16 +68,19 @@ export function MethodPanel({ settings, onChange }: { settings: Settings; onChan
           {copied ? 'Link copied' : 'Copy link to this setup'}
         </button>
       </div>
-      {groups.map((group) => (
-        <details key={group} open={group !== 'recipe' || groups.length === 1} className="knobs">
-          <summary>{GROUP_TITLE[group]}</summary>
-          <div className="fields">
-            {FIELDS.filter((f) => f.group === group).map((field) => (
-              <FieldInput key={field.key} field={field} value={settings[field.key]} disabled={locked} onChange={(v) => onChange({ ...settings, [field.key]: v })} />
-            ))}
-          </div>
-        </details>
-      ))}
+      {SECTIONS.flatMap((section) => {
+        const values = valuesOf(setup, section);
+        return groups(schemaOf(setup, section)).map(([group, specs]) => (
+          <details key={`${section}:${group}`} open={section === 'method'} className="knobs">
+            <summary>{section === 'method' ? `${entry.label}: ${group}` : group}</summary>
+            <div className="fields">
+              {specs.map((spec) => (
+                <OptionField key={spec.key} spec={spec} value={values[spec.key]} disabled={locked} onChange={(v) => onChange(setValue(setup, section, spec, v))} />
+              ))}
+            </div>
+          </details>
+        ));
+      })}
     </section>
   );
 }

@@ -2,13 +2,12 @@ import { useId, useState } from 'react';
 import type { ModelSource } from '../../worker/protocol';
 import { useAppState, useController } from '../context';
 import { MODEL_PRESETS } from '../../io/presets';
-import { BUILTIN_NAME, BUILTIN_SOURCE } from '../builtin';
+import { BUILTIN_SOURCE } from '../builtin';
 import { formatBytes, formatCount } from '../format';
-
 
 type Choice = 'builtin' | 'hub' | 'files';
 
-export function ModelPanel({ onModelName }: { onModelName: (name: string) => void }) {
+export function ModelPanel() {
   const controller = useController();
   const model = useAppState((s) => s.model);
   const download = useAppState((s) => s.progress.download);
@@ -21,13 +20,9 @@ export function ModelPanel({ onModelName }: { onModelName: (name: string) => voi
   const busy = model.status === 'loading' || training === 'running' || training === 'paused' || training === 'starting';
 
   function load() {
-    let source: ModelSource;
-    let name: string;
-    if (choice === 'builtin') [source, name] = [BUILTIN_SOURCE, BUILTIN_NAME];
-    else if (choice === 'hub') [source, name] = [{ kind: 'hub', id: hubId.trim(), revision: revision.trim() || 'main' }, hubId.trim()];
-    else [source, name] = [{ kind: 'files', files }, files.map((f) => f.name).join(', ')];
-    onModelName(name);
-    controller.loadModel(source, name);
+    const source: ModelSource =
+      choice === 'builtin' ? BUILTIN_SOURCE : choice === 'hub' ? { kind: 'hub', id: hubId.trim(), revision: revision.trim() || 'main' } : { kind: 'files', files };
+    controller.loadModel(source);
   }
 
   const canLoad = !busy && (choice !== 'hub' || hubId.trim() !== '') && (choice !== 'files' || files.length > 0);

@@ -1,13 +1,15 @@
 import { useAppState, useController } from '../context';
 import { formatCount, formatDuration, formatSci } from '../format';
-import type { Settings } from '../settings';
+import { runConfigOf, valuesOf, type Setup } from '../setup';
 import { averageTrainable, etaSeconds } from '../state';
 
-export function TrainingPanel({ settings, modelName, dataName }: { settings: Settings; modelName: string; dataName: string }) {
+export function TrainingPanel({ setup }: { setup: Setup }) {
   const controller = useController();
   const training = useAppState((s) => s.training);
-  const modelReady = useAppState((s) => s.model.status === 'ready');
-  const dataReady = useAppState((s) => s.data.status === 'ready');
+  const model = useAppState((s) => (s.model.status === 'ready' ? s.model.info : null));
+  const data = useAppState((s) => (s.data.status === 'ready' ? s.data.preview : null));
+  const modelReady = model !== null;
+  const dataReady = data !== null;
   const backend = useAppState((s) => s.backend);
   const run = useAppState((s) => s.run);
   const throughput = useAppState((s) => s.throughput);
@@ -23,13 +25,22 @@ export function TrainingPanel({ settings, modelName, dataName }: { settings: Set
   const active = training === 'running' || training === 'paused' || training === 'starting' || training === 'stopping';
   const canStart = modelReady && dataReady && !active;
   const avg = averageTrainable(run);
-  const batchSize = run?.settings.batchSize ?? settings.batchSize;
+  const batchSize = run?.config.recipe.batchSize ?? (valuesOf(setup, 'recipe').batchSize as number);
+
+  function start() {
+    if (!model || !data) return;
+    try {
+      controller.start(runConfigOf(setup, model, data));
+    } catch (error) {
+      controller.store.dispatch({ type: 'localError', kind: 'bad-input', message: (error as Error).message, hint: 'Change that setting and start again.' });
+    }
+  }
 
   return (
     <section className="panel training" aria-labelledby="train-title">
       <h2 id="train-title">4 · Train</h2>
       <div className="row">
-        <button type="button" className="primary" disabled={!canStart} onClick={() => controller.start(settings, modelName, dataName)} data-testid="train">
+        <button type="button" className="primary" disabled={!canStart} onClick={start} data-testid="train">
           {training === 'finished' ? 'Train again' : 'Train'}
         </button>
         {training === 'paused' ? (

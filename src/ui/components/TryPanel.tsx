@@ -4,13 +4,13 @@ import { useAppState, useController } from '../context';
 export function TryPanel() {
   const controller = useController();
   const prediction = useAppState((s) => s.prediction);
-  const data = useAppState((s) => s.data.info);
+  const pair = useAppState((s) => s.run?.config.data.columns.textPair != null);
   const trained = useAppState((s) => (s.run?.metrics.step.length ?? 0) > 0 && s.model.status === 'ready');
   const training = useAppState((s) => s.training);
   const [text, setText] = useState('');
-  const [pair, setPair] = useState('');
+  const [second, setSecond] = useState('');
   const ids = { text: useId(), pair: useId() };
-  const canPredict = trained && training !== 'running' && training !== 'starting' && text.trim() !== '' && (!data?.pair || pair.trim() !== '');
+  const canPredict = trained && training !== 'running' && training !== 'starting' && text.trim() !== '' && (!pair || second.trim() !== '');
 
   return (
     <section className="panel" aria-labelledby="try-title">
@@ -18,15 +18,15 @@ export function TryPanel() {
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          if (canPredict) controller.predict(text, data?.pair ? pair : undefined);
+          if (canPredict) controller.predict(text, pair ? second : undefined);
         }}
       >
-        <label htmlFor={ids.text}>{data?.pair ? 'Sentence A' : 'Sentence'}</label>
+        <label htmlFor={ids.text}>{pair ? 'Sentence A' : 'Sentence'}</label>
         <textarea id={ids.text} rows={2} value={text} onChange={(e) => setText(e.target.value)} placeholder="Type something to classify" />
-        {data?.pair && (
+        {pair && (
           <>
             <label htmlFor={ids.pair}>Sentence B</label>
-            <textarea id={ids.pair} rows={2} value={pair} onChange={(e) => setPair(e.target.value)} />
+            <textarea id={ids.pair} rows={2} value={second} onChange={(e) => setSecond(e.target.value)} />
           </>
         )}
         <button type="submit" disabled={!canPredict}>

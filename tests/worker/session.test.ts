@@ -1,0 +1,142 @@
+/**
+ * The worker's command handling end to end in Node (cpu backend, a tiny random BERT from "disk"): the data is
+ * parsed once and previewed, a run config starts a run that the run owner drives to its end, the method's events
+ * arrive as protocol events, and the exports carry the run config and the method's own freeze record.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseBertConfig } from '../../src/engine/config';
+import { randomBertWeights } from '../../src/engine/weights';
+import { importNative } from '../../src/io/export/native';
+import { writeSafetensors } from '../../src/io/safetensors';
+import type { Command, DataPreview, WorkerEvent } from '../../src/worker/protocol';
+import { buildRunConfig, type RunConfig } from '../../src/worker/run-config';
+import { Session } from '../../src/worker/session';
+
+const TINY_CSV = readFileSync(join(__dirname, '..', 'fixtures', 'e2e', 'tiny.csv'), 'utf8');
+
+function modelFiles(): File[] {
+  const words = [...new Set(TINY_CSV.toLowerCase().match(/[a-z]+/g))].sort();
+  const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...words];
+  const config = {
+    model_type: 'bert',
+    vocab_size: vocab.length,
+    hidden_size: 16,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    intermediate_size: 32,
+    max_position_embeddings: 32,
+    type_vocab_size: 2,
+    hidden_act: 'gelu',
+    hidden_dropout_prob: 0,
+    attention_probs_dropout_prob: 0,
+  };
+  const weights = randomBertWeights(parseBertConfig(config), 3);
+  return [
+    new File([JSON.stringify(config)], 'config.json'),
+    new File([writeSafetensors(weights) as Uint8Array<ArrayBuffer>], 'model.safetensors'),
+    new File([vocab.join('\n') + '\n'], 'vocab.txt'),
+  ];
+}
+
+function session() {
+  const events: WorkerEvent[] = [];
+  const s = new Session((e) => events.push(e));
+  const send = async (command: Command) => {
+    const from = events.length;
+    await s.handle(command);
+    return events.slice(from);
+  };
+  return { send, events };
+}
+
+const SPLIT = { validationFraction: 0.25, validationSeed: 42 };
+
+function only<T extends WorkerEvent['type']>(events: WorkerEvent[], type: T): Extract<WorkerEvent, { type: T }>[] {
+  return events.filter((e): e is Extract<WorkerEvent, { type: T }> => e.type === type);
+}
+
+function configOf(preview: DataPreview, overrides: { method?: string; options?: object } = {}): RunConfig {
+  return buildRunConfig({
+    method: overrides.method ?? 'aflora',
+    // Masking from step 3 on and every step of the last half: freezes within 8 steps.
+    options: overrides.options ?? { initialWarmup: 2, finalWarmup: 4, deltaT: 1 },
+    recipe: { epochs: 2, batchSize: 4, maxLength: 16, logEvery: 1 },
+    split: SPLIT,
+    model: { name: 'local files', hubId: null, revision: null },
+    data: { name: preview.name, train: preview.files.train, validation: preview.files.validation, columns: preview.mapping!, task: preview.task, labels: preview.labels.map((l) => l.name) },
+  });
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('worker session', () => {
+  it('parses the data once and answers with a preview: mapping, rows, labels, problems by line, usable', async () => {
+    const { send } = session();
+    const [event] = await send({ type: 'loadData', data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT });
+    if (event.type !== 'dataPreview') throw new Error(`got ${event.type}`);
+    const preview = event.preview;
+    expect(preview.mapping).toEqual({ text: 'text', textPair: null, label: 'label' });
+    expect(preview.rows[0]).toEqual({ line: 2, cells: ['what a wonderful sunny day', 'positive'] });
+    expect([preview.trainRows, preview.validationRows]).toEqual([17, 6]);
+    expect(preview.labels.map((l) => [l.name, l.train + l.validation])).toEqual([['negative', 12], ['positive', 11]]);
+    expect(preview.problems).toEqual([{ file: 'tiny.csv', line: 13, message: 'label missing in column "label"' }]);
+    expect(preview.usable).toBe(true);
+
+    // Another mapping of the same file: one class only is the one rule's "not usable", with the reason.
+    const [remapped] = await send({ type: 'mapData', columns: { text: 'label', textPair: null, label: 'text' }, task: 'regression', split: SPLIT });
+    if (remapped.type !== 'dataPreview') throw new Error(`got ${remapped.type}`);
+    expect(remapped.preview.usable).toBe(false);
+    expect(remapped.preview.reason).toMatch(/usable training row/);
+  });
+
+  it('runs a config to the end: plan, metrics, scores, freezes, evaluations; exports carry the config', { timeout: 120_000 }, async () => {
+    const { send } = session();
+    expect((await send({ type: 'loadModel', source: { kind: 'files', files: modelFiles() } })).map((e) => e.type)).toContain('modelLoaded');
+    const [loaded] = await send({ type: 'loadData', data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT });
+    const config = configOf((loaded as Extract<WorkerEvent, { type: 'dataPreview' }>).preview);
+    const events = await send({ type: 'start', config });
+
+    const [started] = only(events, 'started');
+    expect(started.plan).toMatchObject({ method: 'aflora', totalSteps: 10, stepsPerEpoch: 5, exports: ['peft', 'native'] });
+    expect(started.plan.cells).toHaveLength(8); // FFN A/B of 2 layers
+    const steps = only(events, 'stepMetrics').flatMap((e) => Array.from(e.batch.step));
+    expect(steps).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(only(events, 'evaluation').map((e) => e.epoch)).toEqual([0, 1]);
+    expect(only(events, 'values').every((e) => e.snapshots.every((s) => s.series === 'score' && s.names.length === s.values.length))).toBe(true);
+    const freezes = only(events, 'freeze').flatMap((e) => e.entries);
+    expect(freezes.length).toBeGreaterThan(0);
+    expect(only(events, 'finished')).toEqual([expect.objectContaining({ reason: 'completed', step: 9 })]);
+    expect(only(events, 'error')).toEqual([]);
+
+    const [exported] = only(await send({ type: 'export', format: 'native' }), 'exported');
+    const native = importNative(exported.files[0].bytes);
+    expect(native.run).toEqual(config);
+    // The freeze log is the method's own record, and agrees with the freeze events.
+    const logged = Object.entries(native.freezeLog).filter(([, step]) => step !== null);
+    expect(Object.fromEntries(logged)).toEqual(Object.fromEntries(freezes.map((f) => [f.name, f.step])));
+    const [peft] = only(await send({ type: 'export', format: 'peft' }), 'exported');
+    expect(peft.files.map((f) => f.name)).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+
+    const [prediction] = only(await send({ type: 'predict', requestId: 7, text: 'a happy day' }), 'prediction');
+    expect(prediction.requestId).toBe(7);
+    expect(prediction.labels).toEqual(['negative', 'positive']);
+    expect(prediction.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+  });
+
+  it('refuses a config that is not for the loaded data or model, or does not parse, with a bad-input error', async () => {
+    const { send } = session();
+    await send({ type: 'loadModel', source: { kind: 'files', files: modelFiles() } });
+    const [loaded] = await send({ type: 'loadData', data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT });
+    const config = configOf((loaded as Extract<WorkerEvent, { type: 'dataPreview' }>).preview);
+    const errors = async (bad: unknown) => only(await send({ type: 'start', config: bad as RunConfig }), 'error').map((e) => `${e.kind}: ${e.message}`);
+    expect(await errors({ ...config, data: { ...config.data, train: 'other.csv' } })).toEqual(['bad-input: The run is for other.csv, but tiny.csv is loaded.']);
+    expect(await errors({ ...config, model: { ...config.model, name: 'bert-base-uncased' } })).toEqual([expect.stringMatching(/^bad-input: The run is for bert-base-uncased/)]);
+    expect(await errors({ ...config, recipe: { ...config.recipe, batchSize: 0 } })).toEqual([expect.stringMatching(/^bad-input: run config: recipe.batchSize must be in \[1, 512\]/)]);
+    expect(await errors({ ...config, data: { ...config.data, labels: ['a', 'b'] } })).toEqual([expect.stringMatching(/^bad-input: The run expects classes a, b/)]);
+  });
+});
