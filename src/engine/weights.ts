@@ -1,6 +1,6 @@
 /** BERT state-dict names and shapes (PyTorch BertForSequenceClassification layout), and seeded random weights. */
 import { Rng, hashString, mixSeed } from './random';
-import { MODULE_KINDS, linearTargets, modulePath, type BertConfig, type StateDict, type TensorData } from './types';
+import { linearTargets, type BertConfig, type StateDict, type TensorData } from './types';
 
 export const CLASSIFIER_WEIGHT = 'classifier.weight';
 export const CLASSIFIER_BIAS = 'classifier.bias';
@@ -77,13 +77,4 @@ export function randomBertWeights(config: BertConfig, seed: number): StateDict {
     weights.set(name, { shape, data });
   }
   return weights;
-}
-
-/** Names of all encoder linear weights in layer order (for FFT and tests). */
-export function encoderLinearNames(config: BertConfig): string[] {
-  const names: string[] = [];
-  for (let layer = 0; layer < config.numLayers; layer++) {
-    for (const kind of MODULE_KINDS) names.push(`${modulePath(layer, kind)}.weight`, `${modulePath(layer, kind)}.bias`);
-  }
-  return names;
 }

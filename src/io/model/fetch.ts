@@ -51,11 +51,6 @@ export async function defaultCache(): Promise<FileCache | null> {
   }
 }
 
-/** Drops every cached model file (for a "clear cache" button). */
-export async function clearModelCache(): Promise<boolean> {
-  return typeof caches === 'undefined' ? false : caches.delete(CACHE_NAME);
-}
-
 export interface DownloadOptions {
   fetch?: FetchLike;
   cache?: FileCache | null;
