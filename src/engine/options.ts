@@ -80,6 +80,11 @@ export type OptionsOf<S extends OptionSchema> = { -readonly [P in S[number] as P
 
 /* ------------------------------------------------------------------ constructors (keep literal types) */
 
+/** Choices from `{ value: label }`, in the object's order. */
+export function choicesOf<const V extends string>(labels: Record<V, string>): Choice<V>[] {
+  return (Object.keys(labels) as V[]).map((value) => ({ value, label: labels[value] }));
+}
+
 type Meta<D> = SpecMeta & { default: D };
 
 export function int<K extends string>(key: K, spec: Meta<number> & { min: number; max: number }): NumberSpec<K, number> {

@@ -3,7 +3,7 @@
  * Trainer's type, the one default recipe, the limits the form and the run-config parser enforce. Defaults are a
  * browser run's (batch 32, length 128, 10 epochs); the GLUE presets in src/methods/glue.ts set Table 5's values.
  */
-import { choice, defaultsOf, int, num, type OptionsOf } from './options';
+import { choice, choicesOf, defaultsOf, int, num, type OptionsOf } from './options';
 
 const RUN = 'Run';
 const OPTIMISATION = 'Optimisation';
@@ -25,7 +25,7 @@ export const RECIPE_SCHEMA = [
     label: 'Optimizer',
     help: 'AdamW variant: adamw_torch is torch.optim.AdamW (eps after the bias-corrected sqrt).',
     group: OPTIMISATION,
-    choices: [{ value: 'adamw_torch', label: 'AdamW (torch)' }],
+    choices: choicesOf({ adamw_torch: 'AdamW (torch)' }),
     default: 'adamw_torch',
   }),
 ] as const;

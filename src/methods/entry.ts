@@ -3,9 +3,10 @@
  * schema (the only place its defaults and limits are written), its presets and the live view its runs show.
  * Each method folder writes its entry in `schema.ts`; the UI and the run config read entries, never runtimes.
  */
-import type { Choice, OptionSchema, OptionsOf } from '../engine/options';
+import { choicesOf, type Choice, type OptionSchema, type OptionsOf } from '../engine/options';
 import type { Recipe } from '../engine/recipe';
 import type { ModuleKind } from '../engine/types';
+import { table5Presets } from './glue';
 
 /**
  * The live view a method's run shows next to the common charts (src/ui/components/MethodView.tsx has one
@@ -39,17 +40,16 @@ export interface MethodEntry<Id extends string = string, S extends OptionSchema 
   presets: readonly Preset<S>[];
 }
 
+/**
+ * An entry as a method folder writes it; without `view` it has none, without `presets` it gets the GLUE task
+ * presets with the AFLoRA paper's Table 5 recipe (a method from another paper gives that paper's table).
+ */
+type EntryInput<Id extends string, S extends OptionSchema> = Omit<MethodEntry<Id, S>, 'view' | 'presets'> & Partial<Pick<MethodEntry<Id, S>, 'view' | 'presets'>>;
+
 /** Keeps the entry's literal id and schema types (MethodId and each method's options type derive from them). */
-export function defineMethod<const Id extends string, const S extends OptionSchema>(entry: MethodEntry<Id, S>): MethodEntry<Id, S> {
-  return entry;
+export function defineMethod<const Id extends string, const S extends OptionSchema>(entry: EntryInput<Id, S>): MethodEntry<Id, S> {
+  return { view: 'none', presets: table5Presets<S>(), ...entry };
 }
 
 /** The six adaptable linears of a BERT layer, as target-module choices (labels as the heatmaps show them). */
-export const MODULE_CHOICES: readonly Choice<ModuleKind>[] = [
-  { value: 'query', label: 'query' },
-  { value: 'key', label: 'key' },
-  { value: 'value', label: 'value' },
-  { value: 'attn_out', label: 'attn-out' },
-  { value: 'inter', label: 'inter' },
-  { value: 'out', label: 'out' },
-];
+export const MODULE_CHOICES: readonly Choice<ModuleKind>[] = choicesOf({ query: 'query', key: 'key', value: 'value', attn_out: 'attn-out', inter: 'inter', out: 'out' });

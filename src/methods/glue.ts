@@ -2,6 +2,7 @@
 import type { OptionSchema, OptionsOf } from '../engine/options';
 import type { Preset } from './entry';
 
+
 interface Table5Row {
   id: string;
   label: string;

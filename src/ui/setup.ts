@@ -3,7 +3,7 @@
  * default), derived from the catalog and the recipe schema. The URL query holds the same (a setup is a shareable
  * link); the run config is built from it (worker/run-config.ts), which is where the defaults are merged.
  */
-import { choice, formatUrlValue, parseUrlValue, resolveOptions, sameValue, type OptionSchema, type OptionSpec, type OptionValue } from '../engine/options';
+import { choice, choicesOf, formatUrlValue, parseUrlValue, resolveOptions, sameValue, type OptionSchema, type OptionSpec, type OptionValue } from '../engine/options';
 import { RECIPE_SCHEMA, type Recipe } from '../engine/recipe';
 import { CATALOG, isMethodId, methodEntry, type MethodId } from '../methods/catalog';
 import type { Preset } from '../methods/entry';
@@ -17,13 +17,7 @@ export const VIEW_SCHEMA = [
     label: 'Primary metric',
     help: 'Charted validation metric (a regression run charts Pearson when this is a classification metric).',
     group: 'Charts',
-    choices: [
-      { value: 'accuracy', label: 'Accuracy' },
-      { value: 'f1', label: 'F1' },
-      { value: 'matthews', label: 'Matthews corr.' },
-      { value: 'pearson', label: 'Pearson' },
-      { value: 'spearman', label: 'Spearman' },
-    ],
+    choices: choicesOf({ accuracy: 'Accuracy', f1: 'F1', matthews: 'Matthews corr.', pearson: 'Pearson', spearman: 'Spearman' }),
     default: 'accuracy',
   }),
 ] as const;

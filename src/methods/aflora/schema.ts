@@ -2,7 +2,7 @@
  * AFLoRA and its PM ablations, tensor-free: option schemas (defaults from the reference code, README.md) and
  * catalog entries. The runtimes are in index.ts.
  */
-import { bool, choice, int, num, optionalInt, type OptionsOf } from '../../engine/options';
+import { bool, choice, choicesOf, int, num, optionalInt, type OptionsOf } from '../../engine/options';
 import { defineMethod } from '../entry';
 import { table5Presets } from '../glue';
 
@@ -15,11 +15,7 @@ const trainableMatrices = choice('trainableMatrices', {
   label: 'Trainable A/B in',
   help: 'Where A/B train (paper Table 3); elsewhere they stay frozen at their random init.',
   group: MODULE,
-  choices: [
-    { value: 'ffn', label: 'FFN' },
-    { value: 'attention', label: 'Attention' },
-    { value: 'both', label: 'Attention + FFN' },
-  ],
+  choices: choicesOf({ ffn: 'FFN', attention: 'Attention', both: 'Attention + FFN' }),
   default: 'ffn',
 });
 const lambdaDInit = num('lambdaDInit', { urlKey: 'ld', label: 'Λd init', help: 'Initial value of the rank-side scaling vector (Λb starts at 0).', group: MODULE, default: 0.1, min: 0, max: 10, step: 0.01 });
@@ -32,11 +28,7 @@ export const AFLORA_OPTIONS = [
     label: 'Sensitivity',
     help: 'Per-element importance (paper Fig. 4); the reference code uses |g|.',
     group: FREEZING,
-    choices: [
-      { value: 'grad', label: '|g|' },
-      { value: 'paramGrad', label: '|p·g|' },
-      { value: 'gradOverParam', label: '|g / p|' },
-    ],
+    choices: choicesOf({ grad: '|g|', paramGrad: '|p·g|', gradOverParam: '|g / p|' }),
     default: 'grad',
   }),
   bool('freezeTogether', { urlKey: 'sim', label: 'Freeze A and B together', help: 'Paper Table 6 "simultaneously": judged by the mean of their scores.', group: FREEZING, default: false }),
@@ -76,9 +68,7 @@ export const pmTrainableEntry = defineMethod({
   label: 'PM trainable',
   blurb: 'AFLoRA module without freezing (ablation).',
   description: 'The AFLoRA module with its A/B matrices (FFN by default) trained throughout, never frozen (paper ablation).',
-  view: 'none',
   options: PM_TRAINABLE_OPTIONS,
-  presets: table5Presets<typeof PM_TRAINABLE_OPTIONS>(),
 });
 
 export const pmFrozenEntry = defineMethod({
@@ -86,7 +76,5 @@ export const pmFrozenEntry = defineMethod({
   label: 'PM frozen',
   blurb: 'AFLoRA module with A/B frozen from step 0 (ablation).',
   description: 'The AFLoRA module with every A/B matrix frozen at its random init; only Λd and Λb train (paper ablation).',
-  view: 'none',
   options: PM_FROZEN_OPTIONS,
-  presets: table5Presets<typeof PM_FROZEN_OPTIONS>(),
 });

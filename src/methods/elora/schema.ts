@@ -1,21 +1,16 @@
 /** ELoRA's catalog entry and option schema. */
 import { int, multi, type OptionsOf } from '../../engine/options';
 import { defineMethod, MODULE_CHOICES } from '../entry';
-import { table5Presets } from '../glue';
-
-export const ELORA_OPTIONS = [
-  int('rank', { urlKey: 'r', label: 'Rank', help: 'Rank of the frozen random A/B (capped at 4 x hidden size).', group: 'ELoRA', default: 1024, min: 1, max: 4096 }),
-  multi('targetModules', { urlKey: 'tm', label: 'Target modules', help: 'The linears of every layer that get the frozen pair.', group: 'ELoRA', choices: MODULE_CHOICES, default: ['query', 'value', 'inter', 'out'], minCount: 1 }),
-] as const;
-
-export type EloraOptions = OptionsOf<typeof ELORA_OPTIONS>;
 
 export const eloraEntry = defineMethod({
   id: 'elora',
   label: 'ELoRA / VeRA',
   blurb: 'Frozen random A/B, only the scaling vectors train.',
   description: 'Kopiczko et al. 2024: frozen random low-rank matrices per layer; only the vectors Λd (init 0.1) and Λb (init 0) train.',
-  view: 'none',
-  options: ELORA_OPTIONS,
-  presets: table5Presets<typeof ELORA_OPTIONS>(),
+  options: [
+    int('rank', { urlKey: 'r', label: 'Rank', help: 'Rank of the frozen random A/B (capped at 4 x hidden size).', group: 'ELoRA', default: 1024, min: 1, max: 4096 }),
+    multi('targetModules', { urlKey: 'tm', label: 'Target modules', help: 'The linears of every layer that get the frozen pair.', group: 'ELoRA', choices: MODULE_CHOICES, default: ['query', 'value', 'inter', 'out'], minCount: 1 }),
+  ],
 });
+
+export type EloraOptions = OptionsOf<typeof eloraEntry.options>;

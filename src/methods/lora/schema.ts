@@ -1,22 +1,17 @@
 /** LoRA's catalog entry and option schema (PEFT semantics, defaults of the AFLoRA paper's LoRA baseline runs). */
 import { int, multi, num, type OptionsOf } from '../../engine/options';
 import { defineMethod, MODULE_CHOICES } from '../entry';
-import { table5Presets } from '../glue';
-
-export const LORA_OPTIONS = [
-  int('r', { urlKey: 'r', label: 'Rank r', help: 'Rank of every adapter.', group: 'LoRA', default: 8, min: 1, max: 256 }),
-  num('alpha', { urlKey: 'a', label: 'α', help: 'Scaling α / r of the adapter output.', group: 'LoRA', default: 16, min: 0, max: 1024, step: 1 }),
-  multi('targetModules', { urlKey: 'tm', label: 'Target modules', help: 'The linears of every layer that get an adapter.', group: 'LoRA', choices: MODULE_CHOICES, default: ['query', 'value'], minCount: 1 }),
-] as const;
-
-export type LoraOptions = OptionsOf<typeof LORA_OPTIONS>;
 
 export const loraEntry = defineMethod({
   id: 'lora',
   label: 'LoRA',
   blurb: 'Classic LoRA: all A/B matrices train for the whole run.',
   description: 'Hu et al. 2021, as huggingface/peft implements it: y = W0 x + (α / r) B A x; A Kaiming-uniform, B = 0.',
-  view: 'none',
-  options: LORA_OPTIONS,
-  presets: table5Presets<typeof LORA_OPTIONS>(),
+  options: [
+    int('r', { urlKey: 'r', label: 'Rank r', help: 'Rank of every adapter.', group: 'LoRA', default: 8, min: 1, max: 256 }),
+    num('alpha', { urlKey: 'a', label: 'α', help: 'Scaling α / r of the adapter output.', group: 'LoRA', default: 16, min: 0, max: 1024, step: 1 }),
+    multi('targetModules', { urlKey: 'tm', label: 'Target modules', help: 'The linears of every layer that get an adapter.', group: 'LoRA', choices: MODULE_CHOICES, default: ['query', 'value'], minCount: 1 }),
+  ],
 });
+
+export type LoraOptions = OptionsOf<typeof loraEntry.options>;

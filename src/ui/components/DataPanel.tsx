@@ -7,6 +7,7 @@ import type { Task } from '../../io/datasets/dataset';
 import type { DataInput, DataPreview } from '../../worker/protocol';
 import type { DataColumns, DataSplit } from '../../worker/run-config';
 import { useAppState, useController } from '../context';
+import { Select } from './Select';
 
 export interface SampleDataset {
   id: string;
@@ -67,14 +68,7 @@ function Source({ samples, chosenId, locked, onSample, onFiles }: { samples: Sam
     <>
       <div className="form-grid">
         <label htmlFor={ids.sample}>Sample dataset</label>
-        <select id={ids.sample} value={chosenId} disabled={locked} onChange={(e) => onSample(e.target.value)}>
-          <option value="">— my own file —</option>
-          {samples.map((s) => (
-            <option key={s.id} value={s.id}>
-              {s.title}
-            </option>
-          ))}
-        </select>
+        <Select id={ids.sample} value={chosenId} empty="— my own file —" items={samples.map((s) => ({ value: s.id, label: s.title }))} disabled={locked} onChange={onSample} />
       </div>
       <div
         className={`dropzone${dragging ? ' dragging' : ''}`}
@@ -115,14 +109,15 @@ function ColumnSelect({ label, value, columns, optional, disabled, onChange }: {
   return (
     <>
       <label htmlFor={id}>{label}</label>
-      <select id={id} value={value ?? ''} disabled={disabled} onChange={(e) => onChange(e.target.value || null)}>
-        <option value="" disabled={!optional}>
-          {optional ? '— none —' : '— pick a column —'}
-        </option>
-        {columns.map((c) => (
-          <option key={c}>{c}</option>
-        ))}
-      </select>
+      <Select
+        id={id}
+        value={value ?? ''}
+        empty={optional ? '— none —' : '— pick a column —'}
+        emptyDisabled={!optional}
+        items={columns.map((c) => ({ value: c, label: c }))}
+        disabled={disabled}
+        onChange={(c) => onChange(c || null)}
+      />
     </>
   );
 }

@@ -2,6 +2,7 @@ import { useEffect, useId, useState } from 'react';
 import { useController, useAppState } from '../context';
 import { deleteRun, type RunSummary } from '../runsDb';
 import { useStore } from '../store';
+import { Select } from './Select';
 
 export function RunsPanel() {
   const controller = useController();
@@ -29,14 +30,7 @@ export function RunsPanel() {
         <>
           <div className="row">
             <label htmlFor={selectId}>Overlay on charts</label>
-            <select id={selectId} value={overlay} onChange={(e) => void controller.overlay(e.target.value || null)}>
-              <option value="">— none —</option>
-              {others.map((r) => (
-                <option key={r.id} value={r.id}>
-                  {r.label}
-                </option>
-              ))}
-            </select>
+            <Select id={selectId} value={overlay} empty="— none —" items={others.map((r) => ({ value: r.id, label: r.label }))} onChange={(id) => void controller.overlay(id || null)} />
           </div>
           <ul className="runs">
             {runs.map((r) => (
