@@ -2,10 +2,9 @@
  * Glue between the worker client, the store and the browser (downloads, IndexedDB, URL).
  * Components call these intents; they never talk to the worker directly.
  */
-import type { Task } from '../io/datasets/dataset';
 import type { WorkerClient } from '../worker/client';
 import type { DataInput, ExportFormat, ModelSource } from '../worker/protocol';
-import { describeRun, type DataColumns, type DataSplit, type RunConfig } from '../worker/run-config';
+import { describeRun, type DataColumns, type DataSplit, type RunConfig, type Task } from '../worker/run-config';
 import { downloadFiles } from './exports';
 import { listRuns, loadRun, saveRun, type RunSummary } from './runsDb';
 import { createStore, type Store } from './store';

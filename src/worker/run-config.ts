@@ -10,6 +10,8 @@ import { RECIPE_SCHEMA, type Recipe } from '../engine/recipe';
 import type { Task } from '../io/datasets/dataset';
 import { isMethodId, methodEntry, type MethodId } from '../methods/catalog';
 
+export type { Task };
+
 export const RUN_CONFIG_FORMAT = 'peft-playground/run';
 export const RUN_CONFIG_VERSION = 1;
 

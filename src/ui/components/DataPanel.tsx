@@ -3,9 +3,8 @@
  * its DataPreview): the column mapping, the first rows, the labels, the problems by line, usable or not.
  */
 import { useEffect, useId, useState } from 'react';
-import type { Task } from '../../io/datasets/dataset';
 import type { DataInput, DataPreview } from '../../worker/protocol';
-import type { DataColumns, DataSplit } from '../../worker/run-config';
+import type { DataColumns, DataSplit, Task } from '../../worker/run-config';
 import { useAppState, useController } from '../context';
 import { Select } from './Select';
 
