@@ -1,7 +1,7 @@
 /** The settings form's state and the URL are derived from the schemas; only changed values are stored. */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RECIPE } from '../../src/engine/recipe';
-import { methodEntry, methodOptions } from '../../src/methods/catalog';
+import { CATALOG, methodEntry, methodOptions } from '../../src/methods/catalog';
 import { applyPreset, EMPTY_SETUP, runConfigOf, schemaOf, setupFromQuery, setupToQuery, setValue, valuesOf, type Setup } from '../../src/ui/setup';
 import type { DataPreview, ModelInfo } from '../../src/worker/protocol';
 
@@ -19,7 +19,7 @@ describe('setup <-> URL query', () => {
   });
 
   it('round-trips a changed value of every field of every method, recipe, split and view', () => {
-    for (const entry of ['aflora', 'pm-trainable', 'pm-frozen', 'lora', 'elora', 'full'] as const) {
+    for (const entry of CATALOG.map((m) => m.id)) {
       let setup: Setup = { ...EMPTY_SETUP, method: entry };
       for (const section of ['method', 'recipe', 'split', 'view'] as const) {
         for (const spec of schemaOf(setup, section)) {
