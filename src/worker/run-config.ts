@@ -5,10 +5,10 @@
  * shows one). buildRunConfig merges the defaults (the one place for a run); parseRunConfig checks one strictly.
  * Tensor-free: the page and the worker both import it.
  */
-import { int, num, OptionError, parseOptions, resolveOptions, type OptionsOf, type OptionValue } from '../engine/options';
+import { int, num, OptionError, parseOptions, resolveOptions, type OptionsOf } from '../engine/options';
 import { RECIPE_SCHEMA, type Recipe } from '../engine/recipe';
 import type { Task } from '../io/datasets/dataset';
-import { isMethodId, methodEntry, type MethodId } from '../methods/catalog';
+import { isMethodId, methodEntry, type MethodId, type MethodOptions } from '../methods/catalog';
 
 export type { Task };
 
@@ -48,10 +48,13 @@ export interface DataRef extends DataSplit {
   labels: string[];
 }
 
+/** The method and every one of its options, typed per method (narrow on `id`). */
+export type MethodConfig = { [Id in MethodId]: { id: Id; options: MethodOptions<Id> } }[MethodId];
+
 export interface RunConfig {
   format: typeof RUN_CONFIG_FORMAT;
   version: typeof RUN_CONFIG_VERSION;
-  method: { id: MethodId; options: Record<string, OptionValue> };
+  method: MethodConfig;
   recipe: Recipe;
   model: ModelRef;
   data: DataRef;
@@ -85,7 +88,7 @@ export function buildRunConfig(input: RunConfigInput): RunConfig {
   return withPaths(() => ({
     format: RUN_CONFIG_FORMAT,
     version: RUN_CONFIG_VERSION,
-    method: { id: entry.id as MethodId, options: resolveOptions(entry.options, input.options, 'method.options') as Record<string, OptionValue> },
+    method: { id: entry.id, options: resolveOptions(entry.options, input.options, 'method.options') } as MethodConfig,
     recipe: resolveOptions(RECIPE_SCHEMA, input.recipe, 'recipe'),
     model: { ...input.model },
     data: {
@@ -118,7 +121,7 @@ export function parseRunConfig(raw: unknown): RunConfig {
   return withPaths(() => ({
     format: RUN_CONFIG_FORMAT,
     version: RUN_CONFIG_VERSION,
-    method: { id: entry.id as MethodId, options: parseOptions(entry.options, method.options, 'method.options') as Record<string, OptionValue> },
+    method: { id: entry.id, options: parseOptions(entry.options, method.options, 'method.options') } as MethodConfig,
     recipe: parseOptions(RECIPE_SCHEMA, top.recipe, 'recipe'),
     model: { name: text(model.name, 'model.name'), hubId: text(model.hubId, 'model.hubId', true), revision: text(model.revision, 'model.revision', true) },
     data: {
