@@ -17,8 +17,10 @@ export interface Ticks {
 export function niceTicks(lo: number, hi: number, count = 5, integer = false): Ticks {
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) return { lo: 0, hi: 1, values: [0, 1], step: 1 };
   if (hi < lo) [lo, hi] = [hi, lo];
-  if (hi === lo) {
-    const pad = lo === 0 ? 1 : Math.abs(lo) * 0.05;
+  // A range below float resolution at this magnitude (two losses 1 ulp apart) is flat: a tick step that small
+  // would not move v in the loop below.
+  if (hi - lo <= Math.max(Math.abs(lo), Math.abs(hi)) * 1e-9) {
+    const pad = lo === 0 && hi === 0 ? 1 : Math.max(Math.abs(lo), Math.abs(hi)) * 0.05;
     lo -= pad;
     hi += pad;
   }

@@ -19,6 +19,17 @@ describe('chart axes', () => {
     expect(small.values.map((v) => formatTick(v, small.step))).toEqual(['60', '61']);
   });
 
+  it('treats a range below float resolution (two losses 1 ulp apart) as flat instead of looping forever', () => {
+    // Seen in a real run: the tick loop's v += step no longer moved v, and the page's render ran out of memory.
+    for (const [lo, hi] of [[0.6931471805599453, 0.6931471805599454], [300_000, 300_000.00000000006], [1, 1 + 2e-16]]) {
+      const ticks = niceTicks(lo, hi, 5);
+      expect(ticks.values.length, `${lo} .. ${hi}`).toBeLessThan(10);
+      expect(ticks.lo).toBeLessThan(lo);
+      expect(ticks.hi).toBeGreaterThan(hi);
+    }
+    expect(niceTicks(0, 0).values).toEqual([-1, -0.5, 0, 0.5, 1]);
+  });
+
   it('covers the range with 1/2/5 steps and formats large counts compactly', () => {
     const ticks = niceTicks(12_000, 315_000, 5);
     expect(ticks.step).toBe(100_000);
