@@ -27,6 +27,14 @@ export class UnsupportedInputError extends Error {
   }
 }
 
+/** The GPU is gone: nothing more can train in this page. */
+export class DeviceLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeviceLostError';
+  }
+}
+
 export function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -36,6 +44,7 @@ export function toWorkerError(error: unknown, during: string): WorkerError {
   const message = describe(error);
   if (error instanceof BadInputError) return { kind: 'bad-input', message, hint: error.hint, lines: error.lines };
   if (error instanceof UnsupportedInputError) return { kind: 'unsupported-model', message, hint: error.hint };
+  if (error instanceof DeviceLostError) return { kind: 'device-lost', message, hint: 'Reload the page to train again.' };
   if (error instanceof RunConfigError || error instanceof OptionError || error instanceof UnknownMethodError) {
     return { kind: 'bad-input', message, hint: 'Change that setting (the form shows its range) and start again.' };
   }

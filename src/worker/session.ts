@@ -5,7 +5,7 @@
 import { UnsupportedModelError } from '../engine/config';
 import { loadModel, type LoadedModel, type ModelSource as IoModelSource } from '../io/model/model-source';
 import { DataStore } from './data';
-import { BadInputError, toWorkerError, UnsupportedInputError } from './errors';
+import { BadInputError, DeviceLostError, toWorkerError, UnsupportedInputError } from './errors';
 import { assertNever, type Command, type ModelInfo, type ModelSource, type WorkerEvent } from './protocol';
 import { Run } from './run';
 import { parseRunConfig } from './run-config';
@@ -50,7 +50,7 @@ export class Session {
     } catch (error) {
       const payload = toWorkerError(error, during(command));
       // After a device loss the follow-up errors add nothing to the one already reported.
-      if (!this.deviceLost || payload.kind === 'bad-input') this.emit({ type: 'error', ...payload });
+      if (!this.deviceLost || payload.kind === 'bad-input' || error instanceof DeviceLostError) this.emit({ type: 'error', ...payload });
       if (payload.kind === 'internal') console.error(error);
     }
   }
@@ -140,7 +140,7 @@ export class Session {
 
   private async start(raw: unknown): Promise<void> {
     if (this.run?.active) throw new BadInputError('A run is already in progress.', 'Stop it first.');
-    if (this.deviceLost) throw new BadInputError('The GPU device was lost earlier.', 'Reload the page to train again.');
+    if (this.deviceLost) throw new DeviceLostError('The GPU device was lost earlier.');
     const config = parseRunConfig(raw);
     const model = this.model;
     if (!model) throw new BadInputError('No model is loaded.', 'Load a model first.');

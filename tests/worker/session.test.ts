@@ -139,4 +139,12 @@ describe('worker session', () => {
     expect(await errors({ ...config, recipe: { ...config.recipe, batchSize: 0 } })).toEqual([expect.stringMatching(/^bad-input: run config: recipe.batchSize must be in \[1, 512\]/)]);
     expect(await errors({ ...config, data: { ...config.data, labels: ['a', 'b'] } })).toEqual([expect.stringMatching(/^bad-input: The run expects classes a, b/)]);
   });
+
+  it('refuses to start after the GPU was lost, saying so', async () => {
+    const lost: WorkerEvent[] = [];
+    const dead = new Session((e) => lost.push(e));
+    dead.loseDevice();
+    await dead.handle({ type: 'start', config: {} as RunConfig });
+    expect(lost).toEqual([expect.objectContaining({ type: 'error', kind: 'device-lost', message: 'The GPU device was lost earlier.' })]);
+  });
 });
