@@ -17,6 +17,12 @@ export interface MethodVariable {
   lrGroup: LrGroup;
   /** In its group's weight-decay set (the engine applies the group's rate); false: never decayed. */
   decays: boolean;
+  /**
+   * This variable's own learning-rate schedule: the factor its group's lr is multiplied by at optimizer step
+   * `step`, in place of the run's warm-up / decay (IncreLoRA restarts a warm-up for every parameter group it
+   * adds). Absent: the run's schedule. Read when the step's trainable entries are built.
+   */
+  lrFactor?(step: number): number;
 }
 
 /** A cell of a method's live view: one adapted linear (layer x module), or with `matrix` one of its A/B matrices. */
@@ -72,6 +78,13 @@ export interface AfterStepResult {
   frozen: string[];
 }
 
+/**
+ * The global-norm clip of a step's raw gradients, on the device: [2] = (pre-clip norm, coefficient
+ * min(1, maxNorm / (norm + 1e-6)), 1 without clipping). raw gradient x coefficient is what torch holds in
+ * p.grad after clip_grad_norm_, i.e. what the optimizer applies.
+ */
+export type GradientClip = tf.Tensor1D;
+
 export interface AdapterRuntime {
   /** Paths of the linears this method wraps. */
   readonly adapted: ReadonlySet<string>;
@@ -96,10 +109,23 @@ export interface AdapterRuntime {
   /** The variables to differentiate at the next step (frozen ones excluded); may change after any step. */
   trainable(): MethodVariable[];
   /**
-   * The step's raw gradients (before clipping), by variable name. Must not read from the GPU and must not
-   * dispose them; may keep tensors it derives.
+   * An extra loss term (a scalar), built inside the engine's gradient scope of every training step and added to the
+   * task loss before differentiation: AdaLoRA's / IncreLoRA's orthogonal regulariser, as PEFT adds it in forward().
+   * The step's reported loss includes it (as PEFT's outputs.loss does); evaluation never calls it.
    */
-  observeGradients?(step: number, grads: ReadonlyMap<string, tf.Tensor>): void;
+  regularizer?(step: number): tf.Scalar;
+  /**
+   * The step's raw gradients (before clipping), by variable name, and the step's clip, before the optimizer update
+   * (variables still hold their old values). Must not read from the GPU and must not dispose them; may keep
+   * tensors it derives.
+   */
+  observeGradients?(step: number, grads: ReadonlyMap<string, tf.Tensor>, clip: GradientClip): void;
+  /**
+   * After the optimizer update of `step`, before its gradients are freed: torch's point between optimizer.step()
+   * and zero_grad(), where PEFT's AdaLoRA runs update_and_allocate. Variables hold their updated values, `grads`
+   * are the raw gradients, `clip` the coefficient the update applied. Same rules as observeGradients.
+   */
+  observeUpdate?(step: number, grads: ReadonlyMap<string, tf.Tensor>, clip: GradientClip): void;
   /** After the optimizer update of `step`. May read from the GPU on the steps it needs to (masking rounds). */
   afterStep?(step: number): Promise<AfterStepResult>;
   /** The step each variable froze at (the method's own record of its freeze events), for the run's export. */

@@ -21,6 +21,8 @@ export interface ParamEntry {
   variable: tf.Variable;
   /** Base lr of this variable's group. */
   lr: number;
+  /** This entry's own schedule factor at this step, in place of the step's (MethodVariable.lrFactor). */
+  lrFactor?: number;
   /** Decoupled weight-decay rate of this variable's group (0: not decayed, e.g. biases and LayerNorm). */
   weightDecay: number;
 }
@@ -38,18 +40,17 @@ export class AdamW {
   constructor(private readonly options: AdamWOptions) {}
 
   /**
-   * Clips the raw gradients by their global norm (maxNorm <= 0 or Infinity: no clipping) and updates every entry.
-   * `grads` by entry name; `lrFactor` from the schedule. Returns the pre-clip global norm (on the device).
+   * The global-norm clip of the raw gradients (`grads` by entry name): [2] = (pre-clip norm, coefficient) on the
+   * device, for update(). maxNorm <= 0 or Infinity: no clipping (coefficient 1). The caller disposes it.
    */
-  step(entries: readonly ParamEntry[], grads: ReadonlyMap<string, tf.Tensor>, lrFactor: number, maxNorm: number): tf.Scalar {
-    return tf.tidy(() => {
-      const clip = clipCoefficients([...grads.values()], maxNorm); // [norm, scale]
-      this.update(entries, grads, lrFactor, clip);
-      return tf.reshape(tf.slice(clip, [0], [1]), []) as tf.Scalar;
-    });
+  clip(grads: ReadonlyMap<string, tf.Tensor>, maxNorm: number): tf.Tensor1D {
+    return clipCoefficients([...grads.values()], maxNorm);
   }
 
-  /** One update of every entry from its gradient times clip[1] (clip: from clipCoefficients, or null). */
+  /**
+   * One update of every entry from its gradient times clip[1] (clip: from clip(), or null); `lrFactor` from the
+   * schedule, unless the entry has its own.
+   */
   update(entries: readonly ParamEntry[], grads: ReadonlyMap<string, tf.Tensor>, lrFactor: number, clip: tf.Tensor1D | null = null): void {
     const { beta1, beta2, eps } = this.options;
     for (const entry of entries) {
@@ -62,7 +63,7 @@ export class AdamW {
       }
       slot.step += 1;
       const next = adamWUpdate(entry.variable, grad, slot.moments, clip, {
-        lr: entry.lr * lrFactor,
+        lr: entry.lr * (entry.lrFactor ?? lrFactor),
         beta1,
         beta2,
         eps,

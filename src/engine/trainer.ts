@@ -135,17 +135,22 @@ export class Trainer {
     return this.nextStep >= this.totalSteps;
   }
 
-  /** Variables that train at the next step, with their group's lr and weight-decay rate (resolved here only). */
-  trainableEntries(): ParamEntry[] {
+  /**
+   * Variables that train at step `step` (default: the next one), with their group's lr, weight-decay rate and
+   * their own schedule factor where the method gives one (resolved here only).
+   */
+  trainableEntries(step = this.nextStep): ParamEntry[] {
     const { adapterLr, classifierLr, weightDecay, classifierWeightDecay } = this.recipe;
     const toEntry = (v: MethodVariable): ParamEntry => {
       const classifier = v.lrGroup === 'classifier';
-      return {
+      const entry: ParamEntry = {
         name: v.name,
         variable: v.variable,
         lr: classifier ? classifierLr : adapterLr,
         weightDecay: v.decays ? (classifier ? classifierWeightDecay : weightDecay) : 0,
       };
+      if (v.lrFactor) entry.lrFactor = v.lrFactor(step);
+      return entry;
     };
     return [...this.runtime.trainable(), ...this.model.trainedParams()].map(toEntry);
   }
@@ -177,10 +182,13 @@ export class Trainer {
 
     const { loss, grads } = this.gradientsOf(batch, entries, step);
     disposeBatch(batch);
-    this.runtime.observeGradients?.(step, grads);
     const maxNorm = this.recipe.maxGradNorm > 0 ? this.recipe.maxGradNorm : Infinity;
-    const gradNorm = kernels.withKernels(this.kernels, () => this.optimizer.step(entries, grads, lrFactor, maxNorm));
-    tf.dispose([...grads.values()]);
+    const clip = kernels.withKernels(this.kernels, () => this.optimizer.clip(grads, maxNorm)); // [norm, coefficient]
+    this.runtime.observeGradients?.(step, grads, clip);
+    kernels.withKernels(this.kernels, () => tf.tidy(() => this.optimizer.update(entries, grads, lrFactor, clip)));
+    this.runtime.observeUpdate?.(step, grads, clip);
+    const gradNorm = tf.tidy(() => tf.reshape(tf.slice(clip, [0], [1]), []) as tf.Scalar);
+    tf.dispose([...grads.values(), clip]);
     this.pending.push({
       step,
       loss,
@@ -330,10 +338,12 @@ export class Trainer {
     return { loss: value, grads: named };
   }
 
+  /** The step's training loss: the task loss plus the method's regularizer (inside the gradient scope). */
   private lossOf(batch: DeviceBatch, step: number): tf.Scalar {
     const logits = this.model.forward(batch, this.runtime, this.forwardOptions(step));
-    if (this.config.numLabels === 1) return mseLoss(logits, batch.values!, batch.weights!);
-    return crossEntropyLoss(logits, batch.targets!);
+    const task = this.config.numLabels === 1 ? mseLoss(logits, batch.values!, batch.weights!) : crossEntropyLoss(logits, batch.targets!);
+    const extra = this.runtime.regularizer?.(step);
+    return extra ? tf.add(task, extra) : task;
   }
 
   /** Rows of optimizer step `step`: seeded per-epoch shuffle (or data order), the last batch padded. */

@@ -51,8 +51,9 @@ async function run(): Promise<RunResult> {
       );
       grads.set(v.name, tf.tensor(values, v.variable.shape));
     });
-    runtime.observeGradients!(step, grads);
-    for (const g of grads.values()) g.dispose();
+    const clip = tf.tensor1d([0, 1]); // inactive clip, as the Trainer passes it
+    runtime.observeGradients!(step, grads, clip);
+    for (const g of [...grads.values(), clip]) g.dispose();
     events.push(...(await runtime.afterStep!(step)).events);
   }
   runtime.dispose();

@@ -16,6 +16,13 @@ import { SCORE_SERIES } from '../../src/methods/entry';
 import { adapterMethod } from '../../src/methods/registry';
 import { tinyConfig } from '../helpers/tinyBert';
 
+/** Hands a step's gradients to the method as the Trainer does, with an inactive clip (coefficient 1). */
+function observe(runtime: AdapterRuntime, step: number, grads: ReadonlyMap<string, tf.Tensor>): void {
+  const clip = tf.tensor1d([0, 1]);
+  runtime.observeGradients!(step, grads, clip);
+  clip.dispose();
+}
+
 const CONFIG = tinyConfig({
   vocabSize: 10,
   hiddenSize: 4,
@@ -60,7 +67,7 @@ async function runSteps(runtime: AdapterRuntime, steps: number, rule: GradientRu
   const events: MethodEvent[] = [];
   for (let step = 0; step < steps; step++) {
     const grads = gradients(runtime, step, rule);
-    runtime.observeGradients!(step, grads);
+    observe(runtime, step, grads);
     for (const g of grads.values()) g.dispose();
     events.push(...(await runtime.afterStep!(step)).events);
   }
@@ -330,7 +337,7 @@ describe('AFLoRA scores', () => {
     for (let step = 0; step <= 31; step++) {
       const grads = gradients(runtime, step, rule);
       const before = readCount();
-      runtime.observeGradients!(step, grads);
+      observe(runtime, step, grads);
       expect(readCount(), `observe ${step}`).toBe(before);
       for (const g of grads.values()) g.dispose();
       await runtime.afterStep!(step);
@@ -447,7 +454,7 @@ describe('AFLoRA freezing', () => {
     const froze: boolean[] = [];
     for (let step = 0; step < 80; step++) {
       const grads = gradients(runtime, step, flatRule);
-      runtime.observeGradients!(step, grads);
+      observe(runtime, step, grads);
       for (const g of grads.values()) g.dispose();
       const result = await runtime.afterStep!(step);
       froze.push(result.frozen.length > 0);
@@ -468,7 +475,7 @@ describe('AFLoRA freezing', () => {
     const result: string[] = [];
     for (let step = 0; step < 12; step++) {
       const grads = gradients(runtime, step, (name, t, i) => (magnitudes[name] ?? 1) * h(t) * (1 + (i % 4)));
-      runtime.observeGradients!(step, grads);
+      observe(runtime, step, grads);
       for (const g of grads.values()) g.dispose();
       result.push(...(await runtime.afterStep!(step)).frozen);
     }
