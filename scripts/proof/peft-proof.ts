@@ -7,7 +7,7 @@ import type { EncodedExamples } from '../../src/engine/batches';
 import { Rng } from '../../src/engine/random';
 import { Trainer, DEFAULT_RECIPE, type TrainingRecipe } from '../../src/engine/trainer';
 import { MODULE_SUFFIX, type BertConfig, type ModuleKind, type StateDict, type TensorData } from '../../src/engine/types';
-import { importPeftAdapter, peftCheckInputs, type PeftAdapter } from '../../src/io/export/peft';
+import { importPeftAdapter, peftCheckInputs, peftDeltaWeights, type PeftAdapter } from '../../src/io/export/peft';
 import type { MethodEvent } from '../../src/engine/adapter';
 import { adapterMethod } from '../../src/methods/registry';
 import type { ModelDir } from './model-dir';
@@ -145,32 +145,21 @@ export async function plainLoraLogits(model: ModelDir, adapter: PeftAdapter, inp
   }
 }
 
-/** W0 + (alpha / r) B' A' merged into the base weights (float64 sums), classifier replaced: no adapter code at all. */
+/** W0 + ΔW merged into the base weights by PEFT's rules for the file (io's peftDeltaWeights: LORA with or without
+ * rank_pattern, ADALORA), classifier replaced: no adapter code at all. */
 export function mergeIntoBase(weights: StateDict, adapter: PeftAdapter): StateDict {
-  const back = readBack(adapter);
-  const scale = back.loraAlpha / back.r;
+  const { deltas, head } = peftDeltaWeights(adapter.files['adapter_config.json'], adapter.files['adapter_model.safetensors']);
   const merged: StateDict = new Map(weights);
-  for (const path of back.modules) {
-    const a = back.variables.get(`${path}.lora_A`)!; // [r, in]
-    const b = back.variables.get(`${path}.lora_B`)!; // [out, r]
+  for (const [path, delta] of deltas) {
     const w0 = weights.get(`${path}.weight`); // [out, in]
     if (!w0) throw new Error(`base has no ${path}.weight`);
-    const [out, inFeatures] = w0.shape;
-    const r = a.shape[0];
-    const w = new Float32Array(out * inFeatures);
-    for (let o = 0; o < out; o++) {
-      for (let i = 0; i < inFeatures; i++) {
-        let delta = 0;
-        for (let k = 0; k < r; k++) delta += b.data[o * r + k] * a.data[k * inFeatures + i];
-        w[o * inFeatures + i] = w0.data[o * inFeatures + i] + scale * delta;
-      }
-    }
-    merged.set(`${path}.weight`, { shape: [out, inFeatures], data: w });
+    if (w0.shape.join() !== delta.shape.join()) throw new Error(`${path}: ΔW [${delta.shape}] does not fit W0 [${w0.shape}]`);
+    merged.set(`${path}.weight`, { shape: [...w0.shape], data: w0.data.map((v, i) => v + delta.data[i]) });
   }
   for (const name of ['classifier.weight', 'classifier.bias']) {
-    const head: TensorData | undefined = back.variables.get(name);
-    if (!head) throw new Error(`adapter has no ${name}`);
-    merged.set(name, head);
+    const tensor: TensorData | undefined = head.get(name);
+    if (!tensor) throw new Error(`adapter has no ${name}`);
+    merged.set(name, tensor);
   }
   return merged;
 }
