@@ -49,9 +49,27 @@ export interface MethodContext {
   targets: readonly LinearTarget[];
   totalSteps: number;
   epochs: number;
+  /** Optimizer steps per epoch (ceil(rows / batch)): what an option given in epochs resolves against. */
+  stepsPerEpoch: number;
   seed: number;
   /** Initial values by variable name (golden fixtures, imported adapters); overrides the random init. */
   initial?: StateDict;
+  /** The model's loss on a fixed held-out batch (ALoRA's AB-LoRA importance); absent where the caller has none. */
+  probe?: ModelProbe;
+}
+
+/**
+ * The task loss of the current model on a fixed batch: the first `count` validation examples (the training
+ * examples when the run has no validation set), in eval mode (no dropout, no regularizer), with the method's
+ * variables as they are when loss() is called. Each call enqueues one forward pass and returns its mean loss as a
+ * scalar the caller owns (read many together: one GPU sync for a whole round of ablations).
+ */
+export interface ModelProbe {
+  /** Where the batch comes from. */
+  readonly source: 'validation' | 'training';
+  /** Examples available to a probe (a larger `count` is clamped to it). */
+  readonly available: number;
+  loss(count: number): tf.Scalar;
 }
 
 /**
@@ -108,6 +126,11 @@ export interface AdapterRuntime {
   variables(): MethodVariable[];
   /** The variables to differentiate at the next step (frozen ones excluded); may change after any step. */
   trainable(): MethodVariable[];
+  /**
+   * Trainable parameters as the user counts them, when the trainable tensors hold slots that are switched off
+   * (gated or dormant ranks: their entries get no gradient). Absent: the sizes of trainable()'s tensors.
+   */
+  activeParamCount?(): number;
   /**
    * An extra loss term (a scalar), built inside the engine's gradient scope of every training step and added to the
    * task loss before differentiation: AdaLoRA's / IncreLoRA's orthogonal regulariser, as PEFT adds it in forward().

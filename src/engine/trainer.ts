@@ -4,7 +4,7 @@
  * other reads are the method's own (AFLoRA masking rounds), evaluation and export.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { AdapterMethod, AdapterRuntime, MethodEvent, MethodVariable } from './adapter';
+import type { AdapterMethod, AdapterRuntime, MethodEvent, MethodVariable, ModelProbe } from './adapter';
 import { disposeBatch, gatherBatch, uploadBatch, validateExamples, type DeviceBatch } from './batches';
 import * as kernels from './kernels';
 import { crossEntropyLoss, mseLoss } from './loss';
@@ -81,6 +81,8 @@ export class Trainer {
   private readonly validation?: EncodedExamples;
   private readonly optimizer: AdamW;
   private pending: PendingMetrics[] = [];
+  /** The probe's uploaded batch, by example count (made on first use, kept for the run). */
+  private readonly probeBatches = new Map<number, DeviceBatch>();
   private nextStep = 0;
   private epochOrder: { epoch: number; order: Int32Array } | null = null;
   private disposed = false;
@@ -108,8 +110,10 @@ export class Trainer {
       targets: linearTargets(config),
       totalSteps: this.totalSteps,
       epochs: recipe.epochs,
+      stepsPerEpoch: this.stepsPerEpoch,
       seed: recipe.seed,
       initial: init.initial,
+      probe: this.createProbe(),
     });
     try {
       this.model = new BertModel(config, init.weights, {
@@ -162,8 +166,12 @@ export class Trainer {
     return groups;
   }
 
-  trainableParamCount(): number {
-    return this.trainableEntries().reduce((total, e) => total + e.variable.size, 0);
+  /** Trainable parameters as the user counts them (a method's switched-off rank slots excluded), classifier included. */
+  trainableParamCount(entries = this.trainableEntries()): number {
+    const sizes = (list: readonly ParamEntry[]) => list.reduce((total, e) => total + e.variable.size, 0);
+    if (!this.runtime.activeParamCount) return sizes(entries);
+    const own = new Set(this.runtime.trainable().map((v) => v.name));
+    return this.runtime.activeParamCount() + sizes(entries.filter((e) => !own.has(e.name)));
   }
 
   /** Adapter-group learning rate of optimizer step `step`. */
@@ -194,7 +202,7 @@ export class Trainer {
       loss,
       gradNorm,
       lr: this.recipe.adapterLr * lrFactor,
-      trainableParams: entries.reduce((total, e) => total + e.variable.size, 0),
+      trainableParams: this.trainableParamCount(entries),
     });
     this.nextStep++;
 
@@ -303,9 +311,34 @@ export class Trainer {
     this.disposed = true;
     tf.dispose(this.pending.flatMap((p) => [p.loss, p.gradNorm]));
     this.pending = [];
+    for (const batch of this.probeBatches.values()) disposeBatch(batch);
+    this.probeBatches.clear();
     this.optimizer.dispose();
     this.runtime.dispose();
     this.model.dispose();
+  }
+
+  /** The method's view of a fixed held-out batch (MethodContext.probe): validation rows, else training rows. */
+  private createProbe(): ModelProbe {
+    const examples = this.validation ?? this.train;
+    return {
+      source: this.validation ? 'validation' : 'training',
+      available: examples.count,
+      loss: (count) => {
+        this.assertAlive();
+        const n = Math.max(1, Math.min(Math.floor(count), examples.count));
+        let batch = this.probeBatches.get(n);
+        if (!batch) {
+          batch = uploadBatch(gatherBatch(examples, range(0, n), n), this.config.numLabels, true);
+          this.probeBatches.set(n, batch);
+        }
+        const fixed = batch;
+        return this.tidyForward(() => {
+          const logits = this.model.forward(fixed, this.runtime, { training: false });
+          return this.config.numLabels === 1 ? mseLoss(logits, fixed.values!, fixed.weights!) : crossEntropyLoss(logits, fixed.targets!);
+        });
+      },
+    };
   }
 
   /** fn inside tf.tidy, with this trainer's kernels setting. */

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { AdapterMethod, AdapterRuntime, GradientClip, MethodVariable } from '../../src/engine/adapter';
+import type { AdapterMethod, AdapterRuntime, GradientClip, MethodVariable, ModelProbe } from '../../src/engine/adapter';
 import { Trainer, type TrainingRecipe } from '../../src/engine/trainer';
 import { randomBertWeights } from '../../src/engine/weights';
 import { tinyConfig, toyExamples } from '../helpers/tinyBert';
@@ -192,5 +192,81 @@ describe('gradients and clip before and after the optimizer update', () => {
     await t.step();
     t.dispose();
     expect(seen[0].clip[1]).toBe(1);
+  });
+});
+
+describe('probe (MethodContext.probe: the loss of a fixed held-out batch)', () => {
+  it('is the eval-mode validation loss of the first n rows, follows the variables, and leaks nothing', async () => {
+    let probe: ModelProbe | undefined;
+    const base = fakeMethod({});
+    const method: AdapterMethod = {
+      ...base,
+      create(ctx) {
+        probe = ctx.probe;
+        expect(ctx.stepsPerEpoch).toBe(2); // 16 rows / batch 8
+        return base.create(ctx);
+      },
+    };
+    const validation = toyExamples(12, 12, 9);
+    const t = new Trainer({ config: CONFIG, weights: randomBertWeights(CONFIG, 1), method, train: toyExamples(16, 12, 5), validation, recipe });
+    expect(probe?.source).toBe('validation');
+    expect(probe?.available).toBe(12);
+    const n = 5 * validation.seqLen;
+    const first5 = {
+      count: 5,
+      seqLen: validation.seqLen,
+      inputIds: validation.inputIds.slice(0, n),
+      tokenTypeIds: validation.tokenTypeIds.slice(0, n),
+      attentionMask: validation.attentionMask.slice(0, n),
+      labels: Array.prototype.slice.call(validation.labels, 0, 5) as number[],
+    };
+    const read = async (count: number) => {
+      const loss = probe!.loss(count);
+      const value = (await loss.data())[0];
+      loss.dispose();
+      return value;
+    };
+    expect(await read(5)).toBeCloseTo((await t.evaluate(first5)).loss, 5);
+    expect(await read(1000)).toBeCloseTo((await t.evaluate()).loss, 5); // clamped to the 12 rows
+    // The probe sees the variables as they are at the call (a large head makes the loss sensitive to them).
+    tf.tidy(() => t.model.head.forEach((h, i) => h.variable.assign(tf.randomNormal(h.variable.shape, 0, 5, 'float32', 3 + i))));
+    const before = await read(12);
+    tf.tidy(() => t.runtime.variables().forEach((v, i) => v.variable.assign(tf.randomNormal(v.variable.shape, 0, 3, 'float32', 7 + i))));
+    const after = await read(12);
+    expect(Math.abs(after - before)).toBeGreaterThan(1e-3);
+    expect(after).toBeCloseTo((await t.evaluate()).loss, 4);
+    const count = tf.memory().numTensors;
+    await read(12);
+    await read(5);
+    expect(tf.memory().numTensors).toBe(count);
+    t.dispose();
+  });
+
+  it('falls back to the training rows without a validation set', () => {
+    let probe: ModelProbe | undefined;
+    const base = fakeMethod({});
+    const t = new Trainer({
+      config: CONFIG,
+      weights: randomBertWeights(CONFIG, 1),
+      method: { ...base, create: (ctx) => ((probe = ctx.probe), base.create(ctx)) },
+      train: toyExamples(16, 12, 5),
+      recipe,
+    });
+    expect([probe?.source, probe?.available]).toEqual(['training', 16]);
+    t.dispose();
+  });
+});
+
+describe('activeParamCount (a method whose tensors hold switched-off slots)', () => {
+  it('replaces the method part of the trainable count; the classifier is still counted', async () => {
+    const base = fakeMethod({});
+    const method: AdapterMethod = { ...base, create: (ctx) => ({ ...base.create(ctx), activeParamCount: () => 7 }) };
+    const t = new Trainer({ config: CONFIG, weights: randomBertWeights(CONFIG, 1), method, train: toyExamples(16, 12, 5), recipe });
+    const head = t.model.trainedParams().reduce((n, p) => n + p.variable.size, 0);
+    expect(head).toBeGreaterThan(0);
+    expect(t.trainableParamCount()).toBe(7 + head);
+    await t.step();
+    expect((await t.flushMetrics())[0].trainableParams).toBe(7 + head);
+    t.dispose();
   });
 });
