@@ -125,6 +125,11 @@ export function span<K extends string>(key: K, spec: Meta<Span> & { max: { steps
   return { kind: 'span', key, ...spec };
 }
 
+/** A span in optimizer steps: epochs resolve as ceil(value x stepsPerEpoch) (the one rounding rule; 0 stays 0). */
+export function spanSteps(span: Span, stepsPerEpoch: number): number {
+  return span.unit === 'steps' ? span.value : Math.ceil(span.value * stepsPerEpoch);
+}
+
 /* ------------------------------------------------------------------ checking and merging */
 
 /** A value that breaks its spec (or an unknown / missing key); `what` names the schema ("LoRA", "recipe"). */

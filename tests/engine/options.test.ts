@@ -13,6 +13,7 @@ import {
   parseUrlValue,
   resolveOptions,
   span,
+  spanSteps,
   type OptionValue,
 } from '../../src/engine/options';
 
@@ -77,5 +78,14 @@ describe('option schemas', () => {
     for (const [index, raw] of [[0, 'abc'], [0, '1000'], [0, ''], [3, 'yes'], [4, 'c'], [5, ''], [6, '2x'], [6, '1.5st']] as const) {
       expect(parseUrlValue(SCHEMA[index], raw), `${SCHEMA[index].key}=${raw}`).toBeUndefined();
     }
+  });
+});
+
+describe('spanSteps', () => {
+  it('keeps steps and rounds epochs up (0 stays 0)', () => {
+    expect(spanSteps({ value: 7, unit: 'steps' }, 10)).toBe(7);
+    expect(spanSteps({ value: 0.25, unit: 'epochs' }, 10)).toBe(3);
+    expect(spanSteps({ value: 1, unit: 'epochs' }, 10)).toBe(10);
+    expect(spanSteps({ value: 0, unit: 'epochs' }, 10)).toBe(0);
   });
 });
