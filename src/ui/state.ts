@@ -54,7 +54,7 @@ export interface ErrorItem extends WorkerError {
 }
 
 export type LoadStatus = 'none' | 'loading' | 'ready' | 'error';
-export type TrainingStatus = 'idle' | 'starting' | 'running' | 'paused' | 'stopping' | 'finished';
+export type TrainingStatus = 'idle' | 'starting' | 'running' | 'pausing' | 'paused' | 'stopping' | 'finished';
 
 export interface AppState {
   backend: { name: 'webgpu' | 'cpu' | 'wasm'; fallbackReason?: string; adapter?: string } | null;
@@ -69,6 +69,8 @@ export interface AppState {
   nextErrorId: number;
   prediction: Prediction | null;
   lastExport: { format: ExportFormat; names: string[] } | null;
+  /** Settings the form cannot take as typed, by `section.key`: each blocks Train with its message. */
+  formProblems: Record<string, string>;
 }
 
 export type Action =
@@ -81,7 +83,9 @@ export type Action =
   | { type: 'restoreRun'; run: RunRecord }
   | { type: 'setOverlay'; run: RunRecord | null }
   | { type: 'dismissError'; id: number }
-  | { type: 'localError'; kind: ErrorKind; message: string; hint: string };
+  | { type: 'localError'; kind: ErrorKind; message: string; hint: string }
+  /** A settings field's problem (null: fixed, or the field is gone). */
+  | { type: 'formProblem'; key: string; problem: string | null };
 
 const EMPTY_THROUGHPUT: Throughput = { firstAt: null, firstStep: 0, lastAt: null, lastStep: 0, stepsPerSecond: 0 };
 
@@ -98,6 +102,7 @@ export const INITIAL_STATE: AppState = {
   nextErrorId: 1,
   prediction: null,
   lastExport: null,
+  formProblems: {},
 };
 
 export function newRun(init: Pick<RunRecord, 'id' | 'label' | 'createdAt' | 'config'>): RunRecord {
@@ -192,8 +197,10 @@ function reduceWorkerEvent(state: AppState, event: WorkerEvent, at: number): App
     case 'error': {
       const { type: _type, ...error } = event;
       const next = addError(state, error);
-      const model = state.model.status === 'loading' ? { ...state.model, status: 'error' as const } : state.model;
-      const data = state.data.status === 'loading' ? { ...state.data, status: 'error' as const } : state.data;
+      // A failed load leaves nothing loaded (the worker dropped the old one too): the panels and Train say so,
+      // instead of showing the previous model or data as if it were the one picked.
+      const model = state.model.status === 'loading' ? { status: 'error' as const, info: null } : state.model;
+      const data = state.data.status === 'loading' ? { status: 'error' as const, preview: null } : state.data;
       const training = state.training === 'starting' ? 'idle' : state.training;
       return { ...next, model, data, training };
     }
@@ -233,7 +240,31 @@ export function reducer(state: AppState, action: Action): AppState {
       return { ...state, errors: state.errors.filter((e) => e.id !== action.id) };
     case 'localError':
       return addError(state, { kind: action.kind, message: action.message, hint: action.hint });
+    case 'formProblem': {
+      if ((state.formProblems[action.key] ?? null) === action.problem) return state;
+      const { [action.key]: _old, ...rest } = state.formProblems;
+      return { ...state, formProblems: action.problem === null ? rest : { ...rest, [action.key]: action.problem } };
+    }
   }
+}
+
+/** Why Train cannot start now, in words a user can act on; null when it can (or a run is already going). */
+export function startBlocker(state: AppState): string | null {
+  const { model, data } = state;
+  if (isActive(state.training)) return null;
+  if (model.status === 'loading') return 'The model is still loading…';
+  if (model.status === 'error' || !model.info) return model.status === 'error' ? 'No model is loaded: the last load failed (see the message above); load one in 1 · Model.' : 'Load a model first (1 · Model).';
+  if (data.status === 'loading') return 'Reading the data…';
+  if (!data.preview) return data.status === 'error' ? 'No data is loaded: the last file could not be read (see the message above).' : 'Pick a sample dataset or drop a file (2 · Data).';
+  if (data.preview.reason) return `The data cannot train yet: ${data.preview.reason}`;
+  const problems = Object.values(state.formProblems);
+  if (problems.length > 0) return `Fix ${problems.length === 1 ? 'this setting' : 'these settings'} first: ${problems.join('; ')}.`;
+  return null;
+}
+
+/** A run is going (starting, paused and stopping included): model, data and settings are locked. */
+export function isActive(training: TrainingStatus): boolean {
+  return training === 'starting' || training === 'running' || training === 'pausing' || training === 'paused' || training === 'stopping';
 }
 
 /* ------------------------------------------------------------------ derived views (plain numbers) */

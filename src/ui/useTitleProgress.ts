@@ -13,6 +13,7 @@ export function titleFor(state: AppState): string {
   const progress = `${Math.floor((100 * done) / plan.totalSteps)}% · step ${done}/${plan.totalSteps}`;
   switch (state.training) {
     case 'running':
+    case 'pausing':
     case 'stopping':
       return `${progress} · ${BASE_TITLE}`;
     case 'paused':

@@ -116,6 +116,9 @@ export class Session {
           ? { kind: 'hub', repo: source.id, revision: source.revision }
           : { kind: 'files', files: source.files };
     let loaded: LoadedModel;
+    // A failed load leaves no model: the page shows none, and a run cannot start on the one the user replaced.
+    // The current run keeps its own (export and predictions still work).
+    this.model = null;
     try {
       loaded = await loadModel(ioSource, {
         onProgress: (p) => this.emit({ type: 'progress', phase: 'download', done: p.loaded, total: p.total ?? 0, message: p.file }),

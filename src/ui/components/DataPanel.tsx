@@ -6,6 +6,7 @@ import { useEffect, useId, useState } from 'react';
 import type { DataInput, DataPreview } from '../../worker/protocol';
 import type { DataColumns, DataSplit, Task } from '../../worker/run-config';
 import { useAppState, useController } from '../context';
+import { isActive } from '../state';
 import { Select } from './Select';
 
 export interface SampleDataset {
@@ -216,7 +217,7 @@ export function DataPanel({ sampleId, onSampleId, split }: { sampleId: string; o
   const controller = useController();
   const { status, preview } = useAppState((s) => s.data);
   const training = useAppState((s) => s.training);
-  const locked = training === 'running' || training === 'paused' || training === 'starting';
+  const locked = isActive(training);
   const { samples, error } = useSamples();
 
   // The chosen sample (the default one when the link names none; '' = the user's own file).

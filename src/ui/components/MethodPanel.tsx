@@ -1,7 +1,8 @@
-import { useId, useState } from 'react';
-import type { OptionSchema } from '../../engine/options';
+import { useCallback, useId, useState } from 'react';
+import type { OptionSchema, OptionSpec, OptionValue } from '../../engine/options';
 import { CATALOG, methodEntry } from '../../methods/catalog';
-import { useAppState } from '../context';
+import { useAppState, useController } from '../context';
+import { isActive } from '../state';
 import { applyPreset, schemaOf, setValue, valuesOf, type Section, type Setup } from '../setup';
 import { OptionField } from './OptionField';
 
@@ -16,7 +17,7 @@ const SECTIONS: Section[] = ['method', 'recipe', 'split', 'view'];
 
 export function MethodPanel({ setup, onChange }: { setup: Setup; onChange: (s: Setup) => void }) {
   const training = useAppState((s) => s.training);
-  const locked = training === 'running' || training === 'paused' || training === 'starting' || training === 'stopping';
+  const locked = isActive(training);
   const presetId = useId();
   const [copied, setCopied] = useState(false);
   const entry = methodEntry(setup.method);
@@ -75,7 +76,7 @@ export function MethodPanel({ setup, onChange }: { setup: Setup; onChange: (s: S
             <summary>{section === 'method' ? `${entry.label}: ${group}` : group}</summary>
             <div className="fields">
               {specs.map((spec) => (
-                <OptionField key={spec.key} spec={spec} value={values[spec.key]} disabled={locked} onChange={(v) => onChange(setValue(setup, section, spec, v))} />
+                <Field key={spec.key} section={section} spec={spec} value={values[spec.key]} disabled={locked} onChange={(v) => onChange(setValue(setup, section, spec, v))} />
               ))}
             </div>
           </details>
@@ -83,4 +84,12 @@ export function MethodPanel({ setup, onChange }: { setup: Setup; onChange: (s: S
       })}
     </section>
   );
+}
+
+/** One setting whose problem (a value typed but not valid) goes to the store, where it blocks Train. */
+function Field({ section, spec, ...props }: { section: Section; spec: OptionSpec; value: OptionValue; disabled: boolean; onChange: (value: OptionValue) => void }) {
+  const { store } = useController();
+  const key = `${section}.${spec.key}`;
+  const onProblem = useCallback((problem: string | null) => store.dispatch({ type: 'formProblem', key, problem: problem && `${spec.label} ${problem}` }), [store, key, spec.label]);
+  return <OptionField spec={spec} {...props} onProblem={onProblem} />;
 }

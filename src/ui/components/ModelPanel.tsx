@@ -4,6 +4,7 @@ import { useAppState, useController } from '../context';
 import { MODEL_PRESETS } from '../../io/presets';
 import { BUILTIN_SOURCE } from '../builtin';
 import { formatBytes, formatCount } from '../format';
+import { isActive } from '../state';
 
 type Choice = 'builtin' | 'hub' | 'files';
 
@@ -17,7 +18,7 @@ export function ModelPanel() {
   const [revision, setRevision] = useState('main');
   const [files, setFiles] = useState<File[]>([]);
   const ids = { hub: useId(), rev: useId(), files: useId(), preset: useId() };
-  const busy = model.status === 'loading' || training === 'running' || training === 'paused' || training === 'starting';
+  const busy = model.status === 'loading' || isActive(training);
 
   function load() {
     const source: ModelSource =
@@ -87,7 +88,14 @@ export function ModelPanel() {
           <dd>{formatCount(info.totalParams)}</dd>
         </dl>
       ) : (
-        model.status !== 'loading' && <p className="empty">No model loaded yet.</p>
+        model.status !== 'loading' &&
+        (model.status === 'error' ? (
+          <p className="error-text" data-testid="model-failed">
+            The model did not load (the message above says why): no model is loaded.
+          </p>
+        ) : (
+          <p className="empty">No model loaded yet.</p>
+        ))
       )}
     </section>
   );

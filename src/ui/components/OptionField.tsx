@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import { optionProblem, type NumberSpec, type OptionSpec, type OptionValue, type Span } from '../../engine/options';
 
 interface Props {
@@ -6,34 +6,60 @@ interface Props {
   value: OptionValue;
   disabled: boolean;
   onChange: (value: OptionValue) => void;
+  /** What is wrong with the text as typed (null: nothing); a problem blocks Train until it is fixed. */
+  onProblem?: (problem: string | null) => void;
 }
 
-/** A number typed as text: a half-typed "1e-" stays as typed, only valid values reach onChange. */
-function NumberInput({ id, spec, value, disabled, onChange, describedBy }: Props & { id: string; describedBy: string }) {
-  const [draft, setDraft] = useState<string | null>(null);
+/** What is wrong with a typed number, or its value. */
+function parseNumber(spec: OptionSpec, raw: string): { value: OptionValue } | { problem: string } {
   const nullable = (spec.kind === 'int' || spec.kind === 'number') && spec.nullLabel !== undefined;
+  if (raw.trim() === '') return nullable ? { value: null } : { problem: 'needs a value' };
+  const value = Number(raw);
+  if (Number.isNaN(value)) return { problem: `must be a number (got "${raw.trim()}")` };
+  const problem = optionProblem(spec, value);
+  return problem === null ? { value } : { problem };
+}
+
+/**
+ * A number typed as text: only valid values reach onChange. A text that is not valid ("1e-", "0" for a batch
+ * size) stays as typed, marked, with its problem under the field and sent up through onProblem: the form never
+ * quietly goes back to the old value while Train would use it.
+ */
+function NumberInput({ id, spec, value, disabled, onChange, onProblem, describedBy }: Props & { id: string; describedBy: string }) {
+  const [draft, setDraft] = useState<string | null>(null);
   const text = draft ?? (value === null ? '' : String(value));
-  const parse = (raw: string): OptionValue | undefined => {
-    if (raw.trim() === '') return nullable ? null : undefined;
-    const next = Number(raw);
-    return optionProblem(spec, next) === null ? next : undefined;
-  };
+  const parsed = parseNumber(spec, text);
+  const problem = 'problem' in parsed ? parsed.problem : null;
+  useEffect(() => {
+    onProblem?.(problem);
+  }, [onProblem, problem]);
+  // A field that goes away (another method, another unit) takes its problem with it.
+  useEffect(() => () => onProblem?.(null), [onProblem]);
   return (
-    <input
-      id={id}
-      inputMode="decimal"
-      value={text}
-      placeholder={spec.kind === 'int' || spec.kind === 'number' ? spec.nullLabel : undefined}
-      disabled={disabled}
-      aria-invalid={parse(text) === undefined}
-      aria-describedby={describedBy}
-      onChange={(e) => {
-        setDraft(e.target.value);
-        const next = parse(e.target.value);
-        if (next !== undefined) onChange(next);
-      }}
-      onBlur={() => setDraft(null)}
-    />
+    <>
+      <input
+        id={id}
+        inputMode="decimal"
+        value={text}
+        placeholder={spec.kind === 'int' || spec.kind === 'number' ? spec.nullLabel : undefined}
+        disabled={disabled}
+        aria-invalid={problem !== null}
+        aria-describedby={describedBy}
+        onChange={(e) => {
+          setDraft(e.target.value);
+          const next = parseNumber(spec, e.target.value);
+          if ('value' in next) onChange(next.value);
+        }}
+        onBlur={() => {
+          if (problem === null) setDraft(null);
+        }}
+      />
+      {problem && (
+        <span className="field-problem" role="alert">
+          {spec.label} {problem}
+        </span>
+      )}
+    </>
   );
 }
 

@@ -1,15 +1,14 @@
+import { useMemo } from 'react';
 import { useAppState, useController } from '../context';
 import { formatCount, formatDuration, formatSci } from '../format';
 import { runConfigOf, valuesOf, type Setup } from '../setup';
-import { averageTrainable, etaSeconds } from '../state';
+import { averageTrainable, etaSeconds, isActive, startBlocker } from '../state';
 
 export function TrainingPanel({ setup }: { setup: Setup }) {
   const controller = useController();
   const training = useAppState((s) => s.training);
   const model = useAppState((s) => (s.model.status === 'ready' ? s.model.info : null));
   const data = useAppState((s) => (s.data.status === 'ready' ? s.data.preview : null));
-  const modelReady = model !== null;
-  const dataReady = data !== null;
   const backend = useAppState((s) => s.backend);
   const run = useAppState((s) => s.run);
   const throughput = useAppState((s) => s.throughput);
@@ -22,18 +21,24 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
   const lastStep = n > 0 ? run!.metrics.step[n - 1] : -1;
   const lastLoss = n > 0 ? run!.metrics.loss[n - 1] : null;
   const epoch = n > 0 ? run!.metrics.epoch[n - 1] : 0;
-  const active = training === 'running' || training === 'paused' || training === 'starting' || training === 'stopping';
-  const canStart = modelReady && dataReady && !active;
+  const active = isActive(training);
+  // The run config this setup makes, or why it cannot make one (a cross-option check the form does not see).
+  const built = useMemo(() => {
+    if (!model || !data) return null;
+    try {
+      return { config: runConfigOf(setup, model, data), problem: null };
+    } catch (error) {
+      return { config: null, problem: (error as Error).message };
+    }
+  }, [setup, model, data]);
+  const blocker = useAppState(startBlocker) ?? (built?.problem ? `Fix the settings first: ${built.problem}` : null);
+  const config = built?.config ?? null;
+  const canStart = !active && blocker === null && config !== null;
   const avg = averageTrainable(run);
   const batchSize = run?.config.recipe.batchSize ?? (valuesOf(setup, 'recipe').batchSize as number);
 
   function start() {
-    if (!model || !data) return;
-    try {
-      controller.start(runConfigOf(setup, model, data));
-    } catch (error) {
-      controller.store.dispatch({ type: 'localError', kind: 'bad-input', message: (error as Error).message, hint: 'Change that setting and start again.' });
-    }
+    if (canStart) controller.start(config);
   }
 
   return (
@@ -64,8 +69,10 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
           WebGPU is not available ({backend.fallbackReason}); training runs on the {backend.name.toUpperCase()} backend and is much slower.
         </p>
       )}
-      {!canStart && !active && training !== 'finished' && (
-        <p className="empty">{!modelReady ? 'Load a model first.' : !dataReady ? 'Pick or drop a dataset.' : ''}</p>
+      {blocker && (
+        <p className="empty" data-testid="train-blocker">
+          {blocker}
+        </p>
       )}
       {training === 'starting' && (
         <p className="muted" role="status">

@@ -10,7 +10,7 @@ export function TryPanel() {
   const [text, setText] = useState('');
   const [second, setSecond] = useState('');
   const ids = { text: useId(), pair: useId() };
-  const canPredict = trained && training !== 'running' && training !== 'starting' && text.trim() !== '' && (!pair || second.trim() !== '');
+  const canPredict = trained && training !== 'running' && training !== 'starting' && training !== 'pausing' && text.trim() !== '' && (!pair || second.trim() !== '');
 
   return (
     <section className="panel" aria-labelledby="try-title">
