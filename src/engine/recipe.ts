@@ -3,7 +3,7 @@
  * Trainer's type, the one default recipe, the limits the form and the run-config parser enforce. Defaults are a
  * browser run's (batch 32, length 128, 10 epochs); the GLUE presets in src/methods/glue.ts set Table 5's values.
  */
-import { choice, choicesOf, defaultsOf, int, num, type OptionsOf } from './options';
+import { choice, choicesOf, defaultsOf, int, num, optionalInt, type OptionsOf } from './options';
 
 const RUN = 'Run';
 const OPTIMISATION = 'Optimisation';
@@ -14,6 +14,16 @@ export const RECIPE_SCHEMA = [
   int('maxLength', { urlKey: 'len', label: 'Max length', help: 'Tokens per row after truncation (paper: 256).', group: RUN, default: 128, min: 8, max: 512 }),
   int('seed', { urlKey: 'seed', label: 'Seed', help: 'Initialisation, shuffling and dropout.', group: RUN, default: 42, min: 0, max: 2 ** 31 - 1 }),
   int('logEvery', { urlKey: 'log', label: 'Log every (steps)', help: 'Steps between reads of loss and lr from the GPU.', group: RUN, default: 5, min: 1, max: 1000 }),
+  optionalInt('evalEvery', {
+    urlKey: 'ev',
+    label: 'Evaluate every (steps)',
+    help: 'Steps between validation passes, besides the one at each epoch end.',
+    group: RUN,
+    default: null,
+    min: 1,
+    max: 100_000,
+    nullLabel: 'each epoch',
+  }),
   num('adapterLr', { urlKey: 'alr', label: 'Adapter LR', help: 'Peak learning rate of the adapter (or, fully fine-tuned, base) parameters.', group: OPTIMISATION, default: 1e-2, min: 0, max: 1, step: 1e-4 }),
   num('classifierLr', { urlKey: 'clr', label: 'Classifier LR', help: 'Peak learning rate of the classification head.', group: OPTIMISATION, default: 4e-2, min: 0, max: 1, step: 1e-4 }),
   num('weightDecay', { urlKey: 'wd', label: 'Weight decay', help: 'Decoupled AdamW decay of adapter weights (none on biases and LayerNorm).', group: OPTIMISATION, default: 0.1, min: 0, max: 1, step: 0.01 }),
@@ -35,8 +45,8 @@ export type Recipe = OptionsOf<typeof RECIPE_SCHEMA>;
 
 export const DEFAULT_RECIPE: Recipe = defaultsOf(RECIPE_SCHEMA);
 
-/** What the Trainer takes: a recipe, plus two knobs only tests and benchmarks turn. */
-export interface TrainingRecipe extends Recipe {
+/** What the Trainer takes: a recipe (but when to evaluate, which the worker decides), plus two knobs only tests and benchmarks turn. */
+export interface TrainingRecipe extends Omit<Recipe, 'evalEvery'> {
   /** Shuffle the training set every epoch (seeded). Default true. */
   shuffle?: boolean;
   /** Overrides epochs * ceil(count / batchSize); batches then cycle through the data. */

@@ -50,6 +50,11 @@ export interface StepMetrics {
   trainableParams: number;
 }
 
+/** A multi-batch forward pass (evaluate, logits). */
+export interface PassOptions {
+  between?: () => Promise<void>;
+}
+
 export interface EvaluationResult {
   loss: number;
   count: number;
@@ -251,17 +256,26 @@ export class Trainer {
     return result;
   }
 
-  /** Raw logits [count, numLabels] in eval mode; `adapted: false` runs the bare base model. */
-  async logits(examples: EncodedExamples, adapted = true): Promise<Float32Array> {
+  /**
+   * Raw logits [count, numLabels] in eval mode; `adapted: false` runs the bare base model. `between` runs after
+   * each batch is queued (the worker yields there so a Stop can arrive; it may throw to abandon the pass).
+   */
+  async logits(examples: EncodedExamples, adapted = true, options: PassOptions = {}): Promise<Float32Array> {
     this.assertAlive();
     validateExamples(examples, 'examples');
     const batchSize = this.recipe.batchSize;
     const parts: tf.Tensor2D[] = [];
-    for (let start = 0; start < examples.count; start += batchSize) {
-      const indices = range(start, Math.min(start + batchSize, examples.count));
-      const batch = uploadBatch(gatherBatch(examples, indices, batchSize), this.config.numLabels, false);
-      parts.push(this.tidyForward(() => this.model.forward(batch, adapted ? this.runtime : null, { training: false })));
-      disposeBatch(batch);
+    try {
+      for (let start = 0; start < examples.count; start += batchSize) {
+        const indices = range(start, Math.min(start + batchSize, examples.count));
+        const batch = uploadBatch(gatherBatch(examples, indices, batchSize), this.config.numLabels, false);
+        parts.push(this.tidyForward(() => this.model.forward(batch, adapted ? this.runtime : null, { training: false })));
+        disposeBatch(batch);
+        if (options.between && start + batchSize < examples.count) await options.between();
+      }
+    } catch (error) {
+      tf.dispose(parts);
+      throw error;
     }
     const all = tf.tidy(() => tf.concat(parts)); // [batches * B, L]
     tf.dispose(parts);
@@ -270,9 +284,9 @@ export class Trainer {
     return values.slice(0, examples.count * this.config.numLabels);
   }
 
-  async evaluate(examples?: EncodedExamples): Promise<EvaluationResult> {
+  async evaluate(examples?: EncodedExamples, options: PassOptions = {}): Promise<EvaluationResult> {
     const data = examples ?? this.validationOrThrow();
-    const logits = await this.logits(data);
+    const logits = await this.logits(data, true, options);
     const labels = Array.from(data.labels);
     if (this.config.numLabels === 1) {
       const metrics = regressionMetrics(logits, labels);

@@ -163,9 +163,9 @@ function reduceWorkerEvent(state: AppState, event: WorkerEvent, at: number): App
     case 'started':
       return { ...withRun(state, (run) => ({ ...run, plan: event.plan })), training: 'running', throughput: EMPTY_THROUGHPUT };
     case 'paused':
-      return { ...state, training: 'paused' };
+      return { ...state, training: state.training === 'stopping' ? 'stopping' : 'paused' };
     case 'resumed':
-      return { ...state, training: 'running', throughput: { ...state.throughput, lastAt: at } };
+      return { ...state, training: state.training === 'stopping' ? 'stopping' : 'running', throughput: { ...state.throughput, lastAt: at } };
     case 'stepMetrics': {
       const n = event.batch.step.length;
       if (n === 0) return state;
@@ -226,12 +226,14 @@ export function reducer(state: AppState, action: Action): AppState {
         ...state,
         training: 'starting',
         throughput: EMPTY_THROUGHPUT,
+        progress: { download: state.progress.download },
         run: newRun({ id: action.id, label: action.label, createdAt: action.createdAt, config: action.config }),
       };
+    // The buttons answer at once; the worker confirms when the step it is on has ended ('paused', 'finished').
     case 'pauseRequested':
-      return state.training === 'running' ? { ...state, training: 'paused' } : state;
+      return state.training === 'running' ? { ...state, training: 'pausing' } : state;
     case 'stopRequested':
-      return state.training === 'running' || state.training === 'paused' ? { ...state, training: 'stopping' } : state;
+      return state.training === 'running' || state.training === 'pausing' || state.training === 'paused' ? { ...state, training: 'stopping' } : state;
     case 'restoreRun':
       return state.run ? state : { ...state, run: action.run, training: action.run.finished ? 'finished' : 'idle' };
     case 'setOverlay':
@@ -260,6 +262,39 @@ export function startBlocker(state: AppState): string | null {
   const problems = Object.values(state.formProblems);
   if (problems.length > 0) return `Fix ${problems.length === 1 ? 'this setting' : 'these settings'} first: ${problems.join('; ')}.`;
   return null;
+}
+
+/** What the run is doing now, in words (null: no run going): the Train panel's status line. */
+export function phaseText(state: AppState): string | null {
+  const { progress, training } = state;
+  const busy = (p: { done: number; total: number } | undefined) => p !== undefined && p.total > 0 && p.done < p.total;
+  const secondsPerStep = state.throughput.stepsPerSecond > 0 ? 1 / state.throughput.stepsPerSecond : null;
+  const stepTime = secondsPerStep !== null && secondsPerStep >= 1 ? ` (a step takes about ${Math.round(secondsPerStep)} s)` : '';
+  switch (training) {
+    case 'starting':
+      return busy(progress.tokenize) ? `Tokenizing ${progress.tokenize!.total} rows…` : 'Preparing the run…';
+    case 'pausing':
+      return `Pausing after this step${stepTime}…`;
+    case 'stopping':
+      return busy(progress.compile)
+        ? 'Stopping after the first step: it is compiling GPU kernels and cannot be interrupted.'
+        : busy(progress.evaluate)
+          ? 'Stopping: the evaluation ends after its current batch…'
+          : `Stopping after this step${stepTime}…`;
+    case 'paused':
+      return 'Paused: Resume to go on, or Stop to end the run here (it stays exportable).';
+    case 'running':
+      if (busy(progress.compile)) return 'Compiling GPU kernels: the first step takes longest (seconds to minutes on a slow GPU)…';
+      if (busy(progress.evaluate)) return `Evaluating on ${progress.evaluate!.total} validation rows…`;
+      return 'Training';
+    default:
+      return null;
+  }
+}
+
+/** The newest evaluation of the run (the Train panel's current validation numbers). */
+export function latestEvaluation(run: RunRecord | null): Evaluation | null {
+  return run && run.evaluations.length > 0 ? run.evaluations[run.evaluations.length - 1] : null;
 }
 
 /** A run is going (starting, paused and stopping included): model, data and settings are locked. */

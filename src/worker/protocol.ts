@@ -47,7 +47,7 @@ export type Command =
 
 /* ------------------------------------------------------------------ events (worker -> page) */
 
-export type Phase = 'download' | 'tokenize' | 'compile' | 'train';
+export type Phase = 'download' | 'tokenize' | 'compile' | 'train' | 'evaluate';
 
 export type ErrorKind =
   | 'webgpu-unavailable'

@@ -33,16 +33,30 @@ function yieldToEventLoop(): Promise<void> {
   });
 }
 
+/** Thrown from inside an evaluation when Stop arrives between its batches. */
+class StopRequested extends Error {
+  constructor() {
+    super('stopped');
+    this.name = 'StopRequested';
+  }
+}
+
+/** The first two steps are always read back: the first ends the compile phase, the second gives the page its first rate (ETA). */
+const READ_FIRST_STEPS = 2;
+
 export class Run {
   readonly plan: TrainingPlan;
   private readonly trainer: Trainer;
   private readonly method: BoundMethod;
   private readonly seqLen: number;
+  private readonly validationRows: number;
   /** The adapter as of the last evaluation, on the CPU: what can still be exported after a device loss. */
   private lastGoodState: StateDict | null = null;
   private running = false;
   private paused = false;
   private stopping = false;
+  /** An evaluation asked for while training: it runs after the current step. */
+  private evaluationWanted = false;
   private wake: (() => void) | null = null;
 
   constructor(
@@ -59,6 +73,7 @@ export class Run {
     emit({ type: 'progress', phase: 'tokenize', done: 0, total });
     const train = encodeExamples(model.tokenizer, data.train, data.task, this.seqLen);
     const validation = encodeExamples(model.tokenizer, data.validation, data.task, this.seqLen);
+    this.validationRows = validation.count;
     emit({ type: 'progress', phase: 'tokenize', done: total, total });
     // The Trainer's default: fused kernels on WebGPU (about 4x fewer dispatches per step), composites elsewhere.
     this.trainer = new Trainer({ config: modelConfig, weights: model.weights, method: this.method, train, validation, recipe: config.recipe });
@@ -97,17 +112,26 @@ export class Run {
     this.resume();
   }
 
-  /** The step loop: GPU reads once per logging interval and at epoch ends; finishes with a 'finished' event. */
+  /** Evaluate after the current step (the page's "Evaluate now" while training). */
+  requestEvaluation(): void {
+    if (this.running) this.evaluationWanted = true;
+  }
+
+  /**
+   * The step loop: GPU reads once per logging interval, at the first two steps, at evaluations; finishes with a
+   * 'finished' event. Pause and Stop take effect between steps (Stop also between evaluation batches); the
+   * compile of the first step cannot be interrupted.
+   */
   async train(): Promise<void> {
     const { totalSteps, stepsPerEpoch } = this.plan;
-    const logEvery = Math.max(1, this.config.recipe.logEvery);
+    const { logEvery, evalEvery } = this.config.recipe;
     const started = performance.now();
     this.running = true;
     let step = 0;
     let lastCompleted = -1;
     let reason: FinishReason = 'completed';
     try {
-      this.emit({ type: 'progress', phase: 'compile', done: 0, total: 1, message: 'the first step compiles GPU kernels (5–20 s)' });
+      this.emit({ type: 'progress', phase: 'compile', done: 0, total: 1, message: 'the first step compiles GPU kernels' });
       for (; step < totalSteps; step++) {
         if (this.paused) {
           this.emit({ type: 'paused', step });
@@ -121,10 +145,11 @@ export class Run {
         }
         for (const event of await this.trainer.step()) this.emit(fromMethodEvent(event));
         lastCompleted = step;
-        if (step === 0) this.emit({ type: 'progress', phase: 'compile', done: 1, total: 1 });
         const epochEnd = (step + 1) % stepsPerEpoch === 0 || step === totalSteps - 1;
-        if ((step + 1) % logEvery === 0 || epochEnd) {
+        const evaluateNow = epochEnd || this.evaluationWanted || (evalEvery !== null && (step + 1) % evalEvery === 0);
+        if ((step + 1) % Math.max(1, logEvery) === 0 || step < READ_FIRST_STEPS || evaluateNow) {
           const rows = await this.trainer.flushMetrics();
+          if (step === 0) this.emit({ type: 'progress', phase: 'compile', done: 1, total: 1 });
           if (rows.length > 0) {
             this.emit({ type: 'stepMetrics', batch: stepMetricsOf(rows) });
             this.emit({ type: 'progress', phase: 'train', done: step + 1, total: totalSteps });
@@ -141,25 +166,41 @@ export class Run {
             }
           }
         }
-        if (epochEnd) {
-          this.emit({ type: 'evaluation', ...(await this.evaluate()) });
-          this.lastGoodState = await this.trainer.adapterState();
+        if (evaluateNow && !this.stopping) {
+          this.evaluationWanted = false;
+          this.emit({ type: 'evaluation', ...(await this.evaluate(true)) });
+          if (epochEnd) this.lastGoodState = await this.trainer.adapterState();
         }
         await yieldToEventLoop();
       }
     } catch (error) {
-      reason = 'failed';
-      if (!this.stopping) this.emit({ type: 'error', ...toWorkerError(error, `training step ${step}`) });
+      if (error instanceof StopRequested) reason = 'stopped';
+      else {
+        reason = 'failed';
+        if (!this.stopping) this.emit({ type: 'error', ...toWorkerError(error, `training step ${step}`) });
+      }
     } finally {
       this.running = false;
       this.paused = false;
       this.stopping = false;
+      this.evaluationWanted = false;
+      this.emit({ type: 'progress', phase: 'evaluate', done: 0, total: 0 });
       this.emit({ type: 'finished', reason, step: Math.max(0, lastCompleted), seconds: (performance.now() - started) / 1000 });
     }
   }
 
-  async evaluate(): Promise<Evaluation> {
-    const result = await this.trainer.evaluate();
+  /** One validation pass; `stoppable`: a Stop that arrives between its batches ends it (and the run). */
+  async evaluate(stoppable = false): Promise<Evaluation> {
+    const rows = this.validationRows;
+    this.emit({ type: 'progress', phase: 'evaluate', done: 0, total: rows });
+    const between = stoppable
+      ? async () => {
+          await yieldToEventLoop();
+          if (this.stopping) throw new StopRequested();
+        }
+      : undefined;
+    const result = await this.trainer.evaluate(undefined, { between });
+    this.emit({ type: 'progress', phase: 'evaluate', done: rows, total: rows });
     const step = Math.max(0, this.trainer.stepsDone - 1);
     return { step, epoch: Math.floor(step / this.trainer.stepsPerEpoch), metrics: metricRecord(result.metrics, result.loss) };
   }

@@ -87,8 +87,9 @@ export class Session {
         run?.stop();
         return;
       case 'evaluate':
-        if (busy && !run!.isPaused) throw new BadInputError('Evaluation runs at each epoch end while training.', 'Pause first for an extra evaluation.');
-        this.emit({ type: 'evaluation', ...(await this.requireRun().evaluate()) });
+        // While training it runs after the current step, in the step loop; paused or done, right away.
+        if (busy && !run!.isPaused) run!.requestEvaluation();
+        else this.emit({ type: 'evaluation', ...(await this.requireRun().evaluate()) });
         return;
       case 'predict':
         if (busy && !run!.isPaused) throw new BadInputError('Predictions wait until training is paused or done.', 'Pause the run to try the current model.');

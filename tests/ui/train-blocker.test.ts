@@ -1,6 +1,6 @@
 /** Train says why it is disabled: a failed load leaves nothing loaded, and a setting typed wrong blocks it. */
 import { describe, expect, it } from 'vitest';
-import { INITIAL_STATE, reducer, startBlocker, type Action, type AppState } from '../../src/ui/state';
+import { INITIAL_STATE, latestEvaluation, phaseText, reducer, startBlocker, type Action, type AppState } from '../../src/ui/state';
 import type { DataPreview, ModelInfo, WorkerEvent } from '../../src/worker/protocol';
 
 const info = { name: 'built-in tiny BERT', hubId: null, revision: null, sizeBytes: 1, totalParams: 1 } as unknown as ModelInfo;
@@ -60,5 +60,48 @@ describe('startBlocker', () => {
 
   it('says nothing while a run is going', () => {
     expect(startBlocker({ ...INITIAL_STATE, training: 'running' })).toBeNull();
+  });
+});
+
+describe('phase and buttons', () => {
+  const plan = { method: 'aflora', totalSteps: 10, stepsPerEpoch: 5, epochs: 2, cells: [], trainableParamsAtStart: 1, metricNames: ['accuracy'], exports: [] } as const;
+  const started = run([{ type: 'startRequested', id: 'r', label: 'r', createdAt: 0, config: {} as never }, worker({ type: 'started', plan: { ...plan, cells: [], exports: [] } })], ready);
+  const progress = (phase: 'compile' | 'evaluate' | 'tokenize', done: number, total: number) => worker({ type: 'progress', phase, done, total });
+
+  it('names the phase: compiling until the first step is back, then training, evaluating', () => {
+    expect(phaseText(run([{ type: 'startRequested', id: 'r', label: 'r', createdAt: 0, config: {} as never }, progress('tokenize', 0, 20)], ready))).toBe('Tokenizing 20 rows…');
+    let s = run([progress('compile', 0, 1)], started);
+    expect(phaseText(s)).toMatch(/^Compiling GPU kernels/);
+    s = run([progress('compile', 1, 1)], s);
+    expect(phaseText(s)).toBe('Training');
+    s = run([progress('evaluate', 0, 6)], s);
+    expect(phaseText(s)).toBe('Evaluating on 6 validation rows…');
+    s = run([progress('evaluate', 6, 6)], s);
+    expect(phaseText(s)).toBe('Training');
+  });
+
+  it('Pause and Stop change state at once and say when they take effect; the worker confirms', () => {
+    let s = reducer(started, { type: 'pauseRequested' });
+    expect(s.training).toBe('pausing');
+    expect(phaseText(s)).toBe('Pausing after this step…');
+    s = reducer(s, worker({ type: 'paused', step: 3 }));
+    expect(s.training).toBe('paused');
+    s = reducer(s, { type: 'stopRequested' });
+    expect(s.training).toBe('stopping');
+    // The resume the stop causes in the worker does not look like a resumed run.
+    s = reducer(s, worker({ type: 'resumed', step: 3 }));
+    expect(s.training).toBe('stopping');
+    expect(phaseText(run([progress('compile', 0, 1), { type: 'stopRequested' }], started))).toMatch(/^Stopping after the first step: it is compiling/);
+    expect(phaseText(run([progress('compile', 1, 1), progress('evaluate', 0, 6), { type: 'stopRequested' }], started))).toMatch(/evaluation ends after its current batch/);
+  });
+
+  it('states the step time when a step is slow', () => {
+    const s = run([{ type: 'pauseRequested' }], { ...started, throughput: { ...started.throughput, stepsPerSecond: 0.1 } });
+    expect(phaseText(s)).toBe('Pausing after this step (a step takes about 10 s)…');
+  });
+
+  it('keeps the newest evaluation for the panel', () => {
+    const s = run([worker({ type: 'evaluation', step: 4, epoch: 0, metrics: { accuracy: 0.5 } }), worker({ type: 'evaluation', step: 6, epoch: 1, metrics: { accuracy: 0.75 } })], started);
+    expect(latestEvaluation(s.run)).toEqual({ step: 6, epoch: 1, metrics: { accuracy: 0.75 } });
   });
 });

@@ -58,12 +58,12 @@ function only<T extends WorkerEvent['type']>(events: WorkerEvent[], type: T): Ex
   return events.filter((e): e is Extract<WorkerEvent, { type: T }> => e.type === type);
 }
 
-function configOf(preview: DataPreview, overrides: { method?: string; options?: object } = {}): RunConfig {
+function configOf(preview: DataPreview, overrides: { method?: string; options?: object; recipe?: object } = {}): RunConfig {
   return buildRunConfig({
     method: overrides.method ?? 'aflora',
     // Masking from step 3 on and every step of the last half: freezes within 8 steps.
     options: overrides.options ?? { initialWarmup: 2, finalWarmup: 4, deltaT: 1 },
-    recipe: { epochs: 2, batchSize: 4, maxLength: 16, logEvery: 1 },
+    recipe: { epochs: 2, batchSize: 4, maxLength: 16, logEvery: 1, ...overrides.recipe },
     split: SPLIT,
     model: { name: 'local files', hubId: null, revision: null },
     data: { name: preview.name, train: preview.files.train, validation: preview.files.validation, columns: preview.mapping!, task: preview.task, labels: preview.labels.map((l) => l.name) },
@@ -138,6 +138,47 @@ describe('worker session', () => {
     expect(await errors({ ...config, model: { ...config.model, name: 'bert-base-uncased' } })).toEqual([expect.stringMatching(/^bad-input: The run is for bert-base-uncased/)]);
     expect(await errors({ ...config, recipe: { ...config.recipe, batchSize: 0 } })).toEqual([expect.stringMatching(/^bad-input: run config: recipe.batchSize must be in \[1, 512\]/)]);
     expect(await errors({ ...config, data: { ...config.data, labels: ['a', 'b'] } })).toEqual([expect.stringMatching(/^bad-input: The run expects classes a, b/)]);
+  });
+
+  it('shows its phases, reads the first two steps for an early ETA, evaluates every N steps and on demand', { timeout: 120_000 }, async () => {
+    const events: WorkerEvent[] = [];
+    let asked = false;
+    const s = new Session((e) => {
+      events.push(e);
+      // "Evaluate now" after the pass at step 5: it runs after the next step, not at the next scheduled pass.
+      if (!asked && e.type === 'evaluation' && e.step === 5) {
+        asked = true;
+        void s.handle({ type: 'evaluate' });
+      }
+    });
+    await s.handle({ type: 'loadModel', source: { kind: 'files', files: modelFiles() } });
+    await s.handle({ type: 'loadData', data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT });
+    const preview = only(events, 'dataPreview')[0].preview;
+    const from = events.length;
+    await s.handle({ type: 'start', config: configOf(preview, { recipe: { logEvery: 5, evalEvery: 3 } }) });
+    const run = events.slice(from);
+    // 10 steps, 5 per epoch: evaluations every 3 steps (2, 5, 8), at the epoch ends (4, 9) and the one asked for (6).
+    expect(only(run, 'evaluation').map((e) => e.step)).toEqual([2, 4, 5, 6, 8, 9]);
+    // Compiling until the first step is read back; steps 0 and 1 are read at once (the page's first rate).
+    const phases = run.filter((e) => e.type === 'progress' || e.type === 'stepMetrics').map((e) => (e.type === 'progress' ? `${e.phase}:${e.done}` : `metrics:${Array.from(e.batch.step).join(',')}`));
+    expect(phases.slice(0, 7)).toEqual(['tokenize:0', 'tokenize:23', 'compile:0', 'compile:1', 'metrics:0', 'train:1', 'metrics:1']);
+    expect(phases).toContain('evaluate:0');
+    expect(only(run, 'finished')).toEqual([expect.objectContaining({ reason: 'completed', step: 9 })]);
+  });
+
+  it('stops between the batches of an evaluation when Stop arrives during it', { timeout: 120_000 }, async () => {
+    const events: WorkerEvent[] = [];
+    const s = new Session((e) => {
+      events.push(e);
+      if (e.type === 'progress' && e.phase === 'evaluate' && e.done === 0 && e.total > 0) void s.handle({ type: 'stop' });
+    });
+    await s.handle({ type: 'loadModel', source: { kind: 'files', files: modelFiles() } });
+    await s.handle({ type: 'loadData', data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT });
+    await s.handle({ type: 'start', config: configOf(only(events, 'dataPreview')[0].preview) });
+    // The first evaluation (step 4: 6 validation rows, 2 batches of 4) was cut after its first batch.
+    expect(only(events, 'evaluation')).toEqual([]);
+    expect(only(events, 'finished')).toEqual([expect.objectContaining({ reason: 'stopped', step: 4 })]);
+    expect(only(events, 'error')).toEqual([]);
   });
 
   it('refuses to start after the GPU was lost, saying so', async () => {

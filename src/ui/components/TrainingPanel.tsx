@@ -2,7 +2,7 @@ import { useMemo } from 'react';
 import { useAppState, useController } from '../context';
 import { formatCount, formatDuration, formatSci } from '../format';
 import { runConfigOf, valuesOf, type Setup } from '../setup';
-import { averageTrainable, etaSeconds, isActive, startBlocker } from '../state';
+import { averageTrainable, etaSeconds, isActive, latestEvaluation, phaseText, startBlocker } from '../state';
 
 export function TrainingPanel({ setup }: { setup: Setup }) {
   const controller = useController();
@@ -12,9 +12,10 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
   const backend = useAppState((s) => s.backend);
   const run = useAppState((s) => s.run);
   const throughput = useAppState((s) => s.throughput);
-  const compile = useAppState((s) => s.progress.compile);
-  const tokenize = useAppState((s) => s.progress.tokenize);
+  const phase = useAppState(phaseText);
   const eta = useAppState(etaSeconds);
+  const evaluation = latestEvaluation(run);
+  const evaluating = useAppState((s) => s.progress.evaluate !== undefined && s.progress.evaluate.done < s.progress.evaluate.total);
 
   const plan = run?.plan;
   const n = run?.metrics.step.length ?? 0;
@@ -54,11 +55,21 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
           </button>
         ) : (
           <button type="button" disabled={training !== 'running'} onClick={() => controller.pause()} data-testid="pause">
-            Pause
+            {training === 'pausing' ? 'Pausing…' : 'Pause'}
           </button>
         )}
-        <button type="button" className="danger" disabled={training !== 'running' && training !== 'paused'} onClick={() => controller.stop()} data-testid="stop">
-          Stop
+        <button type="button" className="danger" disabled={training !== 'running' && training !== 'pausing' && training !== 'paused'} onClick={() => controller.stop()} data-testid="stop">
+          {training === 'stopping' ? 'Stopping…' : 'Stop'}
+        </button>
+        <button
+          type="button"
+          className="secondary"
+          disabled={!run?.plan || evaluating || training === 'starting' || training === 'stopping' || (training === 'finished' && model === null)}
+          title="A validation pass now (while training: after the current step)"
+          onClick={() => controller.evaluate()}
+          data-testid="evaluate"
+        >
+          Evaluate now
         </button>
         <span className={`badge backend-${backend?.name ?? 'none'}`} data-testid="backend" title={backend?.adapter}>
           {backend ? backend.name.toUpperCase() : 'backend…'}
@@ -74,9 +85,9 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
           {blocker}
         </p>
       )}
-      {training === 'starting' && (
-        <p className="muted" role="status">
-          {tokenize ? `Tokenizing… ${tokenize.done}/${tokenize.total}` : compile ? `Compiling GPU kernels… ${compile.message ?? ''}` : 'Preparing…'}
+      {phase && (
+        <p className="muted" role="status" data-testid="phase">
+          {phase}
         </p>
       )}
       {plan && (
@@ -94,7 +105,7 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
             <dt>Examples/s</dt>
             <dd>{throughput.stepsPerSecond > 0 ? (throughput.stepsPerSecond * batchSize).toFixed(1) : '–'}</dd>
             <dt>ETA</dt>
-            <dd>{training === 'running' && eta !== null ? formatDuration(eta) : '–'}</dd>
+            <dd data-testid="eta">{(training === 'running' || training === 'pausing') && eta !== null ? formatDuration(eta) : '–'}</dd>
             <dt>Loss</dt>
             <dd>{lastLoss === null ? '–' : formatSci(lastLoss, 3)}</dd>
             <dt>Trainable</dt>
@@ -103,6 +114,14 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
               {avg !== null && <span className="muted"> (avg {formatCount(avg)})</span>}
             </dd>
           </dl>
+          {evaluation && (
+            <p className="validation" data-testid="validation">
+              Validation at step {evaluation.step + 1}:{' '}
+              {Object.entries(evaluation.metrics)
+                .map(([name, value]) => `${name} ${value.toFixed(name === 'loss' || name === 'mse' ? 4 : 3)}`)
+                .join(' · ')}
+            </p>
+          )}
           {run?.finished && (
             <p className="status-line" role="status" data-testid="finished">
               {run.finished.reason === 'completed' ? 'Finished' : run.finished.reason === 'stopped' ? 'Stopped' : 'Failed'} after {run.finished.step + 1} steps in{' '}
