@@ -1,7 +1,7 @@
 /** Train says why it is disabled: a failed load leaves nothing loaded, and a setting typed wrong blocks it. */
 import { describe, expect, it } from 'vitest';
 import { INITIAL_STATE, latestEvaluation, phaseText, reducer, startBlocker, type Action, type AppState } from '../../src/ui/state';
-import type { DataPreview, ModelInfo, WorkerEvent } from '../../src/worker/protocol';
+import type { DataPreview, ModelInfo, TrainingPlan, WorkerEvent } from '../../src/worker/protocol';
 
 const info = { name: 'built-in tiny BERT', hubId: null, revision: null, sizeBytes: 1, totalParams: 1 } as unknown as ModelInfo;
 const preview = { name: 'spam-ham', reason: null, usable: true } as unknown as DataPreview;
@@ -64,8 +64,8 @@ describe('startBlocker', () => {
 });
 
 describe('phase and buttons', () => {
-  const plan = { method: 'aflora', totalSteps: 10, stepsPerEpoch: 5, epochs: 2, cells: [], trainableParamsAtStart: 1, metricNames: ['accuracy'], exports: [] } as const;
-  const started = run([{ type: 'startRequested', id: 'r', label: 'r', createdAt: 0, config: {} as never }, worker({ type: 'started', plan: { ...plan, cells: [], exports: [] } })], ready);
+  const plan: TrainingPlan = { method: 'aflora', totalSteps: 10, stepsPerEpoch: 5, epochs: 2, cells: [], trainableParamsAtStart: 1, metricNames: ['accuracy'], exports: [] };
+  const started = run([{ type: 'startRequested', id: 'r', label: 'r', createdAt: 0, config: {} as never }, worker({ type: 'started', plan })], ready);
   const progress = (phase: 'compile' | 'evaluate' | 'tokenize', done: number, total: number) => worker({ type: 'progress', phase, done, total });
 
   it('names the phase: compiling until the first step is back, then training, evaluating', () => {
