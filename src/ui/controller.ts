@@ -3,7 +3,7 @@
  * Components call these intents; they never talk to the worker directly.
  */
 import type { WorkerClient } from '../worker/client';
-import type { DataInput, ExportFormat, ModelSource } from '../worker/protocol';
+import type { DataInput, ExportFormat, ModelSource, TextEncoding } from '../worker/protocol';
 import { describeRun, type DataColumns, type DataSplit, type RunConfig, type Task } from '../worker/run-config';
 import { downloadFiles } from './exports';
 import { listRuns, loadRun, saveRun, type RunSummary } from './runsDb';
@@ -15,6 +15,8 @@ export interface Controller {
   loadModel(source: ModelSource): void;
   /** `columns`: a sample's own mapping (null: the worker guesses). */
   loadData(data: DataInput, columns: DataColumns | null, split: DataSplit): void;
+  /** The last loaded files again, read with another encoding (null: detect). */
+  reloadData(encoding: TextEncoding | null, split: DataSplit): void;
   mapData(columns: DataColumns, task: Task, split: DataSplit): void;
   start(config: RunConfig): void;
   pause(): void;
@@ -33,6 +35,7 @@ export function createController(client: WorkerClient): Controller {
   const store = createStore(reducer, INITIAL_STATE);
   const runsVersion = createStore<number, number>((_, v) => v, 0);
   let requestId = 0;
+  let lastData: { data: DataInput; columns: DataColumns | null } | null = null;
 
   client.subscribe((event) => {
     store.dispatch({ type: 'worker', event, at: performance.now() });
@@ -66,8 +69,16 @@ export function createController(client: WorkerClient): Controller {
       client.send({ type: 'loadModel', source });
     },
     loadData(data, columns, split) {
-      store.dispatch({ type: 'dataRequested' });
+      lastData = { data, columns };
+      store.dispatch({ type: 'dataRequested', newFiles: true });
       client.send({ type: 'loadData', data, columns, task: null, split });
+    },
+    reloadData(encoding, split) {
+      if (!lastData) return;
+      const { data, columns } = lastData;
+      lastData = { data: { ...data, encoding }, columns };
+      store.dispatch({ type: 'dataRequested' });
+      client.send({ type: 'loadData', data: lastData.data, columns: store.getState().data.preview?.mapping ?? columns, task: null, split });
     },
     mapData(columns, task, split) {
       store.dispatch({ type: 'dataRequested' });

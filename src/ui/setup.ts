@@ -123,7 +123,7 @@ export function setupFromQuery(params: URLSearchParams): Setup {
 /* -------------------------------------------------------------- to the worker */
 
 /** The run config of this setup on the loaded model and data (defaults merged there, once). */
-export function runConfigOf(setup: Setup, model: ModelInfo, data: DataPreview): RunConfig {
+export function runConfigOf(setup: Setup, model: ModelInfo, data: DataPreview, labelNames: Record<string, string> = {}): RunConfig {
   if (!data.mapping) throw new Error('Pick the text and label columns first.');
   return buildRunConfig({
     method: setup.method,
@@ -138,6 +138,7 @@ export function runConfigOf(setup: Setup, model: ModelInfo, data: DataPreview): 
       columns: data.mapping,
       task: data.task,
       labels: data.labels.map((l) => l.name),
+      labelNames: data.labels.map((l) => labelNames[l.name] ?? l.name),
     },
   });
 }

@@ -69,6 +69,8 @@ export interface AppState {
   nextErrorId: number;
   prediction: Prediction | null;
   lastExport: { format: ExportFormat; names: string[] } | null;
+  /** Display names of the loaded data's classes, by their value in the file (SST-2's 0 -> negative). */
+  labelNames: Record<string, string>;
   /** Settings the form cannot take as typed, by `section.key`: each blocks Train with its message. */
   formProblems: Record<string, string>;
 }
@@ -76,7 +78,10 @@ export interface AppState {
 export type Action =
   | { type: 'worker'; event: WorkerEvent; at: number }
   | { type: 'modelRequested' }
-  | { type: 'dataRequested' }
+  /** `newFiles`: other files than the ones shown (their label names start over). */
+  | { type: 'dataRequested'; newFiles?: boolean }
+  /** A class shown (and predicted, and exported) under another name; '' = its own. */
+  | { type: 'renameLabel'; label: string; name: string }
   | { type: 'startRequested'; id: string; label: string; createdAt: number; config: RunConfig }
   | { type: 'pauseRequested' }
   | { type: 'stopRequested' }
@@ -102,6 +107,7 @@ export const INITIAL_STATE: AppState = {
   nextErrorId: 1,
   prediction: null,
   lastExport: null,
+  labelNames: {},
   formProblems: {},
 };
 
@@ -220,7 +226,12 @@ export function reducer(state: AppState, action: Action): AppState {
     case 'modelRequested':
       return { ...state, model: { status: 'loading', info: state.model.info }, data: state.data };
     case 'dataRequested':
-      return { ...state, data: { status: 'loading', preview: state.data.preview } };
+      return { ...state, data: { status: 'loading', preview: state.data.preview }, labelNames: action.newFiles ? {} : state.labelNames };
+    case 'renameLabel': {
+      const { [action.label]: _old, ...rest } = state.labelNames;
+      const name = action.name.trim();
+      return { ...state, labelNames: name === '' || name === action.label ? rest : { ...rest, [action.label]: name } };
+    }
     case 'startRequested':
       return {
         ...state,

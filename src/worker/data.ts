@@ -4,6 +4,7 @@
  * The page only ever sees the preview.
  */
 import { MAX_FILE_BYTES, guessColumns, parseTable, prepareTables, type DatasetIssue, type PreparedDataset, type Table, type Task } from '../io/datasets';
+import { decodeText, describeDecoding, type DecodedText, type TextEncoding } from '../io/datasets/encoding';
 import { BadInputError } from './errors';
 import type { DataFile, DataInput, DataPreview, DataProblem } from './protocol';
 import type { DataColumns, DataRef, DataSplit } from './run-config';
@@ -22,19 +23,25 @@ export function unusableReason(prepared: PreparedDataset): string | null {
   return null;
 }
 
-async function readFile(file: DataFile): Promise<string> {
+/** A file's text, decoded with `encoding` (null: detected); `decoded` is null for text handed over as such. */
+async function readFile(file: DataFile, encoding: TextEncoding | null): Promise<{ text: string; decoded: DecodedText | null }> {
   const tooLarge = (bytes: number) =>
     new BadInputError(`${file.name} is ${(bytes / 1024 / 1024).toFixed(0)} MB; the limit is ${MAX_FILE_BYTES / 1024 / 1024} MB.`, 'Sample it down first.');
-  if ('text' in file) return file.text;
+  if ('text' in file) return { text: file.text, decoded: null };
+  let bytes: Uint8Array;
   if ('blob' in file) {
     if (file.blob.size > MAX_FILE_BYTES) throw tooLarge(file.blob.size);
-    return file.blob.text();
+    bytes = new Uint8Array(await file.blob.arrayBuffer());
+  } else {
+    const response = await fetch(file.url);
+    if (!response.ok) throw new BadInputError(`${file.name}: HTTP ${response.status}.`, 'Reload the page; the sample datasets ship with the app.');
+    const length = Number(response.headers.get('content-length'));
+    if (length > MAX_FILE_BYTES) throw tooLarge(length);
+    bytes = new Uint8Array(await response.arrayBuffer());
+    if (bytes.byteLength > MAX_FILE_BYTES) throw tooLarge(bytes.byteLength);
   }
-  const response = await fetch(file.url);
-  if (!response.ok) throw new BadInputError(`${file.name}: HTTP ${response.status}.`, 'Reload the page; the sample datasets ship with the app.');
-  const length = Number(response.headers.get('content-length'));
-  if (length > MAX_FILE_BYTES) throw tooLarge(length);
-  return response.text();
+  const decoded = decodeText(bytes, encoding);
+  return { text: decoded.text, decoded };
 }
 
 function problemsOf(issues: readonly DatasetIssue[]): DataProblem[] {
@@ -54,16 +61,20 @@ function names(columns: DataColumns): string[] {
 }
 
 export class DataStore {
-  private loaded: { name: string; train: Table; validation: Table | null } | null = null;
+  private loaded: { name: string; train: Table; validation: Table | null; decoded: { train: DecodedText | null; validation: DecodedText | null } } | null = null;
   /** The last mapping's examples, reused by a run with the same mapping. */
   private prepared: { key: string; dataset: PreparedDataset } | null = null;
 
   /** Reads and parses the files; `columns` (a sample's own) are used when the file has them, else guessed. */
   async load(input: DataInput, columns: DataColumns | null, task: Task | null, split: DataSplit): Promise<DataPreview> {
-    const [trainText, validationText] = await Promise.all([readFile(input.train), input.validation ? readFile(input.validation) : null]);
-    const train = parseTable(trainText, input.train.name);
-    const validation = input.validation && validationText !== null ? parseTable(validationText, input.validation.name) : null;
-    this.loaded = { name: input.name, train, validation };
+    // A failed read leaves nothing loaded: the page shows no data, and a run cannot start on the previous file.
+    this.loaded = null;
+    this.prepared = null;
+    const encoding = input.encoding ?? null;
+    const [trainFile, validationFile] = await Promise.all([readFile(input.train, encoding), input.validation ? readFile(input.validation, encoding) : null]);
+    const train = parseTable(trainFile.text, input.train.name);
+    const validation = input.validation && validationFile !== null ? parseTable(validationFile.text, input.validation.name) : null;
+    this.loaded = { name: input.name, train, validation, decoded: { train: trainFile.decoded, validation: validationFile?.decoded ?? null } };
     this.prepared = null;
     const fits = columns !== null && names(columns).every((c) => train.columns.includes(c));
     return this.map(fits ? columns : null, fits ? task : null, split);
@@ -75,8 +86,10 @@ export class DataStore {
     const { train: table } = loaded;
     const mapping = mappingOf(columns, table);
     const dataset = mapping ? this.prepare(mapping, task, split) : null;
-    const issues = dataset ? [...dataset.errors, ...dataset.warnings] : [...table.errors, ...table.warnings];
-    const problems = problemsOf(issues);
+    // Errors skip rows (or the file); warnings skip nothing and are notes.
+    const problems = problemsOf(dataset ? dataset.errors : table.errors);
+    const notes = (dataset ? dataset.warnings : table.warnings).map((w) => `${w.file}: ${w.message}`);
+    const { decoded } = loaded;
     const trainRows = dataset?.train ?? [];
     const validationRows = dataset?.validation ?? [];
     let range: DataPreview['range'] = null;
@@ -102,6 +115,9 @@ export class DataStore {
       split,
       problems: problems.slice(0, MAX_PROBLEMS),
       problemCount: problems.length,
+      notes,
+      encoding: { train: decoded.train && describeDecoding(decoded.train), validation: decoded.validation && describeDecoding(decoded.validation) },
+      encodingUsed: decoded.train?.encoding ?? null,
       usable: reason === null,
       reason,
     };

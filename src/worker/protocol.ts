@@ -8,8 +8,11 @@ import type { MethodEvent, ViewCell } from '../engine/adapter';
 import type { StepMetrics } from '../engine/trainer';
 import type { BertConfig } from '../engine/types';
 import type { Task } from '../io/datasets/dataset';
+import type { TextEncoding } from '../io/datasets/encoding';
 import type { MethodId } from '../methods/catalog';
 import type { DataColumns, DataSplit, ModelRef, RunConfig } from './run-config';
+
+export { ENCODING_LABELS, TEXT_ENCODINGS, type TextEncoding } from '../io/datasets/encoding';
 
 /* ------------------------------------------------------------------ commands (page -> worker) */
 
@@ -27,6 +30,8 @@ export interface DataInput {
   name: string;
   train: DataFile;
   validation: DataFile | null;
+  /** The files' text encoding as the user chose it; absent or null: detected per file. */
+  encoding?: TextEncoding | null;
 }
 
 export type ExportFormat = 'peft' | 'native';
@@ -105,9 +110,15 @@ export interface DataPreview {
   validationRows: number;
   pair: boolean;
   split: DataSplit;
-  /** The first problems, by line; `problemCount` counts them all. */
+  /** The first problems (rows skipped, by line; whole-file errors), `problemCount` counts them all. */
   problems: DataProblem[];
   problemCount: number;
+  /** Things worth knowing that skip nothing (no header row, many classes). */
+  notes: string[];
+  /** Per file: the encoding it was read with and why (null: handed over as text). */
+  encoding: { train: string | null; validation: string | null };
+  /** The encoding used for the training file (what an override starts from); null: handed over as text. */
+  encodingUsed: TextEncoding | null;
   /** Whether a run can start on it; `reason` says why not. */
   usable: boolean;
   reason: string | null;

@@ -44,8 +44,10 @@ export interface DataRef extends DataSplit {
   validation: string | null;
   columns: DataColumns;
   task: Task;
-  /** Class names, index = class id; [] for regression. */
+  /** Class values as the file has them, index = class id; [] for regression. */
   labels: string[];
+  /** The names the user gave them (what predictions show and exports write as id2label); = labels unless renamed. */
+  labelNames: string[];
 }
 
 /** The method and every one of its options, typed per method (narrow on `id`). */
@@ -79,7 +81,8 @@ export interface RunConfigInput {
   recipe?: Partial<Recipe>;
   split?: Partial<DataSplit>;
   model: ModelRef;
-  data: Omit<DataRef, keyof DataSplit>;
+  /** `labelNames` absent: the classes keep their own names. */
+  data: Omit<DataRef, keyof DataSplit | 'labelNames'> & { labelNames?: string[] };
 }
 
 /** A complete run config from the form's choices; throws RunConfigError on a value its schema rejects. */
@@ -95,9 +98,20 @@ export function buildRunConfig(input: RunConfigInput): RunConfig {
       ...input.data,
       columns: { ...input.data.columns },
       labels: [...input.data.labels],
+      labelNames: checkLabelNames(input.data.labelNames ?? input.data.labels, input.data.labels),
       ...resolveOptions(DATA_SPLIT_SCHEMA, input.split, 'data'),
     },
   }));
+}
+
+/** One non-empty, distinct name per class. */
+function checkLabelNames(names: unknown, labels: readonly string[]): string[] {
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) throw new RunConfigError('data.labelNames', 'must be a list of names');
+  if (names.length !== labels.length) throw new RunConfigError('data.labelNames', `must name each of the ${labels.length} classes (got ${names.length})`);
+  if (names.some((n) => n.trim() === '')) throw new RunConfigError('data.labelNames', 'must not contain an empty name');
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new RunConfigError('data.labelNames', `names "${twice}" twice: each class needs its own name`);
+  return [...(names as string[])];
 }
 
 /** A run config read back (IndexedDB, a file, the start command): every field present and valid, nothing else. */
@@ -109,7 +123,7 @@ export function parseRunConfig(raw: unknown): RunConfig {
   if (typeof method.id !== 'string' || !isMethodId(method.id)) throw new RunConfigError('method.id', `is not a known method (got ${JSON.stringify(method.id)})`);
   const entry = methodEntry(method.id);
   const model = object(top.model, 'model', ['name', 'hubId', 'revision']);
-  const data = object(top.data, 'data', ['name', 'train', 'validation', 'columns', 'task', 'labels', 'validationFraction', 'validationSeed']);
+  const data = object(top.data, 'data', ['name', 'train', 'validation', 'columns', 'task', 'labels', 'labelNames', 'validationFraction', 'validationSeed']);
   const columns = object(data.columns, 'data.columns', ['text', 'textPair', 'label']);
   if (data.task !== 'classification' && data.task !== 'regression') throw new RunConfigError('data.task', 'must be "classification" or "regression"');
   const labels = data.labels;
@@ -131,6 +145,7 @@ export function parseRunConfig(raw: unknown): RunConfig {
       columns: { text: text(columns.text, 'data.columns.text'), textPair: text(columns.textPair, 'data.columns.textPair', true), label: text(columns.label, 'data.columns.label') },
       task: data.task as Task,
       labels: [...(labels as string[])],
+      labelNames: checkLabelNames(data.labelNames, labels as string[]),
       ...parseOptions(DATA_SPLIT_SCHEMA, { validationFraction, validationSeed }, 'data'),
     },
   }));

@@ -206,11 +206,11 @@ export class Run {
   }
 
   async predict(text: string, pair?: string): Promise<Omit<Prediction, 'requestId'>> {
-    const { task, labels } = this.config.data;
+    const { task, labelNames } = this.config.data;
     const encoded = encodeExamples(this.model.tokenizer, [{ text, textPair: pair ?? null, label: 0, line: 0 }], task, this.seqLen);
     const output = await this.trainer.predict(encoded);
     if (task === 'regression') return { labels: [], probabilities: [], value: output[0] };
-    return { labels, probabilities: Array.from(output) };
+    return { labels: labelNames, probabilities: Array.from(output) };
   }
 
   /** The export files; after a device loss only the last CPU snapshot (taken at each evaluation) is left. */

@@ -87,6 +87,9 @@ describe('runConfigOf', () => {
     const config = runConfigOf(setup, model, data);
     expect(config.method).toEqual({ id: 'lora', options: { r: 4, alpha: 16, targetModules: ['query', 'value'] } });
     expect(config.recipe).toEqual(DEFAULT_RECIPE);
-    expect(config.data).toEqual({ name: 'spam-ham', train: 'spam-ham/train.csv', validation: null, columns: { text: 'text', textPair: null, label: 'label' }, task: 'classification', labels: ['ham', 'spam'], validationFraction: 0.2, validationSeed: 42 });
+    expect(config.data).toEqual({ name: 'spam-ham', train: 'spam-ham/train.csv', validation: null, columns: { text: 'text', textPair: null, label: 'label' }, task: 'classification', labels: ['ham', 'spam'], labelNames: ['ham', 'spam'], validationFraction: 0.2, validationSeed: 42 });
+    // Renamed classes go into the config next to the file's values; two classes under one name do not.
+    expect(runConfigOf(setup, model, data, { spam: 'junk' }).data).toMatchObject({ labels: ['ham', 'spam'], labelNames: ['ham', 'junk'] });
+    expect(() => runConfigOf(setup, model, data, { spam: 'ham' })).toThrow(/data.labelNames names "ham" twice/);
   });
 });

@@ -105,3 +105,15 @@ describe('phase and buttons', () => {
     expect(latestEvaluation(s.run)).toEqual({ step: 6, epoch: 1, metrics: { accuracy: 0.75 } });
   });
 });
+
+describe('label names', () => {
+  it('renames a class, drops a name set back to its own, and starts over with new files (not with a re-read)', () => {
+    let s = reducer(ready, { type: 'renameLabel', label: '0', name: ' negative ' });
+    s = reducer(s, { type: 'renameLabel', label: '1', name: 'positive' });
+    expect(s.labelNames).toEqual({ 0: 'negative', 1: 'positive' });
+    s = reducer(s, { type: 'renameLabel', label: '1', name: '1' });
+    expect(s.labelNames).toEqual({ 0: 'negative' });
+    expect(reducer(s, { type: 'dataRequested' }).labelNames).toEqual({ 0: 'negative' });
+    expect(reducer(s, { type: 'dataRequested', newFiles: true }).labelNames).toEqual({});
+  });
+});

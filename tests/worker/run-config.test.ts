@@ -29,6 +29,13 @@ describe('run config', () => {
     expect(config.data).toMatchObject({ validationFraction: 0.1, validationSeed: 42 });
   });
 
+  it('keeps the class names the user gave, next to the values in the file', () => {
+    expect(example().data).toMatchObject({ labels: ['ham', 'spam'], labelNames: ['ham', 'spam'] });
+    const renamed = buildRunConfig({ ...example(), method: 'lora', data: { ...example().data, labels: ['0', '1'], labelNames: ['negative', 'positive'] } });
+    expect(renamed.data).toMatchObject({ labels: ['0', '1'], labelNames: ['negative', 'positive'] });
+    expect(parseRunConfig(JSON.parse(JSON.stringify(renamed)))).toEqual(renamed);
+  });
+
   it('survives JSON and parses back equal', () => {
     const config = example();
     expect(parseRunConfig(JSON.parse(JSON.stringify(config)))).toEqual(config);
@@ -60,6 +67,10 @@ describe('run config', () => {
       [(c) => (c.model.name = ''), /model.name must be a non-empty string/],
       [(c) => (c.data.labels = ['only']), /data.labels must name at least two classes/],
       [(c) => (c.data.task = 'ranking'), /data.task must be/],
+      [(c) => delete c.data.labelNames, /data.labelNames is missing/],
+      [(c) => (c.data.labelNames = ['negative']), /data.labelNames must name each of the 2 classes \(got 1\)/],
+      [(c) => (c.data.labelNames = ['x', 'x']), /data.labelNames names "x" twice/],
+      [(c) => (c.data.labelNames = ['x', ' ']), /data.labelNames must not contain an empty name/],
       [(c) => (c.data.columns.pair = 'x'), /data.columns has an unknown field "pair"/],
       [(c) => (c.data.validationFraction = 0.9), /data.validationFraction must be in/],
       [(c) => delete c.data, /data is missing/],

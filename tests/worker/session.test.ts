@@ -58,7 +58,7 @@ function only<T extends WorkerEvent['type']>(events: WorkerEvent[], type: T): Ex
   return events.filter((e): e is Extract<WorkerEvent, { type: T }> => e.type === type);
 }
 
-function configOf(preview: DataPreview, overrides: { method?: string; options?: object; recipe?: object } = {}): RunConfig {
+function configOf(preview: DataPreview, overrides: { method?: string; options?: object; recipe?: object; labelNames?: string[] } = {}): RunConfig {
   return buildRunConfig({
     method: overrides.method ?? 'aflora',
     // Masking from step 3 on and every step of the last half: freezes within 8 steps.
@@ -66,7 +66,7 @@ function configOf(preview: DataPreview, overrides: { method?: string; options?: 
     recipe: { epochs: 2, batchSize: 4, maxLength: 16, logEvery: 1, ...overrides.recipe },
     split: SPLIT,
     model: { name: 'local files', hubId: null, revision: null },
-    data: { name: preview.name, train: preview.files.train, validation: preview.files.validation, columns: preview.mapping!, task: preview.task, labels: preview.labels.map((l) => l.name) },
+    data: { name: preview.name, train: preview.files.train, validation: preview.files.validation, columns: preview.mapping!, task: preview.task, labels: preview.labels.map((l) => l.name), labelNames: overrides.labelNames },
   });
 }
 
@@ -85,6 +85,7 @@ describe('worker session', () => {
     expect([preview.trainRows, preview.validationRows]).toEqual([17, 6]);
     expect(preview.labels.map((l) => [l.name, l.train + l.validation])).toEqual([['negative', 12], ['positive', 11]]);
     expect(preview.problems).toEqual([{ file: 'tiny.csv', line: 13, message: 'label missing in column "label"' }]);
+    expect(preview.notes).toEqual([]);
     expect(preview.usable).toBe(true);
 
     // Another mapping of the same file: one class only is the one rule's "not usable", with the reason.
@@ -94,11 +95,38 @@ describe('worker session', () => {
     expect(remapped.preview.reason).toMatch(/usable training row/);
   });
 
+  it('detects the encoding of a file (a Latin-1 file is not mojibake), reads it again with the one chosen, and keeps notes apart from problems', async () => {
+    const { send } = session();
+    // Windows-1252 bytes, no header row (AG News style): "café" would be "caf\uFFFD" as UTF-8.
+    const latin1 = Uint8Array.from([...'caf'].map((c) => c.charCodeAt(0)).concat([0xe9, 0x2c, 0x31, 0x0a], [...'bad tea,0\ngood day,1\nsad rain,0\n'].map((c) => c.charCodeAt(0))));
+    const data = { name: 'ag', train: { name: 'ag.csv', blob: new Blob([latin1]) }, validation: null };
+    const [first] = only(await send({ type: 'loadData', data, columns: null, task: null, split: SPLIT }), 'dataPreview');
+    expect(first.preview.rows[0].cells[0]).toBe('café');
+    expect(first.preview.encodingUsed).toBe('windows-1252');
+    expect(first.preview.encoding.train).toMatch(/^Windows-1252 \/ Latin-1 \(the file is not valid UTF-8/);
+    // No header row is a note: nothing was skipped.
+    expect(first.preview.notes).toEqual([expect.stringMatching(/^ag.csv: no header row detected/)]);
+    expect(first.preview.problems).toEqual([]);
+    const [forced] = only(await send({ type: 'loadData', data: { ...data, encoding: 'utf-8' }, columns: null, task: null, split: SPLIT }), 'dataPreview');
+    expect(forced.preview.rows[0].cells[0]).toBe('caf\uFFFD');
+    expect(forced.preview.encoding.train).toMatch(/^UTF-8 \(chosen\): 1 character\(s\) did not decode/);
+  });
+
+  it('leaves no data loaded after a file that cannot be read, so no run starts on the previous one', async () => {
+    const { send } = session();
+    await send({ type: 'loadData', data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT });
+    const huge = { size: 60 * 1024 * 1024 } as Blob;
+    const [error] = only(await send({ type: 'loadData', data: { name: 'big', train: { name: 'big.csv', blob: huge }, validation: null }, columns: null, task: null, split: SPLIT }), 'error');
+    expect(error).toMatchObject({ kind: 'bad-input', message: 'big.csv is 60 MB; the limit is 50 MB.' });
+    const [again] = only(await send({ type: 'mapData', columns: { text: 'text', textPair: null, label: 'label' }, task: 'classification', split: SPLIT }), 'error');
+    expect(again.message).toBe('No data is loaded.');
+  });
+
   it('runs a config to the end: plan, metrics, scores, freezes, evaluations; exports carry the config', { timeout: 120_000 }, async () => {
     const { send } = session();
     expect((await send({ type: 'loadModel', source: { kind: 'files', files: modelFiles() } })).map((e) => e.type)).toContain('modelLoaded');
     const [loaded] = await send({ type: 'loadData', data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT });
-    const config = configOf((loaded as Extract<WorkerEvent, { type: 'dataPreview' }>).preview);
+    const config = configOf((loaded as Extract<WorkerEvent, { type: 'dataPreview' }>).preview, { labelNames: ['NEGATIVE', 'POSITIVE'] });
     const events = await send({ type: 'start', config });
 
     const [started] = only(events, 'started');
@@ -124,7 +152,8 @@ describe('worker session', () => {
 
     const [prediction] = only(await send({ type: 'predict', requestId: 7, text: 'a happy day' }), 'prediction');
     expect(prediction.requestId).toBe(7);
-    expect(prediction.labels).toEqual(['negative', 'positive']);
+    // The names the user gave the classes (here: upper case) are what predictions show.
+    expect(prediction.labels).toEqual(['NEGATIVE', 'POSITIVE']);
     expect(prediction.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
   });
 

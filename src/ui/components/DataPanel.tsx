@@ -3,7 +3,7 @@
  * its DataPreview): the column mapping, the first rows, the labels, the problems by line, usable or not.
  */
 import { useEffect, useId, useState } from 'react';
-import type { DataInput, DataPreview } from '../../worker/protocol';
+import { ENCODING_LABELS, TEXT_ENCODINGS, type DataInput, type DataPreview, type TextEncoding } from '../../worker/protocol';
 import type { DataColumns, DataSplit, Task } from '../../worker/run-config';
 import { useAppState, useController } from '../context';
 import { isActive } from '../state';
@@ -175,8 +175,36 @@ function PreviewTable({ preview }: { preview: DataPreview }) {
   );
 }
 
-function LabelSummary({ preview }: { preview: DataPreview }) {
+/** A class name the user can change (SST-2's 0 / 1 -> negative / positive); committed on blur or Enter. */
+function LabelName({ label, disabled }: { label: string; disabled: boolean }) {
+  const controller = useController();
+  const name = useAppState((s) => s.labelNames[label] ?? label);
+  const [draft, setDraft] = useState<string | null>(null);
+  const commit = () => {
+    if (draft !== null) controller.store.dispatch({ type: 'renameLabel', label, name: draft });
+    setDraft(null);
+  };
+  return (
+    <input
+      className="label-name"
+      value={draft ?? name}
+      disabled={disabled}
+      aria-label={`Name of class ${label}`}
+      title={name === label ? 'Rename this class (predictions and exports use the name)' : `"${label}" in the file`}
+      data-testid={`label-name-${label}`}
+      onChange={(e) => setDraft(e.target.value)}
+      onBlur={commit}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter') commit();
+        if (e.key === 'Escape') setDraft(null);
+      }}
+    />
+  );
+}
+
+function LabelSummary({ preview, locked }: { preview: DataPreview; locked: boolean }) {
   const total = Math.max(1, preview.trainRows);
+  const skipped = preview.problems.filter((p) => p.line !== null).length;
   return (
     <div className="label-summary" aria-label="Label summary">
       {preview.range ? (
@@ -186,16 +214,24 @@ function LabelSummary({ preview }: { preview: DataPreview }) {
       ) : (
         preview.labels.map((label) => (
           <div key={label.name} className="label-bar" title={`${label.train} train, ${label.validation} validation rows`}>
-            <span className="label-name">{label.name}</span>
+            <LabelName label={label.name} disabled={locked} />
             <span className="bar" style={{ width: `${(100 * label.train) / total}%` }} />
             <span className="num">{label.train}</span>
           </div>
         ))
       )}
+      {preview.notes.length > 0 && (
+        <ul className="data-notes" data-testid="data-notes">
+          {preview.notes.map((note) => (
+            <li key={note}>{note}</li>
+          ))}
+        </ul>
+      )}
       {preview.problemCount > 0 && (
         <details className="row-errors" open={!preview.usable}>
           <summary>
-            {preview.problemCount} row problem{preview.problemCount > 1 ? 's' : ''} (rows with errors are skipped)
+            {preview.problemCount} problem{preview.problemCount > 1 ? 's' : ''}
+            {skipped > 0 ? ' (rows with errors are skipped)' : ''}
             {preview.problemCount > preview.problems.length ? `; the first ${preview.problems.length}:` : ''}
           </summary>
           <ul>
@@ -209,6 +245,33 @@ function LabelSummary({ preview }: { preview: DataPreview }) {
         </details>
       )}
       {preview.reason && <p className="error-text">{preview.reason}</p>}
+    </div>
+  );
+}
+
+/** The encoding each file was read with, and a choice to read them again with another. */
+function Encoding({ preview, locked, onEncoding }: { preview: DataPreview; locked: boolean; onEncoding: (encoding: TextEncoding | null) => void }) {
+  const id = useId();
+  const { train, validation } = preview.encoding;
+  if (train === null) return null;
+  return (
+    <div className="row encoding">
+      <span className="muted small" data-testid="data-encoding">
+        Read as {train}
+        {validation && validation !== train ? `; validation file: ${validation}` : ''}
+      </span>
+      <label htmlFor={id} className="visually-hidden">
+        File encoding
+      </label>
+      <select id={id} value="" disabled={locked} onChange={(e) => onEncoding(e.target.value === 'auto' ? null : (e.target.value as TextEncoding))} data-testid="data-encoding-choice">
+        <option value="">Read as…</option>
+        <option value="auto">Detect</option>
+        {TEXT_ENCODINGS.map((encoding) => (
+          <option key={encoding} value={encoding} disabled={encoding === preview.encodingUsed}>
+            {ENCODING_LABELS[encoding]}
+          </option>
+        ))}
+      </select>
     </div>
   );
 }
@@ -260,8 +323,9 @@ export function DataPanel({ sampleId, onSampleId, split }: { sampleId: string; o
             {preview.files.validation ? ' + a validation file' : `, ${Math.round(preview.split.validationFraction * 100)} % held out for validation`}
           </p>
           <Mapping preview={preview} locked={locked} onMap={(columns, task) => controller.mapData(columns, task, split)} />
+          <Encoding preview={preview} locked={locked} onEncoding={(encoding) => controller.reloadData(encoding, split)} />
           <PreviewTable preview={preview} />
-          <LabelSummary preview={preview} />
+          <LabelSummary preview={preview} locked={locked} />
           <p className="status-line" data-testid="data-status">
             {status === 'loading' && 'Checking rows in the worker…'}
             {status === 'ready' &&

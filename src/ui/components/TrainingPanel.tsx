@@ -9,6 +9,7 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
   const training = useAppState((s) => s.training);
   const model = useAppState((s) => (s.model.status === 'ready' ? s.model.info : null));
   const data = useAppState((s) => (s.data.status === 'ready' ? s.data.preview : null));
+  const labelNames = useAppState((s) => s.labelNames);
   const backend = useAppState((s) => s.backend);
   const run = useAppState((s) => s.run);
   const throughput = useAppState((s) => s.throughput);
@@ -27,11 +28,11 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
   const built = useMemo(() => {
     if (!model || !data) return null;
     try {
-      return { config: runConfigOf(setup, model, data), problem: null };
+      return { config: runConfigOf(setup, model, data, labelNames), problem: null };
     } catch (error) {
       return { config: null, problem: (error as Error).message };
     }
-  }, [setup, model, data]);
+  }, [setup, model, data, labelNames]);
   const blocker = useAppState(startBlocker) ?? (built?.problem ? `Fix the settings first: ${built.problem}` : null);
   const config = built?.config ?? null;
   const canStart = !active && blocker === null && config !== null;
