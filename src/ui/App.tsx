@@ -6,6 +6,7 @@ import { LossChart, MetricChart, TrainableChart } from './components/Charts';
 import { DataPanel } from './components/DataPanel';
 import { MethodPanel } from './components/MethodPanel';
 import { MethodView } from './components/MethodView';
+import { PanelBoundary } from './components/PanelBoundary';
 import { ModelPanel } from './components/ModelPanel';
 import { RunsPanel } from './components/RunsPanel';
 import { TrainingPanel } from './components/TrainingPanel';
@@ -59,25 +60,45 @@ export function App() {
         </div>
         <ThemeToggle />
       </header>
-      <Errors />
+      <PanelBoundary name="Messages">
+        <Errors />
+      </PanelBoundary>
       <main className="layout">
         <div className="column setup">
-          <ModelPanel />
-          <DataPanel sampleId={sampleId} onSampleId={setSampleId} split={split} />
-          <MethodPanel setup={setup} onChange={setSetup} />
+          <PanelBoundary name="1 · Model">
+            <ModelPanel />
+          </PanelBoundary>
+          <PanelBoundary name="2 · Data">
+            <DataPanel sampleId={sampleId} onSampleId={setSampleId} split={split} />
+          </PanelBoundary>
+          <PanelBoundary name="3 · Method & settings">
+            <MethodPanel setup={setup} onChange={setSetup} />
+          </PanelBoundary>
         </div>
         <div className="column results">
-          <TrainingPanel setup={setup} />
-          <section className="panel charts" aria-labelledby="charts-title">
-            <h2 id="charts-title">Charts</h2>
-            <LiveCharts metric={valuesOf(setup, 'view').metric as string} />
-          </section>
-          <MethodView view={view} heatmapRef={heatmapRef} />
+          <PanelBoundary name="4 · Train">
+            <TrainingPanel setup={setup} />
+          </PanelBoundary>
+          <PanelBoundary name="Charts">
+            <section className="panel charts" aria-labelledby="charts-title">
+              <h2 id="charts-title">Charts</h2>
+              <LiveCharts metric={valuesOf(setup, 'view').metric as string} />
+            </section>
+          </PanelBoundary>
+          <PanelBoundary name="Method view">
+            <MethodView view={view} heatmapRef={heatmapRef} />
+          </PanelBoundary>
           <div className="two-up">
-            <TryPanel />
-            <ExportPanel heatmapRef={heatmapRef} />
+            <PanelBoundary name="Try it">
+              <TryPanel />
+            </PanelBoundary>
+            <PanelBoundary name="Export">
+              <ExportPanel heatmapRef={heatmapRef} />
+            </PanelBoundary>
           </div>
-          <RunsPanel />
+          <PanelBoundary name="Runs">
+            <RunsPanel />
+          </PanelBoundary>
         </div>
       </main>
     </div>
