@@ -6,7 +6,7 @@ import { PanelBoundary, PanelCrashed } from '../../src/ui/components/PanelBounda
 
 describe('PanelBoundary', () => {
   it('renders its panel while nothing is wrong', () => {
-    expect(renderToStaticMarkup(createElement(PanelBoundary, { name: '2 · Data' }, createElement('p', null, 'rows')))).toBe('<p>rows</p>');
+    expect(renderToStaticMarkup(createElement(PanelBoundary, { name: '2 · Data', children: createElement('p', null, 'rows') }))).toBe('<p>rows</p>');
   });
 
   it('turns a thrown value into state and shows the message, naming the panel and what is kept', () => {
