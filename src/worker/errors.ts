@@ -1,4 +1,5 @@
 /** The worker's typed errors and how a thrown error becomes the protocol's error payload (a hint included). */
+import { AppError } from '../engine/errors';
 import { OptionError } from '../engine/options';
 import { UnknownMethodError } from '../methods/catalog';
 import type { LineProblem, WorkerError } from './protocol';
@@ -43,6 +44,7 @@ export function describe(error: unknown): string {
 export function toWorkerError(error: unknown, during: string): WorkerError {
   const message = describe(error);
   if (error instanceof BadInputError) return { kind: 'bad-input', message, hint: error.hint, lines: error.lines };
+  if (error instanceof AppError) return { kind: error.errorClass === 'network' ? 'network' : 'bad-input', message, hint: error.hint };
   if (error instanceof UnsupportedInputError) return { kind: 'unsupported-model', message, hint: error.hint };
   if (error instanceof DeviceLostError) return { kind: 'device-lost', message, hint: 'Reload the page to train again.' };
   if (error instanceof RunConfigError || error instanceof OptionError || error instanceof UnknownMethodError) {
@@ -54,6 +56,6 @@ export function toWorkerError(error: unknown, during: string): WorkerError {
   return {
     kind: 'internal',
     message: `Unexpected error while ${during}: ${message}`,
-    hint: 'Reload the page and try again; if it persists, report it with the browser console output.',
+    hint: 'This is a bug in the app, not in your input: reload the page and try again; if it happens again, please report it with the browser console output.',
   };
 }

@@ -58,6 +58,8 @@ export type ErrorKind =
   | 'webgpu-unavailable'
   | 'device-lost'
   | 'bad-input'
+  /** A download failed for a reason that may pass (offline, server error): retry. */
+  | 'network'
   | 'nan-loss'
   | 'unsupported-model'
   | 'out-of-memory'

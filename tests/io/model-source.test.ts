@@ -1,3 +1,5 @@
+import { AppError } from '../../src/engine/errors';
+import { toWorkerError } from '../../src/worker/errors';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -69,8 +71,25 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-length': String(files[hub[1]].byteLength) });
       res.end(files[hub[1]]);
     } else if (url.startsWith('/gated/')) {
+      // As the Hub answers without a login: 401 and the reason in X-Error-Code.
+      res.writeHead(401, { 'x-error-code': 'GatedRepo' });
+      res.end();
+    } else if (url.startsWith('/private/')) {
       res.writeHead(401);
       res.end();
+    } else if (url.startsWith('/nobody/')) {
+      // A repo that does not exist: the Hub says 401 too (it cannot tell it from a private one), with the code.
+      res.writeHead(401, { 'x-error-code': 'RepoNotFound' });
+      res.end('Repository not found');
+    } else if (url.startsWith('/org/tiny/resolve/v9/')) {
+      res.writeHead(404, { 'x-error-code': 'RevisionNotFound' });
+      res.end('Invalid rev id');
+    } else if (url.startsWith('/busy/')) {
+      res.writeHead(503);
+      res.end();
+    } else if (url.startsWith('/org/')) {
+      res.writeHead(404, { 'x-error-code': 'EntryNotFound' });
+      res.end('Entry not found');
     } else {
       res.writeHead(404);
       res.end('Entry not found');
@@ -128,9 +147,49 @@ describe('loadModel from a hub-like server', () => {
   });
 
   it('names what is missing: unknown repo, gated repo, bad repo id', async () => {
-    await expect(loadModel({ kind: 'hub', repo: 'org/none', hubBase: base }, { cache: null })).rejects.toThrow(/org\/none@main: config.json not found/);
+    await expect(loadModel({ kind: 'hub', repo: 'org/none', hubBase: base }, { cache: null })).rejects.toThrow(/org\/none@main has no config.json: it is not a transformers model/);
     await expect(loadModel({ kind: 'hub', repo: 'gated/x', hubBase: base }, { cache: null })).rejects.toThrow(/needs a login \(HTTP 401\)/);
     await expect(loadModel({ kind: 'hub', repo: 'a b', hubBase: base })).rejects.toThrow(/not a Hugging Face repo id/);
+  });
+
+  it('tells a wrong repo id, a wrong revision, a repo without config.json, a busy server and being offline apart', async () => {
+    const failure = async (source: Parameters<typeof loadModel>[0], options: Parameters<typeof loadModel>[1] = { cache: null }) => {
+      const error = await loadModel(source, options).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      if (!(error instanceof AppError)) throw new Error(`not a typed error: ${String(error)}`);
+      return { class: error.errorClass, message: error.message, hint: error.hint, kind: toWorkerError(error, 'loading the model').kind };
+    };
+    // A typo in the id (the Hub's 401 + RepoNotFound, or a bare 401): what to fix, not "report a bug".
+    expect(await failure({ kind: 'hub', repo: 'nobody/bert-tiyn', hubBase: base })).toEqual({
+      class: 'input',
+      kind: 'bad-input',
+      message: 'There is no model "nobody/bert-tiyn" on the Hugging Face Hub (or it is private).',
+      hint: 'Check the id: it is owner/name as in the model page address, e.g. prajjwal1/bert-tiny.',
+    });
+    expect((await failure({ kind: 'hub', repo: 'private/x', hubBase: base })).message).toMatch(/^There is no model "private\/x"/);
+    expect(await failure({ kind: 'hub', repo: 'org/tiny', revision: 'v9', hubBase: base })).toMatchObject({ class: 'input', message: '"org/tiny" has no revision "v9".' });
+    expect(await failure({ kind: 'hub', repo: 'org/none', hubBase: base })).toMatchObject({ class: 'input', hint: expect.stringMatching(/config.json at the top level/) });
+    expect(await failure({ kind: 'hub', repo: 'busy/x', hubBase: base })).toMatchObject({ class: 'network', kind: 'network', hint: expect.stringMatching(/try again in a minute/) });
+    // No answer at all: fetch rejects with a TypeError.
+    const offline = async () => {
+      throw new TypeError('Failed to fetch');
+    };
+    expect(await failure({ kind: 'hub', repo: 'org/tiny', hubBase: base }, { cache: null, fetch: offline })).toMatchObject({
+      class: 'network',
+      kind: 'network',
+      message: 'org/tiny@main: could not reach the server for config.json (Failed to fetch).',
+      hint: expect.stringMatching(/Check the connection/),
+    });
+    // From disk without config.json: which files to pick.
+    expect(await failure({ kind: 'files', files: [{ name: 'vocab.txt', bytes: files['vocab.txt'] }] })).toMatchObject({ class: 'input', message: 'local files: config.json is missing.' });
+  });
+
+  it('does not remember a missing repo as a missing file (it may exist on the next try)', async () => {
+    const cache = memoryCache();
+    await loadModel({ kind: 'hub', repo: 'nobody/x', hubBase: base }, { cache }).catch(() => {});
+    expect([...cache.store.keys()]).toEqual([]);
   });
 
   it('loads a served folder (built-in model) by base URL', async () => {

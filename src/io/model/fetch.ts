@@ -20,6 +20,8 @@ export class HttpError extends Error {
   constructor(
     readonly url: string,
     readonly status: number,
+    /** The Hub's X-Error-Code (RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo), when it sends one. */
+    readonly errorCode: string | null = null,
   ) {
     super(`HTTP ${status} for ${url}`);
     this.name = 'HttpError';
@@ -70,8 +72,10 @@ export async function download(url: string, file: string, options: DownloadOptio
   const response = await doFetch(url, { signal: options.signal });
   if (!response.ok) {
     await response.body?.cancel();
-    if (response.status === 404) await putQuietly(options.cache, url, null);
-    throw new HttpError(url, response.status);
+    const errorCode = response.headers.get('x-error-code');
+    // Only a missing file is cached as missing; a missing repo or revision may exist on the next try.
+    if (response.status === 404 && (errorCode === null || errorCode === 'EntryNotFound')) await putQuietly(options.cache, url, null);
+    throw new HttpError(url, response.status, errorCode);
   }
   const header = response.headers.get('content-length');
   const total = header !== null && /^\d+$/.test(header) ? Number(header) : null;

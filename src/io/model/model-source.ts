@@ -5,6 +5,7 @@
  * no byte progress and its cache is Node-filesystem only, and these URLs are all we need.
  */
 import { parseBertConfig } from '../../engine/config';
+import { InputError, NetworkError } from '../../engine/errors';
 import type { BertConfig, StateDict } from '../../engine/types';
 import { parseSafetensors, toStateDict } from '../safetensors';
 import { loadTokenizer } from '../tokenizer/load';
@@ -63,25 +64,49 @@ function hubUrl(source: Extract<ModelSource, { kind: 'hub' }>, file: string): st
   return `${base}/${source.repo}/resolve/${revision}/${file}`;
 }
 
-function httpReader(urlOf: (file: string) => string, describe: string, options: DownloadOptions): FileReader {
+const FROM_DISK = 'Or download its files and load them with "From disk".';
+
+/** A failed download as the error that says what to do: fix the id, log in elsewhere, retry, go online. */
+function downloadError(error: unknown, describe: string, file: string, hub: { repo: string; revision: string } | null): Error {
+  if (error instanceof HttpError) {
+    const { status, errorCode } = error;
+    if (hub && (errorCode === 'RepoNotFound' || (status === 401 && errorCode === null))) {
+      // The Hub answers 401 for a repo that does not exist as for a private one.
+      return new InputError(
+        `There is no model "${hub.repo}" on the Hugging Face Hub (or it is private).`,
+        'Check the id: it is owner/name as in the model page address, e.g. prajjwal1/bert-tiny.',
+      );
+    }
+    if (hub && errorCode === 'RevisionNotFound') {
+      return new InputError(`"${hub.repo}" has no revision "${hub.revision}".`, 'Use main, a branch or tag name, or a commit id from the model page.');
+    }
+    if (status === 401 || status === 403 || errorCode === 'GatedRepo') {
+      return new InputError(`${describe}: ${file} needs a login (HTTP ${status}): the model is gated or private.`, `Accept its terms on the model page and ${FROM_DISK.toLowerCase()}`);
+    }
+    if (status === 429 || status >= 500) {
+      return new NetworkError(`${describe}: the server answered HTTP ${status} for ${file}.`, 'It is busy or down for a moment: try again in a minute.');
+    }
+    return new InputError(`${describe}: downloading ${file} failed with HTTP ${status}.`, `Check the model id and revision. ${FROM_DISK}`);
+  }
+  // fetch rejects with a TypeError when no answer came at all.
+  if (error instanceof TypeError) {
+    const offline = typeof navigator !== 'undefined' && navigator.onLine === false;
+    return new NetworkError(
+      offline ? `${describe}: cannot download ${file}: this browser is offline.` : `${describe}: could not reach the server for ${file} (${error.message}).`,
+      offline ? 'Connect to the internet and press Load model again; models you loaded before load from the cache.' : 'Check the connection (or a blocker / proxy) and press Load model again.',
+    );
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function httpReader(urlOf: (file: string) => string, describe: string, options: DownloadOptions, hub: { repo: string; revision: string } | null = null): FileReader {
   return async (file) => {
     try {
       return await download(urlOf(file), file, options);
     } catch (error) {
-      if (error instanceof HttpError) {
-        if (error.status === 404) return undefined;
-        if (error.status === 401 || error.status === 403) {
-          throw new Error(
-            `${describe}: ${file} needs a login (HTTP ${error.status}); the model is gated or private. ` +
-              'Download its files yourself and load them as local files.',
-          );
-        }
-        throw new Error(`${describe}: downloading ${file} failed with HTTP ${error.status}`);
-      }
-      if (error instanceof TypeError) {
-        throw new Error(`${describe}: could not download ${file} (${error.message}). Offline, or blocked by the network?`);
-      }
-      throw error;
+      // A file the repo does not have: the caller decides whether it was needed.
+      if (error instanceof HttpError && error.status === 404 && (error.errorCode === null || error.errorCode === 'EntryNotFound')) return undefined;
+      throw downloadError(error, describe, file, hub);
     }
   };
 }
@@ -135,9 +160,9 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   let read: FileReader;
   if (source.kind === 'hub') {
     if (!/^[\w.-]+(\/[\w.-]+)?$/.test(source.repo)) {
-      throw new Error(`"${source.repo}" is not a Hugging Face repo id (expected owner/name, e.g. prajjwal1/bert-tiny)`);
+      throw new InputError(`"${source.repo}" is not a Hugging Face repo id.`, 'It is owner/name as in the model page address, e.g. prajjwal1/bert-tiny.');
     }
-    read = httpReader((file) => hubUrl(source, file), name, downloadOptions);
+    read = httpReader((file) => hubUrl(source, file), name, downloadOptions, { repo: source.repo, revision: source.revision ?? 'main' });
   } else if (source.kind === 'url') {
     const base = source.baseUrl.replace(/\/+$/, '');
     // The app serves its own files: no point caching them twice.
@@ -157,17 +182,18 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
 
   const configText = await readText('config.json');
   if (configText === undefined) {
-    throw new Error(
-      source.kind === 'hub'
-        ? `${name}: config.json not found: check the repo id and revision (or the repo is not a transformers model)`
-        : `${name}: config.json is missing; a model needs config.json, weights (model.safetensors or pytorch_model.bin) and vocab.txt or tokenizer.json`,
-    );
+    throw source.kind === 'hub'
+      ? new InputError(`${name} has no config.json: it is not a transformers model, or its files are in a subfolder.`, 'Pick a BERT model repo (its Files tab lists config.json at the top level).')
+      : new InputError(
+          `${name}: config.json is missing.`,
+          'Pick all of the model\'s files: config.json, the weights (model.safetensors or pytorch_model.bin) and vocab.txt or tokenizer.json.',
+        );
   }
   let configJson: Record<string, unknown>;
   try {
     configJson = JSON.parse(configText) as Record<string, unknown>;
   } catch (error) {
-    throw new Error(`${name}: config.json is not valid JSON: ${(error as Error).message}`);
+    throw new InputError(`${name}: config.json is not valid JSON: ${(error as Error).message}`, 'Use the config.json that came with the model.');
   }
   configJson = withModelType(configJson, warnings);
   const config = parseBertConfig(configJson);
@@ -176,12 +202,12 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   const tokenizerJson = await readText('tokenizer.json');
   const vocabTxt = tokenizerJson === undefined ? await readText('vocab.txt') : undefined;
   if (tokenizerJson === undefined && vocabTxt === undefined) {
-    throw new Error(`${name}: no tokenizer: neither tokenizer.json nor vocab.txt found (BERT WordPiece needs one of them)`);
+    throw new InputError(`${name}: no tokenizer: neither tokenizer.json nor vocab.txt was found.`, 'BERT\'s WordPiece needs one of them: add it (from disk) or pick a repo that has it.');
   }
   const tokenizerConfigJson = await readText('tokenizer_config.json');
   const tokenizer = loadTokenizer({ tokenizerJson, vocabTxt, tokenizerConfigJson });
   if (tokenizer.vocabSize > config.vocabSize) {
-    throw new Error(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${config.vocabSize} embeddings`);
+    throw new InputError(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${config.vocabSize} embeddings.`, 'Use the tokenizer files that came with this model.');
   }
 
   let checkpoint: StateDict | undefined;
@@ -196,11 +222,9 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   }
   if (!checkpoint || !weightsFile) {
     const sharded = (await read('model.safetensors.index.json')) ?? (await read('pytorch_model.bin.index.json'));
-    throw new Error(
-      sharded
-        ? `${name}: sharded checkpoints (*.index.json) are not supported; use a model small enough for one weights file`
-        : `${name}: no weights: neither model.safetensors nor pytorch_model.bin found (TensorFlow/Flax-only repos are not supported)`,
-    );
+    throw sharded
+      ? new InputError(`${name}: sharded checkpoints (*.index.json) are not supported.`, 'Pick a model small enough for one weights file.')
+      : new InputError(`${name}: no weights: neither model.safetensors nor pytorch_model.bin was found.`, 'TensorFlow- or Flax-only repos cannot load here: pick one with PyTorch or safetensors weights.');
   }
   const normalized = normalizeBertWeights(checkpoint, config, weightsFile);
   let parameterCount = 0;

@@ -1,4 +1,17 @@
+import type { ErrorKind } from '../../worker/protocol';
 import { useAppState, useController } from '../context';
+
+/** What kind of trouble it is, so the user knows whose move it is. */
+const KIND_LABELS: Record<ErrorKind, string> = {
+  'bad-input': 'Check your input',
+  'unsupported-model': 'Model not supported',
+  network: 'Network problem',
+  'webgpu-unavailable': 'No WebGPU',
+  'device-lost': 'GPU lost',
+  'nan-loss': 'Training diverged',
+  'out-of-memory': 'Out of memory',
+  internal: 'Bug in the app',
+};
 
 export function Errors() {
   const controller = useController();
@@ -9,6 +22,7 @@ export function Errors() {
       {errors.map((e) => (
         <div key={e.id} className={`error-card kind-${e.kind}`}>
           <div>
+            <span className="error-kind">{KIND_LABELS[e.kind]}</span>
             <strong>{e.message}</strong>
             <p>{e.hint}</p>
             {e.lines && e.lines.length > 0 && (
