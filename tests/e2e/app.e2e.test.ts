@@ -181,6 +181,40 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     await page.context().close();
   });
 
+  it('says what to fix for a wrong Hub repo id, and shows no model as loaded after the failed load', { timeout: 120_000 }, async () => {
+    const { page, problems } = await openPage('hub');
+    // A Hub mimic: the worker's downloads go to huggingface.co; a repo that does not exist answers as the Hub does
+    // (401, X-Error-Code: RepoNotFound, exposed to the page by CORS).
+    const asked: string[] = [];
+    await page.context().route('https://huggingface.co/**', (route) => {
+      asked.push(new URL(route.request().url()).pathname);
+      return route.fulfill({
+        status: 401,
+        headers: { 'x-error-code': 'RepoNotFound', 'access-control-allow-origin': '*', 'access-control-expose-headers': 'X-Error-Code' },
+        body: 'Repository not found',
+      });
+    });
+    await page.goto(server.url);
+    await page.getByTestId('model-info').waitFor({ timeout: 60_000 });
+    await page.getByText('Hugging Face', { exact: true }).click();
+    await page.getByLabel('Model id').fill('nobody/bert-tiyn');
+    await page.getByTestId('load-model').click();
+    const errors = page.getByTestId('errors');
+    await expect.poll(() => errors.textContent(), { timeout: 30_000 }).toContain('There is no model "nobody/bert-tiyn" on the Hugging Face Hub (or it is private).');
+    const text = await errors.textContent();
+    expect(text).toContain('Check your input');
+    expect(text).toContain('Check the id: it is owner/name as in the model page address');
+    expect(text).not.toMatch(/report it|Unexpected error/);
+    expect(asked).toEqual(['/nobody/bert-tiyn/resolve/main/config.json']);
+    // The built-in model it replaced is not shown as loaded; Train says why it is off.
+    expect(await page.getByTestId('model-info').count()).toBe(0);
+    await page.getByTestId('model-failed').waitFor();
+    expect(await page.getByTestId('train').isEnabled()).toBe(false);
+    expect(await page.getByTestId('train-blocker').textContent()).toMatch(/the last load failed/);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
   it('loads the built-in model and a CSV, trains on WebGPU, charts live, exports a PEFT adapter', { timeout: 900_000 }, async () => {
     const { page, problems } = await openPage('webgpu');
     await page.goto(server.url + QUERY);
