@@ -25,6 +25,8 @@ export interface Controller {
   evaluate(): void;
   predict(text: string, pair?: string): void;
   exportAdapter(format: ExportFormat): void;
+  /** A trained adapter (the native file, or PEFT's adapter_config.json + adapter_model.safetensors, or a zip of them). */
+  importAdapter(files: File[]): void;
   savedRuns(): Promise<RunSummary[]>;
   overlay(id: string | null): Promise<void>;
   /** Bumped whenever the saved runs change, so lists can refetch. */
@@ -115,6 +117,9 @@ export function createController(client: WorkerClient): Controller {
     },
     exportAdapter(format) {
       client.send({ type: 'export', format });
+    },
+    importAdapter(files) {
+      if (files.length > 0) client.send({ type: 'importAdapter', files });
     },
     savedRuns: listRuns,
     async overlay(id) {

@@ -37,6 +37,8 @@ export interface RunRecord {
   /** The step each cell froze at, from the run's freeze events. */
   freezeSteps: Record<string, number>;
   finished: { reason: FinishReason; step: number; seconds: number } | null;
+  /** Imported from this file (not trained here): its weights are in the worker, it has no metrics. */
+  imported?: string;
 }
 
 export interface Throughput {
@@ -210,6 +212,10 @@ function reduceWorkerEvent(state: AppState, event: WorkerEvent, at: number): App
       const training = state.training === 'starting' ? 'idle' : state.training;
       return { ...next, model, data, training };
     }
+    case 'adapterImported': {
+      const run = newRun({ id: `imported-${at}`, label: `Imported · ${event.file}`, createdAt: Date.now(), config: event.config });
+      return { ...state, run: { ...run, plan: event.plan, imported: event.file }, training: 'idle', prediction: null };
+    }
     case 'finished':
       return {
         ...withRun(state, (run) => ({ ...run, finished: { reason: event.reason, step: event.step, seconds: event.seconds } })),
@@ -306,6 +312,12 @@ export function phaseText(state: AppState): string | null {
 /** The newest evaluation of the run (the Train panel's current validation numbers). */
 export function latestEvaluation(run: RunRecord | null): Evaluation | null {
   return run && run.evaluations.length > 0 ? run.evaluations[run.evaluations.length - 1] : null;
+}
+
+/** The worker holds trained weights for the current run: trained here (some steps done) or imported. */
+export function hasWeights(state: AppState): boolean {
+  const run = state.run;
+  return run !== null && (run.imported !== undefined || run.metrics.step.length > 0);
 }
 
 /** A run is going (starting, paused and stopping included): model, data and settings are locked. */

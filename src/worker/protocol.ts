@@ -48,7 +48,9 @@ export type Command =
   | { type: 'stop' }
   | { type: 'evaluate' }
   | { type: 'predict'; requestId: number; text: string; pair?: string }
-  | { type: 'export'; format: ExportFormat };
+  | { type: 'export'; format: ExportFormat }
+  /** A trained adapter (native file, or PEFT LoRA files / zip) onto the loaded model: Try it and Export use it. */
+  | { type: 'importAdapter'; files: File[] };
 
 /* ------------------------------------------------------------------ events (worker -> page) */
 
@@ -191,7 +193,9 @@ export type WorkerEvent =
   | ({ type: 'prediction' } & Prediction)
   | { type: 'exported'; format: ExportFormat; files: { name: string; bytes: Uint8Array }[] }
   | ({ type: 'error' } & WorkerError)
-  | { type: 'finished'; reason: FinishReason; step: number; seconds: number };
+  | { type: 'finished'; reason: FinishReason; step: number; seconds: number }
+  /** An imported adapter is ready on the loaded model; `config` is its run config (as exported, or derived from PEFT's). */
+  | { type: 'adapterImported'; file: string; format: 'native' | 'peft'; config: RunConfig; plan: TrainingPlan };
 
 /** One postMessage from the worker: the events gathered since the previous flush, in order. */
 export interface EventBatchMessage {

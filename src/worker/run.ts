@@ -5,11 +5,12 @@
  */
 import type { EvalMetrics } from '../engine/metrics';
 import { Trainer } from '../engine/trainer';
-import type { StateDict } from '../engine/types';
+import type { EncodedExamples, StateDict } from '../engine/types';
 import { encodeExamples, type PreparedDataset } from '../io/datasets';
 import { exportNative } from '../io/export/native';
 import type { LoadedModel } from '../io/model/model-source';
 import { adapterMethod, type BoundMethod } from '../methods/registry';
+import { InputError } from '../engine/errors';
 import { BadInputError, toWorkerError } from './errors';
 import { fromMethodEvent, stepMetricsOf } from './events';
 import type { Evaluation, ExportFormat, FinishReason, Prediction, TrainingPlan, WorkerEvent } from './protocol';
@@ -59,24 +60,36 @@ export class Run {
   private evaluationWanted = false;
   private wake: (() => void) | null = null;
 
+  /**
+   * `data` null with `initial`: an imported adapter, for predictions and export only (the Trainer is built on one
+   * empty placeholder row and never stepped).
+   */
   constructor(
     readonly config: RunConfig,
     private readonly model: LoadedModel,
-    data: PreparedDataset,
+    data: PreparedDataset | null,
     private readonly emit: (event: WorkerEvent) => void,
+    initial?: StateDict,
   ) {
     this.method = adapterMethod(config.method.id, config.method.options);
-    const regression = data.task === 'regression';
-    const modelConfig = { ...model.config, numLabels: regression ? 1 : data.labels.length };
+    const { task, labels } = config.data;
+    const regression = task === 'regression';
+    const modelConfig = { ...model.config, numLabels: regression ? 1 : labels.length };
     this.seqLen = Math.min(config.recipe.maxLength, modelConfig.maxPositions);
-    const total = data.train.length + data.validation.length;
-    emit({ type: 'progress', phase: 'tokenize', done: 0, total });
-    const train = encodeExamples(model.tokenizer, data.train, data.task, this.seqLen);
-    const validation = encodeExamples(model.tokenizer, data.validation, data.task, this.seqLen);
-    this.validationRows = validation.count;
-    emit({ type: 'progress', phase: 'tokenize', done: total, total });
+    let train: EncodedExamples;
+    let validation: EncodedExamples | undefined;
+    if (data) {
+      const total = data.train.length + data.validation.length;
+      emit({ type: 'progress', phase: 'tokenize', done: 0, total });
+      train = encodeExamples(model.tokenizer, data.train, task, this.seqLen);
+      validation = encodeExamples(model.tokenizer, data.validation, task, this.seqLen);
+      emit({ type: 'progress', phase: 'tokenize', done: total, total });
+    } else {
+      train = encodeExamples(model.tokenizer, [{ text: '', textPair: null, label: 0, line: 0 }], task, this.seqLen);
+    }
+    this.validationRows = validation?.count ?? 0;
     // The Trainer's default: fused kernels on WebGPU (about 4x fewer dispatches per step), composites elsewhere.
-    this.trainer = new Trainer({ config: modelConfig, weights: model.weights, method: this.method, train, validation, recipe: config.recipe });
+    this.trainer = new Trainer({ config: modelConfig, weights: model.weights, method: this.method, train, validation, recipe: config.recipe, initial });
     this.plan = {
       method: config.method.id,
       totalSteps: this.trainer.totalSteps,
@@ -235,6 +248,24 @@ export class Run {
     const freezeLog = Object.fromEntries(this.plan.cells.map((c) => [c.name, frozenAt.get(c.name) ?? null]));
     const bytes = exportNative({ method: this.config.method.id, options: this.config.method.options, run: { ...this.config }, freezeLog, baseModel, variables: state });
     return [{ name: `${this.config.method.id}-adapter.safetensors`, bytes }];
+  }
+
+  /** An imported adapter must name exactly the variables this method has on this model (else its values are not what is used). */
+  async checkImported(initial: StateDict, file: string): Promise<void> {
+    const state = await this.trainer.adapterState();
+    const missing = [...state.keys()].filter((name) => !initial.has(name));
+    const extra = [...initial.keys()].filter((name) => !state.has(name));
+    for (const [name, tensor] of state) {
+      const given = initial.get(name);
+      if (given && given.data.length !== tensor.data.length) throw new InputError(`${file}: ${name} has ${given.data.length} values; this model needs [${tensor.shape.join(', ')}].`, 'It was trained on another model: load that one first.');
+    }
+    if (missing.length > 0 || extra.length > 0) {
+      const list = (names: string[]) => names.slice(0, 3).join(', ') + (names.length > 3 ? ` and ${names.length - 3} more` : '');
+      throw new InputError(
+        `${file} does not fit ${this.config.method.id} on this model: ${missing.length > 0 ? `it lacks ${list(missing)}` : ''}${missing.length > 0 && extra.length > 0 ? '; ' : ''}${extra.length > 0 ? `it has ${list(extra)}, which this model does not` : ''}.`,
+        'It was trained on another model or with other target modules: load the model it was trained on.',
+      );
+    }
   }
 
   dispose(): void {

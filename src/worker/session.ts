@@ -5,10 +5,12 @@
 import { UnsupportedModelError } from '../engine/config';
 import { loadModel, type LoadedModel, type ModelSource as IoModelSource } from '../io/model/model-source';
 import { DataStore } from './data';
-import { BadInputError, DeviceLostError, toWorkerError, UnsupportedInputError } from './errors';
+import { BadInputError, describe, DeviceLostError, toWorkerError, UnsupportedInputError } from './errors';
 import { assertNever, type Command, type ModelInfo, type ModelSource, type WorkerEvent } from './protocol';
 import { Run } from './run';
-import { parseRunConfig } from './run-config';
+import { buildRunConfig, parseRunConfig, type RunConfig } from './run-config';
+import { InputError } from '../engine/errors';
+import { readAdapterFiles, type ImportedAdapter } from '../io/export/import';
 
 const STOP_FIRST = 'Stop the run first.';
 
@@ -24,6 +26,7 @@ function during(command: Command): string {
     evaluate: 'evaluating',
     predict: 'predicting',
     export: 'exporting',
+    importAdapter: 'importing the adapter',
   };
   return what[command.type];
 }
@@ -98,6 +101,10 @@ export class Session {
       case 'export':
         this.emit({ type: 'exported', format: command.format, files: await this.requireRun().exportFiles(command.format, this.deviceLost) });
         return;
+      case 'importAdapter':
+        if (busy) throw new BadInputError('Cannot import an adapter while training.', STOP_FIRST);
+        await this.importAdapter(command.files);
+        return;
       default:
         assertNever(command, 'command');
     }
@@ -158,6 +165,30 @@ export class Session {
     await run.train();
   }
 
+  /** A trained adapter becomes the current run (predictions, export), after it is checked against the loaded model. */
+  private async importAdapter(files: File[]): Promise<void> {
+    const model = this.model;
+    if (!model) throw new BadInputError('No model is loaded.', 'Load the model the adapter was trained on first.');
+    const adapter = readAdapterFiles(await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) }))));
+    const config = importedConfig(adapter, model.info);
+    let run: Run;
+    try {
+      run = new Run(config, model.loaded, null, this.emit, adapter.variables);
+    } catch (error) {
+      // The method's variables are built from the file's values: a shape that differs fails here.
+      throw new InputError(`${adapter.file} does not fit ${model.info.name}: ${describe(error)}.`, 'It was trained on another model: load that one first, then import it again.');
+    }
+    try {
+      await run.checkImported(adapter.variables, adapter.file);
+    } catch (error) {
+      run.dispose();
+      throw error;
+    }
+    this.disposeRun();
+    this.run = run;
+    this.emit({ type: 'adapterImported', file: adapter.file, format: adapter.format, config, plan: run.plan });
+  }
+
   private requireRun(): Run {
     if (!this.run) throw new BadInputError('No trained model yet.', 'Train a run first.');
     return this.run;
@@ -167,4 +198,30 @@ export class Session {
     this.run?.dispose();
     this.run = null;
   }
+}
+
+/** The run config of an imported adapter: the native file's own, or a LoRA config from PEFT's (labels from id2label). */
+function importedConfig(adapter: ImportedAdapter, model: ModelInfo): RunConfig {
+  if (adapter.format === 'native') {
+    const config = parseRunConfig(adapter.run);
+    if (config.model.name !== model.name) {
+      throw new InputError(`${adapter.file} was trained on ${config.model.name}, but ${model.name} is loaded.`, `Load ${config.model.name} first, then import it again.`);
+    }
+    return config;
+  }
+  const classes = adapter.variables.get('classifier.weight')!.shape[0];
+  const regression = classes === 1;
+  return buildRunConfig({
+    method: 'lora',
+    options: { r: adapter.r, alpha: adapter.alpha, targetModules: adapter.kinds },
+    model: { name: model.name, hubId: model.hubId, revision: model.revision },
+    data: {
+      name: `imported ${adapter.file}`,
+      train: adapter.file,
+      validation: null,
+      columns: { text: 'text', textPair: null, label: 'label' },
+      task: regression ? 'regression' : 'classification',
+      labels: regression ? [] : (adapter.labels ?? Array.from({ length: classes }, (_, i) => `LABEL_${i}`)),
+    },
+  });
 }

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseBertConfig } from '../../src/engine/config';
 import { randomBertWeights } from '../../src/engine/weights';
@@ -18,6 +19,10 @@ import { Session } from '../../src/worker/session';
 const TINY_CSV = readFileSync(join(__dirname, '..', 'fixtures', 'e2e', 'tiny.csv'), 'utf8');
 
 function modelFiles(): File[] {
+  return modelFilesFor({});
+}
+
+function modelFilesFor(overrides: Record<string, unknown>): File[] {
   const words = [...new Set(TINY_CSV.toLowerCase().match(/[a-z]+/g))].sort();
   const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...words];
   const config = {
@@ -32,6 +37,7 @@ function modelFiles(): File[] {
     hidden_act: 'gelu',
     hidden_dropout_prob: 0,
     attention_probs_dropout_prob: 0,
+    ...overrides,
   };
   const weights = randomBertWeights(parseBertConfig(config), 3);
   return [
@@ -208,6 +214,42 @@ describe('worker session', () => {
     expect(only(events, 'evaluation')).toEqual([]);
     expect(only(events, 'finished')).toEqual([expect.objectContaining({ reason: 'stopped', step: 4 })]);
     expect(only(events, 'error')).toEqual([]);
+  });
+
+  it('imports an exported adapter (native file, PEFT zip) onto the model: the same predictions; a misfit says why', { timeout: 120_000 }, async () => {
+    const model = modelFiles();
+    const trained = session();
+    await trained.send({ type: 'loadModel', source: { kind: 'files', files: model } });
+    const [loaded] = await trained.send({ type: 'loadData', data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT });
+    const config = configOf((loaded as Extract<WorkerEvent, { type: 'dataPreview' }>).preview, { method: 'lora', options: { r: 2, targetModules: ['query', 'value'] }, labelNames: ['bad', 'good'] });
+    await trained.send({ type: 'start', config });
+    const predict = async (s: ReturnType<typeof session>) => only(await s.send({ type: 'predict', requestId: 1, text: 'a happy sunny day' }), 'prediction')[0];
+    const expected = await predict(trained);
+    const [native] = only(await trained.send({ type: 'export', format: 'native' }), 'exported');
+    const [peft] = only(await trained.send({ type: 'export', format: 'peft' }), 'exported');
+    const zip = zipSync(Object.fromEntries(peft.files.map((f) => [f.name, f.bytes])));
+
+    for (const files of [[new File([native.files[0].bytes as Uint8Array<ArrayBuffer>], native.files[0].name)], [new File([zip], 'run-peft-adapter.zip')]]) {
+      const fresh = session();
+      await fresh.send({ type: 'loadModel', source: { kind: 'files', files: model } });
+      const events = await fresh.send({ type: 'importAdapter', files });
+      expect(only(events, 'error')).toEqual([]);
+      const [imported] = only(events, 'adapterImported');
+      expect(imported.config.method).toMatchObject({ id: 'lora', options: { r: 2, targetModules: ['query', 'value'] } });
+      const got = await predict(fresh);
+      // The native file keeps the class names; PEFT's has none (yet), so classes are numbered.
+      expect(got.labels).toEqual(imported.format === 'native' ? ['bad', 'good'] : ['LABEL_0', 'LABEL_1']);
+      got.probabilities.forEach((p, i) => expect(p).toBeCloseTo(expected.probabilities[i], 5));
+    }
+
+    // A model of another size: the adapter does not fit, and the message says so (nothing is replaced).
+    const other = session();
+    const bigger = JSON.parse(await model[0].text());
+    await other.send({ type: 'loadModel', source: { kind: 'files', files: [new File([JSON.stringify({ ...bigger, hidden_size: 8, intermediate_size: 16 })], 'config.json'), ...modelFilesFor({ ...bigger, hidden_size: 8, intermediate_size: 16 }).slice(1)] } });
+    const [error] = only(await other.send({ type: 'importAdapter', files: [new File([zip], 'run-peft-adapter.zip')] }), 'error');
+    expect(error).toMatchObject({ kind: 'bad-input' });
+    expect(error.message).toMatch(/^adapter_model.safetensors does not fit local files: initial value of bert.encoder.layer.0.attention.self.query.lora_A has 32 values, expected \[2, 8\]\.$/);
+    expect(error.hint).toMatch(/trained on another model/);
   });
 
   it('refuses to start after the GPU was lost, saying so', async () => {

@@ -1,5 +1,6 @@
 import type { RefObject } from 'react';
 import { useAppState, useController } from '../context';
+import { hasWeights } from '../state';
 import { downloadBlob, freezeLogCsv, freezeLogJson, serializeSvg, svgToPng } from '../exports';
 
 export function ExportPanel({ heatmapRef }: { heatmapRef: RefObject<SVGSVGElement | null> }) {
@@ -8,7 +9,8 @@ export function ExportPanel({ heatmapRef }: { heatmapRef: RefObject<SVGSVGElemen
   const training = useAppState((s) => s.training);
   const lastExport = useAppState((s) => s.lastExport);
   const modelReady = useAppState((s) => s.model.status === 'ready');
-  const hasAdapter = modelReady && run !== null && run.metrics.step.length > 0 && training !== 'running' && training !== 'starting' && training !== 'pausing';
+  const weights = useAppState(hasWeights);
+  const hasAdapter = modelReady && weights && training !== 'running' && training !== 'starting' && training !== 'pausing';
   const exports = run?.plan?.exports ?? [];
   // The freeze log and the heatmap exist for runs whose view has cells (AFLoRA's Figure 5).
   const hasCells = (run?.plan?.cells.length ?? 0) > 0;

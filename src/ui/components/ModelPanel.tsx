@@ -17,7 +17,7 @@ export function ModelPanel() {
   const [hubId, setHubId] = useState(MODEL_PRESETS[0].repo);
   const [revision, setRevision] = useState('main');
   const [files, setFiles] = useState<File[]>([]);
-  const ids = { hub: useId(), rev: useId(), files: useId(), preset: useId() };
+  const ids = { hub: useId(), rev: useId(), files: useId(), preset: useId(), adapter: useId() };
   const busy = model.status === 'loading' || isActive(training);
 
   function load() {
@@ -87,7 +87,29 @@ export function ModelPanel() {
           <dt>Parameters</dt>
           <dd>{formatCount(info.totalParams)}</dd>
         </dl>
-      ) : (
+      ) : null}
+      {info && (
+        <div className="row import-adapter">
+          <label htmlFor={ids.adapter} className="linklike">
+            Import a trained adapter…
+          </label>
+          <input
+            id={ids.adapter}
+            className="visually-hidden"
+            type="file"
+            multiple
+            accept=".safetensors,.json,.zip"
+            disabled={busy}
+            data-testid="import-adapter"
+            onChange={(e) => {
+              controller.importAdapter([...(e.target.files ?? [])]);
+              e.target.value = '';
+            }}
+          />
+          <span className="muted small">this app&apos;s .safetensors, or PEFT&apos;s adapter_config.json + adapter_model.safetensors (or a .zip)</span>
+        </div>
+      )}
+      {!info && (
         model.status !== 'loading' &&
         (model.status === 'error' ? (
           <p className="error-text" data-testid="model-failed">

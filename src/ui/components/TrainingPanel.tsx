@@ -1,4 +1,5 @@
 import { useMemo } from 'react';
+import { methodEntry } from '../../methods/catalog';
 import { useAppState, useController } from '../context';
 import { formatCount, formatDuration, formatSci } from '../format';
 import { runConfigOf, valuesOf, type Setup } from '../setup';
@@ -65,7 +66,7 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
         <button
           type="button"
           className="secondary"
-          disabled={!run?.plan || evaluating || training === 'starting' || training === 'stopping' || (training === 'finished' && model === null)}
+          disabled={!run?.plan || run.imported !== undefined || evaluating || training === 'starting' || training === 'stopping' || (training === 'finished' && model === null)}
           title="A validation pass now (while training: after the current step)"
           onClick={() => controller.evaluate()}
           data-testid="evaluate"
@@ -91,7 +92,13 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
           {phase}
         </p>
       )}
-      {plan && (
+      {run?.imported && (
+        <p className="status-line" role="status" data-testid="imported">
+          Imported adapter {run.imported}: {methodEntry(run.config.method.id).label}, {run.config.data.task === 'regression' ? 'regression' : `classes ${run.config.data.labelNames.join(' / ')}`}. Try it or
+          export it; Train starts a new run.
+        </p>
+      )}
+      {plan && !run?.imported && (
         <div className="progress-block" data-testid="progress">
           <progress max={plan.totalSteps} value={lastStep + 1} aria-label="Training progress" />
           <dl className="facts inline">

@@ -1,11 +1,12 @@
 import { useId, useState } from 'react';
 import { useAppState, useController } from '../context';
+import { hasWeights } from '../state';
 
 export function TryPanel() {
   const controller = useController();
   const prediction = useAppState((s) => s.prediction);
   const pair = useAppState((s) => s.run?.config.data.columns.textPair != null);
-  const trained = useAppState((s) => (s.run?.metrics.step.length ?? 0) > 0 && s.model.status === 'ready');
+  const trained = useAppState((s) => hasWeights(s) && s.model.status === 'ready');
   const training = useAppState((s) => s.training);
   const [text, setText] = useState('');
   const [second, setSecond] = useState('');
