@@ -5,10 +5,10 @@
  * shows one). buildRunConfig merges the defaults (the one place for a run); parseRunConfig checks one strictly.
  * Tensor-free: the page and the worker both import it.
  */
-import { int, num, OptionError, parseOptions, resolveOptions, type OptionsOf } from '../engine/options';
+import { int, num, OptionError, parseOptions, resolveOptions, type OptionSpec, type OptionsOf, type OptionValue } from '../engine/options';
 import { RECIPE_SCHEMA, type Recipe } from '../engine/recipe';
 import type { Task } from '../io/datasets/dataset';
-import { isMethodId, methodEntry, type MethodId, type MethodOptions } from '../methods/catalog';
+import { CATALOG, isMethodId, methodEntry, type MethodId, type MethodOptions } from '../methods/catalog';
 
 export type { Task };
 
@@ -179,4 +179,48 @@ function text(value: unknown, path: string, nullable = false): string | null {
 /** The method's label and the data name, for run lists. */
 export function describeRun(config: RunConfig): string {
   return `${methodEntry(config.method.id).label} · ${config.data.name}`;
+}
+
+/** One option as python/ checks it: the schema's rules without the form's labels. */
+export interface PortableSpec {
+  key: string;
+  kind: 'int' | 'number' | 'bool' | 'enum' | 'multi' | 'span';
+  default: OptionValue;
+  nullable?: boolean;
+  min?: number;
+  max?: number | { steps: number; epochs: number };
+  choices?: string[];
+  minCount?: number;
+}
+
+function portable(spec: OptionSpec): PortableSpec {
+  const base = { key: spec.key, kind: spec.kind, default: spec.default };
+  switch (spec.kind) {
+    case 'int':
+    case 'number':
+      return { ...base, nullable: spec.nullLabel !== undefined, min: spec.min, max: spec.max };
+    case 'bool':
+      return base;
+    case 'enum':
+      return { ...base, choices: spec.choices.map((c) => c.value) };
+    case 'multi':
+      return { ...base, choices: spec.choices.map((c) => c.value), minCount: spec.minCount };
+    case 'span':
+      return { ...base, max: { ...spec.max } };
+  }
+}
+
+/**
+ * Every rule parseRunConfig applies, as data: python/ ships it (peft_playground/schema.json, written by
+ * scripts/python/write-schema.ts) and parses a run config with the same checks, so the Python side has no
+ * copy of a default or a limit of its own.
+ */
+export function runConfigSchema() {
+  return {
+    format: RUN_CONFIG_FORMAT,
+    version: RUN_CONFIG_VERSION,
+    recipe: RECIPE_SCHEMA.map(portable),
+    dataSplit: DATA_SPLIT_SCHEMA.map(portable),
+    methods: Object.fromEntries(CATALOG.map((entry) => [entry.id, (entry.options as readonly OptionSpec[]).map(portable)])),
+  };
 }

@@ -1,0 +1,60 @@
+"""The package's methods and training loop against the golden fixtures the TypeScript engine is tested with
+(tests/fixtures/golden, docs/fixture-format.md): same freeze steps, every final tensor within 1e-4, losses too."""
+
+import json
+import os
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import BertForSequenceClassification
+
+from conftest import GOLDEN
+from peft_playground.config import resolve_options
+from peft_playground.methods import attach
+from peft_playground.session import Session
+
+CASES = ["aflora", "aflora_both_pxg", "aflora_regression", "lora", "elora"]
+TOL = 1e-4
+
+
+def run_case(case, world=1, rank=0):
+    info = json.load(open(os.path.join(GOLDEN, f"{case}.json")))
+    tensors = load_file(os.path.join(GOLDEN, f"{case}.safetensors"))
+    regression = case.endswith("regression")
+    model = BertForSequenceClassification.from_pretrained(os.path.join(GOLDEN, "model"), num_labels=1 if regression else 2, ignore_mismatched_sizes=True, dtype=torch.float32)
+    initial = {k[len("init."):]: v for k, v in tensors.items() if k.startswith("init.")}
+    with torch.no_grad():
+        for name in ("classifier.weight", "classifier.bias"):
+            if name in initial:
+                dict(model.named_parameters())[name].copy_(initial[name])
+    options = resolve_options(info["method"], info["options"])
+    r = info["recipe"]
+    recipe = {**{k: r[k] for k in ("adapterLr", "classifierLr", "weightDecay", "classifierWeightDecay", "warmupRatio", "maxGradNorm", "epochs")}, "seed": 0}
+    adapter = attach(model, info["method"], options, 0, initial)
+    session = Session(model, adapter, recipe, r["totalSteps"], r["totalSteps"] // r["epochs"], torch.device("cpu"), world, rank)
+    batches = {k: tensors[f"input.{k}"].long() for k in ("input_ids", "token_type_ids", "attention_mask")}
+    labels = tensors["input.labels"]
+    losses = []
+    for step in range(r["totalSteps"]):
+        b = step % r["numBatches"]
+        rows = {k: v[b] for k, v in batches.items()}
+        rows["labels"] = labels[b].float() if regression else labels[b].long()
+        losses.append(session.step(rows)["loss"])
+    return info, tensors, adapter, model, session, losses
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden(case):
+    info, tensors, adapter, model, session, losses = run_case(case)
+    assert max(abs(a - b) for a, b in zip(losses, info["losses"])) < TOL
+    params = {**adapter.variables, "classifier.weight": model.classifier.weight, "classifier.bias": model.classifier.bias}
+    finals = {k[len("final."):]: v for k, v in tensors.items() if k.startswith("final.")}
+    assert len(finals) > 0
+    for name, expected in finals.items():
+        diff = float((params[name].detach() - expected).abs().max())
+        assert diff < TOL, f"{name}: max |diff| {diff:.3g}"
+    if info["method"] == "aflora":
+        assert session.freezer.frozen_at == info["freezeSteps"]
+        assert [round(x["step"]) for x in session.freezer.rounds] == [x["step"] for x in info["schedule"]]
+        assert [x["k"] for x in session.freezer.rounds] == [x["k"] for x in info["schedule"]]

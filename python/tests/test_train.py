@@ -1,0 +1,82 @@
+"""The command line end to end on the app's built-in model and a few spam-ham rows: every output is written, the
+PEFT adapter loads with PEFT and gives the trained model's logits, the freeze log matches the run."""
+
+import csv
+import json
+import os
+import shutil
+
+import pytest
+import torch
+
+from conftest import REPO, RUN_CONFIGS
+from peft_playground import train
+
+BUILTIN = os.path.join(REPO, "public", "models", "builtin")
+SPAM = os.path.join(REPO, "public", "datasets", "spam-ham", "train.csv")
+
+
+def project(tmp_path, method, options, rows=48):
+    raw = json.load(open(os.path.join(RUN_CONFIGS, "aflora.json")))
+    raw["method"] = {"id": method, "options": options}
+    raw["recipe"].update(epochs=2, batchSize=8, maxLength=24, logEvery=100)
+    raw["data"]["validationFraction"] = 0.25
+    with open(SPAM, encoding="utf-8") as f:
+        lines = f.read().splitlines()[: rows + 1]
+    (tmp_path / "train.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "run.json").write_text(json.dumps(raw), encoding="utf-8")
+    return tmp_path / "run.json"
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+AFLORA = {"rank": 2, "trainableMatrices": "ffn", "sensitivity": "grad", "freezeTogether": False, "beta1": 0.85, "beta2": 0.95,
+          "deltaT": 2, "tiEpochs": 0.5, "initialWarmup": None, "tfFraction": 0.3, "finalWarmup": None, "lambdaDInit": 0.1}
+
+
+def test_aflora_run_writes_the_apps_outputs_and_a_peft_adapter(tmp_path):
+    config = project(tmp_path, "aflora", AFLORA)
+    out = tmp_path / "out"
+    result = train.run(train.parser().parse_args(["--config", str(config), "--model", BUILTIN, "--output-dir", str(out), "--dropout", "0"]))
+    summary = json.load(open(out / "summary.json"))
+    assert summary["totalSteps"] == 2 * 5 and summary["steps"] == 10  # 36 train rows / 8 -> 5 steps per epoch
+    metrics = read_csv(out / "metrics.csv")
+    assert [int(m["step"]) for m in metrics] == list(range(10))
+    assert all(float(m["loss"]) > 0 for m in metrics)
+    assert len(read_csv(out / "eval.csv")) == 2  # each epoch end
+    log = read_csv(out / "freeze_log.csv")
+    assert len(log) == 2 * 2 * 2  # 2 layers x FFN (inter, out) x A/B
+    assert {r["name"]: (int(r["frozen_at_step"]) if r["frozen_at_step"] else None) for r in log} == summary["freezeSteps"]
+    assert any(r["frozen_at_step"] for r in log)
+    assert len(read_csv(out / "rank_log.csv")) == 2 * 6
+
+    # PEFT loads the adapter onto the base model and computes what the trained model computes.
+    from peft import PeftModel
+    from transformers import BertForSequenceClassification
+
+    session = result["session"]
+    base = BertForSequenceClassification.from_pretrained(BUILTIN, num_labels=2, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    peft_model = PeftModel.from_pretrained(base, str(out / "adapter")).eval()
+    ids = torch.randint(5, 1000, (3, 12))
+    with torch.no_grad():
+        ours = session.model.eval()(input_ids=ids).logits
+        theirs = peft_model(input_ids=ids).logits
+    assert float((ours - theirs).abs().max()) < 1e-5
+
+
+@pytest.mark.parametrize("method, options", [
+    ("lora", {"r": 4, "alpha": 8, "targetModules": ["query", "value"]}),
+    ("elora", {"rank": 16, "targetModules": ["query", "value", "inter", "out"]}),
+    ("pm-frozen", {"rank": 2, "lambdaDInit": 0.1}),
+    ("full", {"trainEmbeddings": False}),
+])
+def test_other_methods_train(tmp_path, method, options):
+    config = project(tmp_path, method, options, rows=24)
+    out = tmp_path / "out"
+    train.run(train.parser().parse_args(["--config", str(config), "--model", BUILTIN, "--output-dir", str(out), "--max-steps", "3"]))
+    summary = json.load(open(out / "summary.json"))
+    assert summary["steps"] == 3 and summary["finalLoss"] > 0
+    assert (out / ("model" if method == "full" else "adapter")).is_dir()
