@@ -140,7 +140,7 @@ def parse_run_config(raw: Any) -> RunConfig:
     if not isinstance(method["id"], str) or method["id"] not in SCHEMA["methods"]:
         raise RunConfigError("method.id", f"is not a known method (got {_js(method['id'])})")
     model = _object(top["model"], "model", ["name", "hubId", "revision"])
-    data = _object(top["data"], "data", ["name", "train", "validation", "columns", "task", "labels", "validationFraction", "validationSeed"])
+    data = _object(top["data"], "data", ["name", "train", "validation", "columns", "task", "labels", "labelNames", "validationFraction", "validationSeed"])
     columns = _object(data["columns"], "data.columns", ["text", "textPair", "label"])
     if data["task"] not in ("classification", "regression"):
         raise RunConfigError("data.task", 'must be "classification" or "regression"')
@@ -151,6 +151,16 @@ def parse_run_config(raw: Any) -> RunConfig:
         raise RunConfigError("data.labels", "must name at least two classes")
     if data["task"] == "regression" and labels:
         raise RunConfigError("data.labels", "must be empty for regression")
+    names = data["labelNames"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise RunConfigError("data.labelNames", "must be a list of names")
+    if len(names) != len(labels):
+        raise RunConfigError("data.labelNames", f"must name each of the {len(labels)} classes (got {len(names)})")
+    if any(n.strip() == "" for n in names):
+        raise RunConfigError("data.labelNames", "must not contain an empty name")
+    twice = next((n for i, n in enumerate(names) if names.index(n) != i), None)
+    if twice is not None:
+        raise RunConfigError("data.labelNames", f'names "{twice}" twice: each class needs its own name')
     split = parse_options(SCHEMA["dataSplit"], {k: data[k] for k in ("validationFraction", "validationSeed")}, "data")
     return RunConfig(
         method=method["id"],
@@ -172,6 +182,7 @@ def parse_run_config(raw: Any) -> RunConfig:
             },
             "task": data["task"],
             "labels": list(labels),
+            "labelNames": list(names),
             **split,
         },
         raw=raw,

@@ -52,8 +52,12 @@ def _cell(value) -> str:
 
 def read_table(path: str, wanted: List[str]) -> List[Dict[str, str]]:
     """Rows as {column: cell}; a headerless CSV/TSV (the run config names "column 1", ...) is read by position."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        text = f.read()
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:  # the app: a BOM, else valid UTF-8, else Windows-1252
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
     fmt = _format(path)
     if fmt == "jsonl":
         stripped = text.strip()

@@ -81,6 +81,9 @@ def run(args, world: int = 1, rank: int = 0, device=None) -> dict:
                 if name in initial:
                     dict(model.named_parameters())[name].copy_(initial[name])
     adapter = attach(model, config.method, config.options, recipe["seed"], initial)
+    if config.data["task"] == "classification":  # the user's class names, as the app's exports write them
+        model.config.id2label = dict(enumerate(config.data["labelNames"]))
+        model.config.label2id = {name: i for i, name in enumerate(config.data["labelNames"])}
 
     from transformers import AutoTokenizer
 

@@ -54,6 +54,8 @@ def broken(edit):
         (lambda r: r["data"]["columns"].update(text=""), "data.columns.text", "non-empty string"),
         (lambda r: r["data"].update(validationFraction=0.9), "data.validationFraction", "must be in"),
         (lambda r: r["model"].pop("revision"), "model.revision", "is missing"),
+        (lambda r: r["data"].update(labelNames=["a"]), "data.labelNames", "must name each of the 2 classes"),
+        (lambda r: r["data"].update(labelNames=["a", "a"]), "data.labelNames", 'names "a" twice'),
     ],
 )
 def test_bad_configs_name_the_field(edit, path, words):
