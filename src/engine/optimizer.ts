@@ -1,20 +1,30 @@
 /**
- * AdamW exactly as torch.optim.AdamW (decoupled decay p <- p - lr*wd*p, bias-corrected moments, eps added after
- * the bias-corrected sqrt), with a per-variable lr and decay rate and torch's per-parameter step count, and
+ * AdamW exactly as torch.optim.AdamW (decoupled decay p <- p - lr*wd*p before the update, eps added after the
+ * bias-corrected sqrt) or, variant 'hf', as transformers 4.31's own AdamW (the Trainer's default `adamw_hf`, which
+ * the official AFLoRA runs used: eps added to sqrt(v) before the bias correction folded into the step size, decay
+ * after the update), with a per-variable lr and decay rate and a per-parameter step count, and
  * global-norm clipping as torch.nn.utils.clip_grad_norm_. One optimizer, two backends: the math is
  * engine/kernels `clipCoefficients` + `adamWUpdate`, a WGSL program on WebGPU (2 dispatches per variable, the
  * clip scale applied inside) and its composite elsewhere or with the kernels off. Everything stays on the device.
  */
 import * as tf from '@tensorflow/tfjs';
-import { adamWState, adamWUpdate, clipCoefficients } from './kernels';
+import { adamWState, adamWUpdate, clipCoefficients, type AdamWVariant } from './kernels';
+import type { Recipe } from './recipe';
 
 export interface AdamWOptions {
   beta1: number;
   beta2: number;
   eps: number;
+  variant?: AdamWVariant;
 }
 
+/** Both optimizers' constants as the Trainer passes them (TrainingArguments' adam_beta1/2, adam_epsilon). */
 export const TORCH_ADAMW_DEFAULTS: AdamWOptions = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+
+/** The optimizer a recipe names. */
+export function adamWOptionsOf(optimizer: Recipe['optimizer']): AdamWOptions {
+  return { ...TORCH_ADAMW_DEFAULTS, variant: optimizer === 'adamw_hf' ? 'hf' : 'torch' };
+}
 
 export interface ParamEntry {
   name: string;
@@ -52,7 +62,7 @@ export class AdamW {
    * schedule, unless the entry has its own.
    */
   update(entries: readonly ParamEntry[], grads: ReadonlyMap<string, tf.Tensor>, lrFactor: number, clip: tf.Tensor1D | null = null): void {
-    const { beta1, beta2, eps } = this.options;
+    const { beta1, beta2, eps, variant } = this.options;
     for (const entry of entries) {
       const grad = grads.get(entry.name);
       if (!grad) throw new Error(`no gradient for trainable variable ${entry.name}`);
@@ -69,6 +79,7 @@ export class AdamW {
         eps,
         weightDecay: entry.weightDecay,
         step: slot.step,
+        variant,
       });
       slot.moments.dispose();
       // Kept: update() may run inside the caller's tidy, the moments must outlive it.

@@ -33,9 +33,12 @@ export const RECIPE_SCHEMA = [
   choice('optimizer', {
     urlKey: 'opt',
     label: 'Optimizer',
-    help: 'AdamW variant: adamw_torch is torch.optim.AdamW (eps after the bias-corrected sqrt).',
+    help:
+      'AdamW variant: adamw_torch is torch.optim.AdamW (eps after the bias-corrected sqrt, decay before the update); ' +
+      "adamw_hf is transformers 4.31's own AdamW, the official AFLoRA runs' default (eps before the bias correction, " +
+      'decay after the update): it differs while gradients are ~eps, e.g. early A/B gradients with Λb = 0.',
     group: OPTIMISATION,
-    choices: choicesOf({ adamw_torch: 'AdamW (torch)' }),
+    choices: choicesOf({ adamw_torch: 'AdamW (torch)', adamw_hf: 'AdamW (transformers, adamw_hf)' }),
     default: 'adamw_torch',
   }),
 ] as const;

@@ -10,7 +10,7 @@ import * as kernels from './kernels';
 import { crossEntropyLoss, mseLoss } from './loss';
 import { classificationMetrics, regressionMetrics, softmaxRows, type EvalMetrics } from './metrics';
 import { BertModel, type InitNote } from './model';
-import { AdamW, TORCH_ADAMW_DEFAULTS, type ParamEntry } from './optimizer';
+import { AdamW, adamWOptionsOf, type ParamEntry } from './optimizer';
 import { Rng, mixSeed } from './random';
 import type { TrainingRecipe } from './recipe';
 import { linearScheduleFactor, warmupSteps } from './schedule';
@@ -132,7 +132,7 @@ export class Trainer {
       throw error;
     }
     this.initNotes = this.model.initNotes;
-    this.optimizer = new AdamW(TORCH_ADAMW_DEFAULTS);
+    this.optimizer = new AdamW(adamWOptionsOf(recipe.optimizer));
   }
 
   /** Index of the next optimizer step (= steps done). */

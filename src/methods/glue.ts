@@ -29,7 +29,7 @@ export function table5Presets<S extends OptionSchema>(options?: Partial<OptionsO
   return TABLE5.map((row) => ({
     id: row.id,
     label: row.label,
-    note: `AFLoRA paper Table 5: adapter LR ${row.adapterLr}, classifier LR ${row.classifierLr}, ${row.epochs} epochs, batch 64, length 256.${row.note ? ' ' + row.note : ''}`,
+    note: `AFLoRA paper Table 5: adapter LR ${row.adapterLr}, classifier LR ${row.classifierLr}, ${row.epochs} epochs, batch 64, length 256, transformers' AdamW (adamw_hf, as the official runs).${row.note ? ' ' + row.note : ''}`,
     recipe: {
       adapterLr: row.adapterLr,
       classifierLr: row.classifierLr,
@@ -39,6 +39,8 @@ export function table5Presets<S extends OptionSchema>(options?: Partial<OptionsO
       weightDecay: 0.1,
       warmupRatio: 0.06,
       maxGradNorm: 0.1,
+      // The official runs: transformers 4.31's Trainer with its default optim.
+      optimizer: 'adamw_hf',
     },
     options,
     metric: row.metric,

@@ -6,6 +6,8 @@
  *   step-0 logits, loss and raw gradients: 1e-4; per-step losses and pre-clip gradient norms: 1e-3 of each value;
  *   learning rates: 1e-9; final variables after all steps: 1e-3; AFLoRA scores: 1e-3 of each score, thresholds 1e-3;
  *   scheduled remaining fraction / trainable fraction: 1e-9; parameter groups and freeze steps: identical.
+ * aflora_adamw_hf is the aflora problem under transformers 4.31's AdamW (the recipe's optimizer); its freeze steps
+ * differ from aflora's (layer 0 inter-B: 20 instead of 30), so a replay with the wrong optimizer fails.
  * Missing fixtures FAIL this file: run `python3 scripts/reference/make_golden.py tests/fixtures/golden` (needs torch).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -48,6 +50,8 @@ interface CaseJson {
     adamBeta1?: number;
     adamBeta2?: number;
     adamEps?: number;
+    /** The recipe's optimizer (absent in older fixtures: adamw_torch). */
+    optimizer?: 'adamw_torch' | 'adamw_hf';
   };
   seed?: number;
   paramGroups: Record<string, { lr: number; weightDecay: number }>;
@@ -163,7 +167,7 @@ describe('golden fixtures (PyTorch reference)', () => {
           classifierLr: r.classifierLr,
           weightDecay: r.weightDecay,
           classifierWeightDecay: r.classifierWeightDecay ?? r.weightDecay,
-          optimizer: 'adamw_torch',
+          optimizer: r.optimizer ?? 'adamw_torch',
           warmupRatio: r.warmupRatio,
           maxGradNorm: r.maxGradNorm,
           seed: info.seed ?? 0,

@@ -115,4 +115,34 @@ describe('plain composites follow the torch definitions', () => {
     expectClose(variable.dataSync(), p, 1e-6);
     expectClose(state.dataSync(), [...m, ...v], 1e-6);
   });
+
+  it("adamWUpdate variant 'hf' follows transformers 4.31 AdamW: eps on sqrt(v) before bias correction, decay after the update", () => {
+    const hp = { lr: 0.05, beta1: 0.8, beta2: 0.9, eps: 1e-3, weightDecay: 0.1, variant: 'hf' as const };
+    const p0 = values(5, 11);
+    const grads = [values(5, 12), values(5, 13)];
+    const variable = tf.variable(tf.tensor1d(p0));
+    let state = adamWState(variable);
+    const p = Array.from(p0);
+    const torchLike = Array.from(p0);
+    const m = new Array(5).fill(0);
+    const v = new Array(5).fill(0);
+    for (let step = 1; step <= 2; step++) {
+      const g = grads[step - 1];
+      state = adamWUpdate(variable, tf.tensor1d(g), state, null, { ...hp, step });
+      const stepSize = (hp.lr * Math.sqrt(1 - hp.beta2 ** step)) / (1 - hp.beta1 ** step);
+      for (let i = 0; i < 5; i++) {
+        m[i] = hp.beta1 * m[i] + (1 - hp.beta1) * g[i];
+        v[i] = hp.beta2 * v[i] + (1 - hp.beta2) * g[i] * g[i];
+        p[i] -= (stepSize * m[i]) / (Math.sqrt(v[i]) + hp.eps);
+        p[i] -= hp.lr * hp.weightDecay * p[i];
+        const denom = Math.sqrt(v[i]) / Math.sqrt(1 - hp.beta2 ** step) + hp.eps;
+        torchLike[i] = torchLike[i] * (1 - hp.lr * hp.weightDecay) - (hp.lr / (1 - hp.beta1 ** step)) * (m[i] / denom);
+      }
+    }
+    expectClose(variable.dataSync(), p, 1e-6);
+    expectClose(state.dataSync(), [...m, ...v], 1e-6);
+    // With eps this large the two variants are far apart: the test tells them apart.
+    const gap = Math.max(...p.map((x, i) => Math.abs(x - torchLike[i])));
+    expect(gap).toBeGreaterThan(1e-4);
+  });
 });

@@ -286,62 +286,65 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
     );
   });
 
-  it('clipCoefficients + adamWUpdate: three clipped steps match the composite', async () => {
-    // 8 variables: two sum-of-squares dispatches (6 + 2 inputs) per step.
-    const shapes = [[37], [3, 5], [130, 4], [2], [11], [4, 4], [9], [300]];
-    const hp = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 };
-    async function train(): Promise<Float32Array[]> {
-      const vars = shapes.map((shape, i) =>
-        tf.variable(
-          tf.tensor(
-            values(
-              shape.reduce((a, b) => a * b),
-              20 + i,
+  for (const variant of ['torch', 'hf'] as const)
+    it(`clipCoefficients + adamWUpdate (${variant}): three clipped steps match the composite`, async () => {
+      // 8 variables: two sum-of-squares dispatches (6 + 2 inputs) per step.
+      const shapes = [[37], [3, 5], [130, 4], [2], [11], [4, 4], [9], [300]];
+      const hp = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, variant };
+      async function train(): Promise<Float32Array[]> {
+        const vars = shapes.map((shape, i) =>
+          tf.variable(
+            tf.tensor(
+              values(
+                shape.reduce((a, b) => a * b),
+                20 + i,
+              ),
+              shape,
             ),
-            shape,
-          ),
-        ),
-      );
-      let states = vars.map((v) => kernels.adamWState(v));
-      const norms: number[] = [];
-      for (let step = 1; step <= 3; step++) {
-        const grads = shapes.map((shape, i) =>
-          tf.tensor(
-            values(
-              shape.reduce((a, b) => a * b),
-              40 + 7 * step + i,
-            ),
-            shape,
           ),
         );
-        const clip = kernels.clipCoefficients(grads, 0.5);
-        norms.push(...((await clip.data()) as Float32Array));
-        states = vars.map((v, i) => {
-          const next = kernels.adamWUpdate(v, grads[i], states[i], clip, { ...hp, step });
-          states[i].dispose();
-          return next;
-        });
-        tf.dispose([...grads, clip]);
+        let states = vars.map((v) => kernels.adamWState(v));
+        const norms: number[] = [];
+        for (let step = 1; step <= 3; step++) {
+          const grads = shapes.map((shape, i) =>
+            tf.tensor(
+              values(
+                shape.reduce((a, b) => a * b),
+                40 + 7 * step + i,
+              ),
+              shape,
+            ),
+          );
+          const clip = kernels.clipCoefficients(grads, 0.5);
+          norms.push(...((await clip.data()) as Float32Array));
+          states = vars.map((v, i) => {
+            const next = kernels.adamWUpdate(v, grads[i], states[i], clip, { ...hp, step });
+            states[i].dispose();
+            return next;
+          });
+          tf.dispose([...grads, clip]);
+        }
+        const out = await Promise.all(
+          [...vars, ...states].map(async (t) => (await t.data()) as Float32Array),
+        );
+        out.push(Float32Array.from(norms));
+        tf.dispose([...vars, ...states]);
+        return out;
       }
-      const out = await Promise.all([...vars, ...states].map(async (t) => (await t.data()) as Float32Array));
-      out.push(Float32Array.from(norms));
-      tf.dispose([...vars, ...states]);
-      return out;
-    }
-    await tf.setBackend('webgpu');
-    const counter = kernels.installDispatchCounter();
-    const fused = await train();
-    // Per step: 2 sum-of-squares + 8 x (moments + param).
-    expect(counter.total()).toBe(3 * (2 + 8 * 2));
-    counter.uninstall();
-    await tf.setBackend('cpu');
-    const plain = await train();
-    await tf.setBackend('webgpu');
-    // Clipping must have been active (norm > 0.5) for the test to cover the scale path.
-    expect(plain[plain.length - 1][0]).toBeGreaterThan(0.5);
-    fused.forEach((result, i) => expect(maxRelError(result, plain[i]), `tensor ${i}`).toBeLessThan(1e-5));
-    expect(gpu.uncapturedErrors).toEqual([]);
-  });
+      await tf.setBackend('webgpu');
+      const counter = kernels.installDispatchCounter();
+      const fused = await train();
+      // Per step: 2 sum-of-squares + 8 x (moments + param).
+      expect(counter.total()).toBe(3 * (2 + 8 * 2));
+      counter.uninstall();
+      await tf.setBackend('cpu');
+      const plain = await train();
+      await tf.setBackend('webgpu');
+      // Clipping must have been active (norm > 0.5) for the test to cover the scale path.
+      expect(plain[plain.length - 1][0]).toBeGreaterThan(0.5);
+      fused.forEach((result, i) => expect(maxRelError(result, plain[i]), `tensor ${i}`).toBeLessThan(1e-5));
+      expect(gpu.uncapturedErrors).toEqual([]);
+    });
 
   it('dropout: GPU-hash mask with the right rate, scaling, seeding and gradient', async () => {
     await tf.setBackend('webgpu');

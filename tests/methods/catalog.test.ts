@@ -35,7 +35,7 @@ describe('method catalog', () => {
 
   it("AFLoRA's GLUE presets carry Table 5 (CoLA: lr 1e-2 / 4e-2, 20 epochs, Matthews) and t_i / t_f", () => {
     const cola = methodEntry('aflora').presets.find((p) => p.id === 'cola')!;
-    expect(cola.recipe).toMatchObject({ adapterLr: 1e-2, classifierLr: 4e-2, epochs: 20, batchSize: 64, maxLength: 256 });
+    expect(cola.recipe).toMatchObject({ adapterLr: 1e-2, classifierLr: 4e-2, epochs: 20, batchSize: 64, maxLength: 256, optimizer: 'adamw_hf' });
     expect(cola.options).toEqual({ tiEpochs: 1, tfFraction: 0.7 });
     expect(cola.metric).toBe('matthews');
   });

@@ -1,5 +1,6 @@
 /**
- * Fused gradient clipping and AdamW (torch.optim.AdamW + clip_grad_norm_ semantics).
+ * Fused gradient clipping and AdamW (clip_grad_norm_ semantics; torch.optim.AdamW or transformers' own AdamW,
+ * `adamw_hf`, which differ only in where eps and the decay enter: see adamWUpdate).
  *
  * Plain TF.js spends ~4 dispatches per variable on the global norm and ~12 on the AdamW update. Here:
  *  - gradient norm: 1 dispatch per 6 variables, each adding their sums of squares to a running [1] total,
@@ -27,6 +28,33 @@ export interface AdamWHyper {
   weightDecay: number;
   /** 1-based optimizer step, for bias correction. */
   step: number;
+  /** 'torch' (torch.optim.AdamW, default) or 'hf' (transformers 4.31 optimization.AdamW, the Trainer's adamw_hf). */
+  variant?: AdamWVariant;
+}
+
+export type AdamWVariant = 'torch' | 'hf';
+
+/**
+ * The update as p' = (p * decayBefore - stepSize * m / (sqrt(v) * sqrtScale + eps)) * decayAfter; both variants
+ * are this one formula with their own coefficients.
+ */
+interface UpdateCoefficients {
+  decayBefore: number;
+  decayAfter: number;
+  stepSize: number;
+  sqrtScale: number;
+}
+
+/**
+ * torch: decay first, eps after the bias-corrected sqrt: p(1 - lr wd) - (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps).
+ * hf (transformers 4.31): denom = sqrt(v) + eps, step size lr sqrt(bc2) / bc1, then p <- p - lr wd p after the update.
+ */
+function updateCoefficients(hp: AdamWHyper): UpdateCoefficients {
+  const decay = hp.weightDecay > 0 ? 1 - hp.lr * hp.weightDecay : 1;
+  const bc1 = 1 - Math.pow(hp.beta1, hp.step);
+  const bc2 = 1 - Math.pow(hp.beta2, hp.step);
+  if (hp.variant === 'hf') return { decayBefore: 1, decayAfter: decay, stepSize: (hp.lr * Math.sqrt(bc2)) / bc1, sqrtScale: 1 };
+  return { decayBefore: decay, decayAfter: 1, stepSize: hp.lr / bc1, sqrtScale: 1 / Math.sqrt(bc2) };
 }
 
 const SUM_SQUARES = 'AfloraSumSquares';
@@ -115,28 +143,29 @@ registerWebGPUKernel(MOMENTS, (backend, { grad, moments, clip }, { beta1, beta2 
 });
 
 // param [n], new moments [2n] -> new param [n].
-registerWebGPUKernel(PARAM, (backend, { param, moments }, { decayFactor, stepSize, invSqrtBc2, eps }) => {
+registerWebGPUKernel(PARAM, (backend, { param, moments }, { decayBefore, decayAfter, stepSize, sqrtScale, eps }) => {
   const n = param.shape.reduce((a, b) => a * b, 1);
   const program: WebGPUProgramSpec = {
     variableNames: ['param', 'moments'],
     outputShape: param.shape,
     shaderKey: 'aflora_adamw_param',
     ...elementwiseDispatch(param.shape),
-    uniforms: 'decayFactor : f32, stepSize : f32, invSqrtBc2 : f32, eps : f32,',
+    uniforms: 'decayBefore : f32, decayAfter : f32, stepSize : f32, sqrtScale : f32, eps : f32,',
     getUserCode: () => `
       fn main(index : i32) {
         if (index < uniforms.size) {
           let m = moments[index];
           let v = moments[index + uniforms.size];
-          result[index] = param[index] * uniforms.decayFactor - uniforms.stepSize * m / (sqrt(v) * uniforms.invSqrtBc2 + uniforms.eps);
+          result[index] = (param[index] * uniforms.decayBefore - uniforms.stepSize * m / (sqrt(v) * uniforms.sqrtScale + uniforms.eps)) * uniforms.decayAfter;
         }
       }`,
   };
   assertShape(n > 0, () => 'adamW: empty parameter');
   return backend.runWebGPUProgram(program, [param, moments], 'float32', [
-    { type: 'float32', data: [decayFactor] },
+    { type: 'float32', data: [decayBefore] },
+    { type: 'float32', data: [decayAfter] },
     { type: 'float32', data: [stepSize] },
-    { type: 'float32', data: [invSqrtBc2] },
+    { type: 'float32', data: [sqrtScale] },
     { type: 'float32', data: [eps] },
   ]);
 });
@@ -197,8 +226,8 @@ export function adamWState(variable: tf.Tensor): tf.Tensor2D {
 
 /**
  * One AdamW step on `variable` (assigned in place), from its raw gradient times clip[1] (clip from
- * clipCoefficients, or null). torch.optim.AdamW: p <- p (1 - lr wd) - (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps).
- * Returns the new [2, n] moments; the caller disposes the old ones.
+ * clipCoefficients, or null), in `hp.variant`'s form (updateCoefficients). Returns the new [2, n] moments; the
+ * caller disposes the old ones.
  */
 export function adamWUpdate(
   variable: tf.Variable,
@@ -211,11 +240,7 @@ export function adamWUpdate(
     grad.size === variable.size && moments.size === 2 * variable.size,
     () => `adamW: sizes of ${variable.name}`,
   );
-  const coefficients = {
-    decayFactor: hp.weightDecay !== 0 ? 1 - hp.lr * hp.weightDecay : 1,
-    stepSize: hp.lr / (1 - Math.pow(hp.beta1, hp.step)),
-    invSqrtBc2: 1 / Math.sqrt(1 - Math.pow(hp.beta2, hp.step)),
-  };
+  const coefficients = updateCoefficients(hp);
   const [newParam, newMoments] = tf.tidy(() => {
     if (!kernelsActive()) return adamWComposite(variable, grad, moments, clip, hp, coefficients);
     const inputs: Record<string, tf.Tensor> = { grad: tf.reshape(grad, [-1]), moments };
@@ -236,14 +261,16 @@ function adamWComposite(
   moments: tf.Tensor2D,
   clip: tf.Tensor1D | null,
   hp: AdamWHyper,
-  { decayFactor, stepSize, invSqrtBc2 }: { decayFactor: number; stepSize: number; invSqrtBc2: number },
+  { decayBefore, decayAfter, stepSize, sqrtScale }: UpdateCoefficients,
 ): [tf.Tensor, tf.Tensor2D] {
   const g = tf.reshape(clip ? tf.mul(grad, tf.slice(clip, [1], [1])) : grad, [-1]);
   const [m, v] = tf.unstack(moments);
   const m2 = tf.add(tf.mul(m, hp.beta1), tf.mul(g, 1 - hp.beta1));
   const v2 = tf.add(tf.mul(v, hp.beta2), tf.mul(tf.square(g), 1 - hp.beta2));
-  const denom = tf.add(tf.mul(tf.sqrt(v2), invSqrtBc2), hp.eps);
+  const root = tf.sqrt(v2);
+  const denom = tf.add(sqrtScale === 1 ? root : tf.mul(root, sqrtScale), hp.eps);
   const update = tf.reshape(tf.mul(tf.div(m2, denom), stepSize), variable.shape);
-  const decayed = decayFactor === 1 ? variable : tf.mul(variable, decayFactor);
-  return [tf.sub(decayed, update), tf.stack([m2, v2]) as tf.Tensor2D];
+  const decayed = decayBefore === 1 ? variable : tf.mul(variable, decayBefore);
+  const stepped = tf.sub(decayed, update);
+  return [decayAfter === 1 ? stepped : tf.mul(stepped, decayAfter), tf.stack([m2, v2]) as tf.Tensor2D];
 }
