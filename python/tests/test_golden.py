@@ -14,7 +14,7 @@ from peft_playground.config import resolve_options
 from peft_playground.methods import attach
 from peft_playground.session import Session
 
-CASES = ["aflora", "aflora_both_pxg", "aflora_regression", "lora", "elora"]
+CASES = ["aflora", "aflora_both_pxg", "aflora_regression", "aflora_adamw_hf", "lora", "elora"]
 TOL = 1e-4
 
 
@@ -30,7 +30,7 @@ def run_case(case, world=1, rank=0):
                 dict(model.named_parameters())[name].copy_(initial[name])
     options = resolve_options(info["method"], info["options"])
     r = info["recipe"]
-    recipe = {**{k: r[k] for k in ("adapterLr", "classifierLr", "weightDecay", "classifierWeightDecay", "warmupRatio", "maxGradNorm", "epochs")}, "seed": 0}
+    recipe = {**{k: r[k] for k in ("adapterLr", "classifierLr", "weightDecay", "classifierWeightDecay", "warmupRatio", "maxGradNorm", "epochs")}, "seed": 0, "optimizer": r.get("optimizer", "adamw_torch")}
     adapter = attach(model, info["method"], options, 0, initial)
     session = Session(model, adapter, recipe, r["totalSteps"], r["totalSteps"] // r["epochs"], torch.device("cpu"), world, rank)
     batches = {k: tensors[f"input.{k}"].long() for k in ("input_ids", "token_type_ids", "attention_mask")}
