@@ -13,7 +13,7 @@ import { adapterMethod } from '../../src/methods/registry';
 import type { ModelDir } from './model-dir';
 
 export interface ProofCase {
-  method: 'aflora' | 'lora';
+  method: 'aflora' | 'lora' | 'alora';
   options: Record<string, unknown>;
   recipe: TrainingRecipe;
 }
@@ -30,6 +30,13 @@ export const PROOF_CASES: readonly ProofCase[] = [
   {
     method: 'lora',
     options: { r: 8, alpha: 16, targetModules: ['query', 'key', 'value', 'attn_out', 'inter', 'out'] },
+    recipe: { ...PROOF_RECIPE, adapterLr: 5e-3 },
+  },
+  // ALoRA: rounds after 8, 12, ..., 28 steps prune and regrow ranks, so the export carries a rank per module
+  // (rank_pattern / alpha_pattern) and leaves out gated-off ranks and modules with none.
+  {
+    method: 'alora',
+    options: { rInit: 4, maxRank: 8, alpha: 8, superEpochs: { value: 8, unit: 'steps' }, roundEvery: { value: 4, unit: 'steps' }, rounds: 6, pruneCount: 6, probeSize: 16 },
     recipe: { ...PROOF_RECIPE, adapterLr: 5e-3 },
   },
 ];

@@ -54,22 +54,24 @@ export interface MethodContext {
   seed: number;
   /** Initial values by variable name (golden fixtures, imported adapters); overrides the random init. */
   initial?: StateDict;
-  /** The model's loss on a fixed held-out batch (ALoRA's AB-LoRA importance); absent where the caller has none. */
-  probe?: ModelProbe;
+  /**
+   * A fixed held-out batch to score the model on (ALoRA's AB-LoRA importance): the first `count` validation rows
+   * (training rows when the run has no validation set), uploaded when asked (call it in create()) and kept for the run.
+   */
+  probe?(count: number): ModelProbe;
 }
 
 /**
- * The task loss of the current model on a fixed batch: the first `count` validation examples (the training
- * examples when the run has no validation set), in eval mode (no dropout, no regularizer), with the method's
- * variables as they are when loss() is called. Each call enqueues one forward pass and returns its mean loss as a
- * scalar the caller owns (read many together: one GPU sync for a whole round of ablations).
+ * The task loss of the current model on the probe batch, in eval mode (no dropout, no regularizer), with the
+ * method's variables as they are when loss() is called. Each call enqueues one forward pass and returns its mean
+ * loss as a scalar the caller owns (read many together: one GPU sync for a whole round of ablations).
  */
 export interface ModelProbe {
-  /** Where the batch comes from. */
+  /** Where the rows come from. */
   readonly source: 'validation' | 'training';
-  /** Examples available to a probe (a larger `count` is clamped to it). */
-  readonly available: number;
-  loss(count: number): tf.Scalar;
+  /** Rows in the batch (the count asked for, at most the rows there are). */
+  readonly count: number;
+  loss(): tf.Scalar;
 }
 
 /**

@@ -86,8 +86,8 @@ export class Trainer {
   private readonly validation?: EncodedExamples;
   private readonly optimizer: AdamW;
   private pending: PendingMetrics[] = [];
-  /** The probe's uploaded batch, by example count (made on first use, kept for the run). */
-  private readonly probeBatches = new Map<number, DeviceBatch>();
+  /** Batches uploaded for the method's probes (MethodContext.probe), freed with the trainer. */
+  private readonly probeBatches: DeviceBatch[] = [];
   private nextStep = 0;
   private epochOrder: { epoch: number; order: Int32Array } | null = null;
   private disposed = false;
@@ -118,7 +118,7 @@ export class Trainer {
       stepsPerEpoch: this.stepsPerEpoch,
       seed: recipe.seed,
       initial: init.initial,
-      probe: this.createProbe(),
+      probe: (count) => this.createProbe(count),
     });
     try {
       this.model = new BertModel(config, init.weights, {
@@ -129,6 +129,7 @@ export class Trainer {
       if (init.initial) this.loadHead(init.initial);
     } catch (error) {
       this.runtime.dispose();
+      this.probeBatches.splice(0).forEach(disposeBatch);
       throw error;
     }
     this.initNotes = this.model.initNotes;
@@ -325,31 +326,27 @@ export class Trainer {
     this.disposed = true;
     tf.dispose(this.pending.flatMap((p) => [p.loss, p.gradNorm]));
     this.pending = [];
-    for (const batch of this.probeBatches.values()) disposeBatch(batch);
-    this.probeBatches.clear();
+    this.probeBatches.splice(0).forEach(disposeBatch);
     this.optimizer.dispose();
     this.runtime.dispose();
     this.model.dispose();
   }
 
-  /** The method's view of a fixed held-out batch (MethodContext.probe): validation rows, else training rows. */
-  private createProbe(): ModelProbe {
+  /** MethodContext.probe: a fixed batch of validation rows (else training rows), uploaded now, kept for the run. */
+  private createProbe(count: number): ModelProbe {
+    this.assertAlive();
     const examples = this.validation ?? this.train;
+    const n = Math.max(1, Math.min(Math.floor(count), examples.count));
+    const batch = uploadBatch(gatherBatch(examples, range(0, n), n), this.config.numLabels, true);
+    this.probeBatches.push(batch);
     return {
       source: this.validation ? 'validation' : 'training',
-      available: examples.count,
-      loss: (count) => {
+      count: n,
+      loss: () => {
         this.assertAlive();
-        const n = Math.max(1, Math.min(Math.floor(count), examples.count));
-        let batch = this.probeBatches.get(n);
-        if (!batch) {
-          batch = uploadBatch(gatherBatch(examples, range(0, n), n), this.config.numLabels, true);
-          this.probeBatches.set(n, batch);
-        }
-        const fixed = batch;
         return this.tidyForward(() => {
-          const logits = this.model.forward(fixed, this.runtime, { training: false });
-          return this.config.numLabels === 1 ? mseLoss(logits, fixed.values!, fixed.weights!) : crossEntropyLoss(logits, fixed.targets!);
+          const logits = this.model.forward(batch, this.runtime, { training: false });
+          return this.config.numLabels === 1 ? mseLoss(logits, batch.values!, batch.weights!) : crossEntropyLoss(logits, batch.targets!);
         });
       },
     };

@@ -4,12 +4,13 @@
  */
 import { resolveOptions, type OptionsOf } from '../engine/options';
 import { afloraEntry, pmFrozenEntry, pmTrainableEntry } from './aflora/schema';
+import { aloraEntry } from './alora/schema';
 import { eloraEntry } from './elora/schema';
 import type { MethodEntry } from './entry';
 import { fullEntry } from './full/schema';
 import { loraEntry } from './lora/schema';
 
-export const CATALOG = [afloraEntry, pmTrainableEntry, pmFrozenEntry, loraEntry, eloraEntry, fullEntry] as const;
+export const CATALOG = [afloraEntry, pmTrainableEntry, pmFrozenEntry, loraEntry, eloraEntry, fullEntry, aloraEntry] as const;
 
 export type MethodId = (typeof CATALOG)[number]['id'];
 type EntryOf<Id extends MethodId> = Extract<(typeof CATALOG)[number], { id: Id }>;

@@ -7,6 +7,7 @@ import type { AdapterMethod } from '../engine/adapter';
 import type { StateDict } from '../engine/types';
 import type { PeftAdapter } from '../io/export/peft';
 import { afloraRuntime, pmFrozenRuntime, pmTrainableRuntime } from './aflora';
+import { aloraRuntime } from './alora';
 import { methodEntry, methodOptions, type MethodId, type MethodOptions } from './catalog';
 import type { MethodRuntime } from './common';
 import { eloraRuntime } from './elora';
@@ -20,6 +21,7 @@ const RUNTIMES: { [Id in MethodId]: MethodRuntime<MethodOptions<Id>> } = {
   lora: loraRuntime,
   elora: eloraRuntime,
   full: fullRuntime,
+  alora: aloraRuntime,
 };
 
 /** A method with its options bound: the Trainer's AdapterMethod plus what the worker exports with. */

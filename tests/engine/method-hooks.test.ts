@@ -5,7 +5,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { AdapterMethod, AdapterRuntime, GradientClip, MethodVariable, ModelProbe } from '../../src/engine/adapter';
+import type {
+  AdapterMethod,
+  AdapterRuntime,
+  GradientClip,
+  MethodVariable,
+  ModelProbe,
+} from '../../src/engine/adapter';
+import type { EncodedExamples } from '../../src/engine/batches';
 import { Trainer, type TrainingRecipe } from '../../src/engine/trainer';
 import { randomBertWeights } from '../../src/engine/weights';
 import { tinyConfig, toyExamples } from '../helpers/tinyBert';
@@ -58,26 +65,54 @@ function fakeMethod(options: FakeOptions): AdapterMethod {
         decays: false,
         ...(i === 1 && options.ownSchedule ? { lrFactor: options.ownSchedule } : {}),
       }));
-      const pending: { step: number; when: 'before' | 'after'; value: tf.Tensor; grad: tf.Tensor; clip: tf.Tensor }[] = [];
-      const record = (when: 'before' | 'after') => (step: number, grads: ReadonlyMap<string, tf.Tensor>, clip: GradientClip) => {
-        if (!options.seen) return;
-        const first = vars[0];
-        // Copies: the engine frees the gradients and the clip after the step.
-        pending.push({ step, when, value: tf.clone(first.variable), grad: tf.clone(grads.get(first.name)!), clip: tf.clone(clip) });
-      };
+      const pending: {
+        step: number;
+        when: 'before' | 'after';
+        value: tf.Tensor;
+        grad: tf.Tensor;
+        clip: tf.Tensor;
+      }[] = [];
+      const record =
+        (when: 'before' | 'after') =>
+        (step: number, grads: ReadonlyMap<string, tf.Tensor>, clip: GradientClip) => {
+          if (!options.seen) return;
+          const first = vars[0];
+          // Copies: the engine frees the gradients and the clip after the step.
+          pending.push({
+            step,
+            when,
+            value: tf.clone(first.variable),
+            grad: tf.clone(grads.get(first.name)!),
+            clip: tf.clone(clip),
+          });
+        };
       return {
         adapted: new Set(targets.map((t) => t.path)),
         trainsBase: false,
         cells: [],
-        apply: (target, _x, base) => tf.add(base, vars.find((v) => v.name === `${target.path}.delta`)!.variable),
+        apply: (target, _x, base) =>
+          tf.add(base, vars.find((v) => v.name === `${target.path}.delta`)!.variable),
         variables: () => vars,
         trainable: () => vars,
-        regularizer: options.regularizer === undefined ? undefined : () => tf.mul(options.regularizer!, tf.addN(vars.map((v) => tf.sum(tf.square(v.variable))))) as tf.Scalar,
+        regularizer:
+          options.regularizer === undefined
+            ? undefined
+            : () =>
+                tf.mul(
+                  options.regularizer!,
+                  tf.addN(vars.map((v) => tf.sum(tf.square(v.variable)))),
+                ) as tf.Scalar,
         observeGradients: record('before'),
         observeUpdate: record('after'),
         async afterStep() {
           for (const p of pending.splice(0)) {
-            options.seen?.push({ step: p.step, when: p.when, value: (await p.value.data()) as Float32Array, grad: (await p.grad.data()) as Float32Array, clip: (await p.clip.data()) as Float32Array });
+            options.seen?.push({
+              step: p.step,
+              when: p.when,
+              value: (await p.value.data()) as Float32Array,
+              grad: (await p.grad.data()) as Float32Array,
+              clip: (await p.clip.data()) as Float32Array,
+            });
             tf.dispose([p.value, p.grad, p.clip]);
           }
           return { events: [], frozen: [] };
@@ -89,7 +124,13 @@ function fakeMethod(options: FakeOptions): AdapterMethod {
 }
 
 function trainer(options: FakeOptions, overrides: Partial<TrainingRecipe> = {}): Trainer {
-  return new Trainer({ config: CONFIG, weights: randomBertWeights(CONFIG, 1), method: fakeMethod(options), train: toyExamples(16, 12, 5), recipe: { ...recipe, ...overrides } });
+  return new Trainer({
+    config: CONFIG,
+    weights: randomBertWeights(CONFIG, 1),
+    method: fakeMethod(options),
+    train: toyExamples(16, 12, 5),
+    recipe: { ...recipe, ...overrides },
+  });
 }
 
 async function values(t: Trainer, index: number): Promise<Float32Array> {
@@ -196,23 +237,42 @@ describe('gradients and clip before and after the optimizer update', () => {
 });
 
 describe('probe (MethodContext.probe: the loss of a fixed held-out batch)', () => {
-  it('is the eval-mode validation loss of the first n rows, follows the variables, and leaks nothing', async () => {
-    let probe: ModelProbe | undefined;
+  /** The fake method asking for probes of these sizes in create(). */
+  function withProbes(counts: number[], validation?: EncodedExamples) {
+    const probes: ModelProbe[] = [];
     const base = fakeMethod({});
     const method: AdapterMethod = {
       ...base,
       create(ctx) {
-        probe = ctx.probe;
         expect(ctx.stepsPerEpoch).toBe(2); // 16 rows / batch 8
+        for (const n of counts) probes.push(ctx.probe!(n));
         return base.create(ctx);
       },
     };
+    const t = new Trainer({
+      config: CONFIG,
+      weights: randomBertWeights(CONFIG, 1),
+      method,
+      train: toyExamples(16, 12, 5),
+      validation,
+      recipe,
+    });
+    return { t, probes };
+  }
+  const read = async (probe: ModelProbe) => {
+    const loss = probe.loss();
+    const value = (await loss.data())[0];
+    loss.dispose();
+    return value;
+  };
+
+  it('is the eval-mode validation loss of the first n rows, follows the variables, and leaks nothing', async () => {
     const validation = toyExamples(12, 12, 9);
-    const t = new Trainer({ config: CONFIG, weights: randomBertWeights(CONFIG, 1), method, train: toyExamples(16, 12, 5), validation, recipe });
-    expect(probe?.source).toBe('validation');
-    expect(probe?.available).toBe(12);
+    const { t, probes } = withProbes([5, 1000], validation);
+    const [five, all] = probes;
+    expect([five.source, five.count, all.count]).toEqual(['validation', 5, 12]); // 1000 is clamped to the 12 rows
     const n = 5 * validation.seqLen;
-    const first5 = {
+    const first5: EncodedExamples = {
       count: 5,
       seqLen: validation.seqLen,
       inputIds: validation.inputIds.slice(0, n),
@@ -220,39 +280,39 @@ describe('probe (MethodContext.probe: the loss of a fixed held-out batch)', () =
       attentionMask: validation.attentionMask.slice(0, n),
       labels: Array.prototype.slice.call(validation.labels, 0, 5) as number[],
     };
-    const read = async (count: number) => {
-      const loss = probe!.loss(count);
-      const value = (await loss.data())[0];
-      loss.dispose();
-      return value;
-    };
-    expect(await read(5)).toBeCloseTo((await t.evaluate(first5)).loss, 5);
-    expect(await read(1000)).toBeCloseTo((await t.evaluate()).loss, 5); // clamped to the 12 rows
+    expect(await read(five)).toBeCloseTo((await t.evaluate(first5)).loss, 5);
+    expect(await read(all)).toBeCloseTo((await t.evaluate()).loss, 5);
     // The probe sees the variables as they are at the call (a large head makes the loss sensitive to them).
-    tf.tidy(() => t.model.head.forEach((h, i) => h.variable.assign(tf.randomNormal(h.variable.shape, 0, 5, 'float32', 3 + i))));
-    const before = await read(12);
-    tf.tidy(() => t.runtime.variables().forEach((v, i) => v.variable.assign(tf.randomNormal(v.variable.shape, 0, 3, 'float32', 7 + i))));
-    const after = await read(12);
+    tf.tidy(() =>
+      t.model.head.forEach((h, i) =>
+        h.variable.assign(tf.randomNormal(h.variable.shape, 0, 5, 'float32', 3 + i)),
+      ),
+    );
+    const before = await read(all);
+    tf.tidy(() =>
+      t.runtime
+        .variables()
+        .forEach((v, i) => v.variable.assign(tf.randomNormal(v.variable.shape, 0, 3, 'float32', 7 + i))),
+    );
+    const after = await read(all);
     expect(Math.abs(after - before)).toBeGreaterThan(1e-3);
     expect(after).toBeCloseTo((await t.evaluate()).loss, 4);
+    await t.step(); // the optimizer's state is made lazily at the first step
+    await t.flushMetrics();
     const count = tf.memory().numTensors;
-    await read(12);
-    await read(5);
+    await read(all);
+    await read(five);
+    await t.step();
+    await t.flushMetrics();
     expect(tf.memory().numTensors).toBe(count);
+    const beforeDispose = tf.memory().numTensors;
     t.dispose();
+    expect(tf.memory().numTensors).toBeLessThan(beforeDispose);
   });
 
   it('falls back to the training rows without a validation set', () => {
-    let probe: ModelProbe | undefined;
-    const base = fakeMethod({});
-    const t = new Trainer({
-      config: CONFIG,
-      weights: randomBertWeights(CONFIG, 1),
-      method: { ...base, create: (ctx) => ((probe = ctx.probe), base.create(ctx)) },
-      train: toyExamples(16, 12, 5),
-      recipe,
-    });
-    expect([probe?.source, probe?.available]).toEqual(['training', 16]);
+    const { t, probes } = withProbes([64]);
+    expect([probes[0].source, probes[0].count]).toEqual(['training', 16]);
     t.dispose();
   });
 });
@@ -260,8 +320,17 @@ describe('probe (MethodContext.probe: the loss of a fixed held-out batch)', () =
 describe('activeParamCount (a method whose tensors hold switched-off slots)', () => {
   it('replaces the method part of the trainable count; the classifier is still counted', async () => {
     const base = fakeMethod({});
-    const method: AdapterMethod = { ...base, create: (ctx) => ({ ...base.create(ctx), activeParamCount: () => 7 }) };
-    const t = new Trainer({ config: CONFIG, weights: randomBertWeights(CONFIG, 1), method, train: toyExamples(16, 12, 5), recipe });
+    const method: AdapterMethod = {
+      ...base,
+      create: (ctx) => ({ ...base.create(ctx), activeParamCount: () => 7 }),
+    };
+    const t = new Trainer({
+      config: CONFIG,
+      weights: randomBertWeights(CONFIG, 1),
+      method,
+      train: toyExamples(16, 12, 5),
+      recipe,
+    });
     const head = t.model.trainedParams().reduce((n, p) => n + p.variable.size, 0);
     expect(head).toBeGreaterThan(0);
     expect(t.trainableParamCount()).toBe(7 + head);

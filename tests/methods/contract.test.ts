@@ -19,6 +19,8 @@ const ROWS: Record<string, object> = {
   lora: { r: 4, alpha: 8, targetModules: ['query', 'value', 'inter'] },
   elora: { rank: 16, targetModules: ['query', 'value', 'inter', 'out'] },
   full: {},
+  // Rounds inside the 20-step toy run (after steps 5, 9, 13, 17), with room to grow.
+  alora: { rInit: 2, maxRank: 4, alpha: 4, superEpochs: { value: 6, unit: 'steps' }, roundEvery: { value: 4, unit: 'steps' }, rounds: 4, pruneCount: 3, probeSize: 8 },
 };
 
 const CONFIG = tinyConfig();
@@ -127,7 +129,9 @@ describe.each(Object.keys(ROWS))('method %s', (id) => {
     const count = trainer.trainableParamCount();
     trainer.dispose();
     expect(count).toBe(method.countTrainable(CONFIG) + HEAD_SIZE);
-    expect(fromVariables).toBe(count);
+    // A method whose tensors hold switched-off rank slots counts only its active ones.
+    if (trainer.runtime.activeParamCount) expect(fromVariables).toBeGreaterThanOrEqual(count);
+    else expect(fromVariables).toBe(count);
   });
 
   it('changes only its trainable variables and the classifier', async () => {
