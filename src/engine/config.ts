@@ -1,12 +1,8 @@
 /** Hugging Face config.json -> BertConfig, with errors that say what is unsupported and what to do. */
+import { UnsupportedModelError } from './errors';
 import type { BertConfig, HiddenAct } from './types';
 
-export class UnsupportedModelError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnsupportedModelError';
-  }
-}
+export { UnsupportedModelError };
 
 /** Encoders with BERT's module layout and state-dict names (post-LN, absolute positions, token types). */
 const SUPPORTED_MODEL_TYPES = new Set(['bert']);

@@ -4,6 +4,7 @@
  * group. A spec is the only place a default or a limit is written; defaults are merged and values checked by
  * the functions below, the settings form and the URL state are derived from the specs. Tensor-free.
  */
+import { InputError } from './errors';
 
 /** A duration the user may give in optimizer steps or in (fractional) epochs. */
 export interface Span {
@@ -133,14 +134,14 @@ export function spanSteps(span: Span, stepsPerEpoch: number): number {
 /* ------------------------------------------------------------------ checking and merging */
 
 /** A value that breaks its spec (or an unknown / missing key); `what` names the schema ("LoRA", "recipe"). */
-export class OptionError extends Error {
+export class OptionError extends InputError {
   constructor(
     readonly what: string,
     /** The option's key; '' when the whole value object is wrong. */
     readonly key: string,
     readonly problem: string,
   ) {
-    super(`${what}: ${key ? key + ' ' : ''}${problem}`);
+    super(`${what}: ${key ? key + ' ' : ''}${problem}`, 'Change that setting (the form shows its range) and start again.');
     this.name = 'OptionError';
   }
 }

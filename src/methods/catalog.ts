@@ -2,6 +2,7 @@
  * Every adapter method, tensor-free: what the page imports (method cards, settings form, URL state, presets) and
  * what a run config's `method` is checked against. The runtimes are in registry.ts (the worker's side).
  */
+import { InputError } from '../engine/errors';
 import { resolveOptions, type OptionsOf } from '../engine/options';
 import { afloraEntry, pmFrozenEntry, pmTrainableEntry } from './aflora/schema';
 import { aloraEntry } from './alora/schema';
@@ -17,9 +18,9 @@ type EntryOf<Id extends MethodId> = Extract<(typeof CATALOG)[number], { id: Id }
 /** The complete options of method `Id`. */
 export type MethodOptions<Id extends MethodId> = OptionsOf<EntryOf<Id>['options']>;
 
-export class UnknownMethodError extends Error {
+export class UnknownMethodError extends InputError {
   constructor(id: string) {
-    super(`unknown adapter method "${id}" (known: ${CATALOG.map((m) => m.id).join(', ')})`);
+    super(`unknown adapter method "${id}" (known: ${CATALOG.map((m) => m.id).join(', ')})`, 'Pick one of the listed methods.');
     this.name = 'UnknownMethodError';
   }
 }

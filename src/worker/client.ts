@@ -17,7 +17,7 @@ export class WorkerClient {
       error.preventDefault();
       this.emit({
         type: 'error',
-        kind: 'internal',
+        kind: 'bug',
         message: error.message || 'the training worker crashed',
         hint: 'Reload the page; if it happens again, open the browser console and report the error.',
       });

@@ -5,7 +5,7 @@
  */
 import { MAX_FILE_BYTES, guessColumns, parseTable, prepareTables, type DatasetIssue, type PreparedDataset, type Table, type Task } from '../io/datasets';
 import { decodeText, describeDecoding, type DecodedText, type TextEncoding } from '../io/datasets/encoding';
-import { BadInputError } from './errors';
+import { InputError } from '../engine/errors';
 import type { DataFile, DataInput, DataPreview, DataProblem } from './protocol';
 import type { DataColumns, DataRef, DataSplit } from './run-config';
 
@@ -26,7 +26,7 @@ export function unusableReason(prepared: PreparedDataset): string | null {
 /** A file's text, decoded with `encoding` (null: detected); `decoded` is null for text handed over as such. */
 async function readFile(file: DataFile, encoding: TextEncoding | null): Promise<{ text: string; decoded: DecodedText | null }> {
   const tooLarge = (bytes: number) =>
-    new BadInputError(`${file.name} is ${(bytes / 1024 / 1024).toFixed(0)} MB; the limit is ${MAX_FILE_BYTES / 1024 / 1024} MB.`, 'Sample it down first.');
+    new InputError(`${file.name} is ${(bytes / 1024 / 1024).toFixed(0)} MB; the limit is ${MAX_FILE_BYTES / 1024 / 1024} MB.`, 'Sample it down first.');
   if ('text' in file) return { text: file.text, decoded: null };
   let bytes: Uint8Array;
   if ('blob' in file) {
@@ -34,7 +34,7 @@ async function readFile(file: DataFile, encoding: TextEncoding | null): Promise<
     bytes = new Uint8Array(await file.blob.arrayBuffer());
   } else {
     const response = await fetch(file.url);
-    if (!response.ok) throw new BadInputError(`${file.name}: HTTP ${response.status}.`, 'Reload the page; the sample datasets ship with the app.');
+    if (!response.ok) throw new InputError(`${file.name}: HTTP ${response.status}.`, 'Reload the page; the sample datasets ship with the app.');
     const length = Number(response.headers.get('content-length'));
     if (length > MAX_FILE_BYTES) throw tooLarge(length);
     bytes = new Uint8Array(await response.arrayBuffer());
@@ -123,20 +123,20 @@ export class DataStore {
     };
   }
 
-  /** The examples a run config's data section names; BadInputError when they are not the loaded, usable data. */
+  /** The examples a run config's data section names; InputError when they are not the loaded, usable data. */
   forRun(data: DataRef): PreparedDataset {
     const loaded = this.requireLoaded();
     if (data.train !== loaded.train.file || data.validation !== (loaded.validation?.file ?? null)) {
-      throw new BadInputError(`The run is for ${data.train}, but ${loaded.train.file} is loaded.`, 'Load that data file first.');
+      throw new InputError(`The run is for ${data.train}, but ${loaded.train.file} is loaded.`, 'Load that data file first.');
     }
     const dataset = this.prepare(data.columns, data.task, data);
     const reason = unusableReason(dataset);
     if (reason) {
       const lines = problemsOf(dataset.errors).flatMap((p) => (p.line === null ? [] : [{ line: p.line, message: `${p.file}: ${p.message}` }]));
-      throw new BadInputError(`${loaded.name}: ${reason}`, 'Fix the rows listed below, or pick other columns.', lines.slice(0, MAX_PROBLEMS));
+      throw new InputError(`${loaded.name}: ${reason}`, 'Fix the rows listed below, or pick other columns.', lines.slice(0, MAX_PROBLEMS));
     }
     if (dataset.labels.join('\n') !== data.labels.join('\n')) {
-      throw new BadInputError(`The run expects classes ${data.labels.join(', ')}, the data has ${dataset.labels.join(', ')}.`, 'Reload the data and start again.');
+      throw new InputError(`The run expects classes ${data.labels.join(', ')}, the data has ${dataset.labels.join(', ')}.`, 'Reload the data and start again.');
     }
     return dataset;
   }
@@ -157,7 +157,7 @@ export class DataStore {
   }
 
   private requireLoaded() {
-    if (!this.loaded) throw new BadInputError('No data is loaded.', 'Pick a sample dataset or drop a file first.');
+    if (!this.loaded) throw new InputError('No data is loaded.', 'Pick a sample dataset or drop a file first.');
     return this.loaded;
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { MethodEvent, ViewCell } from '../engine/adapter';
 import type { StepMetrics } from '../engine/trainer';
+import type { ErrorPayload } from '../engine/errors';
 import type { BertConfig } from '../engine/types';
 import type { Task } from '../io/datasets/dataset';
 import type { TextEncoding } from '../io/datasets/encoding';
@@ -56,29 +57,9 @@ export type Command =
 
 export type Phase = 'download' | 'tokenize' | 'compile' | 'train' | 'evaluate';
 
-export type ErrorKind =
-  | 'webgpu-unavailable'
-  | 'device-lost'
-  | 'bad-input'
-  /** A download failed for a reason that may pass (offline, server error): retry. */
-  | 'network'
-  | 'nan-loss'
-  | 'unsupported-model'
-  | 'out-of-memory'
-  | 'internal';
-
-export interface LineProblem {
-  line: number;
-  message: string;
-}
-
+export type { ErrorKind, LineProblem } from '../engine/errors';
 /** What went wrong, and what to do about it. */
-export interface WorkerError {
-  kind: ErrorKind;
-  message: string;
-  hint: string;
-  lines?: LineProblem[];
-}
+export type WorkerError = ErrorPayload;
 
 export interface ModelInfo extends ModelRef {
   config: BertConfig;

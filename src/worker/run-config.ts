@@ -5,6 +5,7 @@
  * shows one). buildRunConfig merges the defaults (the one place for a run); parseRunConfig checks one strictly.
  * Tensor-free: the page and the worker both import it.
  */
+import { InputError } from '../engine/errors';
 import { int, num, OptionError, parseOptions, resolveOptions, type OptionSpec, type OptionsOf, type OptionValue } from '../engine/options';
 import { RECIPE_SCHEMA, type Recipe } from '../engine/recipe';
 import type { Task } from '../io/datasets/dataset';
@@ -63,12 +64,12 @@ export interface RunConfig {
 }
 
 /** A run config that does not parse; `path` names the field (e.g. `recipe.epochs`). */
-export class RunConfigError extends Error {
+export class RunConfigError extends InputError {
   constructor(
     readonly path: string,
     problem: string,
   ) {
-    super(`run config: ${path} ${problem}`);
+    super(`run config: ${path} ${problem}`, 'Change that setting (the form shows its range) and start again.');
     this.name = 'RunConfigError';
   }
 }

@@ -11,7 +11,7 @@ import { exportNative } from '../io/export/native';
 import type { LoadedModel } from '../io/model/model-source';
 import { adapterMethod, type BoundMethod } from '../methods/registry';
 import { InputError } from '../engine/errors';
-import { BadInputError, toWorkerError } from './errors';
+import { toWorkerError } from './errors';
 import { fromMethodEvent, stepMetricsOf } from './events';
 import type { Evaluation, ExportFormat, FinishReason, Prediction, TrainingPlan, WorkerEvent } from './protocol';
 import type { RunConfig } from './run-config';
@@ -171,7 +171,7 @@ export class Run {
               reason = 'failed';
               this.emit({
                 type: 'error',
-                kind: 'nan-loss',
+                kind: 'numerical',
                 message: `The loss became ${bad.loss} at step ${bad.step}.`,
                 hint: 'Training diverged: lower the adapter or classifier learning rate (or the max grad norm) and train again.',
               });
@@ -230,14 +230,14 @@ export class Run {
   async exportFiles(format: ExportFormat, fromSnapshot: boolean): Promise<{ name: string; bytes: Uint8Array }[]> {
     let state: StateDict;
     if (fromSnapshot) {
-      if (!this.lastGoodState) throw new BadInputError('The GPU was lost before the first evaluation: no adapter was saved.', 'Reload and train again.');
+      if (!this.lastGoodState) throw new InputError('The GPU was lost before the first evaluation: no adapter was saved.', 'Reload and train again.');
       state = this.lastGoodState;
     } else {
       state = await this.trainer.adapterState();
     }
     const baseModel = this.config.model.hubId ?? this.config.model.name;
     if (format === 'peft') {
-      if (!this.method.exportPeft) throw new BadInputError(`${this.config.method.id} has no PEFT form.`, 'Export the native file instead.');
+      if (!this.method.exportPeft) throw new InputError(`${this.config.method.id} has no PEFT form.`, 'Export the native file instead.');
       const adapter = this.method.exportPeft(state, baseModel);
       return [
         { name: 'adapter_config.json', bytes: new TextEncoder().encode(adapter.files['adapter_config.json']) },

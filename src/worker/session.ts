@@ -2,14 +2,13 @@
  * What the worker holds between commands: the loaded model, the data (./data), the current run (./run), and
  * the rules of when a command may run. Every command answers with events; a thrown error becomes one.
  */
-import { UnsupportedModelError } from '../engine/config';
 import { loadModel, type LoadedModel, type ModelSource as IoModelSource } from '../io/model/model-source';
 import { DataStore } from './data';
-import { BadInputError, describe, DeviceLostError, toWorkerError, UnsupportedInputError } from './errors';
+import { toWorkerError } from './errors';
 import { assertNever, type Command, type ModelInfo, type ModelSource, type WorkerEvent } from './protocol';
 import { Run } from './run';
 import { buildRunConfig, parseRunConfig, type RunConfig } from './run-config';
-import { InputError } from '../engine/errors';
+import { describe, DeviceLostError, InputError } from '../engine/errors';
 import { readAdapterFiles, type ImportedAdapter } from '../io/export/import';
 
 const STOP_FIRST = 'Stop the run first.';
@@ -54,7 +53,7 @@ export class Session {
       const payload = toWorkerError(error, during(command));
       // After a device loss the follow-up errors add nothing to the one already reported.
       if (!this.deviceLost || payload.kind === 'bad-input' || error instanceof DeviceLostError) this.emit({ type: 'error', ...payload });
-      if (payload.kind === 'internal') console.error(error);
+      if (payload.kind === 'bug') console.error(error);
     }
   }
 
@@ -63,12 +62,12 @@ export class Session {
     const busy = run?.active ?? false;
     switch (command.type) {
       case 'loadModel':
-        if (busy) throw new BadInputError('Cannot change the model while training.', STOP_FIRST);
+        if (busy) throw new InputError('Cannot change the model while training.', STOP_FIRST);
         this.emit({ type: 'modelLoaded', info: await this.loadModel(command.source) });
         return;
       case 'loadData':
       case 'mapData':
-        if (busy) throw new BadInputError('Cannot change the data while training.', STOP_FIRST);
+        if (busy) throw new InputError('Cannot change the data while training.', STOP_FIRST);
         await this.queueData(async () => {
           const preview =
             command.type === 'loadData'
@@ -95,14 +94,14 @@ export class Session {
         else this.emit({ type: 'evaluation', ...(await this.requireRun().evaluate()) });
         return;
       case 'predict':
-        if (busy && !run!.isPaused) throw new BadInputError('Predictions wait until training is paused or done.', 'Pause the run to try the current model.');
+        if (busy && !run!.isPaused) throw new InputError('Predictions wait until training is paused or done.', 'Pause the run to try the current model.');
         this.emit({ type: 'prediction', requestId: command.requestId, ...(await this.requireRun().predict(command.text, command.pair)) });
         return;
       case 'export':
         this.emit({ type: 'exported', format: command.format, files: await this.requireRun().exportFiles(command.format, this.deviceLost) });
         return;
       case 'importAdapter':
-        if (busy) throw new BadInputError('Cannot import an adapter while training.', STOP_FIRST);
+        if (busy) throw new InputError('Cannot import an adapter while training.', STOP_FIRST);
         await this.importAdapter(command.files);
         return;
       default:
@@ -123,18 +122,12 @@ export class Session {
         : source.kind === 'hub'
           ? { kind: 'hub', repo: source.id, revision: source.revision }
           : { kind: 'files', files: source.files };
-    let loaded: LoadedModel;
     // A failed load leaves no model: the page shows none, and a run cannot start on the one the user replaced.
     // The current run keeps its own (export and predictions still work).
     this.model = null;
-    try {
-      loaded = await loadModel(ioSource, {
-        onProgress: (p) => this.emit({ type: 'progress', phase: 'download', done: p.loaded, total: p.total ?? 0, message: p.file }),
-      });
-    } catch (error) {
-      if (error instanceof UnsupportedModelError) throw new UnsupportedInputError(error.message, 'Pick a BERT checkpoint (model_type "bert").');
-      throw error;
-    }
+    const loaded: LoadedModel = await loadModel(ioSource, {
+      onProgress: (p) => this.emit({ type: 'progress', phase: 'download', done: p.loaded, total: p.total ?? 0, message: p.file }),
+    });
     this.disposeRun();
     for (const warning of loaded.warnings) console.warn(warning);
     const info: ModelInfo = {
@@ -150,12 +143,12 @@ export class Session {
   }
 
   private async start(raw: unknown): Promise<void> {
-    if (this.run?.active) throw new BadInputError('A run is already in progress.', 'Stop it first.');
+    if (this.run?.active) throw new InputError('A run is already in progress.', 'Stop it first.');
     if (this.deviceLost) throw new DeviceLostError('The GPU device was lost earlier.');
     const config = parseRunConfig(raw);
     const model = this.model;
-    if (!model) throw new BadInputError('No model is loaded.', 'Load a model first.');
-    if (config.model.name !== model.info.name) throw new BadInputError(`The run is for ${config.model.name}, but ${model.info.name} is loaded.`, 'Load that model first.');
+    if (!model) throw new InputError('No model is loaded.', 'Load a model first.');
+    if (config.model.name !== model.info.name) throw new InputError(`The run is for ${config.model.name}, but ${model.info.name} is loaded.`, 'Load that model first.');
     await this.dataQueue;
     const data = this.data.forRun(config.data);
     this.disposeRun();
@@ -168,7 +161,7 @@ export class Session {
   /** A trained adapter becomes the current run (predictions, export), after it is checked against the loaded model. */
   private async importAdapter(files: File[]): Promise<void> {
     const model = this.model;
-    if (!model) throw new BadInputError('No model is loaded.', 'Load the model the adapter was trained on first.');
+    if (!model) throw new InputError('No model is loaded.', 'Load the model the adapter was trained on first.');
     const adapter = readAdapterFiles(await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) }))));
     const config = importedConfig(adapter, model.info);
     let run: Run;
@@ -190,7 +183,7 @@ export class Session {
   }
 
   private requireRun(): Run {
-    if (!this.run) throw new BadInputError('No trained model yet.', 'Train a run first.');
+    if (!this.run) throw new InputError('No trained model yet.', 'Train a run first.');
     return this.run;
   }
 

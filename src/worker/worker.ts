@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 // Registers the 'webgpu' backend (only when navigator.gpu exists at import time).
 import '@tensorflow/tfjs-backend-webgpu';
 import { EventBatcher } from './batcher';
-import { describe } from './errors';
+import { describe } from '../engine/errors';
 import type { Command, WorkerEvent } from './protocol';
 import { Session } from './session';
 

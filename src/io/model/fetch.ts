@@ -1,4 +1,5 @@
 /** Downloads with byte progress and an optional cache (Cache Storage in browsers and workers). */
+import { NetworkError } from '../../engine/errors';
 
 /** null = the server said 404 (cached too, so probing for optional files costs nothing on a reload). */
 export interface FileCache {
@@ -16,16 +17,23 @@ export interface DownloadProgress {
 
 export type FetchLike = (url: string, init?: { signal?: AbortSignal }) => Promise<Response>;
 
-export class HttpError extends Error {
+export class HttpError extends NetworkError {
   constructor(
     readonly url: string,
     readonly status: number,
     /** The Hub's X-Error-Code (RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo), when it sends one. */
     readonly errorCode: string | null = null,
   ) {
-    super(`HTTP ${status} for ${url}`);
+    super(`HTTP ${status} for ${url}`, httpHint(status));
     this.name = 'HttpError';
   }
+}
+
+function httpHint(status: number): string {
+  if (status === 401 || status === 403) return 'The repo is gated or private: pick a public model, or download the files and drop them here.';
+  if (status === 404) return 'Check the repo id and revision (e.g. google/bert_uncased_L-4_H-256_A-4, main).';
+  if (status === 429 || status >= 500) return 'The Hub is busy or down: wait a minute and try again.';
+  return 'Try again; if it keeps failing, download the files and drop them here.';
 }
 
 const CACHE_NAME = 'aflora-models-v1';
@@ -102,7 +110,7 @@ export async function download(url: string, file: string, options: DownloadOptio
     }
   }
   if (total !== null && bytes.byteLength !== total) {
-    throw new Error(`${file}: download ended after ${bytes.byteLength} of ${total} bytes (connection dropped?)`);
+    throw new NetworkError(`${file}: the download ended after ${bytes.byteLength} of ${total} bytes.`, 'The connection dropped: try again.');
   }
   await putQuietly(options.cache, url, bytes);
   return bytes;

@@ -8,9 +8,10 @@ const KIND_LABELS: Record<ErrorKind, string> = {
   network: 'Network problem',
   'webgpu-unavailable': 'No WebGPU',
   'device-lost': 'GPU lost',
-  'nan-loss': 'Training diverged',
+  'limit-exceeded': 'Over a limit',
+  numerical: 'Training diverged',
   'out-of-memory': 'Out of memory',
-  internal: 'Bug in the app',
+  bug: 'Bug in the app',
 };
 
 export function Errors() {
