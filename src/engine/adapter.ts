@@ -76,8 +76,10 @@ export interface ModelProbe {
 
 /**
  * What a method reports after a step. `values` is the generic live stream: one value per cell of the method's
- * view at a step, tagged with a series name (AFLoRA: 'score', its freezing scores); a rank method reports
- * 'rank' / 'importance' the same way. `schedule` is the scheduled vs actual fraction of the trainable budget.
+ * view at a step, tagged with a series name (AFLoRA: 'score', its freezing scores); a rank method reports each
+ * module's 'rank' and 'importance' the same way (methods/entry.ts names the series). `schedule` is the scheduled
+ * vs actual fraction of the trainable budget (AFLoRA); `budget` is a rank method's total rank: what its schedule
+ * allows at this step vs what the modules hold, with the total it ends at.
  */
 export type MethodEvent =
   | { type: 'values'; step: number; series: string; values: CellValue[] }
@@ -90,6 +92,16 @@ export type MethodEvent =
       threshold: number;
       /** Actual fraction still trainable after this round (AFLoRA: of the A/B elements). */
       trainableFraction: number;
+    }
+  | {
+      type: 'budget';
+      step: number;
+      /** Total rank the method's schedule allows after this step (AdaLoRA: the cubic budget). */
+      scheduled: number;
+      /** Total rank the modules hold after this step. */
+      actual: number;
+      /** The total rank the method ends at (AdaLoRA: target_r x modules; IncreLoRA: its target; ALoRA: R_target). */
+      target: number;
     };
 
 export interface AfterStepResult {

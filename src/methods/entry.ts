@@ -11,12 +11,20 @@ import { table5Presets } from './glue';
 /**
  * The live view a method's run shows next to the common charts (src/ui/components/MethodView.tsx has one
  * component per kind). 'freeze' draws the method's freeze events (Figure 5), its SCORE_SERIES values per cell
- * and its schedule events; 'none' draws nothing extra.
+ * and its schedule events; 'rank' draws a rank method's modules (cells without `matrix`): their RANK_SERIES
+ * values as a layer x module heatmap with a step scrubber, their IMPORTANCE_SERIES values, and its budget
+ * events; 'none' draws nothing extra.
  */
-export type LiveView = 'freeze' | 'none';
+export type LiveView = 'freeze' | 'rank' | 'none';
 
 /** The 'values' series the freeze view draws: each cell's freezing score. */
 export const SCORE_SERIES = 'score';
+/**
+ * The rank view's series, one value per module cell: the rank it holds (reported at step 0 and whenever a
+ * rank changes; the view replays them as frames) and the score behind it (reported with each allocation).
+ */
+export const RANK_SERIES = 'rank';
+export const IMPORTANCE_SERIES = 'importance';
 
 export interface Preset<S extends OptionSchema = OptionSchema> {
   id: string;

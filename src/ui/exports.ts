@@ -1,7 +1,8 @@
-/** Page-side exports: freeze log (CSV/JSON), heatmap SVG/PNG, and downloading worker-made files. */
-import { freezeLogToCsv, type FreezeRecord } from '../io/export/logs';
+/** Page-side exports: freeze log and rank log (CSV/JSON), heatmap SVG/PNG, and downloading worker-made files. */
+import { freezeLogToCsv, recordsToCsv, type FreezeRecord } from '../io/export/logs';
 import { zipFiles } from '../io/export/zip';
 import { SCORE_SERIES } from '../methods/entry';
+import { rankFrames, rankGrid } from './ranks';
 import { latestValues, type RunRecord } from './state';
 
 /** One row per A/B matrix of the run's view: freeze step, steps trained, last score. */
@@ -36,6 +37,46 @@ export function freezeLogJson(run: RunRecord): string {
       totalSteps: run.plan?.totalSteps ?? null,
       matrices: freezeLogRows(run),
       schedule: run.schedule,
+    },
+    null,
+    2,
+  );
+}
+
+/** One row per module and allocation frame: the rank it held after that step and the importance behind it. */
+export interface RankLogRow {
+  step: number;
+  name: string;
+  layer: number;
+  kind: string;
+  rank: number | null;
+  importance: number | null;
+}
+
+export function rankLogRows(run: RunRecord): RankLogRow[] {
+  const cells = run.plan?.cells ?? [];
+  const kinds = new Map(cells.map(({ name, cell }) => [name, cell.kind]));
+  return rankFrames(run.values).flatMap((step) =>
+    rankGrid(cells, run.values, step)
+      .cells.flat()
+      .flatMap((cell) => (cell ? [{ step, name: cell.name, layer: cell.layer, kind: kinds.get(cell.name)!, rank: cell.rank, importance: cell.importance }] : [])),
+  );
+}
+
+const RANK_COLUMNS = ['step', 'name', 'layer', 'kind', 'rank', 'importance'] as const;
+
+export function rankLogCsv(run: RunRecord): string {
+  return recordsToCsv(rankLogRows(run).map((r) => ({ ...r })), RANK_COLUMNS);
+}
+
+export function rankLogJson(run: RunRecord): string {
+  return JSON.stringify(
+    {
+      run: { id: run.id, label: run.label, config: run.config },
+      totalSteps: run.plan?.totalSteps ?? null,
+      modules: (run.plan?.cells ?? []).map(({ name, cell }) => ({ name, layer: cell.layer, kind: cell.kind })),
+      frames: rankLogRows(run),
+      budget: run.budget ?? [],
     },
     null,
     2,

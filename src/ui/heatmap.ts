@@ -1,6 +1,7 @@
 /**
  * Heatmap model of a method's view cells: rows = encoder layers, columns = each adapted linear (FFN first, as in
- * the paper's Figure 5, then attention), split into A / B when the cells are matrices.
+ * the paper's Figure 5, then attention), split into A / B when the cells are matrices. The freeze view and the
+ * rank view share the grid (buildGrid) and fill it with their own values.
  */
 import type { ViewCell } from '../engine/adapter';
 import type { ModuleKind } from '../engine/types';
@@ -15,28 +16,31 @@ export interface HeatmapColumn {
   label: string;
 }
 
-export interface HeatmapCell {
+/** A cell's place in the grid: its view cell's name, its layer and its column. */
+export interface GridCell {
   name: string;
   layer: number;
   column: number;
+}
+
+export interface HeatmapCell extends GridCell {
   /** Step at which it froze, null while (or if never) frozen. */
   frozenAt: number | null;
   /** Latest freezing score, null before the first scoring round. */
   score: number | null;
 }
 
-export interface HeatmapModel {
+export interface Grid<C extends GridCell = GridCell> {
   layers: number[];
   columns: HeatmapColumn[];
-  /** cells[row][column], null where the run has no such matrix. */
-  cells: (HeatmapCell | null)[][];
+  /** cells[row][column], null where the run has no such matrix / module. */
+  cells: (C | null)[][];
 }
 
-export function buildHeatmap(
-  viewCells: readonly ViewCell[],
-  freezeSteps: Readonly<Record<string, number>>,
-  scores: Readonly<Record<string, number>>,
-): HeatmapModel {
+export type HeatmapModel = Grid<HeatmapCell>;
+
+/** The rows and columns of a method's view cells (any method: matrices or modules). */
+export function buildGrid(viewCells: readonly ViewCell[]): Grid {
   const present = new Set(viewCells.map(({ cell }) => `${cell.kind}:${cell.matrix ?? ''}`));
   const columns: HeatmapColumn[] = [];
   for (const kind of COLUMN_ORDER) {
@@ -45,19 +49,26 @@ export function buildHeatmap(
     }
   }
   const layers = [...new Set(viewCells.map(({ cell }) => cell.layer))].sort((a, b) => a - b);
-  const cells: (HeatmapCell | null)[][] = layers.map(() => columns.map(() => null));
+  const cells: (GridCell | null)[][] = layers.map(() => columns.map(() => null));
   for (const { name, cell } of viewCells) {
     const row = layers.indexOf(cell.layer);
     const column = columns.findIndex((c) => c.kind === cell.kind && c.matrix === cell.matrix);
-    cells[row][column] = {
-      name,
-      layer: cell.layer,
-      column,
-      frozenAt: freezeSteps[name] ?? null,
-      score: scores[name] ?? null,
-    };
+    cells[row][column] = { name, layer: cell.layer, column };
   }
   return { layers, columns, cells };
+}
+
+/** The same grid with per-cell data: `data(cell)` for every present cell. */
+export function mapGrid<C extends GridCell, D extends GridCell>(grid: Grid<C>, data: (cell: C) => D): Grid<D> {
+  return { ...grid, cells: grid.cells.map((row) => row.map((cell) => (cell ? data(cell) : null))) };
+}
+
+export function buildHeatmap(
+  viewCells: readonly ViewCell[],
+  freezeSteps: Readonly<Record<string, number>>,
+  scores: Readonly<Record<string, number>>,
+): HeatmapModel {
+  return mapGrid(buildGrid(viewCells), (cell) => ({ ...cell, frozenAt: freezeSteps[cell.name] ?? null, score: scores[cell.name] ?? null }));
 }
 
 /** Colour domain of the freeze heatmap: iterations from 0 to the run's total steps. */

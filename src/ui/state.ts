@@ -13,6 +13,7 @@ import type {
   Phase,
   Prediction,
   ScheduleEntry,
+  BudgetEntry,
   StepMetricsBatch,
   TrainingPlan,
   ValueSnapshot,
@@ -34,6 +35,8 @@ export interface RunRecord {
   /** The method's live values (AFLoRA: freezing scores), by series. */
   values: ValueSnapshot[];
   schedule: ScheduleEntry[];
+  /** A rank method's total rank over steps (scheduled vs held). Absent in runs saved before rank methods. */
+  budget?: BudgetEntry[];
   /** The step each cell froze at, from the run's freeze events. */
   freezeSteps: Record<string, number>;
   finished: { reason: FinishReason; step: number; seconds: number } | null;
@@ -121,6 +124,7 @@ export function newRun(init: Pick<RunRecord, 'id' | 'label' | 'createdAt' | 'con
     evaluations: [],
     values: [],
     schedule: [],
+    budget: [],
     freezeSteps: {},
     finished: null,
   };
@@ -184,6 +188,8 @@ function reduceWorkerEvent(state: AppState, event: WorkerEvent, at: number): App
       return withRun(state, (run) => ({ ...run, values: [...run.values, ...event.snapshots] }));
     case 'schedule':
       return withRun(state, (run) => ({ ...run, schedule: [...run.schedule, ...event.entries] }));
+    case 'budget':
+      return withRun(state, (run) => ({ ...run, budget: [...(run.budget ?? []), ...event.entries] }));
     case 'freeze':
       return withRun(state, (run) => {
         const freezeSteps = { ...run.freezeSteps };
@@ -327,16 +333,25 @@ export function isActive(training: TrainingStatus): boolean {
 
 /* ------------------------------------------------------------------ derived views (plain numbers) */
 
-/** Latest value of every cell in one series. */
-export function latestValues(snapshots: readonly ValueSnapshot[], series: string): Record<string, number> {
+/** Latest value of every cell in one series (with `atStep`: as it stood after that step). */
+export function latestValues(snapshots: readonly ValueSnapshot[], series: string, atStep = Infinity): Record<string, number> {
   const out: Record<string, number> = {};
   for (const snapshot of snapshots) {
-    if (snapshot.series !== series) continue;
+    if (snapshot.series !== series || snapshot.step > atStep) continue;
     snapshot.names.forEach((name, i) => {
       out[name] = snapshot.values[i];
     });
   }
   return out;
+}
+
+/** The steps at which one series has a snapshot, ascending and distinct: the frames a scrubber steps through. */
+export function seriesSteps(snapshots: readonly ValueSnapshot[], series: string): number[] {
+  const steps: number[] = [];
+  for (const snapshot of snapshots) {
+    if (snapshot.series === series && snapshot.step !== steps[steps.length - 1]) steps.push(snapshot.step);
+  }
+  return steps.sort((a, b) => a - b).filter((step, i, all) => i === 0 || step !== all[i - 1]);
 }
 
 /** Per-cell lines of one series: steps shared by its snapshots, values[name][k] at steps[k] (NaN where absent). */

@@ -44,6 +44,10 @@ export function fromMethodEvent(event: MethodEvent): WorkerEvent {
       const { type: _type, ...entry } = event;
       return { type: 'freeze', entries: [entry] };
     }
+    case 'budget': {
+      const { type: _type, ...entry } = event;
+      return { type: 'budget', entries: [entry] };
+    }
   }
 }
 
@@ -55,9 +59,10 @@ export function mergeEvents(pending: WorkerEvent, next: WorkerEvent): WorkerEven
   if (pending.type === 'values' && next.type === 'values') return { type: 'values', snapshots: [...pending.snapshots, ...next.snapshots] };
   if (pending.type === 'schedule' && next.type === 'schedule') return { type: 'schedule', entries: [...pending.entries, ...next.entries] };
   if (pending.type === 'freeze' && next.type === 'freeze') return { type: 'freeze', entries: [...pending.entries, ...next.entries] };
+  if (pending.type === 'budget' && next.type === 'budget') return { type: 'budget', entries: [...pending.entries, ...next.entries] };
   // Only the latest progress of a phase matters.
   if (pending.type === 'progress' && next.type === 'progress' && pending.phase === next.phase) return next;
   return null;
 }
 
-export const MERGEABLE: ReadonlySet<WorkerEvent['type']> = new Set(['stepMetrics', 'values', 'schedule', 'freeze', 'progress']);
+export const MERGEABLE: ReadonlySet<WorkerEvent['type']> = new Set(['stepMetrics', 'values', 'schedule', 'freeze', 'budget', 'progress']);

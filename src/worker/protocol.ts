@@ -127,6 +127,7 @@ export interface ValueSnapshot {
 }
 export type ScheduleEntry = EventOf<'schedule'>;
 export type FreezeEntry = EventOf<'freeze'>;
+export type BudgetEntry = EventOf<'budget'>;
 
 export interface TrainingPlan {
   method: MethodId;
@@ -170,6 +171,7 @@ export type WorkerEvent =
   | { type: 'values'; snapshots: ValueSnapshot[] }
   | { type: 'schedule'; entries: ScheduleEntry[] }
   | { type: 'freeze'; entries: FreezeEntry[] }
+  | { type: 'budget'; entries: BudgetEntry[] }
   | ({ type: 'evaluation' } & Evaluation)
   | ({ type: 'prediction' } & Prediction)
   | { type: 'exported'; format: ExportFormat; files: { name: string; bytes: Uint8Array }[] }

@@ -2,8 +2,8 @@ import { memo, useMemo, useState } from 'react';
 import { smoothEma } from '../chartScale';
 import { downsampleLttb, minMaxIndices, runningMean, type Point } from '../downsample';
 import { formatCompact } from '../format';
-import { SCORE_SERIES } from '../../methods/entry';
-import { valueSeries, type AppState, type RunRecord } from '../state';
+import { IMPORTANCE_SERIES, RANK_SERIES, SCORE_SERIES } from '../../methods/entry';
+import { latestValues, valueSeries, type AppState, type RunRecord } from '../state';
 import { useChartTheme } from '../theme';
 import { useSampledState } from '../cadence';
 import { SvgChart, type AxisOptions, type ChartSeries } from './SvgChart';
@@ -113,31 +113,59 @@ function positive(xs: number[], ys: number[]): [number[], number[]] {
 /** One line per A/B matrix, log scale; a frozen matrix keeps its colour, dimmed and dashed. */
 export const ScoreChart = memo(function ScoreChart() {
   const run = useSampledState(liveRun, 2);
-  return <ScoreChartView snapshots={run?.values} freezeSteps={run?.freezeSteps} plan={run?.plan} />;
+  const dimmed = useMemo(() => new Set(Object.keys(run?.freezeSteps ?? {})), [run?.freezeSteps]);
+  return (
+    <CellLinesView snapshots={run?.values} plan={run?.plan} series={SCORE_SERIES} dimmed={dimmed} mark=" ❄" testId="chart-scores"
+      title="Freezing score per A/B matrix (log scale; dashed = frozen)" empty="Scores appear after the first ΔT window." />
+  );
 });
 
-const ScoreChartView = memo(function ScoreChartView({ snapshots, freezeSteps, plan }: { snapshots: RunRecord['values'] | undefined; freezeSteps: RunRecord['freezeSteps'] | undefined; plan: RunRecord['plan'] | undefined }) {
+/** One line per module: the importance behind its rank (log scale); a module with no rank left is dimmed and dashed. */
+export const ImportanceChart = memo(function ImportanceChart() {
+  const run = useSampledState(liveRun, 2);
+  const values = run?.values;
+  const dimmed = useMemo(() => {
+    const ranks = latestValues(values ?? [], RANK_SERIES);
+    return new Set(Object.keys(ranks).filter((name) => ranks[name] === 0));
+  }, [values]);
+  return (
+    <CellLinesView snapshots={values} plan={run?.plan} series={IMPORTANCE_SERIES} dimmed={dimmed} mark=" (rank 0)" testId="chart-importance"
+      title="Importance per module (log scale; dashed = no rank left)" empty="Importance appears with the first allocation." />
+  );
+});
+
+interface CellLinesProps {
+  snapshots: RunRecord['values'] | undefined;
+  plan: RunRecord['plan'] | undefined;
+  series: string;
+  /** Cells drawn faded and dashed, with `mark` after their label. */
+  dimmed: ReadonlySet<string>;
+  mark: string;
+  title: string;
+  testId: string;
+  empty: string;
+}
+
+/** One line per view cell of a 'values' series, log scale (non-positive values are left out). */
+const CellLinesView = memo(function CellLinesView({ snapshots, plan, series: seriesName, dimmed, mark, title, testId, empty }: CellLinesProps) {
   const theme = useChartTheme();
   const series = useMemo(() => {
-    const values = valueSeries(snapshots ?? [], SCORE_SERIES);
+    const values = valueSeries(snapshots ?? [], seriesName);
     const labels = new Map(plan?.cells.map(({ name, cell }) => [name, `L${cell.layer} ${cell.kind}${cell.matrix ? `-${cell.matrix}` : ''}`]) ?? []);
     return Object.keys(values.values).map((name, i): ChartSeries => {
-      const frozen = freezeSteps?.[name] !== undefined;
+      const faded = dimmed.has(name);
       return {
         key: name,
-        label: `${labels.get(name) ?? name}${frozen ? ' ❄' : ''}`,
+        label: `${labels.get(name) ?? name}${faded ? mark : ''}`,
         color: theme.series[i % theme.series.length],
-        opacity: frozen ? 0.4 : 1,
-        dashed: frozen,
+        opacity: faded ? 0.4 : 1,
+        dashed: faded,
         width: 1.3,
         points: downsampleLttb(...positive(values.steps, values.values[name]), SCORE_POINTS),
       };
     });
-  }, [snapshots, freezeSteps, plan, theme]);
-  return (
-    <SvgChart title="Freezing score per A/B matrix (log scale; dashed = frozen)" testId="chart-scores" theme={theme} series={series} x={STEP_AXIS} y={SCORE_Y}
-      empty={series.length === 0 ? 'Scores appear after the first ΔT window.' : null} />
-  );
+  }, [snapshots, plan, seriesName, dimmed, mark, theme]);
+  return <SvgChart title={title} testId={testId} theme={theme} series={series} x={STEP_AXIS} y={SCORE_Y} empty={series.length === 0 ? empty : null} />;
 });
 
 export const ScheduleChart = memo(function ScheduleChart() {
@@ -160,6 +188,31 @@ const ScheduleChartView = memo(function ScheduleChartView({ schedule }: { schedu
   return (
     <SvgChart title="Scheduled r(t) vs actual trainable A/B fraction" testId="chart-schedule" theme={theme} series={series} x={STEP_AXIS} y={FRACTION_Y}
       empty={series.length === 0 ? 'The cubic schedule starts after t_i.' : null} />
+  );
+});
+
+export const BudgetChart = memo(function BudgetChart() {
+  const run = useSampledState(liveRun, 3);
+  return <BudgetChartView budget={run?.budget} />;
+});
+
+/** A rank method's total rank: what its schedule allows, what the modules hold, and where it ends. */
+const BudgetChartView = memo(function BudgetChartView({ budget }: { budget: RunRecord['budget'] }) {
+  const theme = useChartTheme();
+  const series = useMemo((): ChartSeries[] => {
+    const entries = budget ?? [];
+    if (entries.length === 0) return [];
+    const steps = entries.map((e) => e.step);
+    const target = entries[entries.length - 1].target;
+    return [
+      { key: 'scheduled', label: 'scheduled budget', color: theme.secondary, dashed: true, points: points(steps, entries.map((e) => e.scheduled)) },
+      { key: 'actual', label: 'total rank held', color: theme.primary, stepped: true, points: points(steps, entries.map((e) => e.actual)) },
+      { key: 'target', label: `target ${target}`, color: theme.overlay, dashed: true, width: 1, points: [{ x: steps[0], y: target }, { x: steps[steps.length - 1], y: target }] },
+    ];
+  }, [budget, theme]);
+  return (
+    <SvgChart title="Total rank: scheduled budget vs held" testId="chart-budget" theme={theme} series={series} x={STEP_AXIS} y={COUNT_Y}
+      empty={series.length === 0 ? 'The budget appears with the first allocation.' : null} />
   );
 });
 

@@ -1,7 +1,8 @@
 import type { RefObject } from 'react';
 import { useAppState, useController } from '../context';
 import { hasWeights } from '../state';
-import { downloadBlob, freezeLogCsv, freezeLogJson, serializeSvg, svgToPng } from '../exports';
+import { methodEntry } from '../../methods/catalog';
+import { downloadBlob, freezeLogCsv, freezeLogJson, rankLogCsv, rankLogJson, serializeSvg, svgToPng } from '../exports';
 
 export function ExportPanel({ heatmapRef }: { heatmapRef: RefObject<SVGSVGElement | null> }) {
   const controller = useController();
@@ -12,8 +13,9 @@ export function ExportPanel({ heatmapRef }: { heatmapRef: RefObject<SVGSVGElemen
   const weights = useAppState(hasWeights);
   const hasAdapter = modelReady && weights && training !== 'running' && training !== 'starting' && training !== 'pausing';
   const exports = run?.plan?.exports ?? [];
-  // The freeze log and the heatmap exist for runs whose view has cells (AFLoRA's Figure 5).
+  // The log and the heatmap exist for runs whose view has cells: freeze log (Figure 5) or rank log (rank view).
   const hasCells = (run?.plan?.cells.length ?? 0) > 0;
+  const log = run && methodEntry(run.config.method.id).view === 'rank' ? { name: 'rank-log', label: 'Rank log', csv: rankLogCsv, json: rankLogJson } : { name: 'freeze-log', label: 'Freeze log', csv: freezeLogCsv, json: freezeLogJson };
   const base = run ? run.label.replace(/[^\w-]+/g, '_') : 'run';
 
   async function saveHeatmap(format: 'svg' | 'png') {
@@ -26,8 +28,8 @@ export function ExportPanel({ heatmapRef }: { heatmapRef: RefObject<SVGSVGElemen
 
   function saveLog(format: 'csv' | 'json') {
     if (!run) return;
-    const [text, type] = format === 'csv' ? [freezeLogCsv(run), 'text/csv'] : [freezeLogJson(run), 'application/json'];
-    downloadBlob(new Blob([text], { type }), `${base}-freeze-log.${format}`);
+    const [text, type] = format === 'csv' ? [log.csv(run), 'text/csv'] : [log.json(run), 'application/json'];
+    downloadBlob(new Blob([text], { type }), `${base}-${log.name}.${format}`);
   }
 
   return (
@@ -41,11 +43,11 @@ export function ExportPanel({ heatmapRef }: { heatmapRef: RefObject<SVGSVGElemen
         <button type="button" disabled={!hasAdapter || !exports.includes('native')} onClick={() => controller.exportAdapter('native')} data-testid="export-native" title="Every trained variable unfolded, with the run config and the freeze log">
           Native file
         </button>
-        <button type="button" disabled={!hasCells} onClick={() => saveLog('csv')}>
-          Freeze log CSV
+        <button type="button" disabled={!hasCells} onClick={() => saveLog('csv')} data-testid="export-log-csv">
+          {log.label} CSV
         </button>
-        <button type="button" disabled={!hasCells} onClick={() => saveLog('json')}>
-          Freeze log JSON
+        <button type="button" disabled={!hasCells} onClick={() => saveLog('json')} data-testid="export-log-json">
+          {log.label} JSON
         </button>
         <button type="button" disabled={!hasCells} onClick={() => void saveHeatmap('svg')} data-testid="export-heatmap-svg">
           Heatmap SVG

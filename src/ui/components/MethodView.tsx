@@ -4,8 +4,9 @@
  */
 import type { Ref } from 'react';
 import type { LiveView } from '../../methods/entry';
-import { ScheduleChart, ScoreChart } from './Charts';
+import { BudgetChart, ImportanceChart, ScheduleChart, ScoreChart } from './Charts';
 import { Heatmap } from './Heatmap';
+import { RankHeatmap } from './RankHeatmap';
 
 interface ViewProps {
   /** The main heatmap's SVG, for the export panel. */
@@ -36,8 +37,23 @@ function FreezeView({ heatmapRef }: ViewProps) {
   );
 }
 
+/** A rank method's decisions (AdaLoRA, IncreLoRA, ALoRA): the rank each module holds, replayable; its budget and importance. */
+function RankView({ heatmapRef }: ViewProps) {
+  return (
+    <section className="panel" aria-labelledby="rank-title">
+      <h2 id="rank-title">Where the rank goes</h2>
+      <RankHeatmap ref={heatmapRef} />
+      <div className="chart-grid">
+        <BudgetChart />
+        <ImportanceChart />
+      </div>
+    </section>
+  );
+}
+
 const VIEWS: Record<LiveView, ((props: ViewProps) => React.JSX.Element) | null> = {
   freeze: FreezeView,
+  rank: RankView,
   none: null,
 };
 
