@@ -61,7 +61,14 @@ function names(columns: DataColumns): string[] {
 }
 
 export class DataStore {
-  private loaded: { name: string; train: Table; validation: Table | null; decoded: { train: DecodedText | null; validation: DecodedText | null } } | null = null;
+  private loaded: {
+    name: string;
+    train: Table;
+    validation: Table | null;
+    decoded: { train: DecodedText | null; validation: DecodedText | null };
+    /** The files' text as read (the PyTorch project export writes it back out as UTF-8). */
+    texts: { train: string; validation: string | null };
+  } | null = null;
   /** The last mapping's examples, reused by a run with the same mapping. */
   private prepared: { key: string; dataset: PreparedDataset } | null = null;
 
@@ -74,7 +81,13 @@ export class DataStore {
     const [trainFile, validationFile] = await Promise.all([readFile(input.train, encoding), input.validation ? readFile(input.validation, encoding) : null]);
     const train = parseTable(trainFile.text, input.train.name);
     const validation = input.validation && validationFile !== null ? parseTable(validationFile.text, input.validation.name) : null;
-    this.loaded = { name: input.name, train, validation, decoded: { train: trainFile.decoded, validation: validationFile?.decoded ?? null } };
+    this.loaded = {
+      name: input.name,
+      train,
+      validation,
+      decoded: { train: trainFile.decoded, validation: validationFile?.decoded ?? null },
+      texts: { train: trainFile.text, validation: validationFile?.text ?? null },
+    };
     this.prepared = null;
     const fits = columns !== null && names(columns).every((c) => train.columns.includes(c));
     return this.map(fits ? columns : null, fits ? task : null, split);
@@ -139,6 +152,18 @@ export class DataStore {
       throw new InputError(`The run expects classes ${data.labels.join(', ')}, the data has ${dataset.labels.join(', ')}.`, 'Reload the data and start again.');
     }
     return dataset;
+  }
+
+  /** The run's data files (UTF-8), when they are the loaded ones. */
+  filesFor(data: DataRef): { name: string; bytes: Uint8Array }[] {
+    const loaded = this.requireLoaded();
+    if (data.train !== loaded.train.file || data.validation !== (loaded.validation?.file ?? null)) {
+      throw new InputError(`The run is for ${data.train}, but ${loaded.train.file} is loaded.`, 'Load that data file first.');
+    }
+    const encode = (text: string) => new TextEncoder().encode(text);
+    const files = [{ name: data.train, bytes: encode(loaded.texts.train) }];
+    if (data.validation !== null && loaded.texts.validation !== null) files.push({ name: data.validation, bytes: encode(loaded.texts.validation) });
+    return files;
   }
 
   private prepare(mapping: DataColumns, task: Task | null, split: DataSplit): PreparedDataset {

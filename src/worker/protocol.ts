@@ -35,7 +35,8 @@ export interface DataInput {
   encoding?: TextEncoding | null;
 }
 
-export type ExportFormat = 'peft' | 'native';
+/** `pytorch`: the run as a PyTorch + PEFT + accelerate project (io/export/pytorch.ts), one zip. */
+export type ExportFormat = 'peft' | 'native' | 'pytorch';
 
 export type Command =
   /** `columns` / `task`: a sample dataset's own mapping; null = guess from the file. */

@@ -98,7 +98,7 @@ export class Run {
       cells: [...this.trainer.runtime.cells],
       trainableParamsAtStart: this.trainer.trainableParamCount(),
       metricNames: regression ? ['pearson', 'spearman', 'mse'] : ['accuracy', 'f1', 'matthews'],
-      exports: this.method.exportPeft ? ['peft', 'native'] : ['native'],
+      exports: this.method.exportPeft ? ['peft', 'native', 'pytorch'] : ['native', 'pytorch'],
     };
   }
 
@@ -235,6 +235,7 @@ export class Run {
     } else {
       state = await this.trainer.adapterState();
     }
+    if (format === 'pytorch') throw new Error('the PyTorch project is made by the session (it needs the data files)');
     const baseModel = this.config.model.hubId ?? this.config.model.name;
     if (format === 'peft') {
       if (!this.method.exportPeft) throw new InputError(`${this.config.method.id} has no PEFT form.`, 'Export the native file instead.');

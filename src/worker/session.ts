@@ -2,6 +2,7 @@
  * What the worker holds between commands: the loaded model, the data (./data), the current run (./run), and
  * the rules of when a command may run. Every command answers with events; a thrown error becomes one.
  */
+import { pytorchProjectZip } from '../io/export/pytorch';
 import { loadModel, type LoadedModel, type ModelSource as IoModelSource } from '../io/model/model-source';
 import { DataStore } from './data';
 import { toWorkerError } from './errors';
@@ -31,7 +32,7 @@ function during(command: Command): string {
 }
 
 export class Session {
-  private model: { loaded: LoadedModel; info: ModelInfo } | null = null;
+  private model: { loaded: LoadedModel; info: ModelInfo; source: ModelSource } | null = null;
   private readonly data = new DataStore();
   private run: Run | null = null;
   /** Data commands run one after another: a mapping must not overtake the file read it belongs to. */
@@ -98,6 +99,10 @@ export class Session {
         this.emit({ type: 'prediction', requestId: command.requestId, ...(await this.requireRun().predict(command.text, command.pair)) });
         return;
       case 'export':
+        if (command.format === 'pytorch') {
+          this.emit({ type: 'exported', format: 'pytorch', files: [await this.pytorchProject()] });
+          return;
+        }
         this.emit({ type: 'exported', format: command.format, files: await this.requireRun().exportFiles(command.format, this.deviceLost) });
         return;
       case 'importAdapter':
@@ -138,7 +143,7 @@ export class Session {
       sizeBytes: Object.values(loaded.sizes).reduce((a, b) => a + b, 0),
       totalParams: loaded.parameterCount,
     };
-    this.model = { loaded, info };
+    this.model = { loaded, info, source };
     return info;
   }
 
@@ -182,6 +187,21 @@ export class Session {
     this.emit({ type: 'adapterImported', file: adapter.file, format: adapter.format, config, plan: run.plan });
   }
 
+  /** The run as a PyTorch project: its config, the loaded data files and, off the Hub, the model's files. */
+  private async pytorchProject(): Promise<{ name: string; bytes: Uint8Array }> {
+    const { config } = this.requireRun();
+    await this.dataQueue;
+    const data = this.data.filesFor(config.data);
+    let model: { name: string; bytes: Uint8Array }[] | null = null;
+    if (config.model.hubId === null) {
+      if (!this.model || this.model.info.name !== config.model.name) {
+        throw new InputError(`The run is for ${config.model.name}, which is no longer loaded.`, 'Load that model again, or export after its run.');
+      }
+      model = await modelFiles(this.model.source, Object.keys(this.model.loaded.sizes));
+    }
+    return pytorchProjectZip({ config, data, model });
+  }
+
   private requireRun(): Run {
     if (!this.run) throw new InputError('No trained model yet.', 'Train a run first.');
     return this.run;
@@ -217,4 +237,21 @@ function importedConfig(adapter: ImportedAdapter, model: ModelInfo): RunConfig {
       labels: regression ? [] : (adapter.labels ?? Array.from({ length: classes }, (_, i) => `LABEL_${i}`)),
     },
   });
+}
+
+/** The files a model was read from (`names`), again: fetched from the built-in folder, or the user's own files. */
+async function modelFiles(source: ModelSource, names: readonly string[]): Promise<{ name: string; bytes: Uint8Array }[]> {
+  if (source.kind === 'hub') return [];
+  if (source.kind === 'files') {
+    const byName = new Map(source.files.map((f) => [f.name.split('/').pop()!, f]));
+    return Promise.all(names.filter((n) => byName.has(n)).map(async (name) => ({ name, bytes: new Uint8Array(await byName.get(name)!.arrayBuffer()) })));
+  }
+  const base = source.baseUrl.replace(/\/+$/, '');
+  return Promise.all(
+    names.map(async (name) => {
+      const response = await fetch(`${base}/${name}`);
+      if (!response.ok) throw new InputError(`${name} of the built-in model: HTTP ${response.status}.`, 'Reload the page and export again.');
+      return { name, bytes: new Uint8Array(await response.arrayBuffer()) };
+    }),
+  );
 }

@@ -26,7 +26,7 @@ const run: RunRecord = {
     ],
     trainableParamsAtStart: 10,
     metricNames: ['accuracy'],
-    exports: ['peft', 'native'],
+    exports: ['peft', 'native', 'pytorch'],
   },
   metrics: emptyStepMetrics(),
   evaluations: [],

@@ -17,7 +17,7 @@ const plan: TrainingPlan = {
   ],
   trainableParamsAtStart: 1000,
   metricNames: ['accuracy'],
-  exports: ['peft', 'native'],
+  exports: ['peft', 'native', 'pytorch'],
 };
 
 function worker(event: WorkerEvent, at = 0): Action {

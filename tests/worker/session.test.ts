@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { zipSync } from 'fflate';
+import { strFromU8, unzipSync, zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseBertConfig } from '../../src/engine/config';
 import { randomBertWeights } from '../../src/engine/weights';
@@ -136,7 +136,7 @@ describe('worker session', () => {
     const events = await send({ type: 'start', config });
 
     const [started] = only(events, 'started');
-    expect(started.plan).toMatchObject({ method: 'aflora', totalSteps: 10, stepsPerEpoch: 5, exports: ['peft', 'native'] });
+    expect(started.plan).toMatchObject({ method: 'aflora', totalSteps: 10, stepsPerEpoch: 5, exports: ['peft', 'native', 'pytorch'] });
     expect(started.plan.cells).toHaveLength(8); // FFN A/B of 2 layers
     const steps = only(events, 'stepMetrics').flatMap((e) => Array.from(e.batch.step));
     expect(steps).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -155,6 +155,18 @@ describe('worker session', () => {
     expect(Object.fromEntries(logged)).toEqual(Object.fromEntries(freezes.map((f) => [f.name, f.step])));
     const [peft] = only(await send({ type: 'export', format: 'peft' }), 'exported');
     expect(peft.files.map((f) => f.name)).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    // The PyTorch project: the config, the data as loaded, the model read from disk (not on the Hub), the package.
+    const [project] = only(await send({ type: 'export', format: 'pytorch' }), 'exported');
+    expect(project.files.map((f) => f.name)).toEqual(['aflora-tiny-pytorch.zip']);
+    const zipped = unzipSync(project.files[0].bytes);
+    const text = (path: string) => strFromU8(zipped[`aflora-tiny/${path}`]);
+    expect(JSON.parse(text('run.json'))).toEqual(config);
+    expect(text('tiny.csv')).toBe(TINY_CSV);
+    expect(Object.keys(zipped).filter((p) => p.startsWith('aflora-tiny/model/')).sort()).toEqual(
+      ['config.json', 'model.safetensors', 'vocab.txt'].map((f) => `aflora-tiny/model/${f}`),
+    );
+    expect(text('peft_playground/train.py')).toContain('def main(');
+    expect(text('README.md')).toContain('accelerate launch -m peft_playground.train --config run.json');
 
     const [prediction] = only(await send({ type: 'predict', requestId: 7, text: 'a happy day' }), 'prediction');
     expect(prediction.requestId).toBe(7);

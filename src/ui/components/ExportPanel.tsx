@@ -43,6 +43,15 @@ export function ExportPanel({ heatmapRef }: { heatmapRef: RefObject<SVGSVGElemen
         <button type="button" disabled={!hasAdapter || !exports.includes('native')} onClick={() => controller.exportAdapter('native')} data-testid="export-native" title="Every trained variable unfolded, with the run config and the freeze log">
           Native file
         </button>
+        <button
+          type="button"
+          disabled={!run || !exports.includes('pytorch') || training === 'starting'}
+          onClick={() => controller.exportAdapter('pytorch')}
+          data-testid="export-pytorch"
+          title="A zip to train this run with PyTorch + PEFT + accelerate on your own GPUs: run config, your data files, the model (unless it is on the Hub), the peft_playground package and a README with the commands"
+        >
+          PyTorch project
+        </button>
         <button type="button" disabled={!hasCells} onClick={() => saveLog('csv')} data-testid="export-log-csv">
           {log.label} CSV
         </button>
