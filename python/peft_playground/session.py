@@ -1,6 +1,6 @@
 """One training run, step by step, in the browser engine's order (docs/engine.md "One optimizer step"): forward +
 backward on the step's rows, AFLoRA's scores and masking round (raw gradients, before clipping), global-norm
-clipping (torch clip_grad_norm_), torch AdamW with the reference's parameter groups and the linear warm-up /
+clipping (torch clip_grad_norm_), the recipe's AdamW (optim.py) with the reference's parameter groups and the linear warm-up /
 decay schedule, gradients set to None.
 
 Several processes (accelerate launch / torchrun): torch DDP. Every rank takes its share (rows rank::world) of
@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from .freezer import AfloraFreezer, resolve_schedule
 from .methods import Adapter, param_groups
+from .optim import make_optimizer
 
 
 def warmup_steps(total: int, ratio: float) -> int:
@@ -32,32 +33,6 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
-class HfAdamW(torch.optim.Optimizer):
-    """transformers 4.31's AdamW (the recipe's "adamw_hf", the official AFLoRA runs' default; removed from later
-    transformers): denom = sqrt(v) + eps, step size lr sqrt(1 - b2^t) / (1 - b1^t), decay p -= lr wd p after it."""
-
-    def __init__(self, params, lr, betas, eps):
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": 0.0})
-
-    @torch.no_grad()
-    def step(self):
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state.update(step=0, exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
-                state["step"] += 1
-                m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
-                m.mul_(beta1).add_(p.grad, alpha=1.0 - beta1)
-                v.mul_(beta2).addcmul_(p.grad, p.grad, value=1.0 - beta2)
-                p.addcdiv_(m, v.sqrt().add_(group["eps"]), value=-group["lr"] * math.sqrt(1.0 - beta2**t) / (1.0 - beta1**t))
-                if group["weight_decay"] > 0.0:
-                    p.add_(p, alpha=-group["lr"] * group["weight_decay"])
-
-
 class Session:
     def __init__(self, model, adapter: Adapter, recipe: dict, total_steps: int, steps_per_epoch: int, device, world: int = 1, rank: int = 0):
         self.model = model
@@ -69,11 +44,7 @@ class Session:
         self.device = device
         self.world, self.rank = world, rank
         self.num_labels = model.config.num_labels
-        groups = param_groups(adapter, model, recipe)
-        if recipe.get("optimizer", "adamw_torch") == "adamw_hf":
-            self.optimizer = HfAdamW(groups, lr=recipe["adapterLr"], betas=(0.9, 0.999), eps=1e-8)
-        else:
-            self.optimizer = torch.optim.AdamW(groups, lr=recipe["adapterLr"], betas=(0.9, 0.999), eps=1e-8, foreach=False)
+        self.optimizer = make_optimizer(param_groups(adapter, model, recipe), recipe)
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
         self.freezer: Optional[AfloraFreezer] = None
         if adapter.method == "aflora":
