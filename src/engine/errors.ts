@@ -75,7 +75,7 @@ export class LimitError extends AppError {
   constructor(
     readonly what: string,
     readonly actual: number | string,
-    readonly limit: number,
+    readonly limit: number | string,
     hint: string,
     file?: string,
   ) {

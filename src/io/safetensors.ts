@@ -3,7 +3,10 @@
  * 8-byte little-endian header length N, N bytes of JSON header, then the raw tensor bytes.
  * Float dtypes are widened/narrowed to Float32 on read (the engine computes in float32).
  */
+import { InputError } from '../engine/errors';
 import type { StateDict } from '../engine/types';
+import { parseJson } from './json';
+import { checkLimit } from './limits';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -21,13 +24,12 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-const ITEM_SIZE: Record<SafetensorsDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+export const ITEM_SIZE: Record<SafetensorsDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 export const FLOAT_DTYPES: ReadonlySet<SafetensorsDtype> = new Set(['F64', 'F32', 'F16', 'BF16']);
-/** The format's own cap on the header, to refuse garbage before JSON-parsing it. */
-const MAX_HEADER_BYTES = 100_000_000;
+const HINT = 'Use the model.safetensors that came with the model; re-download it if it was cut short.';
 
 function isDtype(value: unknown): value is SafetensorsDtype {
-  return typeof value === 'string' && value in ITEM_SIZE;
+  return typeof value === 'string' && Object.hasOwn(ITEM_SIZE, value);
 }
 
 /** IEEE half -> float32 (subnormals, infinities and NaN included). */
@@ -42,7 +44,8 @@ export function halfToFloat(h: number): number {
 
 export function decodeTensorBytes(dtype: SafetensorsDtype, bytes: Uint8Array): TensorArray {
   // Copy first: the tensor's bytes need not be aligned for a typed-array view (browsers are little-endian).
-  const buffer = bytes.slice().buffer;
+  // `new Uint8Array(view)` copies exactly the view (a Node Buffer's slice() would not).
+  const buffer = new Uint8Array(bytes).buffer;
   switch (dtype) {
     case 'F32':
       return new Float32Array(buffer);
@@ -78,22 +81,17 @@ export function decodeTensorBytes(dtype: SafetensorsDtype, bytes: Uint8Array): T
 export function parseSafetensors(input: Uint8Array | ArrayBuffer, fileName = 'model.safetensors'): SafetensorsFile {
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   const fail = (problem: string): never => {
-    throw new Error(`${fileName}: ${problem}`);
+    throw new InputError(`${fileName}: ${problem}`, HINT);
   };
   if (bytes.byteLength < 8) fail(`file is ${bytes.byteLength} bytes, too short for a safetensors header`);
   const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (headerLength > MAX_HEADER_BYTES) fail(`header length ${headerLength} exceeds the 100 MB limit (not a safetensors file?)`);
+  checkLimit('safetensorsHeaderBytes', headerLength, fileName);
   if (8 + headerLength > bytes.byteLength) {
     fail(`header length ${headerLength} runs past the end of the ${bytes.byteLength}-byte file (truncated download?)`);
   }
   const headerText = new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(8, 8 + headerLength));
   if (!headerText.startsWith('{')) fail('header does not start with "{" (not a safetensors file?)');
-  let header: Record<string, unknown>;
-  try {
-    header = JSON.parse(headerText) as Record<string, unknown>;
-  } catch (error) {
-    return fail(`header is not valid JSON: ${(error as Error).message}`);
-  }
+  const header = parseJson(headerText, `${fileName}: the header`, HINT) as Record<string, unknown>;
   if (header === null || typeof header !== 'object' || Array.isArray(header)) return fail('header is not a JSON object');
 
   const metadata: Record<string, string> = {};
@@ -108,17 +106,21 @@ export function parseSafetensors(input: Uint8Array | ArrayBuffer, fileName = 'mo
 
   const dataStart = 8 + headerLength;
   const dataLength = bytes.byteLength - dataStart;
+  checkLimit('weightsBytes', dataLength, fileName);
   const entries: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[] = [];
+  checkLimit('tensorCount', Object.keys(header).length - (rawMeta === undefined ? 0 : 1), fileName);
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const spec = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
     if (!spec || typeof spec !== 'object') fail(`tensor "${name}": entry is not an object`);
     const { dtype, shape, data_offsets: offsets } = spec!;
     if (!isDtype(dtype)) fail(`tensor "${name}": unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(ITEM_SIZE).join(', ')})`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       fail(`tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
     }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) {
+    checkLimit('tensorDims', (shape as number[]).length, `${fileName}: tensor "${name}"`);
+    checkLimit('tensorElements', (shape as number[]).reduce((a, b) => a * b, 1), `${fileName}: tensor "${name}"`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
       fail(`tensor "${name}": data_offsets ${JSON.stringify(offsets)} is not [begin, end]`);
     }
     const [begin, end] = offsets as [number, number];

@@ -7,9 +7,18 @@
  * resolves an allow-list of globals (OrderedDict, tensor rebuild functions, storage classes), so a
  * malicious file cannot make it call anything.
  */
-import { unzipSync } from 'fflate';
+import { InputError } from '../engine/errors';
 import type { StateDict } from '../engine/types';
-import { decodeTensorBytes, type RawTensor, type SafetensorsDtype } from './safetensors';
+import { checkLimit, LIMITS } from './limits';
+import { decodeTensorBytes, ITEM_SIZE, type RawTensor, type SafetensorsDtype } from './safetensors';
+import { ZipReader } from './unzip';
+
+const HINT = 'Use the pytorch_model.bin that came with the model (or its model.safetensors); re-download it if it was cut short.';
+
+/** A problem with the file's content (never our bug): the typed error the page shows. */
+function bad(problem: string): never {
+  throw new InputError(problem, HINT);
+}
 
 class GlobalRef {
   constructor(
@@ -58,17 +67,38 @@ const MARK = Symbol('mark');
 
 interface PickleContext {
   fileName: string;
+  /** Tensors rebuilt so far (checked against the limit). */
+  tensors: number;
   loadStorage(dtype: SafetensorsDtype, key: string): Storage;
 }
 
-/** Builds a contiguous tensor from a (possibly strided, offset) view of a storage. */
-function rebuildTensor(storage: Storage, offset: number, size: number[], stride: number[]): RawTensor {
-  const numel = size.reduce((a, b) => a * b, 1);
+const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** Builds a contiguous tensor from a (possibly strided, offset) view of a storage; every index checked first. */
+function rebuildTensor(storage: Storage, offset: unknown, size: unknown, stride: unknown, fileName: string): RawTensor {
+  const where = `${fileName}: the tensor on storage ${storage.key}`;
+  if (!isIndex(offset)) bad(`${where} has offset ${JSON.stringify(offset)}, not a non-negative integer`);
+  if (!Array.isArray(size) || !size.every(isIndex)) bad(`${where} has size ${JSON.stringify(size)}, not a list of non-negative integers`);
+  if (!Array.isArray(stride) || stride.length !== size.length || !stride.every(isIndex)) {
+    bad(`${where} has stride ${JSON.stringify(stride)}, not ${size.length} non-negative integers`);
+  }
+  checkLimit('tensorDims', size.length, fileName);
+  let numel = 1;
+  for (const d of size as number[]) numel *= d;
+  checkLimit('tensorElements', numel, fileName);
+  const src = storage.data;
+  // The furthest element the view reads: every index is checked here, before the output is allocated.
+  let last = offset as number;
+  for (let d = 0; d < size.length; d++) last += ((size as number[])[d] - 1) * (stride as number[])[d];
+  if (numel > 0 && last >= src.length) bad(`${where} reads element ${last}, past the storage's ${src.length}`);
+  // Real checkpoints hold views no larger than their storage; a stride-0 view of 1e8 elements would allocate 400 MB.
+  if (numel > src.length) bad(`${where} has ${numel} elements but its storage only ${src.length} (a stride-0 or overlapping view)`);
+  return viewOf(storage, offset as number, size as number[], stride as number[], numel);
+}
+
+function viewOf(storage: Storage, offset: number, size: number[], stride: number[], numel: number): RawTensor {
   const src = storage.data;
   const contiguous = size.every((_, i) => stride[i] === size.slice(i + 1).reduce((a, b) => a * b, 1));
-  if (numel > 0 && offset + numel > src.length && contiguous) {
-    throw new Error(`storage ${storage.key} has ${src.length} elements, tensor needs ${offset + numel}`);
-  }
   let data: RawTensor['data'];
   if (contiguous) {
     data = src.slice(offset, offset + numel);
@@ -78,7 +108,6 @@ function rebuildTensor(storage: Storage, offset: number, size: number[], stride:
     for (let i = 0; i < numel; i++) {
       let at = offset;
       for (let d = 0; d < size.length; d++) at += index[d] * stride[d];
-      if (at >= src.length) throw new Error(`storage ${storage.key}: strided view reads past its ${src.length} elements`);
       (out as unknown as ArrayLike<unknown> & Record<number, unknown>)[i] = src[at];
       for (let d = size.length - 1; d >= 0; d--) {
         if (++index[d] < size[d]) break;
@@ -96,14 +125,15 @@ function callGlobal(fn: GlobalRef, args: unknown[], ctx: PickleContext): unknown
       return new PickleDict();
     case 'torch._utils._rebuild_tensor_v2': {
       const [storage, offset, size, stride] = args;
-      if (!(storage instanceof Storage)) throw new Error(`${ctx.fileName}: _rebuild_tensor_v2 without a storage`);
-      return rebuildTensor(storage, offset as number, size as number[], stride as number[]);
+      if (!(storage instanceof Storage)) bad(`${ctx.fileName}: _rebuild_tensor_v2 without a storage`);
+      checkLimit('tensorCount', ++ctx.tensors, ctx.fileName);
+      return rebuildTensor(storage as Storage, offset, size, stride, ctx.fileName);
     }
     case 'torch._utils._rebuild_parameter':
       // (tensor, requires_grad, backward_hooks): a Parameter is just its tensor here.
       return args[0];
     default:
-      throw new Error(`${ctx.fileName}: the pickle calls ${fn.qualified}, which a state dict does not need`);
+      bad(`${ctx.fileName}: the pickle calls ${fn.qualified}, which a state dict does not need`);
   }
 }
 
@@ -114,11 +144,11 @@ export function unpickle(bytes: Uint8Array, ctx: PickleContext): unknown {
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
   let pos = 0;
-  const fail = (problem: string): never => {
-    throw new Error(`${ctx.fileName}: ${problem} (at pickle byte ${pos})`);
-  };
+  const fail = (problem: string): never => bad(`${ctx.fileName}: ${problem} (at pickle byte ${pos})`);
+  checkLimit('pickleBytes', bytes.length, ctx.fileName);
+  // A length read from the file: negative or past the end is a corrupt pickle (a negative one would move pos back).
   const need = (n: number) => {
-    if (pos + n > bytes.length) fail('pickle ends early');
+    if (!(n >= 0) || pos + n > bytes.length) fail(n < 0 ? `negative length ${n}` : 'pickle ends early');
   };
   const u8 = () => (need(1), bytes[pos++]);
   const u16 = () => (need(2), (pos += 2), view.getUint16(pos - 2, true));
@@ -154,7 +184,9 @@ export function unpickle(bytes: Uint8Array, ctx: PickleContext): unknown {
     return ref;
   };
 
+  let ops = 0;
   for (;;) {
+    if (++ops > LIMITS.pickleOps.value) checkLimit('pickleOps', ops, ctx.fileName);
     const op = u8();
     switch (op) {
       case 0x80: // PROTO
@@ -272,7 +304,8 @@ export function unpickle(bytes: Uint8Array, ctx: PickleContext): unknown {
         // STACK_GLOBAL
         const name = pop();
         const module = pop();
-        stack.push(global(String(module), String(name)));
+        if (typeof name !== 'string' || typeof module !== 'string') fail('STACK_GLOBAL needs two strings');
+        stack.push(global(module as string, name as string));
         break;
       }
       case 0x52: {
@@ -287,7 +320,7 @@ export function unpickle(bytes: Uint8Array, ctx: PickleContext): unknown {
         // NEWOBJ
         const args = pop();
         const cls = pop();
-        if (!(cls instanceof GlobalRef)) fail('NEWOBJ needs a class');
+        if (!(cls instanceof GlobalRef) || !Array.isArray(args)) fail('NEWOBJ needs a class and an argument tuple');
         stack.push(callGlobal(cls as GlobalRef, args as unknown[], ctx));
         break;
       }
@@ -320,17 +353,18 @@ export function unpickle(bytes: Uint8Array, ctx: PickleContext): unknown {
         const items = popMark();
         const list = top();
         if (!Array.isArray(list)) fail('APPENDS on a non-list');
-        (list as unknown[]).push(...items);
+        for (const item of items) (list as unknown[]).push(item);
         break;
       }
       case 0x51: {
         // BINPERSID: ('storage', StorageClass, key, location, numel)
         const pid = pop();
         if (!Array.isArray(pid) || pid[0] !== 'storage' || !(pid[1] instanceof GlobalRef)) fail('unexpected persistent id');
-        const [, cls, key] = pid as [string, GlobalRef, string];
+        const [, cls, key] = pid as [string, GlobalRef, unknown];
+        if (typeof key !== 'string' || !/^\w{1,64}$/.test(key)) fail(`storage key ${JSON.stringify(key)} is not a plain name`);
         const dtype = STORAGE_DTYPES[cls.name];
         if (!dtype) fail(`unsupported storage type ${cls.qualified}`);
-        stack.push(ctx.loadStorage(dtype, String(key)));
+        stack.push(ctx.loadStorage(dtype, key as string));
         break;
       }
       default:
@@ -346,41 +380,42 @@ export function parseTorchBin(input: Uint8Array | ArrayBuffer, fileName = 'pytor
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   if (!ZIP_MAGIC.every((b, i) => bytes[i] === b)) {
     if (bytes[0] === 0x80) {
-      throw new Error(
+      bad(
         `${fileName} uses the legacy (pre-1.6) torch.save format, which is not supported: re-save it with a recent PyTorch ` +
           '(torch.save(torch.load(f), f)) or convert it to model.safetensors',
       );
     }
-    throw new Error(`${fileName} is not a PyTorch zip checkpoint (no zip signature)`);
+    bad(`${fileName} is not a PyTorch zip checkpoint (no zip signature)`);
   }
-  let files: Record<string, Uint8Array>;
-  try {
-    files = unzipSync(bytes);
-  } catch (error) {
-    throw new Error(`${fileName}: corrupt zip archive: ${(error as Error).message}`);
-  }
-  const pklName = Object.keys(files).find((name) => name === 'data.pkl' || name.endsWith('/data.pkl'));
-  if (!pklName) throw new Error(`${fileName}: no data.pkl inside the archive (not a torch.save checkpoint)`);
-  const prefix = pklName.slice(0, pklName.length - 'data.pkl'.length);
-  const byteOrder = files[`${prefix}byteorder`];
-  if (byteOrder && new TextDecoder().decode(byteOrder).trim() !== 'little') {
-    throw new Error(`${fileName}: big-endian checkpoints are not supported`);
+  const zip = new ZipReader(bytes, fileName, HINT);
+  const pklName = [...zip.entries.keys()].find((name) => name === 'data.pkl' || name.endsWith('/data.pkl'));
+  if (!pklName) bad(`${fileName}: no data.pkl inside the archive (not a torch.save checkpoint)`);
+  const prefix = pklName!.slice(0, pklName!.length - 'data.pkl'.length);
+  if (zip.entries.has(`${prefix}byteorder`) && new TextDecoder().decode(zip.read(`${prefix}byteorder`)).trim() !== 'little') {
+    bad(`${fileName}: big-endian checkpoints are not supported`);
   }
   const storages = new Map<string, Storage>();
+  let totalBytes = 0;
   const ctx: PickleContext = {
     fileName,
+    tensors: 0,
     loadStorage(dtype, key) {
       const cached = storages.get(key);
       if (cached) return cached;
-      const raw = files[`${prefix}data/${key}`];
-      if (!raw) throw new Error(`${fileName}: storage data/${key} is missing from the archive`);
+      const path = `${prefix}data/${key}`;
+      if (!zip.entries.has(path)) bad(`${fileName}: storage data/${key} is missing from the archive`);
+      checkLimit('tensorCount', storages.size + 1, fileName);
+      const raw = zip.read(path);
+      totalBytes += raw.length;
+      checkLimit('weightsBytes', totalBytes, fileName);
+      if (raw.length % ITEM_SIZE[dtype] !== 0) bad(`${fileName}: storage data/${key} has ${raw.length} bytes, not a whole number of ${dtype} values`);
       const storage = new Storage(dtype, key, decodeTensorBytes(dtype, raw));
       storages.set(key, storage);
       return storage;
     },
   };
-  const result = unpickle(files[pklName], ctx);
-  if (!(result instanceof PickleDict)) throw new Error(`${fileName}: the pickle is not a state dict (dict of tensors)`);
+  const result = unpickle(zip.read(pklName!), ctx);
+  if (!(result instanceof PickleDict)) bad(`${fileName}: the pickle is not a state dict (dict of tensors)`);
   const tensors = new Map<string, RawTensor>();
   for (const [key, value] of result.entries) {
     // Non-tensor entries (e.g. nested dicts of full training checkpoints) are skipped.
@@ -388,7 +423,7 @@ export function parseTorchBin(input: Uint8Array | ArrayBuffer, fileName = 'pytor
       tensors.set(key, value as RawTensor);
     }
   }
-  if (tensors.size === 0) throw new Error(`${fileName}: the state dict holds no tensors`);
+  if (tensors.size === 0) bad(`${fileName}: the state dict holds no tensors`);
   return tensors;
 }
 

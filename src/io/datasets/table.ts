@@ -3,6 +3,7 @@
  * Problems are collected (file, line, what) and parsing goes on, so the rows that are fine stay usable.
  */
 import Papa from 'papaparse';
+import { LIMITS } from '../limits';
 
 export type TableFormat = 'csv' | 'tsv' | 'jsonl';
 
@@ -25,8 +26,8 @@ export interface Table {
   warnings: DatasetIssue[];
 }
 
-export const MAX_FILE_BYTES = 50 * 1024 * 1024;
-export const MAX_ROWS = 200_000;
+export const MAX_FILE_BYTES = LIMITS.datasetBytes.value;
+export const MAX_ROWS = LIMITS.datasetRows.value;
 
 /** Column names that mark a first row as a header (lower-cased). */
 const KNOWN_COLUMNS = new Set([

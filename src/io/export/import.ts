@@ -9,9 +9,10 @@ import { MODULE_SUFFIX, type ModuleKind, type StateDict } from '../../engine/typ
 import { unzipSync } from 'fflate';
 import { importNative } from './native';
 import { importPeftAdapter } from './peft';
+import { LIMITS } from '../limits';
 
 /** Larger than any adapter of a model this app can train (the weights of a BERT-base full fine-tune are ~440 MB). */
-export const MAX_ADAPTER_BYTES = 600 * 1024 * 1024;
+export const MAX_ADAPTER_BYTES = LIMITS.adapterBytes.value;
 
 export interface AdapterFile {
   name: string;

@@ -1,0 +1,120 @@
+/**
+ * Regression tests for issue #13's hostile and broken files: each ends in a typed error (AppError) with a
+ * message naming the problem, before anything large is allocated.
+ */
+import { zipSync } from 'fflate';
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../src/engine/errors';
+import { parseSafetensors, writeSafetensors } from '../../src/io/safetensors';
+import { parseTorchBin } from '../../src/io/torch-bin';
+import { crc32, ZipReader } from '../../src/io/unzip';
+import { floats, tensorPickle, torchZip } from '../helpers/pickle';
+
+function typedError(run: () => unknown): AppError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof AppError) return error;
+    throw new Error(`not a typed error: ${String(error)}`, { cause: error });
+  }
+  throw new Error('no error thrown');
+}
+
+const one = (t: Parameters<typeof tensorPickle>[0][string]) => torchZip(tensorPickle({ w: t }), { '0': floats(1, 2, 3, 4, 5, 6) });
+
+describe('pytorch_model.bin', () => {
+  it('reads a well-formed view (the writer helper is right)', () => {
+    const tensors = parseTorchBin(one({ key: '0', offset: 1, size: [2, 2], stride: [1, 2] }));
+    expect(Array.from(tensors.get('w')!.data as Float32Array)).toEqual([2, 4, 3, 5]);
+  });
+
+  it('refuses a negative BINSTRING length at once (it looped forever, reading backwards)', () => {
+    const pickle = [0x80, 0x02, 0x54, 0xf8, 0xff, 0xff, 0xff, 0x2e];
+    expect(typedError(() => parseTorchBin(torchZip(pickle))).message).toMatch(/negative length -8/);
+  });
+
+  it('refuses a stride-0 view larger than its storage before allocating it', () => {
+    const start = performance.now();
+    expect(typedError(() => parseTorchBin(one({ key: '0', offset: 0, size: [100_000_000], stride: [0] }))).message).toMatch(/stride-0 or overlapping view/);
+    expect(performance.now() - start).toBeLessThan(1000);
+  });
+
+  it.each([
+    ['offset -1', { offset: -1, size: [2], stride: [1] }, /offset -1/],
+    ['stride -1', { offset: 5, size: [2], stride: [-1] }, /stride \[-1\]/],
+    ['size 1.5', { offset: 0, size: [1.5], stride: [1] }, /size \[1.5\]/],
+    ['size "2"', { offset: 0, size: ['2'], stride: [1] }, /size \["2"\]/],
+    ['size -2', { offset: 0, size: [-2], stride: [1] }, /size \[-2\]/],
+    ['size None', { offset: 0, size: null, stride: [1] }, /size null/],
+    ['size not a list', { offset: 0, size: 6, stride: [1] }, /size 6/],
+    ['a view past the storage', { offset: 4, size: [3], stride: [1] }, /reads element 6, past the storage's 6/],
+    ['stride of the wrong length', { offset: 0, size: [2, 3], stride: [3] }, /stride \[3\]/],
+  ])('refuses %s', (_, view, message) => {
+    const error = typedError(() => parseTorchBin(one({ key: '0', ...(view as { offset: never; size: never; stride: never }) })));
+    expect(error.kind).toBe('bad-input');
+    expect(error.message).toMatch(message);
+  });
+
+  it('refuses a storage whose length is not a multiple of its item size', () => {
+    const zip = torchZip(tensorPickle({ w: { key: '0', offset: 0, size: [1], stride: [1] } }), { '0': new Uint8Array(7) });
+    expect(typedError(() => parseTorchBin(zip)).message).toMatch(/7 bytes, not a whole number of F32 values/);
+  });
+
+  it('types NEWOBJ with None and a 200k-item APPENDS (raw TypeError / RangeError before)', () => {
+    const newobj = [0x80, 0x02, 0x63, ...new TextEncoder().encode('collections\nOrderedDict\n'), 0x4e, 0x81, 0x2e];
+    expect(typedError(() => parseTorchBin(torchZip(newobj))).message).toMatch(/NEWOBJ needs a class and an argument tuple/);
+    const appends = [0x80, 0x02, 0x5d, 0x28, ...new Array(200_000).fill(0x4e), 0x65, 0x2e];
+    expect(typedError(() => parseTorchBin(torchZip(appends))).message).toMatch(/not a state dict/);
+  });
+
+  it('checks the CRC-32: a flipped bit in a stored tensor is refused, not loaded as Infinity', () => {
+    const zip = one({ key: '0', offset: 0, size: [6], stride: [1] });
+    const data = floats(1, 2, 3, 4, 5, 6);
+    const at = zip.findIndex((_, i) => data.every((b, j) => zip[i + j] === b));
+    zip[at + 3] ^= 0x40; // 1.0 (0x3f800000) -> 0x7f800000 = Infinity
+    expect(typedError(() => parseTorchBin(zip)).message).toMatch(/fails its CRC-32 check/);
+  });
+
+  it('reads a zip entry declaring 2 GB without allocating it', () => {
+    const zip = zipSync({ 'm/data.pkl': new Uint8Array(16) }, { level: 6 });
+    // Patch the central directory's uncompressed size of the entry to 2 GB.
+    const cd = zip.findIndex((_, i) => zip[i] === 0x50 && zip[i + 1] === 0x4b && zip[i + 2] === 1 && zip[i + 3] === 2);
+    new DataView(zip.buffer).setUint32(cd + 24, 2 ** 31, true);
+    const error = typedError(() => parseTorchBin(zip));
+    expect(error.kind).toBe('limit-exceeded');
+    expect(error.message).toMatch(/one zip entry, uncompressed is 2 GB; the limit is 1 GB/);
+  });
+
+  it('matches zlib CRC-32', () => {
+    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    expect(new ZipReader(zipSync({ a: new Uint8Array([1, 2, 3]) }), 'z', 'h').read('a')).toEqual(new Uint8Array([1, 2, 3]));
+  });
+});
+
+describe('safetensors', () => {
+  const header = (json: string) => {
+    const text = new TextEncoder().encode(json);
+    const out = new Uint8Array(8 + text.length);
+    new DataView(out.buffer).setBigUint64(0, BigInt(text.length), true);
+    out.set(text, 8);
+    return out;
+  };
+
+  it('refuses deep JSON nesting with a typed error (crashed building the message)', () => {
+    const deep = `{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    expect(typedError(() => parseSafetensors(header(deep))).message).toMatch(/nested deeper than 64 levels/);
+  });
+
+  it('refuses dtype names from Object.prototype ("constructor")', () => {
+    expect(typedError(() => parseSafetensors(header('{"w":{"dtype":"constructor","shape":[1],"data_offsets":[0,0]}}'))).message).toMatch(/unsupported dtype "constructor"/);
+  });
+
+  it('refuses shape [0, 1e308]', () => {
+    expect(typedError(() => parseSafetensors(header('{"w":{"dtype":"F32","shape":[0,1e308],"data_offsets":[0,0]}}'))).message).toMatch(/shape \[0,1e\+308\]/);
+  });
+
+  it('still reads what the writer writes', () => {
+    const bytes = writeSafetensors(new Map([['w', { shape: [2], data: new Float32Array([1, 2]) }]]));
+    expect(Array.from(parseSafetensors(bytes).tensors.get('w')!.data as Float32Array)).toEqual([1, 2]);
+  });
+});
