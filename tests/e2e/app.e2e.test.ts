@@ -215,6 +215,45 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     await page.context().close();
   });
 
+  it('reads a Latin-1 file without a header as such, says so, and lets the user read it as UTF-8 or rename its classes', { timeout: 120_000 }, async () => {
+    const { page, problems } = await openPage('encoding');
+    await page.goto(server.url);
+    await page.getByTestId('model-info').waitFor({ timeout: 60_000 });
+    // AG-News style: no header; Windows-1252 bytes (é = 0xe9), which are not valid UTF-8.
+    const rows = ['café au lait,1', 'crème brûlée,1', 'bad news,0', 'sad rain,0', 'good day,1', 'awful day,0', 'nice one,1', 'poor show,0'];
+    const buffer = Buffer.from(rows.join('\n') + '\n', 'latin1');
+    await page.getByTestId('data-file').setInputFiles({ name: 'ag.csv', mimeType: 'text/csv', buffer });
+    await expect.poll(() => page.getByTestId('data-encoding').textContent(), { timeout: 30_000 }).toMatch(/^Read as Windows-1252 \/ Latin-1 \(the file is not valid UTF-8/);
+    expect(await page.getByTestId('data-preview').textContent()).toContain('café au lait');
+    // No header is a note, not a skipped row.
+    expect(await page.getByTestId('data-notes').textContent()).toMatch(/no header row detected/);
+    expect(await page.getByText(/rows with errors are skipped/).count()).toBe(0);
+    // Read as UTF-8 on request: the é does not decode, and the line says so.
+    await page.getByTestId('data-encoding-choice').selectOption('utf-8');
+    await expect.poll(() => page.getByTestId('data-encoding').textContent(), { timeout: 30_000 }).toMatch(/^Read as UTF-8 \(chosen\): 4 character\(s\) did not decode/);
+    // Classes 0 / 1 renamed; a name given twice blocks Train with the reason.
+    await page.getByTestId('label-name-0').fill('negative');
+    await page.getByTestId('label-name-0').press('Enter');
+    await page.getByTestId('label-name-1').fill('negative');
+    await page.getByTestId('label-name-1').press('Enter');
+    await expect.poll(() => page.getByTestId('train-blocker').textContent(), { timeout: 5_000 }).toMatch(/labelNames names "negative" twice/);
+    expect(await page.getByTestId('train').isEnabled()).toBe(false);
+    await page.getByTestId('label-name-1').fill('positive');
+    await page.getByTestId('label-name-1').press('Enter');
+    await expect.poll(() => page.getByTestId('train').isEnabled(), { timeout: 5_000 }).toBe(true);
+    // A setting typed out of range stays as typed and blocks Train, saying which and why.
+    await page.locator('details.knobs > summary', { hasText: /^Run$/ }).click();
+    const batch = page.getByLabel('Batch size', { exact: true });
+    await batch.fill('0');
+    await batch.blur();
+    expect(await batch.inputValue()).toBe('0');
+    await expect.poll(() => page.getByTestId('train-blocker').textContent(), { timeout: 5_000 }).toMatch(/^Fix this setting first: Batch size must be in \[1, 512\] \(got 0\)\.$/);
+    await batch.fill('8');
+    await expect.poll(() => page.getByTestId('train').isEnabled(), { timeout: 5_000 }).toBe(true);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
   it('loads the built-in model and a CSV, trains on WebGPU, charts live, exports a PEFT adapter', { timeout: 900_000 }, async () => {
     const { page, problems } = await openPage('webgpu');
     await page.goto(server.url + QUERY);
