@@ -22,16 +22,16 @@ def resolve_schedule(options: dict, total_steps: int, epochs: int) -> dict:
     per_epoch = max(1, total_steps // max(1, epochs))
     ti = options["initialWarmup"] if options["initialWarmup"] is not None else js_round(options["tiEpochs"] * per_epoch)
     tf = options["finalWarmup"] if options["finalWarmup"] is not None else js_round(options["tfFraction"] * epochs * per_epoch)
-    return {"totalSteps": total_steps, "initialWarmup": ti, "finalWarmup": tf, "deltaT": options["deltaT"]}
+    return {"totalSteps": total_steps, "initialWarmup": ti, "finalWarmup": tf, "deltaT": options["deltaT"], "finalRatio": options["finalRatio"]}
 
 
 def remaining_fraction(step: int, s: dict) -> float:
     if step <= s["initialWarmup"]:
         return 1.0
     if step > s["totalSteps"] - s["finalWarmup"]:
-        return 0.0
+        return s["finalRatio"]
     ramp = s["totalSteps"] - s["initialWarmup"] - s["finalWarmup"]
-    return (1 - (step - s["initialWarmup"]) / ramp) ** 3
+    return s["finalRatio"] + (1 - s["finalRatio"]) * (1 - (step - s["initialWarmup"]) / ramp) ** 3
 
 
 def is_masking_step(step: int, s: dict) -> bool:
@@ -64,9 +64,12 @@ class AfloraFreezer:
             return (torch.sign(w) * g).abs()
         if kind == "paramGrad":
             return (w * g).abs()
-        return (g / w).abs()  # gradOverParam
+        # gradOverParam; an element at p = 0 counts 0 (methods/aflora/scores.ts), not NaN / Inf.
+        return torch.where(w == 0, torch.zeros_like(g), (g / torch.where(w == 0, torch.ones_like(w), w)).abs())
 
     def _score(self, name: str) -> torch.Tensor:
+        if self.opt["beta2"] == 1:
+            return self.ibar[name]  # the reference's beta2 = 1: Ibar alone
         return self.ibar[name] * self.ubar[name]
 
     def update(self, step: int) -> List[str]:
@@ -102,15 +105,24 @@ class AfloraFreezer:
             return []
         ratio = remaining_fraction(step, self.schedule)
         scores = torch.cat([self._score(n).reshape(-1) for n in names])
+        if not bool(torch.isfinite(scores).all()):
+            raise ValueError(f"AFLoRA's freezing score is not finite at step {step}: lower the adapter learning rate (or the max grad norm)")
         k = max(1, int(scores.numel() * (1 - ratio)))
-        threshold = float(torch.kthvalue(scores.cpu(), k)[0])
         means = {n: float(self._score(n).mean()) for n in names}
         if self.opt["freezeTogether"]:
             partner = lambda n: n[:-1] + ("B" if n.endswith("A") else "A")  # noqa: E731
             decide = {n: (means[n] + means.get(partner(n), means[n])) / 2 for n in names}
         else:
             decide = means
-        frozen = [n for n in names if decide[n] < threshold]
+        if self.opt["thresholdRule"] == "matrices":
+            # The paper's text: the lowest-scoring matrices freeze until floor(M (1 - r)) of the M initial are frozen.
+            already = sum(1 for at in self.frozen_at.values() if at is not None)
+            ranked = sorted(names, key=lambda n: decide[n])
+            frozen = ranked[: max(0, math.floor(len(self.params) * (1 - ratio)) - already)]
+            threshold = decide[frozen[-1]] if frozen else decide[ranked[0]]
+        else:
+            threshold = float(torch.kthvalue(scores.cpu(), k)[0])
+            frozen = [n for n in names if decide[n] < threshold]
         for n in frozen:
             self.params[n].requires_grad_(False)
             self.frozen_at[n] = step

@@ -57,16 +57,17 @@ def set_module(root: nn.Module, path: str, new: nn.Module) -> None:
 class ScaledLowRankLinear(nn.Module):
     """The AFLoRA / ELoRA module: y = W0 x + b0 + Λb ⊙ (B (Λd ⊙ (A x))), no alpha / r scaling."""
 
-    def __init__(self, base: nn.Linear, a: torch.Tensor, b: torch.Tensor, d: torch.Tensor, b_vec: torch.Tensor):
+    def __init__(self, base: nn.Linear, a: torch.Tensor, b: torch.Tensor, d: torch.Tensor, b_vec: torch.Tensor, dropout: float = 0.0):
         super().__init__()
         self.base = base
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()  # PEFT's lora_dropout, adapter input only
         self.lora_A = nn.Parameter(a)  # [r, in]
         self.lora_B = nn.Parameter(b)  # [out, r]
         self.lambda_d = nn.Parameter(d)  # [r]
         self.lambda_b = nn.Parameter(b_vec)  # [out]
 
     def forward(self, x):
-        down = F.linear(x, self.lora_A) * self.lambda_d  # [..., r]
+        down = F.linear(self.dropout(x), self.lora_A) * self.lambda_d  # [..., r]
         return self.base(x) + F.linear(down, self.lora_B) * self.lambda_b  # [..., out]
 
 
@@ -119,7 +120,7 @@ def _full(v):
     return draw
 
 
-def _scaled_modules(model, layers, kinds, rank, init: Init, a_gain: float, b_fan_rank: bool, lambda_d: float, ab_trainable):
+def _scaled_modules(model, layers, kinds, rank, init: Init, a_gain: float, b_fan_rank: bool, lambda_d: float, ab_trainable, dropout: float = 0.0):
     variables, trainable, modules = {}, [], []
     for layer in range(layers):
         for kind in kinds:
@@ -130,7 +131,7 @@ def _scaled_modules(model, layers, kinds, rank, init: Init, a_gain: float, b_fan
             b = init(f"{path}.lora_B", (out_f, rank), lambda g, n: kaiming_uniform(g, n, rank if b_fan_rank else in_f, a_gain))
             d = init(f"{path}.lambda_d", (rank,), _full(lambda_d))
             bv = init(f"{path}.lambda_b", (out_f,), _zeros)
-            wrapped = ScaledLowRankLinear(base, a.to(base.weight.device), b.to(base.weight.device), d.to(base.weight.device), bv.to(base.weight.device))
+            wrapped = ScaledLowRankLinear(base, a.to(base.weight.device), b.to(base.weight.device), d.to(base.weight.device), bv.to(base.weight.device), dropout)
             set_module(model, path, wrapped)
             modules.append(path)
             for leaf in ("lora_A", "lora_B", "lambda_d", "lambda_b"):
@@ -159,12 +160,12 @@ def attach(model: nn.Module, method: str, options: dict, seed: int, initial=None
     if method in ("aflora", "pm-trainable", "pm-frozen"):
         scope = [] if method == "pm-frozen" else MATRIX_SCOPES[options["trainableMatrices"]]
         variables, trainable, modules = _scaled_modules(
-            model, layers, MODULE_KINDS, options["rank"], init, 0.0, True, options["lambdaDInit"], lambda k: k in scope
+            model, layers, MODULE_KINDS, options["rank"], init, 0.0, True, options["lambdaDInit"], lambda k: k in scope, options["loraDropout"]
         )
         adapter = Adapter(method, options, variables, trainable, {n: True for n in variables}, modules=modules)
     elif method == "elora":
         r = elora_rank(cfg.hidden_size, options["rank"])
-        variables, trainable, modules = _scaled_modules(model, layers, options["targetModules"], r, init, math.sqrt(5.0), True, 0.1, lambda k: False)
+        variables, trainable, modules = _scaled_modules(model, layers, options["targetModules"], r, init, 0.0, True, 0.1, lambda k: False)  # official module's init: Kaiming a = 0
         adapter = Adapter(method, options, variables, trainable, {n: True for n in variables}, modules=modules)
     elif method == "lora":
         adapter = _attach_lora(model, options, init, layers)
@@ -193,7 +194,7 @@ def _attach_lora(model, options, init: Init, layers) -> Adapter:
     paths = [module_path(l, k) for l in range(layers) for k in kinds]
     # Full paths: PEFT matches by equality or "."-suffix; the suffix "output.dense" alone would also catch
     # attention.output.dense.
-    config = LoraConfig(r=options["r"], lora_alpha=options["alpha"], target_modules=paths, lora_dropout=0.0, bias="none")
+    config = LoraConfig(r=options["r"], lora_alpha=options["alpha"], target_modules=paths, lora_dropout=options["loraDropout"], bias="none")
     peft_model = get_peft_model(model, config)
     variables = {}
     with torch.no_grad():

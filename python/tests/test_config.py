@@ -67,7 +67,7 @@ def test_bad_configs_name_the_field(edit, path, words):
 
 def test_multi_select_in_schema_order_and_defaults_resolve():
     options = resolve_options("lora", {"targetModules": ["value", "query"]})
-    assert options == {"r": 8, "alpha": 16, "targetModules": ["query", "value"]}
+    assert options == {"r": 8, "alpha": 16, "targetModules": ["query", "value"], "loraDropout": 0}
     with pytest.raises(RunConfigError):
         resolve_options("lora", {"targetModules": []})
 

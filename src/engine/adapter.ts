@@ -131,6 +131,8 @@ export interface AdapterRuntime {
    * Runs inside the engine's tidy/gradient scope.
    */
   apply(target: LinearTarget, x: tf.Tensor2D, base: tf.Tensor2D): tf.Tensor2D;
+  /** Dropout rate on the adapter's input x while training (PEFT's lora_dropout); the base layer sees x as is. */
+  readonly inputDropout?: number;
   /**
    * The adapted linears as data, by path, when every one is a low-rank module whose apply() is the engine's
    * lowRankAdapter: lets the engine run them in its own programs. Absent: apply() is opaque to the engine.

@@ -142,24 +142,24 @@ export class BertModel {
     for (let layer = 0; layer < numLayers; layer++) {
       const prefix = `bert.encoder.layer.${layer}`;
       // Self-attention.
-      const query = this.adaptedLinear(hidden, `${prefix}.attention.self.query`, runtime);
-      const key = this.adaptedLinear(hidden, `${prefix}.attention.self.key`, runtime);
-      const value = this.adaptedLinear(hidden, `${prefix}.attention.self.value`, runtime);
+      const query = this.adaptedLinear(hidden, `${prefix}.attention.self.query`, runtime, options);
+      const key = this.adaptedLinear(hidden, `${prefix}.attention.self.key`, runtime, options);
+      const value = this.adaptedLinear(hidden, `${prefix}.attention.self.value`, runtime, options);
       const rawScores = tf.matMul(toHeads(query), toHeads(key), false, true) as tf.Tensor4D; // [B, nH, S, S]
       let probs = kernels.maskedSoftmax(rawScores, batch.additiveMask, 1 / Math.sqrt(headSize));
       probs = this.dropout(probs, this.config.attentionDropout, options);
       const context = tf.matMul(probs, toHeads(value)); // [B, nH, S, dh]
       const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [tokens, h]) as tf.Tensor2D;
       const attnOut = this.dropout(
-        this.adaptedLinear(merged, `${prefix}.attention.output.dense`, runtime),
+        this.adaptedLinear(merged, `${prefix}.attention.output.dense`, runtime, options),
         this.config.hiddenDropout,
         options,
       );
       hidden = this.layerNorm(tf.add(attnOut, hidden), attentionLayerNorm(layer));
 
       // Feed-forward.
-      const inter = this.activation(this.adaptedLinear(hidden, `${prefix}.intermediate.dense`, runtime));
-      const out = this.dropout(this.adaptedLinear(inter, `${prefix}.output.dense`, runtime), this.config.hiddenDropout, options);
+      const inter = this.activation(this.adaptedLinear(hidden, `${prefix}.intermediate.dense`, runtime, options));
+      const out = this.dropout(this.adaptedLinear(inter, `${prefix}.output.dense`, runtime, options), this.config.hiddenDropout, options);
       hidden = this.layerNorm(tf.add(out, hidden), outputLayerNorm(layer));
     }
 
@@ -175,12 +175,13 @@ export class BertModel {
     return kernels.linear(x, this.param(`${prefix}.weight`) as tf.Tensor2D, this.param(`${prefix}.bias`) as tf.Tensor1D);
   }
 
-  private adaptedLinear(x: tf.Tensor2D, path: string, runtime: AdapterRuntime | null): tf.Tensor2D {
+  private adaptedLinear(x: tf.Tensor2D, path: string, runtime: AdapterRuntime | null, options: ForwardOptions): tf.Tensor2D {
     const base = this.linear(x, path);
     if (!runtime || !runtime.adapted.has(path)) return base;
     const target = this.targetByPath.get(path);
     if (!target) throw new Error(`unknown linear ${path}`);
-    return runtime.apply(target, x, base);
+    // PEFT's lora_dropout: the adapter sees a dropped-out copy of the input, the base layer the input itself.
+    return runtime.apply(target, this.dropout(x, runtime.inputDropout ?? 0, options), base);
   }
 
   /** LayerNorm over the last axis of [T, H] with biased variance, as torch.nn.LayerNorm. */

@@ -223,10 +223,11 @@ describe('Trainer', () => {
     }
   });
 
-  it('full fine-tuning trains base weights except the embedding tables, without decay on biases and LayerNorm', async () => {
+  it('full fine-tuning opted out of the embeddings trains the other base weights, without decay on biases and LayerNorm', async () => {
     const config = tinyConfig();
     const weights = randomBertWeights(config, 1);
-    const trainer = new Trainer({ config, weights, method: adapterMethod('full'), train: toyExamples(20, 12, 5), recipe });
+    const method = adapterMethod('full', { trainEmbeddings: false });
+    const trainer = new Trainer({ config, weights, method, train: toyExamples(20, 12, 5), recipe });
     const groups = trainer.paramGroups();
     expect(groups).not.toHaveProperty('bert.embeddings.word_embeddings.weight');
     expect(groups['bert.embeddings.LayerNorm.weight']).toEqual({ lr: 1e-2, weightDecay: 0 });

@@ -136,7 +136,7 @@ afterEach(() => {
 });
 
 describe('schedule helpers', () => {
-  const s = { totalSteps: 100, initialWarmup: 10, finalWarmup: 30, deltaT: 10 };
+  const s = { totalSteps: 100, initialWarmup: 10, finalWarmup: 30, deltaT: 10, finalRatio: 0 };
 
   it('follows the cubic ramp between t_i and T - t_f', () => {
     expect(remainingFraction(0, s)).toBe(1);

@@ -28,7 +28,7 @@ describe('method catalog', () => {
   });
 
   it('merges overrides over the defaults in one place and names unknown methods', () => {
-    expect(methodOptions('lora', { r: 4 })).toEqual({ r: 4, alpha: 16, targetModules: ['query', 'value'] });
+    expect(methodOptions('lora', { r: 4 })).toEqual({ r: 4, alpha: 16, targetModules: ['query', 'key', 'value', 'attn_out', 'inter', 'out'], loraDropout: 0 });
     expect(() => methodEntry('nope')).toThrow(UnknownMethodError);
     expect(() => methodOptions('lora', { rank: 4 })).toThrow(/LoRA: rank is not an option/);
   });

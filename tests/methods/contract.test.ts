@@ -18,7 +18,7 @@ const ROWS: Record<string, object> = {
   'pm-frozen': {},
   lora: { r: 4, alpha: 8, targetModules: ['query', 'value', 'inter'] },
   elora: { rank: 16, targetModules: ['query', 'value', 'inter', 'out'] },
-  full: {},
+  full: { trainEmbeddings: false }, // the default (true) is checked in tests/methods/baselines.test.ts; sparse embedding grads are slow here
   // Rounds inside the 20-step toy run (after steps 5, 9, 13, 17), with room to grow.
   alora: { rInit: 2, maxRank: 4, alpha: 4, superEpochs: { value: 6, unit: 'steps' }, roundEvery: { value: 4, unit: 'steps' }, rounds: 4, pruneCount: 3, probeSize: 8 },
 };

@@ -26,7 +26,7 @@ describe('setup <-> URL query', () => {
           const other =
             spec.kind === 'bool' ? !spec.default
             : spec.kind === 'enum' ? (spec.choices.find((c) => c.value !== spec.default)?.value ?? spec.default)
-            : spec.kind === 'multi' ? spec.choices.map((c) => c.value).filter((v) => !spec.default.includes(v)).slice(0, 1)
+            : spec.kind === 'multi' ? (spec.default.length === spec.choices.length ? spec.default.slice(0, 1) : spec.choices.map((c) => c.value).filter((v) => !spec.default.includes(v)).slice(0, 1))
             : spec.kind === 'span' ? { value: 3, unit: 'steps' }
             : spec.default === null ? spec.min + 1
             : spec.default === spec.max ? spec.min : spec.max;
@@ -52,7 +52,7 @@ describe('setup <-> URL query', () => {
 
   it('scopes option values by method: LoRA r and AFLoRA rank share the URL key r', () => {
     const lora = setupFromQuery(new URLSearchParams('method=lora&r=16&tm=query,key'));
-    expect(valuesOf(lora, 'method')).toEqual({ r: 16, alpha: 16, targetModules: ['query', 'key'] });
+    expect(valuesOf(lora, 'method')).toEqual({ r: 16, alpha: 16, targetModules: ['query', 'key'], loraDropout: 0 });
     expect(valuesOf({ ...lora, method: 'aflora' }, 'method').rank).toBe(4);
   });
 
@@ -85,7 +85,7 @@ describe('runConfigOf', () => {
     } as unknown as DataPreview;
     const setup = set(set({ ...EMPTY_SETUP, method: 'lora' }, 'method', 'r', 4), 'split', 'validationFraction', 0.2);
     const config = runConfigOf(setup, model, data);
-    expect(config.method).toEqual({ id: 'lora', options: { r: 4, alpha: 16, targetModules: ['query', 'value'] } });
+    expect(config.method).toEqual({ id: 'lora', options: { r: 4, alpha: 16, targetModules: ['query', 'key', 'value', 'attn_out', 'inter', 'out'], loraDropout: 0 } });
     expect(config.recipe).toEqual(DEFAULT_RECIPE);
     expect(config.data).toEqual({ name: 'spam-ham', train: 'spam-ham/train.csv', validation: null, columns: { text: 'text', textPair: null, label: 'label' }, task: 'classification', labels: ['ham', 'spam'], labelNames: ['ham', 'spam'], validationFraction: 0.2, validationSeed: 42 });
     // Renamed classes go into the config next to the file's values; two classes under one name do not.

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AdapterRuntime, AfterStepResult, CellId, MethodContext, MethodEvent, MethodVariable, ViewCell } from '../../engine/adapter';
+import { InputError } from '../../engine/errors';
 import type { LowRankModule } from '../../engine/kernels';
 import { kaimingUniform } from '../../engine/random';
 import { ATTENTION_KINDS, FFN_KINDS, linearTargets, MODULE_KINDS, type BertConfig, type LinearTarget, type ModuleKind } from '../../engine/types';
@@ -82,6 +83,7 @@ class Freezer {
   /** Step each matrix froze at: the one record (freeze events are reported from it). */
   readonly frozen = new Map<string, number>();
   private readonly initialElements: number;
+  private readonly initialMatrices: number;
 
   constructor(
     matrices: readonly MethodVariable[],
@@ -96,6 +98,7 @@ class Freezer {
       options,
     );
     this.initialElements = this.state.elementCount;
+    this.initialMatrices = matrices.length;
   }
 
   observe(step: number, grads: ReadonlyMap<string, tf.Tensor>): void {
@@ -135,23 +138,39 @@ class Freezer {
     this.state.dispose();
   }
 
-  /** The reference's mask_with_threshold: k-th smallest element score over all still-trainable A/B elements. */
+  /**
+   * One masking round. 'elements' (the reference's mask_with_threshold): the k-th smallest element score over all
+   * still-trainable A/B elements is the threshold; 'matrices' (the paper's text): the lowest-scoring matrices freeze
+   * until floor(M (1 - r)) of the M initial matrices are frozen, the threshold reported being the last one's score.
+   */
   private maskingRound(step: number, elementScores: Float32Array): { remaining: number; threshold: number; freeze: string[] } {
+    const bad = elementScores.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new InputError(
+        `AFLoRA's freezing score became ${elementScores[bad]} at step ${step}: a gradient was not finite, so no threshold can be taken.`,
+        'Training diverged: lower the adapter learning rate (or the max grad norm) and train again.',
+      );
+    }
     const segments = this.state.tensors;
     const means = segmentMeans(elementScores, segments.map((s) => s.size));
     const meanOf = new Map(segments.map((s, i) => [s.name, means[i]]));
     const remaining = remainingFraction(step, this.schedule);
+    // Together: A and B of a module are judged by the mean of their two scores (both are trainable).
+    const decisionScore = (name: string): number => {
+      const own = meanOf.get(name)!;
+      const partner = meanOf.get(partnerOf(name));
+      return this.options.freezeTogether && partner !== undefined ? (own + partner) / 2 : own;
+    };
+    const names = segments.map((s) => s.name);
+    if (this.options.thresholdRule === 'matrices') {
+      const target = Math.floor(this.initialMatrices * (1 - remaining)) - this.frozen.size;
+      const ranked = names.map((name) => ({ name, score: decisionScore(name) })).sort((a, b) => a.score - b.score);
+      const freeze = ranked.slice(0, Math.max(0, target));
+      const threshold = freeze.length > 0 ? freeze[freeze.length - 1].score : ranked[0].score;
+      return { remaining, threshold, freeze: freeze.map((f) => f.name) };
+    }
     const threshold = kthSmallest(elementScores, thresholdRank(elementScores.length, remaining));
-    const freeze = segments
-      .map((s) => s.name)
-      .filter((name) => {
-        const own = meanOf.get(name)!;
-        const partner = meanOf.get(partnerOf(name));
-        // Together: A and B of a module are judged by the mean of their two scores (both are trainable).
-        const score = this.options.freezeTogether && partner !== undefined ? (own + partner) / 2 : own;
-        return score < threshold;
-      });
-    return { remaining, threshold, freeze };
+    return { remaining, threshold, freeze: names.filter((name) => decisionScore(name) < threshold) };
   }
 }
 
@@ -180,6 +199,7 @@ function createAflora(ctx: MethodContext, options: AfloraOptions): AdapterRuntim
   );
   return {
     ...runtime,
+    inputDropout: options.loraDropout,
     observeGradients: (step, grads) => freezer.observe(step, grads),
     afterStep: (step) => freezer.afterStep(step),
     freezeSteps: () => freezer.frozen,
@@ -207,7 +227,7 @@ export const pmTrainableRuntime: MethodRuntime<PmTrainableOptions> = {
   create(ctx, options) {
     const set = buildModules(ctx, options.rank, options.lambdaDInit, kindTest(options.trainableMatrices));
     const trainable = [...set.vectors, ...set.trainableMatrices];
-    return lowRankRuntime(set.modules, set.all, () => trainable);
+    return { ...lowRankRuntime(set.modules, set.all, () => trainable), inputDropout: options.loraDropout };
   },
   countTrainable: (config, options) => countScaled(config, options.rank, kindTest(options.trainableMatrices)),
   exportPeft: foldedPeft(),
@@ -216,7 +236,7 @@ export const pmTrainableRuntime: MethodRuntime<PmTrainableOptions> = {
 export const pmFrozenRuntime: MethodRuntime<PmFrozenOptions> = {
   create(ctx, options) {
     const set = buildModules(ctx, options.rank, options.lambdaDInit, () => false);
-    return lowRankRuntime(set.modules, set.all, () => set.vectors);
+    return { ...lowRankRuntime(set.modules, set.all, () => set.vectors), inputDropout: options.loraDropout };
   },
   countTrainable: (config, options) => countScaled(config, options.rank, () => false),
   exportPeft: foldedPeft(),

@@ -11,6 +11,8 @@ export interface FreezeSchedule {
   finalWarmup: number;
   /** Window length of the score averages; masking rounds on the ramp fall on multiples of it. */
   deltaT: number;
+  /** r_f: the remaining fraction the ramp ends at (the reference's final_threshold, default 0). */
+  finalRatio: number;
 }
 
 /** Steps per epoch as the reference counts them: floor(total / epochs). */
@@ -18,14 +20,14 @@ export function stepsPerEpoch(totalSteps: number, epochs: number): number {
   return Math.max(1, Math.floor(totalSteps / Math.max(1, epochs)));
 }
 
-/** Scheduled fraction r(t) of A/B elements that should still train after step t. */
+/** Scheduled fraction r(t) of A/B elements that should still train after step t: r_f + (1 - r_f) (1 - ramp)^3. */
 export function remainingFraction(step: number, s: FreezeSchedule): number {
   if (step <= s.initialWarmup) return 1;
-  if (step > s.totalSteps - s.finalWarmup) return 0;
+  if (step > s.totalSteps - s.finalWarmup) return s.finalRatio;
   const ramp = s.totalSteps - s.initialWarmup - s.finalWarmup;
   // ramp <= 0 cannot reach here: then every step > t_i is also > T - t_f.
   const mul = 1 - (step - s.initialWarmup) / ramp;
-  return mul ** 3;
+  return s.finalRatio + (1 - s.finalRatio) * mul ** 3;
 }
 
 /** Whether step t runs a masking round: every deltaT steps on the ramp, every step after T - t_f. */
@@ -52,6 +54,7 @@ export interface ScheduleOptions {
   finalWarmup: number | null;
   tiEpochs: number;
   tfFraction: number;
+  finalRatio: number;
 }
 
 /** t_i / t_f in steps for a run of `totalSteps` over `epochs` (the reference counts both in whole epochs). */
@@ -62,5 +65,37 @@ export function resolveSchedule(options: ScheduleOptions, totalSteps: number, ep
     initialWarmup: options.initialWarmup ?? Math.round(options.tiEpochs * perEpoch),
     finalWarmup: options.finalWarmup ?? Math.round(options.tfFraction * epochs * perEpoch),
     deltaT: options.deltaT,
+    finalRatio: options.finalRatio,
   };
+}
+
+/** A resolved schedule as the settings show it, in optimizer steps. */
+export interface ScheduleSummary extends FreezeSchedule {
+  /** T - t_f: the last step of the ramp; every later step masks with r = r_f. */
+  rampEnd: number;
+  /** Masking rounds on the ramp (steps in (t_i, T - t_f] on multiples of deltaT). */
+  rampRounds: number;
+  /** Why this schedule hardly decides anything (an empty or short ramp), or null. */
+  warning: string | null;
+}
+
+/** Fewer masking rounds than this on the ramp: the freezing order is decided by one or two rounds (issue #11). */
+export const MIN_RAMP_ROUNDS = 5;
+
+export function summarizeSchedule(s: FreezeSchedule): ScheduleSummary {
+  const rampEnd = s.totalSteps - s.finalWarmup;
+  const first = Math.floor(s.initialWarmup / s.deltaT) * s.deltaT + s.deltaT; // first multiple of deltaT > t_i
+  const last = Math.min(rampEnd, s.totalSteps - 1);
+  const rampRounds = last >= first ? Math.floor((last - first) / s.deltaT) + 1 : 0;
+  let warning: string | null = null;
+  if (s.initialWarmup >= s.totalSteps - 1) {
+    warning = `t_i (${s.initialWarmup} steps) covers the whole run of ${s.totalSteps} steps: nothing will freeze. Lower t_i or train longer.`;
+  } else if (rampRounds < MIN_RAMP_ROUNDS) {
+    const what = rampRounds === 0 ? 'no masking round' : `only ${rampRounds} masking round${rampRounds === 1 ? '' : 's'}`;
+    warning =
+      `The freezing ramp (steps ${s.initialWarmup + 1}..${rampEnd}) has ${what}: everything left freezes together at ` +
+      `step ${Math.max(s.initialWarmup + 1, rampEnd + 1)}. Train more epochs, or shorten t_i / t_f (they can be given in steps), ` +
+      `to get at least ${MIN_RAMP_ROUNDS}.`;
+  }
+  return { ...s, rampEnd, rampRounds, warning };
 }

@@ -87,7 +87,8 @@ export class ScoreState {
       const ubarBefore = previous.ubar ?? tf.zerosLike(sensitivity);
       const ibar = tf.add(tf.mul(ibarBefore, beta1), tf.mul(window, 1 - beta1)) as tf.Tensor1D;
       const ubar = tf.add(tf.mul(ubarBefore, beta2), tf.mul(tf.abs(tf.sub(window, ibar)), 1 - beta2)) as tf.Tensor1D;
-      const elementScore = tf.mul(ibar, ubar) as tf.Tensor1D;
+      // β2 = 1: the reference scores by Ī alone (no uncertainty term).
+      const elementScore = (beta2 === 1 ? tf.clone(ibar) : tf.mul(ibar, ubar)) as tf.Tensor1D;
       const sums = tf.unsortedSegmentSum(elementScore, this.segmentIds!, this.segments.length); // [numSegments]
       const means = tf.div(sums, this.segmentSizes!) as tf.Tensor1D;
       const history = this.historyRows.length > 0 && previous.history ? (tf.concat([previous.history, means]) as tf.Tensor1D) : means;
@@ -182,7 +183,11 @@ export class ScoreState {
     ) as tf.Tensor1D; // [N]
     if (this.config.sensitivity === 'grad') return tf.abs(g); // the reference's |sign(p) * g| for p != 0
     const p = tf.concat(this.segments.map((s) => flat(s.variable))) as tf.Tensor1D; // [N]
-    return tf.abs(this.config.sensitivity === 'paramGrad' ? tf.mul(p, g) : tf.div(g, p)) as tf.Tensor1D;
+    if (this.config.sensitivity === 'paramGrad') return tf.abs(tf.mul(p, g)) as tf.Tensor1D;
+    // |g / p| is undefined at p = 0 (NaN or Inf, and the reference's whole matrix would then never freeze): such an
+    // element counts 0, as it does under |p·g|.
+    const zero = tf.equal(p, 0);
+    return tf.where(zero, tf.zerosLike(p), tf.abs(tf.div(g, tf.where(zero, tf.onesLike(p), p)))) as tf.Tensor1D;
   }
 
   private rebuildSegmentIndex(): void {

@@ -1,6 +1,7 @@
 /**
- * ELoRA (VeRA-like): y = W0 x + b0 + Λb ⊙ (B (Λd ⊙ (A x))) with A [r, in], B [out, r] frozen random
- * (kaiming uniform, a = sqrt 5, per layer) and only the vectors Λd [r] (init 0.1) and Λb [out] (init 0) trained.
+ * ELoRA (VeRA-like): y = W0 x + b0 + Λb ⊙ (B (Λd ⊙ (A x))) with A [r, in], B [out, r] frozen random and only the
+ * vectors Λd [r] (init 0.1) and Λb [out] (init 0) trained. Init as the official AFLoRA code's module (its PEFT fork,
+ * mode "elora"): Kaiming uniform with a = 0, U(±sqrt(6 / fan_in)), fan_in = in for A and r for B, per layer.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { AdapterRuntime, MethodContext, MethodVariable } from '../../engine/adapter';
@@ -26,10 +27,10 @@ function createElora(ctx: MethodContext, options: EloraOptions): AdapterRuntime 
   const modules = new Map<string, LowRankModule>();
   for (const target of selectTargets(ctx.targets, options.targetModules)) {
     const a = createVariable(ctx, `${target.path}.lora_A`, [r, target.inFeatures], false, (rng, n) =>
-      kaimingUniform(rng, n, target.inFeatures, Math.sqrt(5)),
+      kaimingUniform(rng, n, target.inFeatures, 0),
     );
     const b = createVariable(ctx, `${target.path}.lora_B`, [target.outFeatures, r], false, (rng, n) =>
-      kaimingUniform(rng, n, r, Math.sqrt(5)),
+      kaimingUniform(rng, n, r, 0),
     );
     const d = createVariable(ctx, `${target.path}.lambda_d`, [r], true, (_p, n) => new Float32Array(n).fill(0.1));
     const bVec = createVariable(ctx, `${target.path}.lambda_b`, [target.outFeatures], true, (_p, n) => new Float32Array(n));

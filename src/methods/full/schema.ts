@@ -6,9 +6,9 @@ export const fullEntry = defineMethod({
   id: 'full',
   label: 'Full fine-tuning',
   blurb: 'Every base weight trains (reference, slow).',
-  description: 'No adapter: every encoder and pooler weight trains with the adapter learning rate, embeddings only on request.',
+  description: 'No adapter: every base weight trains with the adapter learning rate, the embeddings too unless switched off (as the paper\'s FFT baseline).',
   options: [
-    bool('trainEmbeddings', { urlKey: 'emb', label: 'Train embeddings', help: 'Also train the word / position / token-type embedding matrices (slow: sparse gathers).', group: 'Full fine-tuning', default: false }),
+    bool('trainEmbeddings', { urlKey: 'emb', label: 'Train embeddings', help: 'Also train the word / position / token-type embedding matrices, as full fine-tuning in the paper does (off: faster, fewer parameters).', group: 'Full fine-tuning', default: true }),
   ],
 });
 

@@ -23,7 +23,7 @@ function createLora(ctx: MethodContext, options: LoraOptions): AdapterRuntime {
     vars.push({ name: aName, variable: a, lrGroup: 'adapter', decays: true });
     vars.push({ name: bName, variable: b, lrGroup: 'adapter', decays: true });
   }
-  return lowRankRuntime(modules, vars, () => vars);
+  return { ...lowRankRuntime(modules, vars, () => vars), inputDropout: options.loraDropout };
 }
 
 export const loraRuntime: MethodRuntime<LoraOptions> = {
