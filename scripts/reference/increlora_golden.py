@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from increlora_reference import (  # noqa: E402
+    RESERVE_E,
     IncreLoraLinear,
     RankAllocator,
     block_sizes,
@@ -89,7 +90,9 @@ def run_case(state, options, seed, recipe=CASE_RECIPE):
             bb = torch.empty(out_f, n).normal_(0.0, 0.02, generator=gen)
             blocks.append((a, bb))
             names = var_names(path, b)
-            init[names["A"]], init[names["B"]], init[names["E"]] = a, bb, torch.zeros(n)
+            # E: the value the block is created with (initial: 0; a reserve: 1e-5 with advance learning, else 0).
+            e0 = RESERVE_E if b > 0 and options["advanceLearn"] else 0.0
+            init[names["A"]], init[names["B"]], init[names["E"]] = a, bb, torch.full((n,), e0)
         m = IncreLoraLinear(base, path, options, blocks)
         set_module(model, path, m)
         modules.append(m)

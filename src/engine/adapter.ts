@@ -51,6 +51,8 @@ export interface MethodContext {
   epochs: number;
   /** Optimizer steps per epoch (ceil(rows / batch)): what an option given in epochs resolves against. */
   stepsPerEpoch: number;
+  /** The run's warm-up steps (ceil(totalSteps x warmupRatio)): a method that restarts the warm-up uses the same. */
+  warmupSteps: number;
   seed: number;
   /** Initial values by variable name (golden fixtures, imported adapters); overrides the random init. */
   initial?: StateDict;

@@ -116,6 +116,7 @@ export class Trainer {
       totalSteps: this.totalSteps,
       epochs: recipe.epochs,
       stepsPerEpoch: this.stepsPerEpoch,
+      warmupSteps: this.warmupSteps,
       seed: recipe.seed,
       initial: init.initial,
       probe: (count) => this.createProbe(count),

@@ -9,9 +9,10 @@ import { aloraEntry } from './alora/schema';
 import { eloraEntry } from './elora/schema';
 import type { MethodEntry } from './entry';
 import { fullEntry } from './full/schema';
+import { increloraEntry } from './increlora/schema';
 import { loraEntry } from './lora/schema';
 
-export const CATALOG = [afloraEntry, pmTrainableEntry, pmFrozenEntry, loraEntry, eloraEntry, fullEntry, aloraEntry] as const;
+export const CATALOG = [afloraEntry, pmTrainableEntry, pmFrozenEntry, loraEntry, eloraEntry, fullEntry, aloraEntry, increloraEntry] as const;
 
 export type MethodId = (typeof CATALOG)[number]['id'];
 type EntryOf<Id extends MethodId> = Extract<(typeof CATALOG)[number], { id: Id }>;

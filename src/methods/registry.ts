@@ -12,6 +12,7 @@ import { methodEntry, methodOptions, type MethodId, type MethodOptions } from '.
 import type { MethodRuntime } from './common';
 import { eloraRuntime } from './elora';
 import { fullRuntime } from './full';
+import { increloraRuntime } from './increlora';
 import { loraRuntime } from './lora';
 
 const RUNTIMES: { [Id in MethodId]: MethodRuntime<MethodOptions<Id>> } = {
@@ -22,6 +23,7 @@ const RUNTIMES: { [Id in MethodId]: MethodRuntime<MethodOptions<Id>> } = {
   elora: eloraRuntime,
   full: fullRuntime,
   alora: aloraRuntime,
+  increlora: increloraRuntime,
 };
 
 /** A method with its options bound: the Trainer's AdapterMethod plus what the worker exports with. */

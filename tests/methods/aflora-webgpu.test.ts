@@ -40,7 +40,7 @@ async function run(): Promise<RunResult> {
     sensitivity: 'paramGrad',
     initialWarmup: 10,
     finalWarmup: 30,
-  }).create({ config: CONFIG, targets: linearTargets(CONFIG), totalSteps: 100, epochs: 10, stepsPerEpoch: 10, seed: 5 });
+  }).create({ config: CONFIG, targets: linearTargets(CONFIG), totalSteps: 100, epochs: 10, stepsPerEpoch: 10, warmupSteps: 0, seed: 5 });
   const events: MethodEvent[] = [];
   for (let step = 0; step < 35; step++) {
     const grads = new Map<string, InstanceType<typeof tf.Tensor>>();

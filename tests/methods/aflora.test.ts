@@ -39,7 +39,7 @@ const OUT_A = `${PATH}.output.dense.lora_A`; // [2, 8]: 16
 const OUT_B = `${PATH}.output.dense.lora_B`; // [4, 2]: 8
 
 function context(totalSteps = 100, epochs = 10): MethodContext {
-  return { config: CONFIG, targets: linearTargets(CONFIG), totalSteps, epochs, stepsPerEpoch: Math.ceil(totalSteps / epochs), seed: 3 };
+  return { config: CONFIG, targets: linearTargets(CONFIG), totalSteps, epochs, stepsPerEpoch: Math.ceil(totalSteps / epochs), warmupSteps: 0, seed: 3 };
 }
 
 /** t_i = 10, t_f = 30 of 100 steps: masking at 20, 30, ..., 70 and every step after 70. */

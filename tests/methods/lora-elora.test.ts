@@ -18,7 +18,7 @@ const TARGETS = linearTargets(CONFIG);
 const INTER = TARGETS.find((t) => t.kind === 'inter')!; // 4 -> 6
 
 function context(initial?: MethodContext['initial']): MethodContext {
-  return { config: CONFIG, targets: TARGETS, totalSteps: 10, epochs: 1, stepsPerEpoch: 10, seed: 3, initial };
+  return { config: CONFIG, targets: TARGETS, totalSteps: 10, epochs: 1, stepsPerEpoch: 10, warmupSteps: 0, seed: 3, initial };
 }
 
 /** Row-major [rows, cols] product of plain arrays. */

@@ -35,7 +35,7 @@ async function runOn(backend: 'cpu' | 'webgpu', id: string, options: object) {
   const { adapterMethod } = await import('../../src/methods/registry');
   const targets = linearTargets(CONFIG);
   const inter = targets.find((t) => t.kind === 'inter')!;
-  const runtime = adapterMethod(id, options).create({ config: CONFIG, targets, totalSteps: 1, epochs: 1, stepsPerEpoch: 1, seed: 9 });
+  const runtime = adapterMethod(id, options).create({ config: CONFIG, targets, totalSteps: 1, epochs: 1, stepsPerEpoch: 1, warmupSteps: 0, seed: 9 });
   // Make the adapter non-trivial (B = 0 / Λb = 0 at init would hide half the math).
   tf.tidy(() => {
     for (const v of runtime.variables()) {
