@@ -1,5 +1,5 @@
 /** Hugging Face config.json -> BertConfig, with errors that say what is unsupported and what to do. */
-import { UnsupportedModelError } from './errors';
+import { InputError, UnsupportedModelError } from './errors';
 import type { BertConfig, HiddenAct } from './types';
 
 export { UnsupportedModelError };
@@ -28,6 +28,10 @@ function optionalNumber(json: Json, key: string, fallback: number): number {
     throw new UnsupportedModelError(`config.json: "${key}" must be a number (got ${JSON.stringify(value)}).`);
   }
   return value;
+}
+
+function bad(key: string, value: unknown, expected: string): never {
+  throw new InputError(`config.json: "${key}" is ${JSON.stringify(value)}; it must be ${expected}.`, 'Use the config.json that came with the model (hand edits may have broken it).');
 }
 
 function labelCount(json: Json): number {
@@ -79,19 +83,32 @@ export function parseBertConfig(input: unknown, numLabels?: number): BertConfig 
   if (!Number.isInteger(labels) || labels < 1) {
     throw new UnsupportedModelError(`num_labels must be a positive integer (got ${labels}).`);
   }
+  const layerNormEps = optionalNumber(json, 'layer_norm_eps', 1e-12);
+  // eps <= 0 divides by zero on a constant row (NaN from step 0); dropout must be a probability below 1.
+  if (!(layerNormEps > 0 && layerNormEps < 1)) bad('layer_norm_eps', layerNormEps, 'a small positive number (BERT uses 1e-12)');
+  const hiddenDropout = optionalNumber(json, 'hidden_dropout_prob', 0.1);
+  const attentionDropout = optionalNumber(json, 'attention_probs_dropout_prob', 0.1);
+  for (const [key, p] of [['hidden_dropout_prob', hiddenDropout], ['attention_probs_dropout_prob', attentionDropout]] as const) {
+    if (!(p >= 0 && p < 1)) bad(key, p, 'a probability in [0, 1)');
+  }
+  const vocabSize = requireInt(json, 'vocab_size');
+  const typeVocabSize = optionalNumber(json, 'type_vocab_size', 2);
+  if (!Number.isInteger(typeVocabSize) || typeVocabSize < 1) bad('type_vocab_size', typeVocabSize, 'a positive integer');
+  const padTokenId = optionalNumber(json, 'pad_token_id', 0);
+  if (!Number.isInteger(padTokenId) || padTokenId < 0 || padTokenId >= vocabSize) bad('pad_token_id', padTokenId, `an id below vocab_size ${vocabSize}`);
   return {
-    vocabSize: requireInt(json, 'vocab_size'),
+    vocabSize,
     hiddenSize,
     numLayers: requireInt(json, 'num_hidden_layers'),
     numHeads,
     intermediateSize: requireInt(json, 'intermediate_size'),
     maxPositions: requireInt(json, 'max_position_embeddings'),
-    typeVocabSize: optionalNumber(json, 'type_vocab_size', 2),
-    layerNormEps: optionalNumber(json, 'layer_norm_eps', 1e-12),
+    typeVocabSize,
+    layerNormEps,
     hiddenAct: act as HiddenAct,
-    hiddenDropout: optionalNumber(json, 'hidden_dropout_prob', 0.1),
-    attentionDropout: optionalNumber(json, 'attention_probs_dropout_prob', 0.1),
+    hiddenDropout,
+    attentionDropout,
     numLabels: labels,
-    padTokenId: optionalNumber(json, 'pad_token_id', 0),
+    padTokenId,
   };
 }

@@ -1,4 +1,5 @@
 import { LimitError } from '../engine/errors';
+import type { BertConfig } from '../engine/types';
 
 /**
  * Every limit the io layer checks before it allocates, in one table: the parsers read them from here and
@@ -60,4 +61,16 @@ export function checkLimit(name: LimitName, actual: number, file?: string): void
 export function formatLimit(unit: Limit['unit'], value: number): string {
   if (unit !== 'bytes' || !Number.isFinite(value)) return Number.isFinite(value) ? value.toLocaleString('en-US') : String(value);
   return value >= 2 ** 30 ? `${+(value / 2 ** 30).toFixed(1)} GB` : value >= MB ? `${+(value / MB).toFixed(1)} MB` : `${value.toLocaleString('en-US')} bytes`;
+}
+
+/** A parsed config.json against the limits: before any name list or buffer is sized by it. */
+export function checkModelLimits(config: BertConfig, file = 'config.json'): void {
+  checkLimit('layerCount', config.numLayers, file);
+  checkLimit('hiddenSize', config.hiddenSize, file);
+  checkLimit('intermediateSize', config.intermediateSize, file);
+  checkLimit('attentionHeads', config.numHeads, file);
+  checkLimit('vocabSize', config.vocabSize, file);
+  checkLimit('maxPositions', config.maxPositions, file);
+  checkLimit('typeVocabSize', config.typeVocabSize, file);
+  checkLimit('labelCount', config.numLabels, file);
 }

@@ -2,10 +2,15 @@
  * Regression tests for issue #13's hostile and broken files: each ends in a typed error (AppError) with a
  * message naming the problem, before anything large is allocated.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/engine/errors';
+import { parseTable, prepareDataset } from '../../src/io/datasets';
+import { readConfigJson } from '../../src/io/model/model-source';
 import { parseSafetensors, writeSafetensors } from '../../src/io/safetensors';
+import { loadTokenizer } from '../../src/io/tokenizer/load';
 import { parseTorchBin } from '../../src/io/torch-bin';
 import { crc32, ZipReader } from '../../src/io/unzip';
 import { floats, tensorPickle, torchZip } from '../helpers/pickle';
@@ -116,5 +121,92 @@ describe('safetensors', () => {
   it('still reads what the writer writes', () => {
     const bytes = writeSafetensors(new Map([['w', { shape: [2], data: new Float32Array([1, 2]) }]]));
     expect(Array.from(parseSafetensors(bytes).tensors.get('w')!.data as Float32Array)).toEqual([1, 2]);
+  });
+});
+
+describe('config.json', () => {
+  const base = JSON.parse(readFileSync(join(__dirname, '..', '..', 'public', 'models', 'builtin', 'config.json'), 'utf8')) as Record<string, unknown>;
+  const read = (json: unknown) => typedError(() => readConfigJson(JSON.stringify(json), 'm'));
+
+  it('types null and a non-object', () => {
+    expect(read(null).message).toMatch(/config.json is not a JSON object/);
+    expect(typedError(() => readConfigJson('{"a":', 'm')).message).toMatch(/config.json is not valid JSON/);
+  });
+
+  it('refuses absurd num_hidden_layers at once (1e6 took > 4 GB building the weight names)', () => {
+    const start = performance.now();
+    const error = read({ ...base, num_hidden_layers: 1e6 });
+    expect(error.kind).toBe('limit-exceeded');
+    expect(error.message).toBe('m: config.json: num_hidden_layers is 1,000,000; the limit is 48.');
+    expect(read({ ...base, num_hidden_layers: 1e5 }).kind).toBe('limit-exceeded');
+    expect(read({ ...base, hidden_size: 65536, num_attention_heads: 1 }).kind).toBe('limit-exceeded');
+    expect(performance.now() - start).toBeLessThan(2000);
+  });
+
+  it.each([
+    ['layer_norm_eps', 0],
+    ['layer_norm_eps', -1e-12],
+    ['hidden_dropout_prob', 1],
+    ['attention_probs_dropout_prob', -1],
+    ['pad_token_id', -1],
+  ])('refuses %s = %s', (key, value) => {
+    const error = read({ ...base, [key]: value });
+    expect(error.kind).toBe('bad-input');
+    expect(error.message).toContain(`"${key}" is ${value}`);
+  });
+
+  it('still reads the built-in config', () => {
+    expect(readConfigJson(JSON.stringify(base), 'm').config.numLayers).toBe(base.num_hidden_layers);
+  });
+});
+
+describe('tokenizer', () => {
+  const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', '##a'];
+  const json = (normalizer: unknown, maxChars?: number) =>
+    JSON.stringify({ normalizer, model: { type: 'WordPiece', vocab: Object.fromEntries(vocab.map((t, i) => [t, i])), ...(maxChars ? { max_input_chars_per_word: maxChars } : {}) } });
+
+  it('refuses deeply nested normalizers with a typed error (overflowed the stack)', () => {
+    // JSON.stringify itself cannot write 100k levels: build the text by hand.
+    const text = `{"normalizer":${'{"type":"Sequence","normalizers":['.repeat(100_000)}{"type":"BertNormalizer"}${']}'.repeat(100_000)},"model":{"type":"WordPiece","vocab":{}}}`;
+    expect(typedError(() => loadTokenizer({ tokenizerJson: text })).message).toMatch(/nested deeper than 64 levels/);
+    let shallow: unknown = { type: 'BertNormalizer' };
+    for (let i = 0; i < 20; i++) shallow = { type: 'Sequence', normalizers: [shallow] };
+    expect(typedError(() => loadTokenizer({ tokenizerJson: json(shallow) })).kind).toBe('limit-exceeded');
+  });
+
+  it('caps max_input_chars_per_word (a 2,000-char word took 9.5 s)', () => {
+    const tokenizer = loadTokenizer({ tokenizerJson: json({ type: 'BertNormalizer' }, 1e9) });
+    const start = performance.now();
+    const { ids } = tokenizer.encode('a'.repeat(2000) + 'b', null, { maxLength: 8 });
+    expect(performance.now() - start).toBeLessThan(2000);
+    expect(Array.from(ids).slice(0, 3)).toEqual([2, 1, 3]);
+  });
+});
+
+describe('datasets', () => {
+  it('reads JSONL keys named constructor / toString as plain columns (blanked the page)', () => {
+    const text = '{"text":"hi","label":"a","constructor":"x"}\n{"text":"yo","label":"b","toString":"y"}\n{"text":"ok","label":"a"}\n';
+    const table = parseTable(text, 'd.jsonl');
+    expect(table.columns).toEqual(['text', 'label', 'constructor', 'toString']);
+    expect(table.rows.map((r) => r[2])).toEqual(['x', '', '']);
+    expect(prepareDataset({ name: 'd.jsonl', text }).errors).toEqual([]);
+  });
+
+  it('lists 150k bad validation rows without a RangeError', () => {
+    const train = 'text,label\n' + Array.from({ length: 20 }, (_, i) => `t${i},${i % 2 ? 'a' : 'b'}`).join('\n');
+    const validation = 'text,label\n' + Array.from({ length: 150_000 }, (_, i) => `v${i},zzz`).join('\n');
+    const prepared = prepareDataset({ name: 'train.csv', text: train }, { validation: { name: 'val.csv', text: validation } });
+    expect(prepared.errors.length).toBe(150_001);
+  });
+
+  it('refuses regression targets beyond float32 per row', () => {
+    const text = 'text,score\n' + ['a,1.5', 'b,2.5', 'c,1e39', 'd,0.5'].join('\n');
+    const prepared = prepareDataset({ name: 'r.csv', text }, { task: 'regression' });
+    expect(prepared.errors.map((e) => e.message)).toEqual(['label 1e39 is beyond float32 (±3.4e38); rescale the targets']);
+  });
+
+  it('types a deeply nested JSONL line as a row problem', () => {
+    const table = parseTable('{"text":"a","label":' + '['.repeat(50_000) + ']'.repeat(50_000) + '}\n', 'd.jsonl');
+    expect(table.errors[0].message).toMatch(/nested deeper than 64 levels/);
   });
 });

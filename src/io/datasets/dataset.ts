@@ -158,6 +158,8 @@ export function buildDataset(table: Table, mapping: ColumnMapping, options: Buil
     if (task === 'regression') {
       label = Number(rawLabel);
       if (!Number.isFinite(label)) return void errors.push({ file, line, message: `label "${rawLabel}" is not a number (regression)` });
+      // The GPU trains in float32: a larger target would become Infinity.
+      if (!Number.isFinite(Math.fround(label))) return void errors.push({ file, line, message: `label ${rawLabel} is beyond float32 (±3.4e38); rescale the targets` });
     } else {
       const id = labelId.get(rawLabel);
       if (id === undefined) return void errors.push({ file, line, message: `label "${rawLabel}" does not occur in the training set` });

@@ -53,8 +53,9 @@ export function prepareTables(table: Table, valTable: Table | null, options: Tab
     } else {
       const val = buildDataset(valTable, mapping, { task: built.task, labels: built.task === 'classification' ? built.labels : undefined });
       validation = val.rows;
-      errors.push(...val.errors);
-      warnings.push(...val.warnings);
+      // A loop, not push(...): a file of 125k+ bad rows overflows the argument stack.
+      for (const e of val.errors) errors.push(e);
+      for (const w of val.warnings) warnings.push(w);
     }
   } else if (trainRows.length >= 2) {
     const split = splitValidation(trainRows, built.task, { fraction: options.validationFraction, seed: options.seed });

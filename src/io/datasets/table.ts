@@ -3,6 +3,7 @@
  * Problems are collected (file, line, what) and parsing goes on, so the rows that are fine stay usable.
  */
 import Papa from 'papaparse';
+import { jsonDepth } from '../json';
 import { LIMITS } from '../limits';
 
 export type TableFormat = 'csv' | 'tsv' | 'jsonl';
@@ -204,7 +205,10 @@ function parseJsonl(text: string, file: string, errors: DatasetIssue[]): { rows:
   const trimmed = text.trimStart();
   if (trimmed.startsWith('[')) {
     try {
-      const array = JSON.parse(text) as unknown[];
+      if (jsonDepth(text) > LIMITS.jsonDepth.value) throw new Error(`nested deeper than ${LIMITS.jsonDepth.value} levels`);
+      const parsed = JSON.parse(text) as unknown;
+      if (!Array.isArray(parsed)) throw new Error('the file is not one array of objects');
+      const array: unknown[] = parsed;
       array.forEach((value, i) => {
         if (value && typeof value === 'object' && !Array.isArray(value)) objects.push({ value: value as Record<string, unknown>, line: i + 1 });
         else errors.push({ file, line: i + 1, message: `array item ${i + 1} is not an object` });
@@ -217,6 +221,7 @@ function parseJsonl(text: string, file: string, errors: DatasetIssue[]): { rows:
       const line = lines[i].trim();
       if (line === '') continue;
       try {
+        if (jsonDepth(line) > LIMITS.jsonDepth.value) throw new Error(`nested deeper than ${LIMITS.jsonDepth.value} levels`);
         const value = JSON.parse(line) as unknown;
         if (value && typeof value === 'object' && !Array.isArray(value)) objects.push({ value: value as Record<string, unknown>, line: i + 1 });
         else errors.push({ file, line: i + 1, message: 'line is not a JSON object' });
@@ -235,5 +240,6 @@ function parseJsonl(text: string, file: string, errors: DatasetIssue[]): { rows:
       }
     }
   }
-  return { rows: objects.map(({ value, line }) => ({ cells: columns.map((c) => cellText(value[c])), line })), columns };
+  // Own keys only: a column named "constructor" or "toString" must not read Object.prototype.
+  return { rows: objects.map(({ value, line }) => ({ cells: columns.map((c) => cellText(Object.hasOwn(value, c) ? value[c] : undefined)), line })), columns };
 }

@@ -7,6 +7,8 @@
 import { parseBertConfig } from '../../engine/config';
 import { InputError, NetworkError } from '../../engine/errors';
 import type { BertConfig, StateDict } from '../../engine/types';
+import { parseJson } from '../json';
+import { checkModelLimits } from '../limits';
 import { parseSafetensors, toStateDict } from '../safetensors';
 import { loadTokenizer } from '../tokenizer/load';
 import type { WordPieceTokenizer } from '../tokenizer/wordpiece';
@@ -142,6 +144,18 @@ function describeSource(source: ModelSource): string {
 }
 
 /** Old configs (e.g. prajjwal1/bert-*) have no model_type: treat BERT-shaped ones as BERT. */
+/** config.json text -> BertConfig, checked against the limits before anything is sized by it. */
+export function readConfigJson(text: string, name: string, warnings: string[] = []): { configJson: Record<string, unknown>; config: BertConfig } {
+  const json = parseJson(text, `${name}: config.json`, 'Use the config.json that came with the model.');
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new InputError(`${name}: config.json is not a JSON object.`, 'Use the config.json that came with the model.');
+  }
+  const configJson = withModelType(json as Record<string, unknown>, warnings);
+  const config = parseBertConfig(configJson);
+  checkModelLimits(config, `${name}: config.json`);
+  return { configJson, config };
+}
+
 function withModelType(json: Record<string, unknown>, warnings: string[]): Record<string, unknown> {
   if (json.model_type !== undefined) return json;
   const archs = Array.isArray(json.architectures) ? (json.architectures as unknown[]) : [];
@@ -189,14 +203,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
           'Pick all of the model\'s files: config.json, the weights (model.safetensors or pytorch_model.bin) and vocab.txt or tokenizer.json.',
         );
   }
-  let configJson: Record<string, unknown>;
-  try {
-    configJson = JSON.parse(configText) as Record<string, unknown>;
-  } catch (error) {
-    throw new InputError(`${name}: config.json is not valid JSON: ${(error as Error).message}`, 'Use the config.json that came with the model.');
-  }
-  configJson = withModelType(configJson, warnings);
-  const config = parseBertConfig(configJson);
+  const { configJson, config } = readConfigJson(configText, name, warnings);
 
   // Tokenizer before the (large) weights, so a bad repo fails fast.
   const tokenizerJson = await readText('tokenizer.json');

@@ -1,7 +1,13 @@
 /** Builds a WordPieceTokenizer from Hugging Face files: vocab.txt and/or tokenizer.json (+ tokenizer_config.json). */
+import { InputError } from '../../engine/errors';
+import { parseJson } from '../json';
+import { checkLimit } from '../limits';
 import { WordPieceTokenizer, type WordPieceOptions } from './wordpiece';
 
 type Json = Record<string, unknown>;
+
+const HINT = 'Use the tokenizer files that came with the model (tokenizer.json or vocab.txt of a BERT checkpoint).';
+const bad = (message: string) => new InputError(message, HINT);
 
 function asObject(value: unknown): Json | null {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : null;
@@ -22,7 +28,7 @@ export function parseVocabTxt(text: string): string[] {
   const lines = text.split('\n').map((line) => line.replace(/\r$/, ''));
   // A trailing newline does not add a token.
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  if (lines.length === 0) throw new Error('vocab.txt is empty');
+  if (lines.length === 0) throw bad('vocab.txt is empty');
   return lines;
 }
 
@@ -69,12 +75,13 @@ export function tokenizerFromVocab(vocabText: string, tokenizerConfig?: unknown)
   });
 }
 
-function findBertNormalizer(normalizer: Json | null): Json | null {
+function findBertNormalizer(normalizer: Json | null, depth = 0): Json | null {
   if (!normalizer) return null;
+  checkLimit('tokenizerDepth', depth, 'tokenizer.json: normalizer');
   if (normalizer.type === 'BertNormalizer') return normalizer;
   if (normalizer.type === 'Sequence' && Array.isArray(normalizer.normalizers)) {
     for (const inner of normalizer.normalizers) {
-      const found = findBertNormalizer(asObject(inner));
+      const found = findBertNormalizer(asObject(inner), depth + 1);
       if (found) return found;
     }
   }
@@ -85,28 +92,29 @@ function findBertNormalizer(normalizer: Json | null): Json | null {
 export function tokenizerFromJson(tokenizerJson: unknown, tokenizerConfig?: unknown): WordPieceTokenizer {
   const root = asObject(tokenizerJson);
   const model = asObject(root?.model);
-  if (!root || !model) throw new Error('tokenizer.json has no "model" object: not a Hugging Face tokenizers file');
+  if (!root || !model) throw bad('tokenizer.json has no "model" object: not a Hugging Face tokenizers file');
   if (model.type !== 'WordPiece') {
-    throw new Error(
+    throw bad(
       `tokenizer.json uses a ${String(model.type)} model; only BERT WordPiece tokenizers are supported (pick a BERT-family checkpoint)`,
     );
   }
   const vocabObj = asObject(model.vocab);
-  if (!vocabObj) throw new Error('tokenizer.json: model.vocab is missing');
+  if (!vocabObj) throw bad('tokenizer.json: model.vocab is missing');
   const entries = Object.entries(vocabObj);
+  checkLimit('vocabSize', entries.length, 'tokenizer.json');
   const vocab: string[] = new Array<string>(entries.length);
   for (const [token, id] of entries) {
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= entries.length) {
-      throw new Error(`tokenizer.json: token "${token}" has id ${String(id)}; ids must be 0..${entries.length - 1}`);
+      throw bad(`tokenizer.json: token "${token}" has id ${String(id)}; ids must be 0..${entries.length - 1}`);
     }
     vocab[id] = token;
   }
   for (let i = 0; i < vocab.length; i++) {
-    if (vocab[i] === undefined) throw new Error(`tokenizer.json: no token has id ${i}`);
+    if (vocab[i] === undefined) throw bad(`tokenizer.json: no token has id ${i}`);
   }
   const normalizer = findBertNormalizer(asObject(root.normalizer));
   if (root.normalizer && !normalizer) {
-    throw new Error('tokenizer.json: the normalizer is not a BertNormalizer; only BERT WordPiece tokenizers are supported');
+    throw bad('tokenizer.json: the normalizer is not a BertNormalizer; only BERT WordPiece tokenizers are supported');
   }
   const fromConfig = configOptions(asObject(tokenizerConfig));
   const added = Array.isArray(root.added_tokens) ? root.added_tokens : [];
@@ -123,7 +131,7 @@ export function tokenizerFromJson(tokenizerJson: unknown, tokenizerConfig?: unkn
     stripAccents: typeof stripAccents === 'boolean' ? stripAccents : null,
     tokenizeChineseChars: optionalBool(normalizer?.handle_chinese_chars) ?? fromConfig.tokenizeChineseChars ?? true,
     cleanText: optionalBool(normalizer?.clean_text) ?? true,
-    maxInputCharsPerWord: typeof model.max_input_chars_per_word === 'number' ? model.max_input_chars_per_word : 100,
+    maxInputCharsPerWord: typeof model.max_input_chars_per_word === 'number' ? model.max_input_chars_per_word : undefined,
     continuingSubwordPrefix: typeof model.continuing_subword_prefix === 'string' ? model.continuing_subword_prefix : '##',
     unkToken: typeof model.unk_token === 'string' ? model.unk_token : (fromConfig.unkToken ?? '[UNK]'),
     extraNeverSplit: extra,
@@ -141,13 +149,10 @@ export function loadTokenizer(files: TokenizerFiles): WordPieceTokenizer {
   const config = files.tokenizerConfigJson ? parseJsonFile(files.tokenizerConfigJson, 'tokenizer_config.json') : undefined;
   if (files.tokenizerJson) return tokenizerFromJson(parseJsonFile(files.tokenizerJson, 'tokenizer.json'), config);
   if (files.vocabTxt) return tokenizerFromVocab(files.vocabTxt, config);
-  throw new Error('No tokenizer files: provide vocab.txt or tokenizer.json (BERT WordPiece)');
+  throw bad('No tokenizer files: provide vocab.txt or tokenizer.json (BERT WordPiece)');
 }
 
 export function parseJsonFile(text: string, fileName: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${fileName} is not valid JSON: ${(error as Error).message}`);
-  }
+  checkLimit('tokenizerBytes', text.length, fileName);
+  return parseJson(text, fileName, HINT);
 }

@@ -7,6 +7,8 @@
  * control-character test, has no truncation or padding, and only loads tokenizer.json (many BERT
  * checkpoints ship vocab.txt alone). Checked against Python goldens: tests/io/tokenizer.golden.test.ts.
  */
+import { InputError } from '../../engine/errors';
+import { LIMITS } from '../limits';
 
 export interface WordPieceOptions {
   /** Token strings by id (vocab.txt line order). */
@@ -110,7 +112,9 @@ export class WordPieceTokenizer {
     this.stripAccents = options.stripAccents ?? options.doLowerCase;
     this.chineseChars = options.tokenizeChineseChars;
     this.cleanText = options.cleanText ?? true;
-    this.maxChars = options.maxInputCharsPerWord ?? 100;
+    // Matching a word is quadratic in its length (cubic counting the substrings): cap what a file may ask for.
+    const maxChars = options.maxInputCharsPerWord ?? 100;
+    this.maxChars = Number.isFinite(maxChars) && maxChars >= 1 ? Math.min(Math.floor(maxChars), LIMITS.wordChars.value) : 100;
     this.prefix = options.continuingSubwordPrefix ?? '##';
     this.unkToken = options.unkToken ?? '[UNK]';
     this.modelMaxLength = options.modelMaxLength;
@@ -123,7 +127,7 @@ export class WordPieceTokenizer {
     const need = (token: string, role: string): number => {
       const id = map.get(token);
       if (id === undefined) {
-        throw new Error(`Tokenizer vocabulary has no ${role} token "${token}": not a BERT WordPiece vocabulary?`);
+        throw new InputError(`Tokenizer vocabulary has no ${role} token "${token}": not a BERT WordPiece vocabulary?`, 'Use the tokenizer files that came with the model.');
       }
       return id;
     };
