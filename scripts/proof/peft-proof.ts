@@ -100,7 +100,7 @@ export async function trainAndExport(model: ModelDir, proof: ProofCase, train: E
     const losses = (await trainer.flushMetrics()).map((m) => m.loss);
     const state = await trainer.adapterState();
     // The method's own export (LoRA with its alpha, AFLoRA with its Λ vectors folded), as the app's worker does it.
-    const adapter = method.exportPeft!(state, baseModel);
+    const adapter = method.exportPeft!(state, baseModel, { totalSteps: trainer.totalSteps });
     const logits = await trainer.logits(inputs);
     const baseLogits = await trainer.logits(inputs, false);
     const inputsJson = peftCheckInputs({

@@ -4,6 +4,7 @@
  */
 import { InputError } from '../engine/errors';
 import { resolveOptions, type OptionsOf } from '../engine/options';
+import { adaloraEntry } from './adalora/schema';
 import { afloraEntry, pmFrozenEntry, pmTrainableEntry } from './aflora/schema';
 import { aloraEntry } from './alora/schema';
 import { eloraEntry } from './elora/schema';
@@ -12,7 +13,7 @@ import { fullEntry } from './full/schema';
 import { increloraEntry } from './increlora/schema';
 import { loraEntry } from './lora/schema';
 
-export const CATALOG = [afloraEntry, pmTrainableEntry, pmFrozenEntry, loraEntry, eloraEntry, fullEntry, aloraEntry, increloraEntry] as const;
+export const CATALOG = [afloraEntry, pmTrainableEntry, pmFrozenEntry, loraEntry, eloraEntry, fullEntry, aloraEntry, increloraEntry, adaloraEntry] as const;
 
 export type MethodId = (typeof CATALOG)[number]['id'];
 type EntryOf<Id extends MethodId> = Extract<(typeof CATALOG)[number], { id: Id }>;

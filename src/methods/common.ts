@@ -6,13 +6,18 @@ import { Rng, hashString, mixSeed } from '../engine/random';
 import type { BertConfig, LinearTarget, ModuleKind, StateDict } from '../engine/types';
 import type { PeftAdapter } from '../io/export/peft';
 
+/** What an export knows of the run besides the state (AdaLoRA's config records total_step). */
+export interface ExportRun {
+  totalSteps: number;
+}
+
 /** A method's tensor side; `options` arrive complete and checked against the method's schema. */
 export interface MethodRuntime<Options> {
   create(ctx: MethodContext, options: Options): AdapterRuntime;
   /** Closed-form count of the trainable parameters at step 0 (classifier head excluded). */
   countTrainable(config: BertConfig, options: Options): number;
   /** The trained variables (and classifier) as a PEFT adapter; absent: the method has no PEFT form. */
-  exportPeft?(state: StateDict, options: Options, baseModel: string): PeftAdapter;
+  exportPeft?(state: StateDict, options: Options, baseModel: string, run: ExportRun): PeftAdapter;
 }
 
 export function selectTargets(targets: readonly LinearTarget[], kinds: readonly ModuleKind[]): LinearTarget[] {

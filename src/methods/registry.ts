@@ -9,10 +9,11 @@ import type { PeftAdapter } from '../io/export/peft';
 import { afloraRuntime, pmFrozenRuntime, pmTrainableRuntime } from './aflora';
 import { aloraRuntime } from './alora';
 import { methodEntry, methodOptions, type MethodId, type MethodOptions } from './catalog';
-import type { MethodRuntime } from './common';
+import type { ExportRun, MethodRuntime } from './common';
 import { eloraRuntime } from './elora';
 import { fullRuntime } from './full';
 import { increloraRuntime } from './increlora';
+import { adaloraRuntime } from './adalora';
 import { loraRuntime } from './lora';
 
 const RUNTIMES: { [Id in MethodId]: MethodRuntime<MethodOptions<Id>> } = {
@@ -22,6 +23,7 @@ const RUNTIMES: { [Id in MethodId]: MethodRuntime<MethodOptions<Id>> } = {
   lora: loraRuntime,
   elora: eloraRuntime,
   full: fullRuntime,
+  adalora: adaloraRuntime,
   alora: aloraRuntime,
   increlora: increloraRuntime,
 };
@@ -31,7 +33,7 @@ export interface BoundMethod extends AdapterMethod {
   readonly id: MethodId;
   readonly options: Readonly<Record<string, unknown>>;
   /** PEFT files of a trained state; null: this method has no PEFT form. */
-  readonly exportPeft: ((state: StateDict, baseModel: string) => PeftAdapter) | null;
+  readonly exportPeft: ((state: StateDict, baseModel: string, run: ExportRun) => PeftAdapter) | null;
 }
 
 /** Method `id` with `options` over its defaults, checked (OptionError / UnknownMethodError on bad input). */
@@ -45,6 +47,6 @@ export function adapterMethod(id: string, options: object = {}): BoundMethod {
     options: resolved,
     create: (ctx) => runtime.create(ctx, resolved),
     countTrainable: (config) => runtime.countTrainable(config, resolved),
-    exportPeft: peft ? (state, baseModel) => peft(state, resolved, baseModel) : null,
+    exportPeft: peft ? (state, baseModel, run) => peft(state, resolved, baseModel, run) : null,
   };
 }

@@ -239,7 +239,7 @@ export class Run {
     const baseModel = this.config.model.hubId ?? this.config.model.name;
     if (format === 'peft') {
       if (!this.method.exportPeft) throw new InputError(`${this.config.method.id} has no PEFT form.`, 'Export the native file instead.');
-      const adapter = this.method.exportPeft(state, baseModel);
+      const adapter = this.method.exportPeft(state, baseModel, { totalSteps: this.plan.totalSteps });
       return [
         { name: 'adapter_config.json', bytes: new TextEncoder().encode(adapter.files['adapter_config.json']) },
         { name: 'adapter_model.safetensors', bytes: adapter.files['adapter_model.safetensors'] },

@@ -20,6 +20,9 @@ const ROWS: Record<string, object> = {
   elora: { rank: 16, targetModules: ['query', 'value', 'inter', 'out'] },
   full: { trainEmbeddings: false }, // the default (true) is checked in tests/methods/baselines.test.ts; sparse embedding grads are slow here
   // Rounds inside the 20-step toy run (after steps 5, 9, 13, 17), with room to grow.
+  // Allocations every 3 steps after step 2. tfinal 0: the final allocation frees the importance state, a drop this
+  // test does not allow; the golden replay (tests/fixtures/golden/adalora) runs through it.
+  adalora: { initR: 4, targetR: 2, loraAlpha: 8, targetModules: ['query', 'value', 'inter'], tinit: 2, tfinal: 0, deltaT: 3 },
   alora: { rInit: 2, maxRank: 4, alpha: 4, superEpochs: { value: 6, unit: 'steps' }, roundEvery: { value: 4, unit: 'steps' }, rounds: 4, pruneCount: 3, probeSize: 8 },
   increlora: { targetRank: 2, topH: 3, initWarmup: 2, increInterval: 3, targetModules: ['query', 'value', 'inter'] },
 };
