@@ -15,7 +15,7 @@ import { ThemeToggle } from './components/ThemeToggle';
 import { useAppState, useController } from './context';
 import { useTitleProgress } from './useTitleProgress';
 import { BUILTIN_SOURCE } from './builtin';
-import { setupFromQuery, setupToQuery, splitOf, valuesOf, type Setup } from './setup';
+import { setupFromConfig, setupFromQuery, setupToQuery, splitOf, valuesOf, type Setup } from './setup';
 
 const DATA_PARAM = 'data';
 /** Module-level so StrictMode's double effect in development does not load the model twice. */
@@ -74,11 +74,14 @@ export function App() {
           <PanelBoundary name="3 · Method & settings">
             <MethodPanel setup={setup} onChange={setSetup} />
           </PanelBoundary>
+          {/* Train right under the settings, docked to the window's bottom while the settings scroll past. */}
+          <div className="train-dock">
+            <PanelBoundary name="4 · Train">
+              <TrainingPanel setup={setup} />
+            </PanelBoundary>
+          </div>
         </div>
         <div className="column results">
-          <PanelBoundary name="4 · Train">
-            <TrainingPanel setup={setup} />
-          </PanelBoundary>
           <PanelBoundary name="Charts">
             <section className="panel charts" aria-labelledby="charts-title">
               <h2 id="charts-title">Charts</h2>
@@ -97,7 +100,7 @@ export function App() {
             </PanelBoundary>
           </div>
           <PanelBoundary name="Runs">
-            <RunsPanel />
+            <RunsPanel onRestoreSettings={(config) => setSetup((current) => setupFromConfig(config, current))} />
           </PanelBoundary>
         </div>
       </main>

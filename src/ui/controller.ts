@@ -6,9 +6,9 @@ import type { WorkerClient } from '../worker/client';
 import type { DataInput, ExportFormat, ModelSource, TextEncoding } from '../worker/protocol';
 import { describeRun, type DataColumns, type DataSplit, type RunConfig, type Task } from '../worker/run-config';
 import { downloadFiles } from './exports';
-import { listRuns, loadRun, saveRun, type RunSummary } from './runsDb';
+import { deleteAllRuns, deleteRun, listRuns, loadRun, loadWeights, saveRun, saveWeights, type RunSummary } from './runsDb';
 import { createStore, type Store } from './store';
-import { INITIAL_STATE, reducer, type Action, type AppState } from './state';
+import { INITIAL_STATE, isActive, reducer, type Action, type AppState } from './state';
 
 export interface Controller {
   store: Store<AppState, Action>;
@@ -29,6 +29,12 @@ export interface Controller {
   importAdapter(files: File[]): void;
   savedRuns(): Promise<RunSummary[]>;
   overlay(id: string | null): Promise<void>;
+  /** A kept run shown again (charts, config, and its weights back in the worker for Export and Try it). */
+  openRun(id: string): Promise<void>;
+  deleteRun(id: string): Promise<void>;
+  deleteAllRuns(): Promise<void>;
+  /** Empties the browser's cache of downloaded model files. */
+  clearModelCache(): void;
   /** Bumped whenever the saved runs change, so lists can refetch. */
   runsVersion: Store<number, number>;
 }
@@ -39,8 +45,23 @@ export function createController(client: WorkerClient): Controller {
   let requestId = 0;
   let lastData: { data: DataInput; columns: DataColumns | null } | null = null;
 
+  const bumpRuns = () => runsVersion.dispatch(runsVersion.getState() + 1);
+  const keep = (what: string) => (error: unknown) => console.warn(`could not keep ${what}`, error);
+
   client.subscribe((event) => {
     store.dispatch({ type: 'worker', event, at: performance.now() });
+    if (event.type === 'trainedWeights') {
+      const run = store.getState().run;
+      if (run) {
+        saveWeights({ runId: run.id, file: event.file, fingerprint: event.fingerprint })
+          .then(() => {
+            store.dispatch({ type: 'weightsKept', runId: run.id, fingerprint: event.fingerprint });
+            const kept = store.getState().run;
+            return kept?.id === run.id ? saveRun(kept) : undefined;
+          })
+          .catch(keep("the run's weights"));
+      }
+    }
     if (event.type === 'exported') {
       const modelName = store.getState().model.info?.name ?? 'model';
       downloadFiles(event.files, `${modelName.replace(/[^\w.-]+/g, '_')}-${event.format}-adapter.zip`);
@@ -48,12 +69,38 @@ export function createController(client: WorkerClient): Controller {
     if (event.type === 'finished') {
       const run = store.getState().run;
       if (run) {
-        saveRun(run)
-          .then(() => runsVersion.dispatch(runsVersion.getState() + 1))
-          .catch((error: unknown) => console.warn('could not save the run', error));
+        saveRun(run).then(bumpRuns).catch(keep('the run'));
       }
     }
   });
+
+  // A kept run on show whose weights the worker lacks gets them back once its model is loaded (after a reload,
+  // or when it is opened from the list). One request per run and model load; a refusal is reported once.
+  let restoring: string | null = null;
+  store.subscribe(() => {
+    const state = store.getState();
+    const run = state.run;
+    const model = state.model.info;
+    if (state.model.status !== 'ready') restoring = null;
+    if (!run?.keptWeights || !model || state.model.status !== 'ready' || state.inWorker === run.id || isActive(state.training)) return;
+    const key = `${run.id}|${model.fingerprint}`;
+    if (restoring === key || model.fingerprint !== run.keptWeights.fingerprint) return;
+    restoring = key;
+    loadWeights(run.id)
+      .then((kept) => {
+        if (kept && store.getState().run?.id === run.id) client.send({ type: 'restoreWeights', runId: run.id, file: kept.file, fingerprint: kept.fingerprint });
+      })
+      .catch(keep('the run (reading its weights)'));
+  });
+
+  // Warn before a reload or close loses a run that is going.
+  if (typeof window !== 'undefined') {
+    window.addEventListener('beforeunload', (event) => {
+      if (!isActive(store.getState().training)) return;
+      event.preventDefault();
+      event.returnValue = '';
+    });
+  }
 
   // Show the newest kept run after a reload (only when nothing else is going on).
   listRuns()
@@ -122,6 +169,24 @@ export function createController(client: WorkerClient): Controller {
       if (files.length > 0) client.send({ type: 'importAdapter', files });
     },
     savedRuns: listRuns,
+    async openRun(id) {
+      const run = await loadRun(id);
+      if (run) store.dispatch({ type: 'restoreRun', run });
+    },
+    async deleteRun(id) {
+      await deleteRun(id);
+      if (store.getState().overlay?.id === id) store.dispatch({ type: 'setOverlay', run: null });
+      bumpRuns();
+    },
+    async deleteAllRuns() {
+      await deleteAllRuns();
+      store.dispatch({ type: 'setOverlay', run: null });
+      store.dispatch({ type: 'notice', text: 'Deleted every kept run from this browser.' });
+      bumpRuns();
+    },
+    clearModelCache() {
+      client.send({ type: 'clearModelCache' });
+    },
     async overlay(id) {
       store.dispatch({ type: 'setOverlay', run: id ? ((await loadRun(id)) ?? null) : null });
     },

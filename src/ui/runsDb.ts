@@ -1,4 +1,7 @@
-/** Finished (and stopped) runs kept in IndexedDB, so a reload keeps them and two runs can be overlaid. */
+/**
+ * Finished (and stopped) runs kept in IndexedDB, so a reload keeps them and two runs can be overlaid; their trained
+ * weights (the worker's native file, bytes) in a store of their own, so listing runs does not read them.
+ */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { CellId } from '../engine/adapter';
 import { isMethodId } from '../methods/catalog';
@@ -6,10 +9,18 @@ import { SCORE_SERIES } from '../methods/entry';
 import type { TrainingPlan } from '../worker/protocol';
 import { buildRunConfig, type RunConfig } from '../worker/run-config';
 import { DEFAULT_METHOD } from './setup';
-import type { RunRecord } from './state';
+import { runDigest, type RunDigest, type RunRecord } from './state';
 
 interface RunsSchema extends DBSchema {
   runs: { key: string; value: RunRecord; indexes: { createdAt: number } };
+  weights: { key: string; value: KeptWeights };
+}
+
+/** A run's trained variables as the native adapter file, and the fingerprint of the model they were trained on. */
+export interface KeptWeights {
+  runId: string;
+  file: Uint8Array;
+  fingerprint: string;
 }
 
 export interface RunSummary {
@@ -18,7 +29,9 @@ export interface RunSummary {
   createdAt: number;
   method: string;
   dataName: string;
-  steps: number;
+  config: RunConfig;
+  digest: RunDigest;
+  weightsKept: boolean;
 }
 
 /** A run as version 1 kept it: the form's settings instead of the run config, scores without a series. */
@@ -63,8 +76,9 @@ function upgradeV1(old: V1Record): RunRecord {
 let dbPromise: Promise<IDBPDatabase<RunsSchema>> | null = null;
 
 function db(): Promise<IDBPDatabase<RunsSchema>> {
-  dbPromise ??= openDB<RunsSchema>('aflora-playground', 2, {
+  dbPromise ??= openDB<RunsSchema>('aflora-playground', 3, {
     async upgrade(database, oldVersion, _newVersion, transaction) {
+      if (oldVersion < 3) database.createObjectStore('weights', { keyPath: 'runId' });
       if (oldVersion < 1) {
         const store = database.createObjectStore('runs', { keyPath: 'id' });
         store.createIndex('createdAt', 'createdAt');
@@ -90,7 +104,21 @@ export async function loadRun(id: string): Promise<RunRecord | undefined> {
 }
 
 export async function deleteRun(id: string): Promise<void> {
-  await (await db()).delete('runs', id);
+  const tx = (await db()).transaction(['runs', 'weights'], 'readwrite');
+  await Promise.all([tx.objectStore('runs').delete(id), tx.objectStore('weights').delete(id), tx.done]);
+}
+
+export async function deleteAllRuns(): Promise<void> {
+  const tx = (await db()).transaction(['runs', 'weights'], 'readwrite');
+  await Promise.all([tx.objectStore('runs').clear(), tx.objectStore('weights').clear(), tx.done]);
+}
+
+export async function saveWeights(weights: KeptWeights): Promise<void> {
+  await (await db()).put('weights', weights);
+}
+
+export async function loadWeights(runId: string): Promise<KeptWeights | undefined> {
+  return (await db()).get('weights', runId);
 }
 
 /** Newest first. */
@@ -102,6 +130,8 @@ export async function listRuns(): Promise<RunSummary[]> {
     createdAt: run.createdAt,
     method: run.config.method.id,
     dataName: run.config.data.name,
-    steps: run.metrics.step.length,
+    config: run.config,
+    digest: runDigest(run),
+    weightsKept: run.keptWeights !== undefined,
   }));
 }

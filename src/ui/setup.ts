@@ -142,3 +142,15 @@ export function runConfigOf(setup: Setup, model: ModelInfo, data: DataPreview, l
     },
   });
 }
+
+/** A run's settings back in the form (restoring a run): its method, options, recipe and split, each through its schema; the view stays. */
+export function setupFromConfig(config: RunConfig, current: Setup = EMPTY_SETUP): Setup {
+  let setup: Setup = { ...current, method: config.method.id, options: { ...current.options, [config.method.id]: {} }, recipe: {}, split: {} };
+  const put = (section: Section, values: object) => {
+    for (const spec of schemaOf(setup, section)) if (spec.key in values) setup = setValue(setup, section, spec, (values as Record<string, OptionValue>)[spec.key]);
+  };
+  put('method', config.method.options);
+  put('recipe', config.recipe);
+  put('split', config.data);
+  return setup;
+}

@@ -42,6 +42,8 @@ export interface RunRecord {
   finished: { reason: FinishReason; step: number; seconds: number } | null;
   /** Imported from this file (not trained here): its weights are in the worker, it has no metrics. */
   imported?: string;
+  /** Its trained weights are kept in IndexedDB (runsDb), with the fingerprint of the model they belong to. */
+  keptWeights?: { fingerprint: string };
 }
 
 export interface Throughput {
@@ -78,6 +80,12 @@ export interface AppState {
   labelNames: Record<string, string>;
   /** Settings the form cannot take as typed, by `section.key`: each blocks Train with its message. */
   formProblems: Record<string, string>;
+  /** The run whose weights the worker holds (trained, imported or restored there): Export and Try it work for it. */
+  inWorker: string | null;
+  /** Whether that run was trained in this worker session (it has its data: Evaluate now works), not imported or restored. */
+  inWorkerTrained: boolean;
+  /** The answer to the last housekeeping action (cleared cache, deleted runs). */
+  notice: string | null;
 }
 
 export type Action =
@@ -90,7 +98,11 @@ export type Action =
   | { type: 'startRequested'; id: string; label: string; createdAt: number; config: RunConfig }
   | { type: 'pauseRequested' }
   | { type: 'stopRequested' }
+  /** A kept run shown instead of the current one (not while a run is going). */
   | { type: 'restoreRun'; run: RunRecord }
+  /** The current run's weights are kept (IndexedDB). */
+  | { type: 'weightsKept'; runId: string; fingerprint: string }
+  | { type: 'notice'; text: string | null }
   | { type: 'setOverlay'; run: RunRecord | null }
   | { type: 'dismissError'; id: number }
   | { type: 'localError'; kind: ErrorKind; message: string; hint: string }
@@ -114,6 +126,9 @@ export const INITIAL_STATE: AppState = {
   lastExport: null,
   labelNames: {},
   formProblems: {},
+  inWorker: null,
+  inWorkerTrained: false,
+  notice: null,
 };
 
 export function newRun(init: Pick<RunRecord, 'id' | 'label' | 'createdAt' | 'config'>): RunRecord {
@@ -169,11 +184,12 @@ function reduceWorkerEvent(state: AppState, event: WorkerEvent, at: number): App
     case 'progress':
       return { ...state, progress: { ...state.progress, [event.phase]: { done: event.done, total: event.total, message: event.message } } };
     case 'modelLoaded':
-      return { ...state, model: { status: 'ready', info: event.info }, progress: { ...state.progress, download: undefined } };
+      // A new model replaces the worker's run (its weights were for the old one).
+      return { ...state, model: { status: 'ready', info: event.info }, progress: { ...state.progress, download: undefined }, inWorker: null };
     case 'dataPreview':
       return { ...state, data: { status: event.preview.usable ? 'ready' : 'error', preview: event.preview } };
     case 'started':
-      return { ...withRun(state, (run) => ({ ...run, plan: event.plan })), training: 'running', throughput: EMPTY_THROUGHPUT };
+      return { ...withRun(state, (run) => ({ ...run, plan: event.plan })), training: 'running', throughput: EMPTY_THROUGHPUT, inWorker: state.run?.id ?? null, inWorkerTrained: true };
     case 'paused':
       return { ...state, training: state.training === 'stopping' ? 'stopping' : 'paused' };
     case 'resumed':
@@ -220,8 +236,14 @@ function reduceWorkerEvent(state: AppState, event: WorkerEvent, at: number): App
     }
     case 'adapterImported': {
       const run = newRun({ id: `imported-${at}`, label: `Imported · ${event.file}`, createdAt: Date.now(), config: event.config });
-      return { ...state, run: { ...run, plan: event.plan, imported: event.file }, training: 'idle', prediction: null };
+      return { ...state, run: { ...run, plan: event.plan, imported: event.file }, training: 'idle', prediction: null, inWorker: run.id, inWorkerTrained: false };
     }
+    case 'weightsRestored':
+      return { ...state, inWorker: event.runId, inWorkerTrained: false };
+    case 'trainedWeights':
+      return state;
+    case 'modelCacheCleared':
+      return { ...state, notice: `Deleted ${event.files} downloaded model file${event.files === 1 ? '' : 's'} from this browser's cache.` };
     case 'finished':
       return {
         ...withRun(state, (run) => ({ ...run, finished: { reason: event.reason, step: event.step, seconds: event.seconds } })),
@@ -258,7 +280,12 @@ export function reducer(state: AppState, action: Action): AppState {
     case 'stopRequested':
       return state.training === 'running' || state.training === 'pausing' || state.training === 'paused' ? { ...state, training: 'stopping' } : state;
     case 'restoreRun':
-      return state.run ? state : { ...state, run: action.run, training: action.run.finished ? 'finished' : 'idle' };
+      if (isActive(state.training) || state.run?.id === action.run.id) return state;
+      return { ...state, run: action.run, training: action.run.finished ? 'finished' : 'idle', prediction: null, lastExport: null, throughput: EMPTY_THROUGHPUT };
+    case 'notice':
+      return { ...state, notice: action.text };
+    case 'weightsKept':
+      return withRun(state, (run) => (run.id === action.runId ? { ...run, keptWeights: { fingerprint: action.fingerprint } } : run));
     case 'setOverlay':
       return { ...state, overlay: action.run };
     case 'dismissError':
@@ -320,10 +347,19 @@ export function latestEvaluation(run: RunRecord | null): Evaluation | null {
   return run && run.evaluations.length > 0 ? run.evaluations[run.evaluations.length - 1] : null;
 }
 
-/** The worker holds trained weights for the current run: trained here (some steps done) or imported. */
+/** The worker holds trained weights for the current run: trained there, imported, or restored from IndexedDB. */
 export function hasWeights(state: AppState): boolean {
+  return state.run !== null && state.inWorker === state.run.id;
+}
+
+/** Why a shown run cannot be exported or tried yet (null: it can, or there is no run). */
+export function weightsNote(state: AppState): string | null {
   const run = state.run;
-  return run !== null && (run.imported !== undefined || run.metrics.step.length > 0);
+  if (!run || hasWeights(state) || isActive(state.training) || state.training === 'starting') return null;
+  if (!run.keptWeights) return run.finished?.reason === 'failed' ? 'This run failed: its weights were not kept.' : "This run's weights were not kept: train it again to export or try it.";
+  if (state.model.status !== 'ready' || !state.model.info) return `Load ${run.config.model.name} to export or try this run.`;
+  if (state.model.info.fingerprint !== run.keptWeights.fingerprint) return `This run was trained on ${run.config.model.name}, not on the loaded ${state.model.info.name}: load that model to export or try it.`;
+  return 'Putting the kept weights back on the model…';
 }
 
 /** A run is going (starting, paused and stopping included): model, data and settings are locked. */
@@ -376,4 +412,34 @@ export function averageTrainable(run: RunRecord | null): number | null {
   let sum = 0;
   for (const v of values) sum += v;
   return sum / values.length;
+}
+
+/** A run's summary as a run list shows it (W&B's summary row): its primary metric, trainable parameters, time. */
+export interface RunDigest {
+  metric: string | null;
+  final: number | null;
+  best: number | null;
+  /** Mean trainable parameters over the logged steps. */
+  avgTrainable: number | null;
+  seconds: number | null;
+  steps: number;
+  reason: FinishReason | null;
+}
+
+/** Lower is better only for the losses and errors (mse); every other metric is higher-is-better. */
+const LOWER_IS_BETTER = new Set(['loss', 'mse']);
+
+export function runDigest(run: RunRecord): RunDigest {
+  const metric = run.plan?.metricNames[0] ?? null;
+  const values = metric ? run.evaluations.map((e) => e.metrics[metric]).filter((v) => Number.isFinite(v)) : [];
+  const lower = metric !== null && LOWER_IS_BETTER.has(metric);
+  return {
+    metric,
+    final: values.length > 0 ? values[values.length - 1] : null,
+    best: values.length > 0 ? (lower ? Math.min(...values) : Math.max(...values)) : null,
+    avgTrainable: averageTrainable(run),
+    seconds: run.finished?.seconds ?? null,
+    steps: run.finished ? run.finished.step + 1 : run.metrics.step.length,
+    reason: run.finished?.reason ?? null,
+  };
 }

@@ -52,7 +52,11 @@ export type Command =
   | { type: 'predict'; requestId: number; text: string; pair?: string }
   | { type: 'export'; format: ExportFormat }
   /** A trained adapter (native file, or PEFT LoRA files / zip) onto the loaded model: Try it and Export use it. */
-  | { type: 'importAdapter'; files: File[] };
+  | { type: 'importAdapter'; files: File[] }
+  /** A kept run's weights (its `trainedWeights` file) back onto the loaded model, for predictions and export. */
+  | { type: 'restoreWeights'; runId: string; file: Uint8Array; fingerprint: string }
+  /** Empties the downloaded-model cache (Cache Storage); the loaded model stays loaded. */
+  | { type: 'clearModelCache' };
 
 /* ------------------------------------------------------------------ events (worker -> page) */
 
@@ -67,6 +71,8 @@ export interface ModelInfo extends ModelRef {
   /** Bytes of the weights file(s). */
   sizeBytes: number;
   totalParams: number;
+  /** Config and sampled weights hashed (io/model/fingerprint): kept weights go back only onto the same model. */
+  fingerprint: string;
 }
 
 /** A problem in the data, by file and line (none for whole-file problems). */
@@ -179,7 +185,16 @@ export type WorkerEvent =
   | ({ type: 'error' } & WorkerError)
   | { type: 'finished'; reason: FinishReason; step: number; seconds: number }
   /** An imported adapter is ready on the loaded model; `config` is its run config (as exported, or derived from PEFT's). */
-  | { type: 'adapterImported'; file: string; format: 'native' | 'peft'; config: RunConfig; plan: TrainingPlan };
+  | { type: 'adapterImported'; file: string; format: 'native' | 'peft'; config: RunConfig; plan: TrainingPlan }
+  /**
+   * After a completed or stopped run (following its 'finished'): its trained variables as the native file, to keep
+   * with the run (the page keeps bytes, never tensors), and the fingerprint of the model they belong to.
+   */
+  | { type: 'trainedWeights'; file: Uint8Array; fingerprint: string }
+  /** A kept run's weights are on the loaded model again: predictions and export work for it. */
+  | { type: 'weightsRestored'; runId: string; plan: TrainingPlan }
+  /** `files`: how many cached files were deleted. */
+  | { type: 'modelCacheCleared'; files: number };
 
 /** One postMessage from the worker: the events gathered since the previous flush, in order. */
 export interface EventBatchMessage {

@@ -135,7 +135,7 @@ export class Run {
    * 'finished' event. Pause and Stop take effect between steps (Stop also between evaluation batches); the
    * compile of the first step cannot be interrupted.
    */
-  async train(): Promise<void> {
+  async train(): Promise<FinishReason> {
     const { totalSteps, stepsPerEpoch } = this.plan;
     const { logEvery, evalEvery } = this.config.recipe;
     const started = performance.now();
@@ -200,6 +200,7 @@ export class Run {
       this.emit({ type: 'progress', phase: 'evaluate', done: 0, total: 0 });
       this.emit({ type: 'finished', reason, step: Math.max(0, lastCompleted), seconds: (performance.now() - started) / 1000 });
     }
+    return reason;
   }
 
   /** One validation pass; `stoppable`: a Stop that arrives between its batches ends it (and the run). */

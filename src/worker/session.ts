@@ -11,6 +11,8 @@ import { Run } from './run';
 import { buildRunConfig, parseRunConfig, type RunConfig } from './run-config';
 import { describe, DeviceLostError, InputError } from '../engine/errors';
 import { readAdapterFiles, type ImportedAdapter } from '../io/export/import';
+import { clearModelCache } from '../io/model/fetch';
+import { modelFingerprint } from '../io/model/fingerprint';
 
 const STOP_FIRST = 'Stop the run first.';
 
@@ -27,6 +29,8 @@ function during(command: Command): string {
     predict: 'predicting',
     export: 'exporting',
     importAdapter: 'importing the adapter',
+    restoreWeights: 'restoring the run',
+    clearModelCache: 'clearing the downloaded models',
   };
   return what[command.type];
 }
@@ -109,6 +113,13 @@ export class Session {
         if (busy) throw new InputError('Cannot import an adapter while training.', STOP_FIRST);
         await this.importAdapter(command.files);
         return;
+      case 'restoreWeights':
+        if (busy) throw new InputError('Cannot restore a run while training.', STOP_FIRST);
+        await this.restoreWeights(command.runId, command.file, command.fingerprint);
+        return;
+      case 'clearModelCache':
+        this.emit({ type: 'modelCacheCleared', files: await clearModelCache() });
+        return;
       default:
         assertNever(command, 'command');
     }
@@ -142,6 +153,7 @@ export class Session {
       config: loaded.config,
       sizeBytes: Object.values(loaded.sizes).reduce((a, b) => a + b, 0),
       totalParams: loaded.parameterCount,
+      fingerprint: modelFingerprint(loaded.configJson, loaded.weights),
     };
     this.model = { loaded, info, source };
     return info;
@@ -160,7 +172,16 @@ export class Session {
     const run = new Run(config, model.loaded, data, this.emit);
     this.run = run;
     this.emit({ type: 'started', plan: run.plan });
-    await run.train();
+    const reason = await run.train();
+    // Kept with the run on the page, so Export and Try it work after a reload. A failed run's weights are not.
+    if (reason !== 'failed' && !this.deviceLost) {
+      try {
+        const [file] = await run.exportFiles('native', false);
+        this.emit({ type: 'trainedWeights', file: file.bytes, fingerprint: model.info.fingerprint });
+      } catch (error) {
+        console.warn('could not read the trained weights back', error);
+      }
+    }
   }
 
   /** A trained adapter becomes the current run (predictions, export), after it is checked against the loaded model. */
@@ -169,6 +190,28 @@ export class Session {
     if (!model) throw new InputError('No model is loaded.', 'Load the model the adapter was trained on first.');
     const adapter = readAdapterFiles(await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) }))));
     const config = importedConfig(adapter, model.info);
+    const run = await this.adopt(adapter, config, model);
+    this.emit({ type: 'adapterImported', file: adapter.file, format: adapter.format, config, plan: run.plan });
+  }
+
+  /** A kept run's weights (the native file the worker sent at its end) onto the loaded model, which must be the one it was trained on. */
+  private async restoreWeights(runId: string, file: Uint8Array, fingerprint: string): Promise<void> {
+    const model = this.model;
+    const adapter = readAdapterFiles([{ name: 'kept run.safetensors', bytes: file }]);
+    const config = parseRunConfig(adapter.format === 'native' ? adapter.run : null);
+    if (!model) throw new InputError(`No model is loaded; this run was trained on ${config.model.name}.`, `Load ${config.model.name} to export or try this run.`);
+    if (fingerprint !== model.info.fingerprint) {
+      throw new InputError(
+        `This run was trained on ${config.model.name}; the loaded ${model.info.name} ${config.model.name === model.info.name ? 'has other weights' : 'is another model'}.`,
+        `Load ${config.model.name} (the same files) to export or try this run.`,
+      );
+    }
+    const run = await this.adopt(adapter, config, model);
+    this.emit({ type: 'weightsRestored', runId, plan: run.plan });
+  }
+
+  /** A Run for predictions and export made from trained variables, checked against the model; it becomes the current run. */
+  private async adopt(adapter: ImportedAdapter, config: RunConfig, model: { loaded: LoadedModel; info: ModelInfo }): Promise<Run> {
     let run: Run;
     try {
       run = new Run(config, model.loaded, null, this.emit, adapter.variables);
@@ -184,7 +227,7 @@ export class Session {
     }
     this.disposeRun();
     this.run = run;
-    this.emit({ type: 'adapterImported', file: adapter.file, format: adapter.format, config, plan: run.plan });
+    return run;
   }
 
   /** The run as a PyTorch project: its config, the loaded data files and, off the Hub, the model's files. */

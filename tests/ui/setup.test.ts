@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RECIPE } from '../../src/engine/recipe';
 import { CATALOG, methodEntry, methodOptions } from '../../src/methods/catalog';
-import { applyPreset, EMPTY_SETUP, runConfigOf, schemaOf, setupFromQuery, setupToQuery, setValue, valuesOf, type Setup } from '../../src/ui/setup';
+import { applyPreset, EMPTY_SETUP, runConfigOf, schemaOf, setupFromConfig, setupFromQuery, setupToQuery, setValue, valuesOf, type Setup } from '../../src/ui/setup';
 import type { DataPreview, ModelInfo } from '../../src/worker/protocol';
 
 function set(setup: Setup, section: Parameters<typeof setValue>[1], key: string, value: unknown): Setup {
@@ -91,5 +91,36 @@ describe('runConfigOf', () => {
     // Renamed classes go into the config next to the file's values; two classes under one name do not.
     expect(runConfigOf(setup, model, data, { spam: 'junk' }).data).toMatchObject({ labels: ['ham', 'spam'], labelNames: ['ham', 'junk'] });
     expect(() => runConfigOf(setup, model, data, { spam: 'ham' })).toThrow(/data.labelNames names "ham" twice/);
+  });
+});
+
+describe('setupFromConfig (restoring a run)', () => {
+  const model = { name: 'built-in tiny BERT', hubId: null, revision: null } as ModelInfo;
+  const data = {
+    name: 'spam-ham',
+    files: { train: 'spam-ham/train.csv', validation: null },
+    mapping: { text: 'text', textPair: null, label: 'label' },
+    task: 'classification',
+    labels: [{ name: 'ham', train: 9, validation: 1 }, { name: 'spam', train: 9, validation: 1 }],
+  } as unknown as DataPreview;
+
+  it.each(CATALOG.map((entry) => entry.id))('puts a %s run config back in the form: the same config comes out, only changed values are stored', (id) => {
+    let setup = set({ ...EMPTY_SETUP, method: id }, 'recipe', 'epochs', 3);
+    setup = set(set(setup, 'recipe', 'seed', 7), 'split', 'validationFraction', 0.25);
+    const config = runConfigOf(setup, model, data);
+    // From a form showing something else (another method, other values, a metric picked): the run's settings win, the view stays.
+    const other = set(set({ ...EMPTY_SETUP, method: id === 'lora' ? 'aflora' : 'lora' }, 'recipe', 'batchSize', 4), 'view', 'metric', 'f1');
+    const restored = setupFromConfig(config, other);
+    expect(runConfigOf(restored, model, data)).toEqual(config);
+    expect(restored.method).toBe(id);
+    expect(restored.recipe).toEqual({ epochs: 3, seed: 7 });
+    expect(restored.split).toEqual({ validationFraction: 0.25 });
+    expect(restored.options[id]).toEqual({});
+    expect(valuesOf(restored, 'view').metric).toBe('f1');
+  });
+
+  it('keeps a method option that differs from its default', () => {
+    const config = runConfigOf(set({ ...EMPTY_SETUP, method: 'lora' }, 'method', 'r', 4), model, data);
+    expect(setupFromConfig(config).options.lora).toEqual({ r: 4 });
   });
 });

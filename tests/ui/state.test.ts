@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildHeatmap } from '../../src/ui/heatmap';
-import { INITIAL_STATE, averageTrainable, etaSeconds, latestValues, reducer, valueSeries, type Action, type AppState } from '../../src/ui/state';
+import { INITIAL_STATE, averageTrainable, etaSeconds, hasWeights, latestValues, reducer, runDigest, valueSeries, weightsNote, type Action, type AppState } from '../../src/ui/state';
+import type { ModelInfo } from '../../src/worker/protocol';
 import type { TrainingPlan, WorkerEvent } from '../../src/worker/protocol';
 import { parseRunConfig } from '../../src/worker/run-config';
 import aflora from '../fixtures/run-config/aflora.json';
@@ -102,6 +103,52 @@ describe('reducer', () => {
     const live = run([start]);
     const restored = reducer(live, { type: 'restoreRun', run: { ...live.run!, id: 'old' } });
     expect(restored.run!.id).toBe('r1');
+  });
+});
+
+describe('kept weights (runs that survive a reload)', () => {
+  const model = (fingerprint: string, name = 'built-in tiny BERT') => worker({ type: 'modelLoaded', info: { name, hubId: null, revision: null, fingerprint } as ModelInfo });
+  const finished = run([
+    model('aaaa'),
+    start,
+    worker({ type: 'started', plan }),
+    worker(metricsEvent([0, 1], [1000, 800]), 1000),
+    worker({ type: 'evaluation', step: 1, epoch: 0, metrics: { accuracy: 0.75, loss: 0.4 } }),
+    worker({ type: 'evaluation', step: 3, epoch: 1, metrics: { accuracy: 0.5, loss: 0.6 } }),
+    worker({ type: 'finished', reason: 'completed', step: 3, seconds: 12 }),
+    { type: 'weightsKept', runId: 'r1', fingerprint: 'aaaa' },
+  ]);
+
+  it('Export and Try it follow the run the worker holds, not the one on show', () => {
+    expect(hasWeights(finished)).toBe(true);
+    expect(weightsNote(finished)).toBeNull();
+    expect(finished.run!.keptWeights).toEqual({ fingerprint: 'aaaa' });
+    // After a reload: the kept run is on show, the worker holds nothing.
+    const reloaded = run([{ type: 'restoreRun', run: finished.run! }]);
+    expect(reloaded.training).toBe('finished');
+    expect(hasWeights(reloaded)).toBe(false);
+    expect(weightsNote(reloaded)).toBe('Load built-in tiny BERT to export or try this run.');
+    expect(weightsNote(run([model('bbbb', 'prajjwal1/bert-tiny')], reloaded))).toBe('This run was trained on built-in tiny BERT, not on the loaded prajjwal1/bert-tiny: load that model to export or try it.');
+    const same = run([model('aaaa')], reloaded);
+    expect(weightsNote(same)).toBe('Putting the kept weights back on the model…');
+    const back = run([worker({ type: 'weightsRestored', runId: 'r1', plan })], same);
+    expect(hasWeights(back)).toBe(true);
+    expect(back.inWorkerTrained).toBe(false);
+    // Loading another model drops the worker's run.
+    expect(hasWeights(run([model('aaaa')], back))).toBe(false);
+    // A run kept without weights says so.
+    const { keptWeights: _k, ...bare } = finished.run!;
+    expect(weightsNote(run([{ type: 'restoreRun', run: bare }, model('aaaa')]))).toMatch(/weights were not kept/);
+  });
+
+  it('opening another kept run replaces a finished one (not a live one)', () => {
+    const other = reducer(finished, { type: 'restoreRun', run: { ...finished.run!, id: 'r0' } });
+    expect(other.run!.id).toBe('r0');
+    expect(hasWeights(other)).toBe(false);
+  });
+
+  it('summarises a run: final and best of the primary metric, steps, mean trainable, time', () => {
+    expect(runDigest(finished.run!)).toEqual({ metric: 'accuracy', final: 0.5, best: 0.75, avgTrainable: 900, seconds: 12, steps: 4, reason: 'completed' });
   });
 });
 

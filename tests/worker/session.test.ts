@@ -264,6 +264,48 @@ describe('worker session', () => {
     expect(error.hint).toMatch(/trained on another model/);
   });
 
+  it('sends a finished run its weights to keep; after a "reload" they go back onto the same model only (same predictions), with a clear refusal otherwise', { timeout: 120_000 }, async () => {
+    const model = modelFiles();
+    const trained = session();
+    const [modelEvent] = only(await trained.send({ type: 'loadModel', source: { kind: 'files', files: model } }), 'modelLoaded');
+    expect(modelEvent.info.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    const [loaded] = await trained.send({ type: 'loadData', data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT });
+    const config = configOf((loaded as Extract<WorkerEvent, { type: 'dataPreview' }>).preview, { labelNames: ['bad', 'good'] });
+    const events = await trained.send({ type: 'start', config });
+    // After 'finished' (the page saves the run on it), the weights follow, with the model's fingerprint.
+    const types = events.map((e) => e.type);
+    expect(types.indexOf('trainedWeights')).toBe(types.indexOf('finished') + 1);
+    const [kept] = only(events, 'trainedWeights');
+    expect(kept.fingerprint).toBe(modelEvent.info.fingerprint);
+    expect(importNative(kept.file).run).toEqual(config);
+    const predict = async (s: ReturnType<typeof session>) => only(await s.send({ type: 'predict', requestId: 1, text: 'a happy sunny day' }), 'prediction')[0];
+    const expected = await predict(trained);
+    const [exported] = only(await trained.send({ type: 'export', format: 'native' }), 'exported');
+
+    // A fresh worker (the page reloaded) with the same model files: the same fingerprint, the same predictions and export.
+    const fresh = session();
+    const [again] = only(await fresh.send({ type: 'loadModel', source: { kind: 'files', files: model } }), 'modelLoaded');
+    expect(again.info.fingerprint).toBe(modelEvent.info.fingerprint);
+    const restored = await fresh.send({ type: 'restoreWeights', runId: 'run-1', file: kept.file, fingerprint: kept.fingerprint });
+    expect(only(restored, 'error')).toEqual([]);
+    expect(only(restored, 'weightsRestored')[0]).toMatchObject({ runId: 'run-1', plan: { method: 'aflora' } });
+    const got = await predict(fresh);
+    expect(got.labels).toEqual(['bad', 'good']);
+    got.probabilities.forEach((p, i) => expect(p).toBeCloseTo(expected.probabilities[i], 6));
+    const [reExported] = only(await fresh.send({ type: 'export', format: 'native' }), 'exported');
+    expect(importNative(reExported.files[0].bytes).variables).toEqual(importNative(exported.files[0].bytes).variables);
+
+    // Another model of the same shape (other random weights): another fingerprint, refused with what to load.
+    const other = session();
+    const config0 = JSON.parse(await model[0].text());
+    const otherWeights = writeSafetensors(randomBertWeights(parseBertConfig(config0), 4)) as Uint8Array<ArrayBuffer>;
+    const [otherModel] = only(await other.send({ type: 'loadModel', source: { kind: 'files', files: [model[0], new File([otherWeights], 'model.safetensors'), model[2]] } }), 'modelLoaded');
+    expect(otherModel.info.fingerprint).not.toBe(kept.fingerprint);
+    const [refused] = only(await other.send({ type: 'restoreWeights', runId: 'run-1', file: kept.file, fingerprint: kept.fingerprint }), 'error');
+    expect(refused).toMatchObject({ kind: 'bad-input', message: 'This run was trained on local files; the loaded local files has other weights.', hint: 'Load local files (the same files) to export or try this run.' });
+    expect(only(await other.send({ type: 'predict', requestId: 2, text: 'x' }), 'error')[0].hint).toBe('Train a run first.');
+  });
+
   it('refuses to start after the GPU was lost, saying so', async () => {
     const lost: WorkerEvent[] = [];
     const dead = new Session((e) => lost.push(e));

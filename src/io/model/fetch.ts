@@ -61,6 +61,14 @@ export async function defaultCache(): Promise<FileCache | null> {
   }
 }
 
+/** Deletes every cached model file; resolves how many were cached (0 where there is no Cache Storage). */
+export async function clearModelCache(): Promise<number> {
+  if (typeof caches === 'undefined' || !(await caches.has(CACHE_NAME))) return 0;
+  const count = (await (await caches.open(CACHE_NAME)).keys()).length;
+  await caches.delete(CACHE_NAME);
+  return count;
+}
+
 export interface DownloadOptions {
   fetch?: FetchLike;
   cache?: FileCache | null;

@@ -1,6 +1,6 @@
 import type { RefObject } from 'react';
 import { useAppState, useController } from '../context';
-import { hasWeights } from '../state';
+import { hasWeights, weightsNote } from '../state';
 import { methodEntry } from '../../methods/catalog';
 import { downloadBlob, freezeLogCsv, freezeLogJson, rankLogCsv, rankLogJson, serializeSvg, svgToPng } from '../exports';
 
@@ -11,6 +11,7 @@ export function ExportPanel({ heatmapRef }: { heatmapRef: RefObject<SVGSVGElemen
   const lastExport = useAppState((s) => s.lastExport);
   const modelReady = useAppState((s) => s.model.status === 'ready');
   const weights = useAppState(hasWeights);
+  const note = useAppState(weightsNote);
   const hasAdapter = modelReady && weights && training !== 'running' && training !== 'starting' && training !== 'pausing';
   const exports = run?.plan?.exports ?? [];
   // The log and the heatmap exist for runs whose view has cells: freeze log (Figure 5) or rank log (rank view).
@@ -66,6 +67,11 @@ export function ExportPanel({ heatmapRef }: { heatmapRef: RefObject<SVGSVGElemen
         </button>
       </div>
       {!hasAdapter && run && training === 'running' && <p className="muted small">Adapters export once training is paused, stopped or finished.</p>}
+      {note && (
+        <p className="muted small" data-testid="weights-note">
+          {note}
+        </p>
+      )}
       {lastExport && (
         <p className="status-line" role="status" data-testid="export-status">
           Exported {lastExport.format}: {lastExport.names.join(', ')}

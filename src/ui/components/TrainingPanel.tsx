@@ -17,6 +17,7 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
   const phase = useAppState(phaseText);
   const eta = useAppState(etaSeconds);
   const evaluation = latestEvaluation(run);
+  const canEvaluate = useAppState((s) => s.run !== null && s.inWorker === s.run.id && s.inWorkerTrained);
   const evaluating = useAppState((s) => s.progress.evaluate !== undefined && s.progress.evaluate.done < s.progress.evaluate.total);
 
   const plan = run?.plan;
@@ -66,7 +67,7 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
         <button
           type="button"
           className="secondary"
-          disabled={!run?.plan || run.imported !== undefined || evaluating || training === 'starting' || training === 'stopping' || (training === 'finished' && model === null)}
+          disabled={!run?.plan || !canEvaluate || evaluating || training === 'starting' || training === 'stopping' || (training === 'finished' && model === null)}
           title="A validation pass now (while training: after the current step)"
           onClick={() => controller.evaluate()}
           data-testid="evaluate"

@@ -1,6 +1,6 @@
 import { useId, useState } from 'react';
 import { useAppState, useController } from '../context';
-import { hasWeights } from '../state';
+import { hasWeights, weightsNote } from '../state';
 
 export function TryPanel() {
   const controller = useController();
@@ -8,6 +8,7 @@ export function TryPanel() {
   const pair = useAppState((s) => s.run?.config.data.columns.textPair != null);
   const trained = useAppState((s) => hasWeights(s) && s.model.status === 'ready');
   const training = useAppState((s) => s.training);
+  const note = useAppState(weightsNote);
   const [text, setText] = useState('');
   const [second, setSecond] = useState('');
   const ids = { text: useId(), pair: useId() };
@@ -33,7 +34,7 @@ export function TryPanel() {
         <button type="submit" disabled={!canPredict}>
           Predict
         </button>
-        {!trained && <p className="empty">Train a model first (predictions need the model in the worker).</p>}
+        {!trained && <p className="empty">{note ?? 'Train a model first (predictions need the model in the worker).'}</p>}
       </form>
       {prediction && (
         <div className="prediction" aria-live="polite" data-testid="prediction">
