@@ -101,6 +101,7 @@ function context(initial?: MethodContext['initial']): MethodContext {
     totalSteps: 100,
     epochs: 10,
     stepsPerEpoch: 10,
+    warmupSteps: 0,
     seed: 3,
     initial,
   };
