@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseBertConfig } from '../../src/engine/config';
 import { randomBertWeights } from '../../src/engine/weights';
 import { importNative } from '../../src/io/export/native';
-import { writeSafetensors } from '../../src/io/safetensors';
+import { parseSafetensors, toStateDict, writeSafetensors } from '../../src/io/safetensors';
 import type { Command, DataPreview, WorkerEvent } from '../../src/worker/protocol';
 import { buildRunConfig, type RunConfig } from '../../src/worker/run-config';
 import { Session } from '../../src/worker/session';
@@ -253,6 +253,15 @@ describe('worker session', () => {
       expect(got.labels).toEqual(imported.format === 'native' ? ['bad', 'good'] : ['LABEL_0', 'LABEL_1']);
       got.probabilities.forEach((p, i) => expect(p).toBeCloseTo(expected.probabilities[i], 5));
     }
+
+    // A PEFT adapter of layer 0 only: LoRA here adapts every layer, so layer 1's matrices are missing, and it says so.
+    const onlyLayer0 = new Map([...toStateDict(parseSafetensors(peft.files[1].bytes, 'x').tensors)].filter(([name]) => !name.includes('layer.1.')));
+    const partialZip = zipSync({ 'adapter_config.json': peft.files[0].bytes, 'adapter_model.safetensors': writeSafetensors(onlyLayer0) });
+    const partial = session();
+    await partial.send({ type: 'loadModel', source: { kind: 'files', files: model } });
+    const [misfit] = only(await partial.send({ type: 'importAdapter', files: [new File([partialZip], 'partial.zip')] }), 'error');
+    expect(misfit).toMatchObject({ kind: 'bad-input', message: expect.stringMatching(/^adapter_model.safetensors does not fit lora on this model: it lacks bert.encoder.layer.1.attention.self.query.lora_A, /) });
+    expect(only(await partial.send({ type: 'predict', requestId: 2, text: 'x' }), 'error')[0].message).toBe('No trained model yet.');
 
     // A model of another size: the adapter does not fit, and the message says so (nothing is replaced).
     const other = session();
