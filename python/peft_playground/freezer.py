@@ -127,5 +127,7 @@ class AfloraFreezer:
             self.params[n].requires_grad_(False)
             self.frozen_at[n] = step
         left = sum(self.params[n].numel() for n in self.trainable())
-        self.rounds.append({"step": step, "remaining": ratio, "k": k, "threshold": threshold, "trainableFraction": left / self.total_elements})
+        # How close the nearest decision came to flipping: float differences between frameworks must stay below it.
+        margin = min(abs(decide[n] - threshold) for n in names) / max(abs(threshold), 1e-30)
+        self.rounds.append({"step": step, "remaining": ratio, "k": k, "threshold": threshold, "trainableFraction": left / self.total_elements, "margin": margin})
         return frozen
