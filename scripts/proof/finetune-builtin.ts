@@ -21,16 +21,10 @@ import { DEFAULT_RECIPE, Trainer, type TrainingRecipe } from '../../src/engine/t
 import type { StateDict } from '../../src/engine/types';
 import { randomBertWeights } from '../../src/engine/weights';
 import { adapterMethod } from '../../src/methods/registry';
-import { encodeExamples, prepareDataset, type PreparedDataset } from '../../src/io/datasets';
+import { encodeExamples, type PreparedDataset } from '../../src/io/datasets';
+import { loadDataset } from './datasets';
 import type { WordPieceTokenizer } from '../../src/io/tokenizer/wordpiece';
 import { loadModelDir, parseArgs, selectBackend, type ModelDir } from './model-dir';
-
-interface DatasetEntry {
-  id: string;
-  textColumns: string[];
-  labelColumn: string;
-  files: { train: string; validation: string };
-}
 
 interface RunResult {
   name: string;
@@ -39,20 +33,6 @@ interface RunResult {
   final: { accuracy: number; f1: number; mcc: number; loss: number };
   trainLossLastEpoch: number;
   seconds: number;
-}
-
-function loadDataset(datasetsDir: string, id: string): { entry: DatasetEntry; prepared: PreparedDataset } {
-  const index = JSON.parse(readFileSync(join(datasetsDir, 'index.json'), 'utf8')) as { datasets: DatasetEntry[] };
-  const entry = index.datasets.find((d) => d.id === id);
-  if (!entry) throw new Error(`unknown dataset ${id} (known: ${index.datasets.map((d) => d.id).join(', ')})`);
-  const read = (file: string) => ({ name: file, text: readFileSync(join(datasetsDir, file), 'utf8') });
-  const prepared = prepareDataset(read(entry.files.train), {
-    validation: read(entry.files.validation),
-    mapping: { text: entry.textColumns[0], textPair: entry.textColumns[1] ?? null, label: entry.labelColumn },
-    task: 'classification',
-  });
-  if (prepared.errors.length > 0) throw new Error(`${id}: ${prepared.errors.map((e) => e.message).join('; ')}`);
-  return { entry, prepared };
 }
 
 function encode(tokenizer: WordPieceTokenizer, prepared: PreparedDataset, rows: PreparedDataset['train'], maxLength: number): EncodedExamples {

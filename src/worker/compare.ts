@@ -1,0 +1,250 @@
+/**
+ * Compare mode, tensor-free: a grid of runs (methods or ablations x seeds on one dataset), the order it runs in and
+ * where a reload resumes it, and the paper-style table (AFLoRA Tables 2/3/6) built from the finished runs: mean ± sd
+ * of the metric at the last and at the best validation epoch, average and final trainable parameters (classifier
+ * excluded, as the paper's Table 1), ms/step and FLOPs per step relative to the first arm. The page, the worker and
+ * scripts/proof/compare-builtin.ts all drive this one module.
+ */
+import { linearTargets, type BertConfig } from '../engine/types';
+import type { RunConfig } from './run-config';
+
+/** One row of the table: a method with its options (an ablation is the same method with other options). */
+export interface CompareArm {
+  id: string;
+  label: string;
+  method: RunConfig['method'];
+}
+
+export interface ComparePlan {
+  arms: readonly CompareArm[];
+  seeds: readonly number[];
+  /** The validation metric of the table (accuracy, f1, matthews, pearson, ...). */
+  metric: string;
+}
+
+/** One run of the grid. */
+export interface GridCell {
+  arm: string;
+  seed: number;
+}
+
+/** What a finished run contributes to the table (plain numbers; a few hundred bytes per run). */
+export interface CellResult extends GridCell {
+  /** The saved run this cell links to (charts, heatmap). */
+  runId?: string;
+  /** The table's metric after each epoch, in order. */
+  perEpoch: readonly number[];
+  /** Trainable parameters without the classifier: averaged over the run's steps, and at its end. */
+  avgTrainable: number;
+  finalTrainable: number;
+  msPerStep: number;
+  /** Estimated training FLOPs of an average step (estimateStepFlops). */
+  flopsPerStep: number;
+}
+
+/** Arm-major: every seed of the first arm, then the next arm (a half-done grid already has complete rows). */
+export function gridCells(plan: ComparePlan): GridCell[] {
+  if (plan.arms.length === 0 || plan.seeds.length === 0)
+    throw new Error('a comparison needs at least one method and one seed');
+  const ids = new Set(plan.arms.map((a) => a.id));
+  if (ids.size !== plan.arms.length) throw new Error('two arms of the comparison have the same id');
+  if (new Set(plan.seeds).size !== plan.seeds.length) throw new Error('a seed is listed twice');
+  return plan.arms.flatMap((arm) => plan.seeds.map((seed) => ({ arm: arm.id, seed })));
+}
+
+const sameCell = (a: GridCell, b: GridCell) => a.arm === b.arm && a.seed === b.seed;
+
+/** The cells still to run, in grid order: what a reload resumes with. */
+export function remainingCells(plan: ComparePlan, done: readonly GridCell[]): GridCell[] {
+  return gridCells(plan).filter((cell) => !done.some((d) => sameCell(d, cell)));
+}
+
+/** The complete run config of a cell: the shared base (model, data, split, recipe) with the arm's method and the seed. */
+export function cellConfig(base: RunConfig, plan: ComparePlan, cell: GridCell): RunConfig {
+  const arm = plan.arms.find((a) => a.id === cell.arm);
+  if (!arm) throw new Error(`no arm ${cell.arm} in the comparison`);
+  return { ...base, method: arm.method, recipe: { ...base.recipe, seed: cell.seed } } as RunConfig;
+}
+
+/** Progress of the whole grid: finished runs, the current run's share, and the time left at the pace so far. */
+export function gridProgress(
+  total: number,
+  finished: number,
+  currentFraction: number,
+  elapsedSeconds: number,
+): { fraction: number; etaSeconds: number | null } {
+  const done = Math.min(total, finished + Math.max(0, Math.min(1, currentFraction)));
+  const fraction = total > 0 ? done / total : 1;
+  const etaSeconds = done > 0 ? (elapsedSeconds / done) * (total - done) : null;
+  return { fraction, etaSeconds };
+}
+
+export interface Spread {
+  mean: number;
+  /** Sample standard deviation (n - 1); 0 for a single run. */
+  sd: number;
+  n: number;
+}
+
+export function spread(values: readonly number[]): Spread {
+  const n = values.length;
+  if (n === 0) return { mean: Number.NaN, sd: Number.NaN, n };
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const sd = n > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, sd, n };
+}
+
+export interface TableRow {
+  arm: string;
+  label: string;
+  /** Metric after the last epoch, and at each run's best epoch (as the paper reports GLUE dev numbers). */
+  last: Spread;
+  best: Spread;
+  avgTrainable: number;
+  finalTrainable: number;
+  msPerStep: number;
+  /** FLOPs per step relative to the first arm with results. */
+  relativeFlops: number;
+  runIds: string[];
+}
+
+const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+
+/** Higher is better for every classification / correlation metric; lower for losses and errors. */
+export function lowerIsBetter(metric: string): boolean {
+  return /loss|mse|mae|error/i.test(metric);
+}
+
+/** The table, one row per arm with at least one finished run, in plan order. */
+export function compareTable(plan: ComparePlan, results: readonly CellResult[]): TableRow[] {
+  const pick = lowerIsBetter(plan.metric) ? Math.min : Math.max;
+  const rows: TableRow[] = [];
+  for (const arm of plan.arms) {
+    const runs = results.filter((r) => r.arm === arm.id && r.perEpoch.length > 0);
+    if (runs.length === 0) continue;
+    rows.push({
+      arm: arm.id,
+      label: arm.label,
+      last: spread(runs.map((r) => r.perEpoch[r.perEpoch.length - 1])),
+      best: spread(runs.map((r) => pick(...r.perEpoch))),
+      avgTrainable: mean(runs.map((r) => r.avgTrainable)),
+      finalTrainable: mean(runs.map((r) => r.finalTrainable)),
+      msPerStep: mean(runs.map((r) => r.msPerStep)),
+      relativeFlops: mean(runs.map((r) => r.flopsPerStep)),
+      runIds: runs.flatMap((r) => (r.runId ? [r.runId] : [])),
+    });
+  }
+  const reference = rows[0]?.relativeFlops ?? 1;
+  for (const row of rows) row.relativeFlops /= reference;
+  return rows;
+}
+
+/* ------------------------------------------------------------------ per-run numbers */
+
+/**
+ * Average and final trainable parameters without the classifier, from the per-step counts a run logs (StepMetrics
+ * .trainableParams, classifier included) and the head's size.
+ */
+export function trainableWithoutHead(
+  perStep: readonly number[],
+  headSize: number,
+): { avg: number; final: number } {
+  if (perStep.length === 0) return { avg: 0, final: 0 };
+  return { avg: mean(perStep) - headSize, final: perStep[perStep.length - 1] - headSize };
+}
+
+/** Classifier parameters of a BERT sequence classifier: weight [labels, hidden] + bias [labels]. */
+export function headSize(config: BertConfig): number {
+  return config.numLabels * config.hiddenSize + config.numLabels;
+}
+
+/**
+ * Training FLOPs of one step (multiply-adds x 2), an estimate for comparing methods on one model and batch shape:
+ * forward through every linear and attention, backward to the activations (about the forward again; every adapted
+ * layer needs it), the adapters' own matmuls forward and backward, and the weight gradients of what trains
+ * (a frozen A/B matrix costs none: AFLoRA's saving). Embedding gathers, norms and softmax are left out.
+ */
+export function estimateStepFlops(input: {
+  config: BertConfig;
+  batchSize: number;
+  seqLen: number;
+  /** Parameters of every adapter matrix (trainable or frozen): their forward and input-gradient matmuls run. */
+  adapterMatrixParams: number;
+  /** Parameters whose weight gradient is computed at an average step (trainable adapter matrices, or base weights). */
+  trainableMatrixParams: number;
+}): number {
+  const { config, batchSize, seqLen } = input;
+  const tokens = batchSize * seqLen;
+  const linearParams = linearTargets(config).reduce((sum, t) => sum + t.inFeatures * t.outFeatures, 0);
+  const attention = config.numLayers * 2 * 2 * batchSize * seqLen * seqLen * config.hiddenSize; // QK^T and PV
+  const forward = 2 * tokens * (linearParams + input.adapterMatrixParams) + attention;
+  return 2 * forward + 2 * tokens * input.trainableMatrixParams;
+}
+
+/* ------------------------------------------------------------------ export */
+
+const COLUMNS = [
+  'method',
+  'runs',
+  'last',
+  'last sd',
+  'best',
+  'best sd',
+  'avg trainable',
+  'final trainable',
+  'ms/step',
+  'rel. FLOPs/step',
+];
+
+function fixed(value: number, digits: number): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : '';
+}
+
+/** Parameter counts as the paper prints them: 1.33M, 0.14M; small ones in thousands. */
+export function formatParams(count: number): string {
+  if (count >= 1e5) return `${(count / 1e6).toFixed(2)}M`;
+  if (count >= 1e3) return `${(count / 1e3).toFixed(1)}K`;
+  return String(Math.round(count));
+}
+
+/** Markdown, one row per arm; metric values in percent with 2 decimals, as the paper's tables. */
+export function tableMarkdown(rows: readonly TableRow[], metric: string): string {
+  const pct = (s: Spread) => `${fixed(100 * s.mean, 2)} ± ${fixed(100 * s.sd, 2)}`;
+  const lines = [
+    `| method | runs | ${metric} (last epoch) | ${metric} (best epoch) | avg trainable | final trainable | ms/step | rel. FLOPs/step |`,
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${r.last.n} | ${pct(r.last)} | ${pct(r.best)} | ${formatParams(r.avgTrainable)} | ${formatParams(r.finalTrainable)} | ${fixed(r.msPerStep, 0)} | ${fixed(r.relativeFlops, 2)} |`,
+    ),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+function csvField(value: string): string {
+  return /[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/** CSV with full precision (metric as a fraction, counts as integers). */
+export function tableCsv(rows: readonly TableRow[]): string {
+  const lines = [COLUMNS.join(',')];
+  for (const r of rows) {
+    lines.push(
+      [
+        r.label,
+        String(r.last.n),
+        String(r.last.mean),
+        String(r.last.sd),
+        String(r.best.mean),
+        String(r.best.sd),
+        String(Math.round(r.avgTrainable)),
+        String(Math.round(r.finalTrainable)),
+        String(r.msPerStep),
+        String(r.relativeFlops),
+      ]
+        .map(csvField)
+        .join(','),
+    );
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,147 @@
+/** Compare mode's tensor-free core (src/worker/compare.ts): grid order and resume, configs, aggregation, exports. */
+import { describe, expect, it } from 'vitest';
+import { methodOptions } from '../../src/methods/catalog';
+import {
+  cellConfig,
+  compareTable,
+  estimateStepFlops,
+  formatParams,
+  gridCells,
+  gridProgress,
+  remainingCells,
+  spread,
+  tableCsv,
+  tableMarkdown,
+  trainableWithoutHead,
+  type CellResult,
+  type ComparePlan,
+} from '../../src/worker/compare';
+import { parseRunConfig, type RunConfig } from '../../src/worker/run-config';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tinyConfig } from '../helpers/tinyBert';
+
+const PLAN: ComparePlan = {
+  arms: [
+    { id: 'aflora', label: 'AFLoRA', method: { id: 'aflora', options: methodOptions('aflora') } },
+    { id: 'lora', label: 'LoRA', method: { id: 'lora', options: methodOptions('lora') } },
+  ],
+  seeds: [1, 2, 3],
+  metric: 'accuracy',
+};
+
+const result = (
+  arm: string,
+  seed: number,
+  perEpoch: number[],
+  extra: Partial<CellResult> = {},
+): CellResult => ({
+  arm,
+  seed,
+  perEpoch,
+  avgTrainable: 100,
+  finalTrainable: 50,
+  msPerStep: 10,
+  flopsPerStep: arm === 'lora' ? 300 : 200,
+  ...extra,
+});
+
+describe('compare grid', () => {
+  it('runs arm-major and resumes with exactly the cells not done', () => {
+    expect(gridCells(PLAN).map((c) => `${c.arm}/${c.seed}`)).toEqual([
+      'aflora/1',
+      'aflora/2',
+      'aflora/3',
+      'lora/1',
+      'lora/2',
+      'lora/3',
+    ]);
+    expect(
+      remainingCells(PLAN, [
+        { arm: 'aflora', seed: 2 },
+        { arm: 'aflora', seed: 1 },
+      ]),
+    ).toEqual([
+      { arm: 'aflora', seed: 3 },
+      { arm: 'lora', seed: 1 },
+      { arm: 'lora', seed: 2 },
+      { arm: 'lora', seed: 3 },
+    ]);
+    expect(() => gridCells({ ...PLAN, seeds: [1, 1] })).toThrow(/twice/);
+    expect(() => gridCells({ ...PLAN, arms: [] })).toThrow(/at least one/);
+  });
+
+  it("gives each cell the base run config with the arm's method and the seed (and it parses)", () => {
+    const base = parseRunConfig(
+      JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'run-config', 'aflora.json'), 'utf8')),
+    ) as RunConfig;
+    const config = cellConfig(base, PLAN, { arm: 'lora', seed: 3 });
+    expect(config.method.id).toBe('lora');
+    expect(config.recipe.seed).toBe(3);
+    expect(config.data).toEqual(base.data);
+    expect(parseRunConfig(JSON.parse(JSON.stringify(config)))).toEqual(config);
+  });
+
+  it('reports progress and an ETA for the whole grid', () => {
+    expect(gridProgress(6, 0, 0, 0)).toEqual({ fraction: 0, etaSeconds: null });
+    const half = gridProgress(6, 2, 0.5, 50); // 2.5 runs in 50 s -> 3.5 runs left: 70 s
+    expect(half.fraction).toBeCloseTo(2.5 / 6, 12);
+    expect(half.etaSeconds).toBeCloseTo(70, 9);
+  });
+});
+
+describe('compare table', () => {
+  it('takes mean ± sample sd at the last and the best epoch, trainable without the head, FLOPs relative to the first arm', () => {
+    const rows = compareTable(PLAN, [
+      result('aflora', 1, [0.5, 0.9, 0.8]),
+      result('aflora', 2, [0.6, 0.7, 0.7]),
+      result('aflora', 3, [0.9, 0.6, 0.6]),
+      result('lora', 1, [0.8, 0.85], { avgTrainable: 400, runId: 'run-7' }),
+    ]);
+    expect(rows.map((r) => r.arm)).toEqual(['aflora', 'lora']);
+    expect(rows[0].last.mean).toBeCloseTo(0.7, 12);
+    expect(rows[0].last.sd).toBeCloseTo(0.1, 12);
+    expect(rows[0].best.mean).toBeCloseTo(2.5 / 3, 12); // best epochs 0.9, 0.7, 0.9
+    expect(rows[0].best).toEqual(spread([0.9, 0.7, 0.9]));
+    expect(rows[1].last).toEqual({ mean: 0.85, sd: 0, n: 1 });
+    expect(rows[1].relativeFlops).toBeCloseTo(1.5, 12);
+    expect(rows[1].runIds).toEqual(['run-7']);
+    expect(trainableWithoutHead([1010, 1010, 510], 10)).toEqual({ avg: 2530 / 3 - 10, final: 500 });
+  });
+
+  it('picks the lowest epoch for loss-like metrics', () => {
+    const rows = compareTable({ ...PLAN, metric: 'mse' }, [result('aflora', 1, [0.5, 0.2, 0.3])]);
+    expect(rows[0].best.mean).toBe(0.2);
+  });
+
+  it('exports Markdown like the paper (percent, params in M / K) and CSV with full precision', () => {
+    const rows = compareTable(PLAN, [
+      result('aflora', 1, [0.5, 0.75], { avgTrainable: 140_000, finalTrainable: 20_000 }),
+    ]);
+    const md = tableMarkdown(rows, 'accuracy');
+    expect(md.split('\n')[2]).toBe(
+      '| AFLoRA | 1 | 75.00 ± 0.00 | 75.00 ± 0.00 | 0.14M | 20.0K | 10 | 1.00 |',
+    );
+    expect(tableCsv(rows).split('\n')[1]).toBe('AFLoRA,1,0.75,0,0.75,0,140000,20000,10,1');
+    expect(formatParams(1_327_104)).toBe('1.33M');
+  });
+
+  it('estimates FLOPs: frozen adapter matrices cost no weight gradient', () => {
+    const config = tinyConfig();
+    const all = estimateStepFlops({
+      config,
+      batchSize: 2,
+      seqLen: 8,
+      adapterMatrixParams: 1000,
+      trainableMatrixParams: 1000,
+    });
+    const frozen = estimateStepFlops({
+      config,
+      batchSize: 2,
+      seqLen: 8,
+      adapterMatrixParams: 1000,
+      trainableMatrixParams: 0,
+    });
+    expect(all - frozen).toBe(2 * 16 * 1000);
+  });
+});
