@@ -6,8 +6,19 @@
 import type { EncodedExamples } from '../../src/engine/batches';
 import { Rng } from '../../src/engine/random';
 import { Trainer, DEFAULT_RECIPE, type TrainingRecipe } from '../../src/engine/trainer';
-import { MODULE_SUFFIX, type BertConfig, type ModuleKind, type StateDict, type TensorData } from '../../src/engine/types';
-import { importPeftAdapter, peftCheckInputs, peftDeltaWeights, type PeftAdapter } from '../../src/io/export/peft';
+import {
+  MODULE_SUFFIX,
+  type BertConfig,
+  type ModuleKind,
+  type StateDict,
+  type TensorData,
+} from '../../src/engine/types';
+import {
+  importPeftAdapter,
+  peftCheckInputs,
+  peftDeltaWeights,
+  type PeftAdapter,
+} from '../../src/io/export/peft';
 import type { MethodEvent } from '../../src/engine/adapter';
 import { adapterMethod } from '../../src/methods/registry';
 import type { ModelDir } from './model-dir';
@@ -19,7 +30,14 @@ export interface ProofCase {
 }
 
 /** 32 training rows, batch 8: 4 steps per epoch. */
-const PROOF_RECIPE: TrainingRecipe = { ...DEFAULT_RECIPE, epochs: 8, batchSize: 8, maxLength: 32, logEvery: 1, seed: 7 };
+const PROOF_RECIPE: TrainingRecipe = {
+  ...DEFAULT_RECIPE,
+  epochs: 8,
+  batchSize: 8,
+  maxLength: 32,
+  logEvery: 1,
+  seed: 7,
+};
 
 export const PROOF_CASES: readonly ProofCase[] = [
   // Default AFLoRA options. 64 steps at adapter lr 3e-2: Λb (0 at start) grows to ~0.8 and the adapted logits move
@@ -32,11 +50,21 @@ export const PROOF_CASES: readonly ProofCase[] = [
     options: { r: 8, alpha: 16, targetModules: ['query', 'key', 'value', 'attn_out', 'inter', 'out'] },
     recipe: { ...PROOF_RECIPE, adapterLr: 5e-3 },
   },
-  // ALoRA: rounds after 8, 12, ..., 28 steps prune and regrow ranks, so the export carries a rank per module
-  // (rank_pattern / alpha_pattern) and leaves out gated-off ranks and modules with none.
+  // ALoRA: rounds after 8, 14 and 20 steps prune and regrow ranks, so the export carries a rank per module
+  // (rank_pattern / alpha_pattern) and leaves out gated-off ranks (and modules with none). Small: each round runs
+  // 1 + 2 x 24 probe forwards.
   {
     method: 'alora',
-    options: { rInit: 4, maxRank: 8, alpha: 8, superEpochs: { value: 8, unit: 'steps' }, roundEvery: { value: 4, unit: 'steps' }, rounds: 6, pruneCount: 6, probeSize: 16 },
+    options: {
+      rInit: 2,
+      maxRank: 4,
+      alpha: 4,
+      superEpochs: { value: 8, unit: 'steps' },
+      roundEvery: { value: 6, unit: 'steps' },
+      rounds: 3,
+      pruneCount: 6,
+      probeSize: 8,
+    },
     recipe: { ...PROOF_RECIPE, adapterLr: 5e-3 },
   },
 ];
@@ -45,7 +73,12 @@ export const PROOF_CASES: readonly ProofCase[] = [
  * Token-id rows (the golden model has no vocabulary): [CLS]=101 % vocab first, random lengths with padding 0,
  * token types 0 then 1 from the middle on (a pair), label 1 iff the marker id occurs, so training has a signal.
  */
-export function tokenIdExamples(config: BertConfig, count: number, seqLen: number, seed: number): EncodedExamples {
+export function tokenIdExamples(
+  config: BertConfig,
+  count: number,
+  seqLen: number,
+  seed: number,
+): EncodedExamples {
   const rng = new Rng(seed);
   const cls = 101 % config.vocabSize;
   const marker = 42 % config.vocabSize;
@@ -88,9 +121,21 @@ export interface ProofRun {
   inputsJson: string;
 }
 
-export async function trainAndExport(model: ModelDir, proof: ProofCase, train: EncodedExamples, inputs: EncodedExamples, baseModel: string): Promise<ProofRun> {
+export async function trainAndExport(
+  model: ModelDir,
+  proof: ProofCase,
+  train: EncodedExamples,
+  inputs: EncodedExamples,
+  baseModel: string,
+): Promise<ProofRun> {
   const method = adapterMethod(proof.method, proof.options);
-  const trainer = new Trainer({ config: model.config, weights: model.weights, method, train, recipe: proof.recipe });
+  const trainer = new Trainer({
+    config: model.config,
+    weights: model.weights,
+    method,
+    train,
+    recipe: proof.recipe,
+  });
   try {
     const frozen: string[] = [];
     while (!trainer.finished) {
@@ -111,13 +156,28 @@ export async function trainAndExport(model: ModelDir, proof: ProofCase, train: E
       attentionMask: Int32Array.from(inputs.attentionMask),
       logits,
     });
-    return { method: proof.method, options: proof.options, recipe: proof.recipe, steps: trainer.stepsDone, losses, frozen, state, adapter, logits, baseLogits, inputs, inputsJson };
+    return {
+      method: proof.method,
+      options: proof.options,
+      recipe: proof.recipe,
+      steps: trainer.stepsDone,
+      losses,
+      frozen,
+      state,
+      adapter,
+      logits,
+      baseLogits,
+      inputs,
+      inputsJson,
+    };
   } finally {
     trainer.dispose();
   }
 }
 
-const KIND_BY_SUFFIX = new Map(Object.entries(MODULE_SUFFIX).map(([kind, suffix]) => [suffix, kind as ModuleKind]));
+const KIND_BY_SUFFIX = new Map(
+  Object.entries(MODULE_SUFFIX).map(([kind, suffix]) => [suffix, kind as ModuleKind]),
+);
 
 function kindOf(modulePath: string): ModuleKind {
   const suffix = modulePath.replace(/^bert\.encoder\.layer\.\d+\./, '');
@@ -130,12 +190,19 @@ function kindOf(modulePath: string): ModuleKind {
 export function readBack(adapter: PeftAdapter) {
   const files = adapter.files;
   const imported = importPeftAdapter(files['adapter_config.json'], files['adapter_model.safetensors']);
-  const modules = [...imported.variables.keys()].filter((n) => n.endsWith('.lora_A')).map((n) => n.slice(0, -'.lora_A'.length));
+  const modules = [...imported.variables.keys()]
+    .filter((n) => n.endsWith('.lora_A'))
+    .map((n) => n.slice(0, -'.lora_A'.length));
   return { ...imported, modules, kinds: [...new Set(modules.map(kindOf))] };
 }
 
 /** Logits of the exported adapter run through the app's plain LoRA method (x W0ᵀ + b0 + s · x A'ᵀ B'ᵀ). */
-export async function plainLoraLogits(model: ModelDir, adapter: PeftAdapter, inputs: EncodedExamples, batchSize: number): Promise<Float32Array> {
+export async function plainLoraLogits(
+  model: ModelDir,
+  adapter: PeftAdapter,
+  inputs: EncodedExamples,
+  batchSize: number,
+): Promise<Float32Array> {
   const back = readBack(adapter);
   const trainer = new Trainer({
     config: model.config,
@@ -155,12 +222,16 @@ export async function plainLoraLogits(model: ModelDir, adapter: PeftAdapter, inp
 /** W0 + ΔW merged into the base weights by PEFT's rules for the file (io's peftDeltaWeights: LORA with or without
  * rank_pattern, ADALORA), classifier replaced: no adapter code at all. */
 export function mergeIntoBase(weights: StateDict, adapter: PeftAdapter): StateDict {
-  const { deltas, head } = peftDeltaWeights(adapter.files['adapter_config.json'], adapter.files['adapter_model.safetensors']);
+  const { deltas, head } = peftDeltaWeights(
+    adapter.files['adapter_config.json'],
+    adapter.files['adapter_model.safetensors'],
+  );
   const merged: StateDict = new Map(weights);
   for (const [path, delta] of deltas) {
     const w0 = weights.get(`${path}.weight`); // [out, in]
     if (!w0) throw new Error(`base has no ${path}.weight`);
-    if (w0.shape.join() !== delta.shape.join()) throw new Error(`${path}: ΔW [${delta.shape}] does not fit W0 [${w0.shape}]`);
+    if (w0.shape.join() !== delta.shape.join())
+      throw new Error(`${path}: ΔW [${delta.shape}] does not fit W0 [${w0.shape}]`);
     merged.set(`${path}.weight`, { shape: [...w0.shape], data: w0.data.map((v, i) => v + delta.data[i]) });
   }
   for (const name of ['classifier.weight', 'classifier.bias']) {
@@ -172,7 +243,12 @@ export function mergeIntoBase(weights: StateDict, adapter: PeftAdapter): StateDi
 }
 
 /** Logits of the bare base model with the adapter merged into its weights. */
-export async function mergedLogits(model: ModelDir, adapter: PeftAdapter, inputs: EncodedExamples, batchSize: number): Promise<Float32Array> {
+export async function mergedLogits(
+  model: ModelDir,
+  adapter: PeftAdapter,
+  inputs: EncodedExamples,
+  batchSize: number,
+): Promise<Float32Array> {
   const trainer = new Trainer({
     config: model.config,
     weights: mergeIntoBase(model.weights, adapter),
@@ -197,6 +273,7 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** Largest |value| over every variable whose name ends with `suffix` (e.g. '.lambda_b'). */
 export function maxAbsOf(state: StateDict, suffix: string): number {
   let max = 0;
-  for (const [name, t] of state) if (name.endsWith(suffix)) for (const v of t.data) max = Math.max(max, Math.abs(v));
+  for (const [name, t] of state)
+    if (name.endsWith(suffix)) for (const v of t.data) max = Math.max(max, Math.abs(v));
   return max;
 }

@@ -53,7 +53,9 @@ async function run(kernels: boolean) {
   const gates: number[][] = [];
   while (!trainer.finished) {
     events.push(...(await trainer.step()));
-    if (events.some((e) => e.type === 'schedule' && e.step === trainer.stepsDone - 1)) {
+    if (
+      events.some((e) => e.type === 'values' && e.series === 'importance' && e.step === trainer.stepsDone - 1)
+    ) {
       const flat: number[] = [];
       for (const v of trainer.runtime.variables())
         if (v.name.endsWith('.lora_gate')) flat.push(...((await v.variable.data()) as Float32Array));

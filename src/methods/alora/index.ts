@@ -21,11 +21,9 @@ import { kaimingUniform } from '../../engine/random';
 import { linearTargets, type LinearTarget, type TensorData } from '../../engine/types';
 import { exportPeftRankPattern } from '../../io/export/peft';
 import { createVariable, lowRankRuntime, selectTargets, type MethodRuntime } from '../common';
+import { IMPORTANCE_SERIES, RANK_SERIES } from '../entry';
 import { allocateRound, roundSteps, type SlotState } from './allocate';
 import type { AloraOptions } from './schema';
-
-export const RANK_SERIES = 'rank';
-export const IMPORTANCE_SERIES = 'importance';
 
 interface GatedModule {
   target: LinearTarget;
@@ -73,7 +71,7 @@ class Allocator {
 
   async afterStep(step: number): Promise<AfterStepResult> {
     const events: MethodEvent[] = [];
-    if (step === 0) events.push(this.rankEvent(0));
+    if (step === 0) events.push(this.rankEvent(0), this.budgetEvent(0));
     if (this.rounds.has(step)) events.push(...(await this.round(step)));
     return { events, frozen: [] };
   }
@@ -128,8 +126,6 @@ class Allocator {
       const m = this.modules[i];
       tf.tidy(() => m.gate.assign(tf.tensor1d(m.states.map((s) => (s === 'active' ? 1 : 0)))));
     }
-    const budget = this.options.rInit * this.modules.length;
-    const total = this.modules.reduce((n, m) => n + this.activeCount(m), 0);
     return [
       {
         type: 'values',
@@ -142,14 +138,20 @@ class Allocator {
         ),
       },
       this.rankEvent(step),
-      {
-        type: 'schedule',
-        step,
-        remaining: 1,
-        threshold: decision.threshold,
-        trainableFraction: total / budget,
-      },
+      this.budgetEvent(step),
     ];
+  }
+
+  /** ALoRA's budget is R_target = r_init x N_mod throughout; actual falls below it only when shares found no room. */
+  private budgetEvent(step: number): MethodEvent {
+    const budget = this.options.rInit * this.modules.length;
+    return {
+      type: 'budget',
+      step,
+      scheduled: budget,
+      actual: this.modules.reduce((n, m) => n + this.activeCount(m), 0),
+      target: budget,
+    };
   }
 
   private rankEvent(step: number): MethodEvent {

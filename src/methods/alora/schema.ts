@@ -15,6 +15,7 @@ export const aloraEntry = defineMethod({
     'Liu et al. 2024 (NAACL), reimplemented from the paper (no official code exists): LoRA with a 0/1 gate per ' +
     'rank; after K1 epochs and then every K2 epochs, AB-LoRA scores each rank on a fixed validation batch by ' +
     'ablation (S(M) − S(M∖r) + S(only r)), the n_A lowest are pruned and their ranks go to modules that lost none.',
+  view: 'rank',
   options: [
     int('rInit', {
       urlKey: 'r',
