@@ -24,7 +24,7 @@ import { adapterMethod } from '../../src/methods/registry';
 import type { ModelDir } from './model-dir';
 
 export interface ProofCase {
-  method: 'aflora' | 'lora' | 'alora';
+  method: 'aflora' | 'lora' | 'alora' | 'adalora';
   options: Record<string, unknown>;
   recipe: TrainingRecipe;
 }
@@ -66,6 +66,14 @@ export const PROOF_CASES: readonly ProofCase[] = [
       probeSize: 8,
     },
     recipe: { ...PROOF_RECIPE, adapterLr: 5e-3 },
+  },
+  // AdaLoRA: allocations every 4 steps in (4, 24], the last one at 24 to target_r = 3 per module, the pattern fixed
+  // after; the export is PEFT's ADALORA format (kept triplets only, rank_pattern, total_step).
+  {
+    method: 'adalora',
+    options: { initR: 6, targetR: 3, loraAlpha: 32, targetModules: ['query', 'key', 'value', 'attn_out', 'inter', 'out'], tinit: 4, tfinal: 8, deltaT: 4 },
+    // E starts at 0: a high lr so the adapter moves the logits well beyond the check's 1e-4.
+    recipe: { ...PROOF_RECIPE, adapterLr: 1e-1 },
   },
 ];
 
