@@ -46,6 +46,28 @@ export interface MethodEntry<Id extends string = string, S extends OptionSchema 
   view: LiveView;
   options: S;
   presets: readonly Preset<S>[];
+  /**
+   * What the options resolve to on a run of this shape, shown next to the settings before training (AFLoRA: its
+   * schedule in steps), with a warning when they would hardly do anything. Absent: nothing to show.
+   */
+  resolved?(options: OptionsOf<S>, run: RunShape): ResolvedSettings;
+}
+
+/** A run's length as the Trainer counts it: ceil(training rows / batch) steps per epoch. */
+export interface RunShape {
+  totalSteps: number;
+  epochs: number;
+  stepsPerEpoch: number;
+}
+
+export interface ResolvedSettings {
+  text: string;
+  warning: string | null;
+}
+
+export function runShape(trainRows: number, batchSize: number, epochs: number): RunShape {
+  const stepsPerEpoch = Math.max(1, Math.ceil(trainRows / Math.max(1, batchSize)));
+  return { totalSteps: stepsPerEpoch * epochs, epochs, stepsPerEpoch };
 }
 
 /**

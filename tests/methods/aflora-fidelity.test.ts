@@ -20,7 +20,8 @@ import {
   summarizeSchedule,
 } from '../../src/methods/aflora/schedule';
 import { ScoreState } from '../../src/methods/aflora/scores';
-import { methodOptions } from '../../src/methods/catalog';
+import { methodEntry, methodOptions } from '../../src/methods/catalog';
+import { runShape } from '../../src/methods/entry';
 import { adapterMethod } from '../../src/methods/registry';
 import { tinyConfig } from '../helpers/tinyBert';
 
@@ -244,5 +245,17 @@ describe('adapter dropout (lora_dropout)', () => {
       expect(runtime.inputDropout, id).toBe(0.3);
       runtime.dispose();
     }
+  });
+});
+
+describe("the settings form's resolved schedule (catalog entry, tensor-free)", () => {
+  it('states t_i, the ramp and its rounds in steps, and carries the short-run warning', () => {
+    const entry = methodEntry('aflora');
+    const short = entry.resolved!(methodOptions('aflora'), runShape(1500, 32, 3)); // 47 steps/epoch
+    expect(short.text).toMatch(/141 steps, 47 per epoch.*until step 47.*0 masking rounds/);
+    expect(short.warning).toMatch(/no masking round/);
+    const long = entry.resolved!(methodOptions('aflora'), runShape(1500, 32, 20));
+    expect(long.warning).toBeNull();
+    expect(methodEntry('lora').resolved).toBeUndefined();
   });
 });

@@ -5,6 +5,7 @@
 import { bool, choice, choicesOf, int, num, optionalInt, type OptionsOf } from '../../engine/options';
 import { defineMethod } from '../entry';
 import { table5Presets } from '../glue';
+import { resolveSchedule, summarizeSchedule } from './schedule';
 
 const MODULE = 'Module';
 const FREEZING = 'Freezing';
@@ -84,6 +85,16 @@ export const afloraEntry = defineMethod({
   view: 'freeze',
   options: AFLORA_OPTIONS,
   presets: table5Presets<typeof AFLORA_OPTIONS>({ tiEpochs: 1, tfFraction: 0.7 }),
+  resolved(options, run) {
+    const s = summarizeSchedule(resolveSchedule(options, run.totalSteps, run.epochs));
+    return {
+      text:
+        `Schedule of this run (${s.totalSteps} steps, ${run.stepsPerEpoch} per epoch): no freezing until step ${s.initialWarmup} (t_i); ` +
+        `ramp to step ${s.rampEnd} with ${s.rampRounds} masking round${s.rampRounds === 1 ? '' : 's'} (every ${s.deltaT} steps); ` +
+        `then every step keeps r_f = ${s.finalRatio}.`,
+      warning: s.warning,
+    };
+  },
 });
 
 export const pmTrainableEntry = defineMethod({

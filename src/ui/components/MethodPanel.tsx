@@ -1,6 +1,7 @@
 import { useCallback, useId, useState } from 'react';
 import type { OptionSchema, OptionSpec, OptionValue } from '../../engine/options';
 import { CATALOG, methodEntry } from '../../methods/catalog';
+import { runShape } from '../../methods/entry';
 import { useAppState, useController } from '../context';
 import { isActive } from '../state';
 import { applyPreset, schemaOf, setValue, valuesOf, type Section, type Setup } from '../setup';
@@ -21,6 +22,7 @@ export function MethodPanel({ setup, onChange }: { setup: Setup; onChange: (s: S
   const presetId = useId();
   const [copied, setCopied] = useState(false);
   const entry = methodEntry(setup.method);
+  const trainRows = useAppState((s) => s.data.preview?.trainRows ?? null);
 
   return (
     <section className="panel" aria-labelledby="method-title">
@@ -69,6 +71,7 @@ export function MethodPanel({ setup, onChange }: { setup: Setup; onChange: (s: S
           {copied ? 'Link copied' : 'Copy link to this setup'}
         </button>
       </div>
+      <ResolvedSettingsNote setup={setup} trainRows={trainRows} />
       {SECTIONS.flatMap((section) => {
         const values = valuesOf(setup, section);
         return groups(schemaOf(setup, section)).map(([group, specs]) => (
@@ -83,6 +86,29 @@ export function MethodPanel({ setup, onChange }: { setup: Setup; onChange: (s: S
         ));
       })}
     </section>
+  );
+}
+
+/** What the method's options resolve to on the loaded data (AFLoRA: its schedule in steps), with its warning. */
+function ResolvedSettingsNote({ setup, trainRows }: { setup: Setup; trainRows: number | null }) {
+  const entry = methodEntry(setup.method);
+  if (!entry.resolved || trainRows === null || trainRows === 0) return null;
+  let resolved;
+  try {
+    const recipe = valuesOf(setup, 'recipe');
+    resolved = entry.resolved(valuesOf(setup, 'method') as never, runShape(trainRows, recipe.batchSize as number, recipe.epochs as number));
+  } catch {
+    return null; // a value the form already marks as invalid
+  }
+  return (
+    <div className="resolved-settings" data-testid="resolved-settings">
+      <p className="small">{resolved.text}</p>
+      {resolved.warning && (
+        <p className="small warning" role="status">
+          ⚠ {resolved.warning}
+        </p>
+      )}
+    </div>
   );
 }
 
