@@ -40,13 +40,12 @@ export const LIMITS = {
   vocabSize: { value: 500_000, unit: 'count', what: 'vocab_size (and tokenizer vocabulary)', hint: SMALLER_MODEL },
   maxPositions: { value: 8192, unit: 'count', what: 'max_position_embeddings', hint: SMALLER_MODEL },
   typeVocabSize: { value: 16, unit: 'count', what: 'type_vocab_size', hint: SMALLER_MODEL },
-  labelCount: { value: 1000, unit: 'count', what: 'classes (num_labels, dataset labels)', hint: 'Merge rare classes first.' },
+  labelCount: { value: 1000, unit: 'count', what: 'num_labels of config.json', hint: 'Merge rare classes first.' },
   tokenizerBytes: { value: 64 * MB, unit: 'bytes', what: 'tokenizer.json / vocab.txt', hint: 'Use the tokenizer files that came with the model.' },
-  tokenizerDepth: { value: 16, unit: 'levels', what: 'nesting of normalizers / pre-tokenizers', hint: 'Use the tokenizer.json that came with the model.' },
+  tokenizerDepth: { value: 16, unit: 'levels', what: 'nesting of tokenizer.json normalizers', hint: 'Use the tokenizer.json that came with the model.' },
   wordChars: { value: 200, unit: 'chars', what: 'max_input_chars_per_word (longer words become [UNK])', hint: 'Longer words become [UNK], as in BERT.' },
   datasetBytes: { value: 50 * MB, unit: 'bytes', what: 'one dataset file', hint: SAMPLE_DATA },
   datasetRows: { value: 200_000, unit: 'count', what: 'rows of one dataset file', hint: SAMPLE_DATA },
-  datasetColumns: { value: 1000, unit: 'count', what: 'columns of one dataset file', hint: 'Keep only the text and label columns.' },
   adapterBytes: { value: 600 * MB, unit: 'bytes', what: 'an imported adapter (files or zip)', hint: 'Pick the adapter files this app or PEFT wrote.' },
 } as const satisfies Record<string, Limit>;
 
@@ -73,4 +72,10 @@ export function checkModelLimits(config: BertConfig, file = 'config.json'): void
   checkLimit('maxPositions', config.maxPositions, file);
   checkLimit('typeVocabSize', config.typeVocabSize, file);
   checkLimit('labelCount', config.numLabels, file);
+}
+
+/** The limits as the Markdown table of docs/security.md (written by `npm run limits:doc`). */
+export function limitsTable(): string {
+  const rows = Object.entries(LIMITS).map(([name, l]: [string, Limit]) => `| \`${name}\` | ${l.what} | ${formatLimit(l.unit, l.value)}${l.unit === 'chars' || l.unit === 'levels' ? ` ${l.unit}` : ''} |`);
+  return ['| limit | what | at most |', '| --- | --- | --- |', ...rows].join('\n');
 }

@@ -1,5 +1,6 @@
 /** Downloads with byte progress and an optional cache (Cache Storage in browsers and workers). */
 import { NetworkError } from '../../engine/errors';
+import { checkLimit, LIMITS } from '../limits';
 
 /** null = the server said 404 (cached too, so probing for optional files costs nothing on a reload). */
 export interface FileCache {
@@ -95,6 +96,10 @@ export async function download(url: string, file: string, options: DownloadOptio
   }
   const header = response.headers.get('content-length');
   const total = header !== null && /^\d+$/.test(header) ? Number(header) : null;
+  if (total !== null && total > LIMITS.downloadBytes.value) {
+    await response.body?.cancel();
+    checkLimit('downloadBytes', total, file);
+  }
   options.onProgress?.({ file, loaded: 0, total, fromCache: false });
   let bytes: Uint8Array;
   if (!response.body) {
@@ -108,6 +113,11 @@ export async function download(url: string, file: string, options: DownloadOptio
       if (done) break;
       chunks.push(value);
       loaded += value.byteLength;
+      // Without (or despite) a Content-Length: stop reading at the limit rather than fill the memory.
+      if (loaded > LIMITS.downloadBytes.value) {
+        await reader.cancel();
+        checkLimit('downloadBytes', loaded, file);
+      }
       options.onProgress?.({ file, loaded, total, fromCache: false });
     }
     bytes = new Uint8Array(loaded);

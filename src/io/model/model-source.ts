@@ -173,9 +173,11 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   const downloadOptions: DownloadOptions = { fetch: options.fetch, cache, onProgress: options.onProgress, signal: options.signal };
   let read: FileReader;
   if (source.kind === 'hub') {
-    if (!/^[\w.-]+(\/[\w.-]+)?$/.test(source.repo)) {
+    // No ".." segment: the id becomes a URL path, and "a/../b" would resolve to another repo (or page).
+    if (!/^[\w.-]+(\/[\w.-]+)?$/.test(source.repo) || source.repo.split('/').some((part) => /^\.+$/.test(part) || part.includes('..'))) {
       throw new InputError(`"${source.repo}" is not a Hugging Face repo id.`, 'It is owner/name as in the model page address, e.g. prajjwal1/bert-tiny.');
     }
+    if (/^\.+$/.test(source.revision ?? 'main')) throw new InputError(`"${source.revision}" is not a revision.`, 'Use main, a branch or tag name, or a commit id from the model page.');
     read = httpReader((file) => hubUrl(source, file), name, downloadOptions, { repo: source.repo, revision: source.revision ?? 'main' });
   } else if (source.kind === 'url') {
     const base = source.baseUrl.replace(/\/+$/, '');
