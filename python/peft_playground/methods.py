@@ -36,7 +36,7 @@ EMBEDDING_NAMES = [
 PEFT_PREFIX = "base_model.model."
 # The app's methods this package runs (a method added to the app's catalog is refused with a clear message
 # until it is added here).
-SUPPORTED = ("aflora", "pm-trainable", "pm-frozen", "lora", "elora", "full")
+SUPPORTED = ("aflora", "pm-trainable", "pm-frozen", "lora", "elora", "full", "adalora")
 
 
 def module_path(layer: int, kind: str) -> str:
@@ -147,7 +147,7 @@ def elora_rank(hidden: int, rank: int) -> int:
     return min(rank, 4 * hidden)
 
 
-def attach(model: nn.Module, method: str, options: dict, seed: int, initial=None) -> Adapter:
+def attach(model: nn.Module, method: str, options: dict, seed: int, initial=None, total_steps: Optional[int] = None) -> Adapter:
     """Adds the method to `model` (in place; LoRA wraps it in PEFT) and sets requires_grad: base frozen, the
     method's step-0 trainables and the classifier trainable."""
     if method not in SUPPORTED:
@@ -169,6 +169,8 @@ def attach(model: nn.Module, method: str, options: dict, seed: int, initial=None
         adapter = Adapter(method, options, variables, trainable, {n: True for n in variables}, modules=modules)
     elif method == "lora":
         adapter = _attach_lora(model, options, init, layers)
+    elif method == "adalora":
+        adapter = _attach_adalora(model, options, init, layers, total_steps)
     elif method == "full":
         variables = {
             n: p for n, p in model.named_parameters() if not n.startswith("classifier.") and (options["trainEmbeddings"] or n not in EMBEDDING_NAMES)
@@ -208,6 +210,44 @@ def _attach_lora(model, options, init: Init, layers) -> Adapter:
     return Adapter("lora", options, variables, list(variables), {n: True for n in variables}, peft_model=peft_model, modules=paths)
 
 
+def _attach_adalora(model, options, init: Init, layers, total_steps) -> Adapter:
+    """PEFT's own AdaLoRA (SVD form, RankAllocator, cubic budget); its schedule needs the run's total steps. Initial
+    values by the app's names where given (fixtures, --init), else PEFT's own init."""
+    from peft import AdaLoraConfig, get_peft_model
+
+    if total_steps is None:
+        raise ValueError("AdaLoRA needs the run's total steps (its budget schedule)")
+    paths = [module_path(l, k) for l in range(layers) for k in options["targetModules"]]
+    config = AdaLoraConfig(
+        init_r=options["initR"], target_r=options["targetR"], lora_alpha=options["loraAlpha"], target_modules=paths, lora_dropout=0.0,
+        orth_reg_weight=options["orthRegWeight"], tinit=options["tinit"], tfinal=options["tfinal"], deltaT=options["deltaT"],
+        beta1=options["beta1"], beta2=options["beta2"], total_step=total_steps,
+    )
+    peft_model = get_peft_model(model, config)
+    variables = {}
+    with torch.no_grad():
+        for path in paths:
+            layer = get_module(model, path)
+            for leaf in ("lora_A", "lora_E", "lora_B"):
+                p = getattr(layer, leaf)["default"]
+                name = f"{path}.{leaf}"
+                if name in init.initial:
+                    p.copy_(init(name, tuple(p.shape), None))
+                variables[name] = p
+    return Adapter("adalora", options, variables, list(variables), {n: True for n in variables}, peft_model=peft_model, modules=paths)
+
+
+def orthogonal_regularizer(adapter: Adapter) -> torch.Tensor:
+    """PEFT's AdaLoraModel.forward term: mean over A and B of ||P P^T - I||_F (A) / ||P^T P - I||_F (B), not squared."""
+    total, count = 0.0, 0
+    for name, p in adapter.variables.items():
+        if name.endswith((".lora_A", ".lora_B")):
+            cov = p @ p.T if name.endswith(".lora_A") else p.T @ p
+            total = total + torch.norm(cov - torch.eye(*cov.size(), device=cov.device, dtype=cov.dtype), p="fro")
+            count += 1
+    return total / max(1, count)
+
+
 def init_head(model: nn.Module, seed: int, names: List[str]) -> None:
     """engine/weights.ts initHeadTensor for head tensors the checkpoint lacks: weight ~ N(0, 0.02), bias 0."""
     with torch.no_grad():
@@ -242,7 +282,7 @@ def fold_lambdas(b: torch.Tensor, lambda_b: torch.Tensor, lambda_d: torch.Tensor
 def peft_adapter(adapter: Adapter, model: nn.Module, base_model: str):
     """(adapter_config, tensors) in PEFT's LoRA format, as the app's exportPeftAdapter writes them: Λd / Λb folded
     into B with lora_alpha = r (scaling 1); plain LoRA keeps its alpha. None for full fine-tuning."""
-    if adapter.method == "full":
+    if adapter.method in ("full", "adalora"):  # adalora: PEFT's own save_pretrained (ADALORA format)
         return None
     tensors, rank = {}, None
     for path in adapter.modules:

@@ -50,8 +50,9 @@ def rank_rows(adapter) -> List[dict]:
     rows = []
     for path in adapter.modules:
         m = re.match(r"bert\.encoder\.layer\.(\d+)\.(.+)$", path)
-        a = adapter.variables[f"{path}.lora_A"]
-        rows.append({"module": path, "layer": int(m.group(1)), "kind": KIND_OF_SUFFIX[m.group(2)], "rank": a.shape[0],
+        a, e = adapter.variables[f"{path}.lora_A"], adapter.variables.get(f"{path}.lora_E")
+        rank = int((e != 0).sum()) if e is not None else a.shape[0]  # AdaLoRA: the triplets PEFT has not masked
+        rows.append({"module": path, "layer": int(m.group(1)), "kind": KIND_OF_SUFFIX[m.group(2)], "rank": rank,
                      "trainable_matrices": sum(int(adapter.variables[f"{path}.lora_{x}"].requires_grad) for x in "AB")})
     return rows
 

@@ -18,7 +18,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from .freezer import AfloraFreezer, resolve_schedule
-from .methods import Adapter, param_groups
+from .methods import Adapter, orthogonal_regularizer, param_groups
 from .optim import make_optimizer
 
 
@@ -75,7 +75,12 @@ class Session:
         self.model.train()
         logits = self.wrapped(input_ids=mine["input_ids"], attention_mask=mine["attention_mask"], token_type_ids=mine["token_type_ids"]).logits
         loss_sum = self._loss_sum(logits, mine["labels"])
-        (loss_sum * (self.world / count)).backward()
+        loss = loss_sum * (self.world / count)
+        extra = None
+        if self.adapter.method == "adalora":  # the regulariser in the gradient, and in the reported loss (as PEFT)
+            extra = self.adapter.options["orthRegWeight"] * orthogonal_regularizer(self.adapter)
+            loss = loss + extra
+        loss.backward()
         reported = loss_sum.detach().clone()
         if self.world > 1:
             dist.all_reduce(reported)
@@ -88,6 +93,8 @@ class Session:
             group["lr"] = base * factor
         trainable = self.trainable_params() + sum(self.adapter.variables[n].numel() for n in frozen)
         self.optimizer.step()
+        if self.adapter.method == "adalora":  # PEFT's point: after the update, with this step's (clipped) gradients
+            self.adapter.peft_model.base_model.update_and_allocate(step)
         self.optimizer.zero_grad(set_to_none=True)
         for name in frozen:  # permanent: drop the Adam moments (the engine's optimizer.drop)
             self.optimizer.state.pop(self.adapter.variables[name], None)
@@ -97,7 +104,7 @@ class Session:
         return {
             "step": step,
             "epoch": (step + 1) / self.steps_per_epoch,
-            "loss": float(reported) / count,
+            "loss": float(reported) / count + (float(extra) if extra is not None else 0.0),
             "grad_norm": float(grad_norm),
             "lr": self.recipe["adapterLr"] * factor,
             "trainable_params": trainable,

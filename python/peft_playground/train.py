@@ -80,15 +80,17 @@ def run(args, world: int = 1, rank: int = 0, device=None) -> dict:
             for name in ("classifier.weight", "classifier.bias"):
                 if name in initial:
                     dict(model.named_parameters())[name].copy_(initial[name])
-    adapter = attach(model, config.method, config.options, recipe["seed"], initial)
-    if config.data["task"] == "classification":  # the user's class names, as the app's exports write them
-        model.config.id2label = dict(enumerate(config.data["labelNames"]))
-        model.config.label2id = {name: i for i, name in enumerate(config.data["labelNames"])}
-
+    n_train = None  # AdaLoRA's budget needs the total steps: count the rows first
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
     train_rows, val_rows = load_split(config, args.data_dir or config_dir)
+    n_train = len(train_rows)
+    adapter = attach(model, config.method, config.options, recipe["seed"], initial, math.ceil(n_train / recipe["batchSize"]) * recipe["epochs"])
+    if config.data["task"] == "classification":  # the user's class names, as the app's exports write them
+        model.config.id2label = dict(enumerate(config.data["labelNames"]))
+        model.config.label2id = {name: i for i, name in enumerate(config.data["labelNames"])}
+
     task, max_length, batch_size = config.data["task"], recipe["maxLength"], recipe["batchSize"]
     train, val = encode(tokenizer, train_rows, task, max_length), encode(tokenizer, val_rows, task, max_length) if val_rows else None
     steps_per_epoch = math.ceil(len(train) / batch_size)
@@ -163,7 +165,9 @@ def run(args, world: int = 1, rank: int = 0, device=None) -> dict:
         if adapter.modules:
             write_csv(os.path.join(out, "rank_log.csv"), ["module", "layer", "kind", "rank", "trainable_matrices"], rank_rows(adapter))
         base_name = config.model["hubId"] or config.model["name"]
-        if write_peft(out, adapter, model, base_name) is None:
+        if adapter.method == "adalora":
+            adapter.peft_model.save_pretrained(os.path.join(out, "adapter"))
+        elif write_peft(out, adapter, model, base_name) is None:
             model.save_pretrained(os.path.join(out, "model"))
         with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
             json.dump(summary, f, indent=1)

@@ -18,7 +18,9 @@ SPAM = os.path.join(REPO, "public", "datasets", "spam-ham", "train.csv")
 
 def project(tmp_path, method, options, rows=48):
     raw = json.load(open(os.path.join(RUN_CONFIGS, "aflora.json")))
-    raw["method"] = {"id": method, "options": options}
+    from peft_playground.config import resolve_options
+
+    raw["method"] = {"id": method, "options": resolve_options(method, options)}  # new options keep their defaults
     raw["recipe"].update(epochs=2, batchSize=8, maxLength=24, logEvery=100)
     raw["data"]["validationFraction"] = 0.25
     with open(SPAM, encoding="utf-8") as f:
@@ -72,6 +74,7 @@ def test_aflora_run_writes_the_apps_outputs_and_a_peft_adapter(tmp_path):
     ("elora", {"rank": 16, "targetModules": ["query", "value", "inter", "out"]}),
     ("pm-frozen", {"rank": 2, "lambdaDInit": 0.1}),
     ("full", {"trainEmbeddings": False}),
+    ("adalora", {"initR": 4, "targetR": 2, "loraAlpha": 8, "targetModules": ["query", "value"], "orthRegWeight": 0.5, "tinit": 0, "tfinal": 0, "deltaT": 1, "beta1": 0.85, "beta2": 0.85}),
 ])
 def test_other_methods_train(tmp_path, method, options):
     config = project(tmp_path, method, options, rows=24)
