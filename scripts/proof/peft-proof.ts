@@ -58,14 +58,14 @@ export const PROOF_CASES: readonly ProofCase[] = [
     options: {
       rInit: 2,
       maxRank: 4,
-      alpha: 4,
+      alpha: 16,
       superEpochs: { value: 8, unit: 'steps' },
       roundEvery: { value: 6, unit: 'steps' },
       rounds: 3,
       pruneCount: 6,
       probeSize: 8,
     },
-    recipe: { ...PROOF_RECIPE, adapterLr: 5e-3 },
+    recipe: { ...PROOF_RECIPE, adapterLr: 2e-2 },
   },
   // AdaLoRA: allocations every 4 steps in (4, 24], the last one at 24 to target_r = 3 per module, the pattern fixed
   // after; the export is PEFT's ADALORA format (kept triplets only, rank_pattern, total_step).
