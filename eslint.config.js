@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
 
 export default tseslint.config(
-  { ignores: ['tests/fixtures', 'tmp', 'build', 'dist', 'node_modules', '.device', '.carry', 'public', 'coverage', 'scripts/**/*.py'] },
+  { ignores: ['tests/fixtures', 'tmp', 'build', 'dist', 'node_modules', '.venv', '.device', '.carry', 'public', 'coverage', 'scripts/**/*.py'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
