@@ -19,7 +19,8 @@ import { parseBertConfig } from '../../src/engine/config';
 import { TORCH_ADAMW_DEFAULTS } from '../../src/engine/optimizer';
 import { Trainer, type StepMetrics } from '../../src/engine/trainer';
 import type { StateDict } from '../../src/engine/types';
-import { parseSafetensors, type RawTensor } from '../../src/io/safetensors';
+import type { RawTensor } from '../../src/io/safetensors';
+import { expectEachRelClose, expectScaledClose, floats, readSafetensors } from '../helpers/golden';
 import type { MethodEvent } from '../../src/engine/adapter';
 import { adapterMethod } from '../../src/methods/registry';
 
@@ -66,43 +67,6 @@ interface CaseJson {
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
-
-function readSafetensors(path: string): Map<string, RawTensor> {
-  return parseSafetensors(new Uint8Array(readFileSync(path)), path).tensors;
-}
-
-function floats(tensor: RawTensor): Float32Array {
-  return tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data as ArrayLike<number>);
-}
-
-function expectScaledClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, what: string): void {
-  expect(actual.length, `${what}: length`).toBe(expected.length);
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
-  const allowed = tolerance * Math.max(scale, 1e-6);
-  let worst = 0;
-  let worstAt = -1;
-  for (let i = 0; i < expected.length; i++) {
-    const error = Math.abs(actual[i] - expected[i]);
-    if (!(error <= worst)) {
-      worst = error;
-      worstAt = i;
-    }
-  }
-  expect(
-    worst,
-    `${what}: worst |diff| ${worst} at ${worstAt} (got ${actual[worstAt]}, want ${expected[worstAt]}), allowed ${allowed}`,
-  ).toBeLessThanOrEqual(allowed);
-}
-
-function expectEachRelClose(actual: readonly number[], expected: readonly number[], tolerance: number, what: string): void {
-  expect(actual.length, `${what}: length`).toBe(expected.length);
-  expected.forEach((want, i) => {
-    expect(Math.abs(actual[i] - want), `${what}[${i}]: got ${actual[i]}, want ${want}`).toBeLessThanOrEqual(
-      tolerance * Math.max(Math.abs(want), 1e-12),
-    );
-  });
-}
 
 describe('golden fixtures (PyTorch reference)', () => {
   it('are present', () => {

@@ -16,7 +16,8 @@ import type { EncodedExamples } from '../../src/engine/batches';
 import { parseBertConfig } from '../../src/engine/config';
 import { Trainer, type StepMetrics } from '../../src/engine/trainer';
 import type { StateDict } from '../../src/engine/types';
-import { parseSafetensors, type RawTensor } from '../../src/io/safetensors';
+import type { RawTensor } from '../../src/io/safetensors';
+import { expectEachRelClose, expectScaledClose, floats, readSafetensors } from '../helpers/golden';
 import { adapterMethod } from '../../src/methods/registry';
 
 const FIXTURES = join(__dirname, '..', 'fixtures');
@@ -42,46 +43,8 @@ interface CaseJson {
   rounds: Round[];
 }
 
-function read(path: string): Map<string, RawTensor> {
-  return parseSafetensors(new Uint8Array(readFileSync(path)), path).tensors;
-}
-
-function floats(t: RawTensor): Float32Array {
-  return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>);
-}
-
 function ints(t: RawTensor): Int32Array {
   return Int32Array.from(t.data as ArrayLike<number>);
-}
-
-function expectScaledClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tolerance: number,
-  what: string,
-): void {
-  expect(actual.length, what).toBe(expected.length);
-  let scale = 1e-6;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
-  expect(worst, `${what}: worst |diff| ${worst}, allowed ${tolerance * scale}`).toBeLessThanOrEqual(
-    tolerance * scale,
-  );
-}
-
-function expectEachRelClose(
-  actual: readonly number[],
-  expected: readonly number[],
-  tolerance: number,
-  what: string,
-): void {
-  expect(actual.length, what).toBe(expected.length);
-  expected.forEach((want, i) =>
-    expect(Math.abs(actual[i] - want), `${what}[${i}]: got ${actual[i]}, want ${want}`).toBeLessThanOrEqual(
-      tolerance * Math.max(Math.abs(want), 1e-12),
-    ),
-  );
 }
 
 beforeAll(async () => {
@@ -94,14 +57,14 @@ describe('ALoRA golden fixture (PyTorch reference from the paper)', () => {
     { timeout: 300_000 },
     async () => {
       const info = JSON.parse(readFileSync(join(CASE, 'alora.json'), 'utf8')) as CaseJson;
-      const tensors = read(join(CASE, 'alora.safetensors'));
+      const tensors = readSafetensors(join(CASE, 'alora.safetensors'));
       const get = (key: string) => {
         const t = tensors.get(key);
         if (!t) throw new Error(`fixture lacks ${key}`);
         return t;
       };
       const weights: StateDict = new Map();
-      for (const [key, raw] of read(join(MODEL, 'model.safetensors')))
+      for (const [key, raw] of readSafetensors(join(MODEL, 'model.safetensors')))
         weights.set(key, { shape: raw.shape, data: floats(raw) });
       const config = parseBertConfig(JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8')));
       const examples = (prefix: string): EncodedExamples => {
