@@ -246,6 +246,30 @@ describe('adapter dropout (lora_dropout)', () => {
       runtime.dispose();
     }
   });
+
+  it("the PEFT export's adapter_config.json carries the run's lora_dropout (0 when unset)", () => {
+    const m = 'bert.encoder.layer.0.intermediate.dense';
+    const t = (shape: number[]) => ({
+      shape,
+      data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.5),
+    });
+    const head: [string, ReturnType<typeof t>][] = [
+      ['classifier.weight', t([2, 3])],
+      ['classifier.bias', t([2])],
+    ];
+    const lora = new Map([[`${m}.lora_A`, t([2, 3])], [`${m}.lora_B`, t([3, 2])], ...head]);
+    const scaled = new Map([...lora, [`${m}.lambda_d`, t([2])], [`${m}.lambda_b`, t([3])]]);
+    for (const id of ['aflora', 'pm-trainable', 'pm-frozen', 'lora']) {
+      const state = id === 'lora' ? lora : scaled;
+      const exported = (dropout?: number) =>
+        adapterMethod(id, dropout === undefined ? {} : { loraDropout: dropout }).exportPeft!(state, 'm', {
+          totalSteps: 10,
+        });
+      expect(exported(0.3).config.lora_dropout, id).toBe(0.3);
+      expect(JSON.parse(exported(0.3).files['adapter_config.json']).lora_dropout, id).toBe(0.3);
+      expect(exported().config.lora_dropout, id).toBe(0);
+    }
+  });
 });
 
 describe("the settings form's resolved schedule (catalog entry, tensor-free)", () => {

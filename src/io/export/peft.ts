@@ -25,6 +25,8 @@ export interface PeftExportInput {
   baseModel: string;
   /** Plain LoRA only: its alpha (scaling alpha / r). Ignored when Λ vectors are folded (alpha = r). */
   loraAlpha?: number;
+  /** The run's adapter dropout (PEFT's lora_dropout): training-only, but PEFT resumes training with it. Default 0. */
+  loraDropout?: number;
 }
 
 export interface PeftAdapter {
@@ -64,7 +66,8 @@ export function adaptedModules(variables: StateDict): string[] {
 export function exportPeftAdapter(input: PeftExportInput): PeftAdapter {
   const { variables } = input;
   const modules = adaptedModules(variables);
-  if (modules.length === 0) throw new Error('PEFT export: no `<module>.lora_A` variables: this method has no low-rank adapters');
+  if (modules.length === 0)
+    throw new Error('PEFT export: no `<module>.lora_A` variables: this method has no low-rank adapters');
   const tensors: StateDict = new Map();
   let rank: number | null = null;
   let folded = false;
@@ -72,12 +75,15 @@ export function exportPeftAdapter(input: PeftExportInput): PeftAdapter {
     const a = get(variables, `${path}.lora_A`);
     const b = get(variables, `${path}.lora_B`);
     const r = a.shape[0];
-    if (b.shape[1] !== r) throw new Error(`PEFT export: ${path}: lora_B [${b.shape}] does not match lora_A [${a.shape}]`);
-    if (rank !== null && r !== rank) throw new Error(`PEFT export: ranks differ between modules (${rank} and ${r} at ${path})`);
+    if (b.shape[1] !== r)
+      throw new Error(`PEFT export: ${path}: lora_B [${b.shape}] does not match lora_A [${a.shape}]`);
+    if (rank !== null && r !== rank)
+      throw new Error(`PEFT export: ranks differ between modules (${rank} and ${r} at ${path})`);
     rank = r;
     const lambdaD = variables.get(`${path}.lambda_d`);
     const lambdaB = variables.get(`${path}.lambda_b`);
-    if ((lambdaD === undefined) !== (lambdaB === undefined)) throw new Error(`PEFT export: ${path} has only one of lambda_d / lambda_b`);
+    if ((lambdaD === undefined) !== (lambdaB === undefined))
+      throw new Error(`PEFT export: ${path} has only one of lambda_d / lambda_b`);
     let bOut = b;
     if (lambdaD && lambdaB) {
       bOut = foldLambdas(b, lambdaB, lambdaD);
@@ -95,7 +101,10 @@ export function exportPeftAdapter(input: PeftExportInput): PeftAdapter {
     if (input.loraAlpha === undefined) throw new Error('PEFT export: plain LoRA needs its lora_alpha');
     loraAlpha = input.loraAlpha;
   }
-  return adapterOf(loraConfig(input.baseModel, modules, r, loraAlpha), tensors);
+  return adapterOf(
+    { ...loraConfig(input.baseModel, modules, r, loraAlpha), lora_dropout: input.loraDropout ?? 0 },
+    tensors,
+  );
 }
 
 /** classifier.weight / classifier.bias under their PEFT names (modules_to_save). */
@@ -133,7 +142,14 @@ function loraConfig(
   loraAlpha: number,
   patterns: { rank: Record<string, number>; alpha: Record<string, number> } = { rank: {}, alpha: {} },
 ): Record<string, unknown> {
-  return { peft_type: 'LORA', ...sharedConfig(baseModel, modules), r, lora_alpha: loraAlpha, rank_pattern: patterns.rank, alpha_pattern: patterns.alpha };
+  return {
+    peft_type: 'LORA',
+    ...sharedConfig(baseModel, modules),
+    r,
+    lora_alpha: loraAlpha,
+    rank_pattern: patterns.rank,
+    alpha_pattern: patterns.alpha,
+  };
 }
 
 function adapterOf(config: Record<string, unknown>, tensors: StateDict): PeftAdapter {
@@ -141,7 +157,10 @@ function adapterOf(config: Record<string, unknown>, tensors: StateDict): PeftAda
   return {
     config,
     tensors,
-    files: { 'adapter_config.json': configText, 'adapter_model.safetensors': writeSafetensors(tensors, { format: 'pt' }) },
+    files: {
+      'adapter_config.json': configText,
+      'adapter_model.safetensors': writeSafetensors(tensors, { format: 'pt' }),
+    },
   };
 }
 
@@ -183,7 +202,8 @@ function pickRows(a: TensorData, keep: readonly number[], e?: TensorData): Tenso
 function pickColumns(b: TensorData, keep: readonly number[]): TensorData {
   const [out, rank] = b.shape;
   const data = new Float32Array(out * keep.length);
-  for (let o = 0; o < out; o++) keep.forEach((k, col) => (data[o * keep.length + col] = b.data[o * rank + k]));
+  for (let o = 0; o < out; o++)
+    keep.forEach((k, col) => (data[o * keep.length + col] = b.data[o * rank + k]));
   return { shape: [out, keep.length], data };
 }
 
@@ -191,7 +211,9 @@ function checkRankModule(m: RankModuleState): number {
   const rank = m.a.shape[0];
   const fits = m.b.shape[1] === rank && m.active.length === rank && (!m.e || m.e.data.length === rank);
   if (!fits) {
-    throw new Error(`PEFT export: ${m.path}: A [${m.a.shape}], B [${m.b.shape}], E [${m.e?.shape ?? '-'}] and ${m.active.length} rank flags do not fit one rank`);
+    throw new Error(
+      `PEFT export: ${m.path}: A [${m.a.shape}], B [${m.b.shape}], E [${m.e?.shape ?? '-'}] and ${m.active.length} rank flags do not fit one rank`,
+    );
   }
   if (!Number.isFinite(m.scale)) throw new Error(`PEFT export: ${m.path}: scale ${m.scale} is not a number`);
   return rank;
@@ -217,7 +239,8 @@ export function exportPeftRankPattern(input: RankPatternExportInput): PeftAdapte
     alpha[m.path] = m.scale * keep.length;
   }
   const kept = Object.keys(rank);
-  if (kept.length === 0) throw new Error('PEFT export: no module has an active rank: there is no adapter to export');
+  if (kept.length === 0)
+    throw new Error('PEFT export: no module has an active rank: there is no adapter to export');
   copyHead(input.head, tensors);
   // The defaults matter for no module (every one is in both patterns); r = the largest rank, scaling 1.
   const r = Math.max(...Object.values(rank));
@@ -257,27 +280,36 @@ export interface AdaLoraExportInput {
 export function exportPeftAdaLora(input: AdaLoraExportInput): PeftAdapter {
   const { settings } = input;
   if (!(settings.tinit < settings.totalStep - settings.tfinal)) {
-    throw new Error(`PEFT export: AdaLoRA needs tinit < total_step - tfinal (got ${settings.tinit}, ${settings.totalStep}, ${settings.tfinal})`);
+    throw new Error(
+      `PEFT export: AdaLoRA needs tinit < total_step - tfinal (got ${settings.tinit}, ${settings.totalStep}, ${settings.tfinal})`,
+    );
   }
   const tensors: StateDict = new Map();
   const rankPattern: Record<string, boolean[]> = {};
   const modules = [...input.modules].sort((x, y) => x.path.localeCompare(y.path, 'en', { numeric: true }));
   for (const m of modules) {
     const rank = checkRankModule({ ...m, scale: 1 });
-    if (rank !== settings.initR) throw new Error(`PEFT export: ${m.path} has rank ${rank}, init_r is ${settings.initR}`);
+    if (rank !== settings.initR)
+      throw new Error(`PEFT export: ${m.path} has rank ${rank}, init_r is ${settings.initR}`);
     if (!m.e) throw new Error(`PEFT export: ${m.path} has no lora_E`);
     const active = input.hasRankPattern ? [...m.active] : new Array<boolean>(rank).fill(true);
     const keep = active.flatMap((on, k) => (on ? [k] : []));
     tensors.set(`${PREFIX}${m.path}.lora_A`, pickRows(m.a, keep));
     tensors.set(`${PREFIX}${m.path}.lora_B`, pickColumns(m.b, keep));
-    tensors.set(`${PREFIX}${m.path}.lora_E`, { shape: [keep.length, 1], data: Float32Array.from(keep, (k) => m.e!.data[k]) });
+    tensors.set(`${PREFIX}${m.path}.lora_E`, {
+      shape: [keep.length, 1],
+      data: Float32Array.from(keep, (k) => m.e!.data[k]),
+    });
     rankPattern[`${m.path}.lora_E`] = active;
   }
   if (modules.length === 0) throw new Error('PEFT export: no AdaLoRA modules');
   copyHead(input.head, tensors);
   const config = {
     peft_type: 'ADALORA',
-    ...sharedConfig(input.baseModel, modules.map((m) => m.path)),
+    ...sharedConfig(
+      input.baseModel,
+      modules.map((m) => m.path),
+    ),
     // PEFT ignores r for AdaLoRA (init_r is the rank); its default 8 avoids the loader's warning.
     r: 8,
     lora_alpha: settings.loraAlpha,
@@ -297,13 +329,21 @@ export function exportPeftAdaLora(input: AdaLoraExportInput): PeftAdapter {
 }
 
 /** Reads a PEFT LoRA adapter back into method variable names (lora_A / lora_B / classifier) and its scaling. */
-export function importPeftAdapter(configJson: string, safetensors: Uint8Array): { variables: StateDict; r: number; loraAlpha: number; baseModel: string | null } {
+export function importPeftAdapter(
+  configJson: string,
+  safetensors: Uint8Array,
+): { variables: StateDict; r: number; loraAlpha: number; baseModel: string | null } {
   const config = JSON.parse(configJson) as Record<string, unknown>;
-  if (config.peft_type !== 'LORA') throw new Error(`adapter_config.json: peft_type ${String(config.peft_type)} is not LORA`);
+  if (config.peft_type !== 'LORA')
+    throw new Error(`adapter_config.json: peft_type ${String(config.peft_type)} is not LORA`);
   const variables: StateDict = new Map();
-  for (const [key, tensor] of toStateDict(parseSafetensors(safetensors, 'adapter_model.safetensors').tensors)) {
+  for (const [key, tensor] of toStateDict(
+    parseSafetensors(safetensors, 'adapter_model.safetensors').tensors,
+  )) {
     const name = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key;
-    const renamed = name.replace(/\.lora_([AB])\.weight$/, '.lora_$1').replace(/\.modules_to_save\.default\./, '.');
+    const renamed = name
+      .replace(/\.lora_([AB])\.weight$/, '.lora_$1')
+      .replace(/\.modules_to_save\.default\./, '.');
     variables.set(renamed, tensor);
   }
   return {
@@ -328,10 +368,14 @@ function patternValue<T>(pattern: unknown, path: string, fallback: T): T {
  * (LORA: alpha_m / r_m · B A with rank_pattern / alpha_pattern; ADALORA: lora_alpha / (init_r + 1e-5) · B (A ⊙ E),
  * PEFT keeping the pre-resize ranknum = init_r), plus the classifier. For checks: merge W0 + ΔW, no adapter code.
  */
-export function peftDeltaWeights(configJson: string, safetensors: Uint8Array): { deltas: Map<string, TensorData>; head: StateDict } {
+export function peftDeltaWeights(
+  configJson: string,
+  safetensors: Uint8Array,
+): { deltas: Map<string, TensorData>; head: StateDict } {
   const config = JSON.parse(configJson) as Record<string, unknown>;
   const type = config.peft_type;
-  if (type !== 'LORA' && type !== 'ADALORA') throw new Error(`adapter_config.json: peft_type ${String(type)} is neither LORA nor ADALORA`);
+  if (type !== 'LORA' && type !== 'ADALORA')
+    throw new Error(`adapter_config.json: peft_type ${String(type)} is neither LORA nor ADALORA`);
   const tensors = toStateDict(parseSafetensors(safetensors, 'adapter_model.safetensors').tensors);
   const suffix = type === 'LORA' ? '.weight' : '';
   const deltas = new Map<string, TensorData>();
@@ -351,19 +395,22 @@ export function peftDeltaWeights(configJson: string, safetensors: Uint8Array): {
     if (type === 'LORA') {
       const r = patternValue(config.rank_pattern, path, Number(config.r));
       const alpha = patternValue(config.alpha_pattern, path, Number(config.lora_alpha));
-      if (r !== rank) throw new Error(`adapter_config.json: ${path} has rank ${rank} in the file, ${r} in the config`);
+      if (r !== rank)
+        throw new Error(`adapter_config.json: ${path} has rank ${rank} in the file, ${r} in the config`);
       scale = alpha / r;
     } else {
       const alpha = Number(config.lora_alpha);
       scale = (alpha > 0 ? alpha : Number(config.init_r)) / (Number(config.init_r) + 1e-5);
       e = tensors.get(`${PREFIX}${path}.lora_E`);
-      if (!e || e.data.length !== rank) throw new Error(`adapter_model.safetensors: ${path} has no lora_E of rank ${rank}`);
+      if (!e || e.data.length !== rank)
+        throw new Error(`adapter_model.safetensors: ${path} has no lora_E of rank ${rank}`);
     }
     const delta = new Float32Array(out * inFeatures);
     for (let o = 0; o < out; o++) {
       for (let i = 0; i < inFeatures; i++) {
         let sum = 0;
-        for (let k = 0; k < rank; k++) sum += b.data[o * rank + k] * (e ? e.data[k] : 1) * a.data[k * inFeatures + i];
+        for (let k = 0; k < rank; k++)
+          sum += b.data[o * rank + k] * (e ? e.data[k] : 1) * a.data[k * inFeatures + i];
         delta[o * inFeatures + i] = scale * sum;
       }
     }
@@ -383,7 +430,9 @@ export function peftCheckInputs(input: {
   logits: Float32Array;
 }): string {
   const rows = (data: ArrayLike<number>, width: number) =>
-    Array.from({ length: data.length / width }, (_, i) => Array.from({ length: width }, (_, j) => data[i * width + j]));
+    Array.from({ length: data.length / width }, (_, i) =>
+      Array.from({ length: width }, (_, j) => data[i * width + j]),
+    );
   return JSON.stringify({
     num_labels: input.numLabels,
     input_ids: rows(input.inputIds, input.seqLen),

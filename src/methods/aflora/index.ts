@@ -5,16 +5,38 @@
  * Also the paper's ablations on the same module: 'pm-trainable' (never freeze) and 'pm-frozen' (A/B frozen at 0).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { AdapterRuntime, AfterStepResult, CellId, MethodContext, MethodEvent, MethodVariable, ViewCell } from '../../engine/adapter';
+import type {
+  AdapterRuntime,
+  AfterStepResult,
+  CellId,
+  MethodContext,
+  MethodEvent,
+  MethodVariable,
+  ViewCell,
+} from '../../engine/adapter';
 import { InputError } from '../../engine/errors';
 import type { LowRankModule } from '../../engine/kernels';
 import { kaimingUniform } from '../../engine/random';
-import { ATTENTION_KINDS, FFN_KINDS, linearTargets, MODULE_KINDS, type BertConfig, type LinearTarget, type ModuleKind } from '../../engine/types';
+import {
+  ATTENTION_KINDS,
+  FFN_KINDS,
+  linearTargets,
+  MODULE_KINDS,
+  type BertConfig,
+  type LinearTarget,
+  type ModuleKind,
+} from '../../engine/types';
 import { exportPeftAdapter } from '../../io/export/peft';
 import { createVariable, lowRankRuntime, type MethodRuntime } from '../common';
 import { SCORE_SERIES } from '../entry';
 import type { AfloraOptions, PmFrozenOptions, PmTrainableOptions, TrainableMatrices } from './schema';
-import { isMaskingStep, remainingFraction, resolveSchedule, thresholdRank, type FreezeSchedule } from './schedule';
+import {
+  isMaskingStep,
+  remainingFraction,
+  resolveSchedule,
+  thresholdRank,
+  type FreezeSchedule,
+} from './schedule';
 import { ScoreState, type ScoreRow } from './scores';
 import { kthSmallest, segmentMeans } from './select';
 
@@ -38,7 +60,12 @@ interface ModuleSet {
  * and r for B (the reference's init_type 1). Every variable takes weight decay: the reference trainer's decay
  * group is every trainable name without "bias", which includes its lora_d / lora_db vectors.
  */
-function buildModules(ctx: MethodContext, rank: number, lambdaDInit: number, abTrainable: (t: LinearTarget) => boolean): ModuleSet {
+function buildModules(
+  ctx: MethodContext,
+  rank: number,
+  lambdaDInit: number,
+  abTrainable: (t: LinearTarget) => boolean,
+): ModuleSet {
   const set: ModuleSet = { all: [], vectors: [], trainableMatrices: [], cells: [], modules: new Map() };
   for (const target of ctx.targets) {
     const train = abTrainable(target);
@@ -48,11 +75,20 @@ function buildModules(ctx: MethodContext, rank: number, lambdaDInit: number, abT
       d: `${target.path}.lambda_d`,
       bVec: `${target.path}.lambda_b`,
     };
-    const a = createVariable(ctx, names.a, [rank, target.inFeatures], train, (rng, n) => kaimingUniform(rng, n, target.inFeatures, 0));
-    const b = createVariable(ctx, names.b, [target.outFeatures, rank], train, (rng, n) => kaimingUniform(rng, n, rank, 0));
+    const a = createVariable(ctx, names.a, [rank, target.inFeatures], train, (rng, n) =>
+      kaimingUniform(rng, n, target.inFeatures, 0),
+    );
+    const b = createVariable(ctx, names.b, [target.outFeatures, rank], train, (rng, n) =>
+      kaimingUniform(rng, n, rank, 0),
+    );
     const d = createVariable(ctx, names.d, [rank], true, (_p, n) => new Float32Array(n).fill(lambdaDInit));
     const bVec = createVariable(ctx, names.bVec, [target.outFeatures], true, (_p, n) => new Float32Array(n));
-    set.modules.set(target.path, { a: a as tf.Tensor2D, b: b as tf.Tensor2D, lambdaD: d as tf.Tensor1D, lambdaB: bVec as tf.Tensor1D });
+    set.modules.set(target.path, {
+      a: a as tf.Tensor2D,
+      b: b as tf.Tensor2D,
+      lambdaD: d as tf.Tensor1D,
+      lambdaB: bVec as tf.Tensor1D,
+    });
     const matrices: MethodVariable[] = [
       { name: names.a, variable: a, lrGroup: 'adapter', decays: true },
       { name: names.b, variable: b, lrGroup: 'adapter', decays: true },
@@ -66,7 +102,10 @@ function buildModules(ctx: MethodContext, rank: number, lambdaDInit: number, abT
     if (train) {
       set.trainableMatrices.push(...matrices);
       for (const matrix of ['A', 'B'] as const) {
-        set.cells.push({ name: matrix === 'A' ? names.a : names.b, cell: { layer: target.layer, kind: target.kind, matrix } });
+        set.cells.push({
+          name: matrix === 'A' ? names.a : names.b,
+          cell: { layer: target.layer, kind: target.kind, matrix },
+        });
       }
     }
   }
@@ -143,7 +182,10 @@ class Freezer {
    * still-trainable A/B elements is the threshold; 'matrices' (the paper's text): the lowest-scoring matrices freeze
    * until floor(M (1 - r)) of the M initial matrices are frozen, the threshold reported being the last one's score.
    */
-  private maskingRound(step: number, elementScores: Float32Array): { remaining: number; threshold: number; freeze: string[] } {
+  private maskingRound(
+    step: number,
+    elementScores: Float32Array,
+  ): { remaining: number; threshold: number; freeze: string[] } {
     const bad = elementScores.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
       throw new InputError(
@@ -152,7 +194,10 @@ class Freezer {
       );
     }
     const segments = this.state.tensors;
-    const means = segmentMeans(elementScores, segments.map((s) => s.size));
+    const means = segmentMeans(
+      elementScores,
+      segments.map((s) => s.size),
+    );
     const meanOf = new Map(segments.map((s, i) => [s.name, means[i]]));
     const remaining = remainingFraction(step, this.schedule);
     // Together: A and B of a module are judged by the mean of their two scores (both are trainable).
@@ -164,7 +209,9 @@ class Freezer {
     const names = segments.map((s) => s.name);
     if (this.options.thresholdRule === 'matrices') {
       const target = Math.floor(this.initialMatrices * (1 - remaining)) - this.frozen.size;
-      const ranked = names.map((name) => ({ name, score: decisionScore(name) })).sort((a, b) => a.score - b.score);
+      const ranked = names
+        .map((name) => ({ name, score: decisionScore(name) }))
+        .sort((a, b) => a.score - b.score);
       const freeze = ranked.slice(0, Math.max(0, target));
       const threshold = freeze.length > 0 ? freeze[freeze.length - 1].score : ranked[0].score;
       return { remaining, threshold, freeze: freeze.map((f) => f.name) };
@@ -175,7 +222,12 @@ class Freezer {
 }
 
 function scoreEvent(row: ScoreRow): MethodEvent {
-  return { type: 'values', step: row.step, series: SCORE_SERIES, values: [...row.scores].map(([name, value]) => ({ name, value })) };
+  return {
+    type: 'values',
+    step: row.step,
+    series: SCORE_SERIES,
+    values: [...row.scores].map(([name, value]) => ({ name, value })),
+  };
 }
 
 function partnerOf(name: string): string {
@@ -189,7 +241,12 @@ function kindTest(scope: TrainableMatrices): (t: LinearTarget) => boolean {
 
 function createAflora(ctx: MethodContext, options: AfloraOptions): AdapterRuntime {
   const set = buildModules(ctx, options.rank, options.lambdaDInit, kindTest(options.trainableMatrices));
-  const freezer = new Freezer(set.trainableMatrices, set.cells, options, resolveSchedule(options, ctx.totalSteps, ctx.epochs));
+  const freezer = new Freezer(
+    set.trainableMatrices,
+    set.cells,
+    options,
+    resolveSchedule(options, ctx.totalSteps, ctx.epochs),
+  );
   const runtime = lowRankRuntime(
     set.modules,
     set.all,
@@ -215,7 +272,10 @@ function countScaled(config: BertConfig, rank: number, abTrainable: (t: LinearTa
 }
 
 /** Λ vectors folded into B: plain LoRA with scaling 1 (io/export/peft). */
-const foldedPeft = <O>(): MethodRuntime<O>['exportPeft'] => (state, _options, baseModel) => exportPeftAdapter({ variables: state, baseModel });
+const foldedPeft =
+  <O extends { loraDropout: number }>(): MethodRuntime<O>['exportPeft'] =>
+  (state, options, baseModel) =>
+    exportPeftAdapter({ variables: state, baseModel, loraDropout: options.loraDropout });
 
 export const afloraRuntime: MethodRuntime<AfloraOptions> = {
   create: createAflora,

@@ -18,7 +18,13 @@ function createLora(ctx: MethodContext, options: LoraOptions): AdapterRuntime {
     const a = createVariable(ctx, aName, [options.r, target.inFeatures], true, (rng, size) =>
       kaimingUniform(rng, size, target.inFeatures, Math.sqrt(5)),
     );
-    const b = createVariable(ctx, bName, [target.outFeatures, options.r], true, (_p, size) => new Float32Array(size));
+    const b = createVariable(
+      ctx,
+      bName,
+      [target.outFeatures, options.r],
+      true,
+      (_p, size) => new Float32Array(size),
+    );
     modules.set(target.path, { a: a as tf.Tensor2D, b: b as tf.Tensor2D, scale });
     vars.push({ name: aName, variable: a, lrGroup: 'adapter', decays: true });
     vars.push({ name: bName, variable: b, lrGroup: 'adapter', decays: true });
@@ -29,6 +35,15 @@ function createLora(ctx: MethodContext, options: LoraOptions): AdapterRuntime {
 export const loraRuntime: MethodRuntime<LoraOptions> = {
   create: createLora,
   countTrainable: (config, options) =>
-    selectTargets(linearTargets(config), options.targetModules).reduce((sum, t) => sum + options.r * (t.inFeatures + t.outFeatures), 0),
-  exportPeft: (state, options, baseModel) => exportPeftAdapter({ variables: state, baseModel, loraAlpha: options.alpha }),
+    selectTargets(linearTargets(config), options.targetModules).reduce(
+      (sum, t) => sum + options.r * (t.inFeatures + t.outFeatures),
+      0,
+    ),
+  exportPeft: (state, options, baseModel) =>
+    exportPeftAdapter({
+      variables: state,
+      baseModel,
+      loraAlpha: options.alpha,
+      loraDropout: options.loraDropout,
+    }),
 };
