@@ -186,24 +186,39 @@ export class Trainer {
     return this.recipe.adapterLr * linearScheduleFactor(step, this.totalSteps, this.warmupSteps);
   }
 
-  /** One optimizer step; returns the method's events of this step (scores, schedule, freezes). */
+  /**
+   * One optimizer step; returns the method's events of this step (scores, schedule, freezes). A step that throws
+   * leaves no tensors behind (tests/engine/trainer-faults.test.ts); the run ends there.
+   */
   async step(): Promise<MethodEvent[]> {
     this.assertAlive();
     if (this.finished) throw new Error(`training finished after ${this.totalSteps} steps`);
     const step = this.nextStep;
     const entries = this.trainableEntries();
-    const batch = uploadBatch(this.batchForStep(step), this.config.numLabels, true);
     const lrFactor = linearScheduleFactor(step, this.totalSteps, this.warmupSteps);
-
-    const { loss, grads } = this.gradientsOf(batch, entries, step);
-    disposeBatch(batch);
-    const maxNorm = this.recipe.maxGradNorm > 0 ? this.recipe.maxGradNorm : Infinity;
-    const clip = kernels.withKernels(this.kernels, () => this.optimizer.clip(grads, maxNorm)); // [norm, coefficient]
-    this.runtime.observeGradients?.(step, grads, clip);
-    kernels.withKernels(this.kernels, () => tf.tidy(() => this.optimizer.update(entries, grads, lrFactor, clip)));
-    this.runtime.observeUpdate?.(step, grads, clip);
-    const gradNorm = tf.tidy(() => tf.reshape(tf.slice(clip, [0], [1]), []) as tf.Scalar);
-    tf.dispose([...grads.values(), clip]);
+    const batch = uploadBatch(this.batchForStep(step), this.config.numLabels, true);
+    let gradients: { loss: tf.Scalar; grads: Map<string, tf.Tensor> };
+    try {
+      gradients = this.gradientsOf(batch, entries, step);
+    } finally {
+      disposeBatch(batch);
+    }
+    const { loss, grads } = gradients;
+    let clip: tf.Tensor1D | null = null; // [norm, coefficient]
+    let gradNorm: tf.Scalar;
+    try {
+      const maxNorm = this.recipe.maxGradNorm > 0 ? this.recipe.maxGradNorm : Infinity;
+      clip = kernels.withKernels(this.kernels, () => this.optimizer.clip(grads, maxNorm));
+      this.runtime.observeGradients?.(step, grads, clip);
+      kernels.withKernels(this.kernels, () => tf.tidy(() => this.optimizer.update(entries, grads, lrFactor, clip!)));
+      this.runtime.observeUpdate?.(step, grads, clip);
+      gradNorm = tf.tidy(() => tf.reshape(tf.slice(clip!, [0], [1]), []) as tf.Scalar);
+    } catch (error) {
+      loss.dispose();
+      throw error;
+    } finally {
+      tf.dispose([...grads.values(), ...(clip ? [clip] : [])]);
+    }
     this.pending.push({
       step,
       loss,
@@ -248,9 +263,20 @@ export class Trainer {
     const step = this.nextStep;
     const entries = this.trainableEntries();
     const batch = uploadBatch(this.batchForStep(step), this.config.numLabels, true);
-    const logits = this.tidyForward(() => this.model.forward(batch, this.runtime, this.forwardOptions(step)));
-    const { loss, grads } = this.gradientsOf(batch, entries, step);
-    disposeBatch(batch);
+    let logits: tf.Tensor;
+    let gradients: { loss: tf.Scalar; grads: Map<string, tf.Tensor> };
+    try {
+      logits = this.tidyForward(() => this.model.forward(batch, this.runtime, this.forwardOptions(step)));
+      try {
+        gradients = this.gradientsOf(batch, entries, step);
+      } catch (error) {
+        logits.dispose();
+        throw error;
+      }
+    } finally {
+      disposeBatch(batch);
+    }
+    const { loss, grads } = gradients;
     const grabbed = new Map<string, TensorData>();
     for (const [name, grad] of grads) grabbed.set(name, { shape: grad.shape, data: (await grad.data()) as Float32Array });
     const result = { loss: (await loss.data())[0], logits: { shape: logits.shape, data: (await logits.data()) as Float32Array }, grads: grabbed };
@@ -370,7 +396,14 @@ export class Trainer {
   /** Loss (kept) and raw gradients by variable name (kept); the caller disposes both. */
   private gradientsOf(batch: DeviceBatch, entries: ParamEntry[], step: number): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
     const varList = entries.map((e) => e.variable);
-    const { value, grads } = this.tidyForward(() => tf.variableGrads(() => this.lossOf(batch, step), varList));
+    let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
+    try {
+      result = this.tidyForward(() => tf.variableGrads(() => this.lossOf(batch, step), varList));
+    } catch (error) {
+      freeAbandonedTape();
+      throw error;
+    }
+    const { value, grads } = result;
     const named = new Map<string, tf.Tensor>();
     for (const entry of entries) {
       const grad = grads[entry.variable.name];
@@ -429,4 +462,17 @@ function range(from: number, to: number): number[] {
   const out: number[] = [];
   for (let i = from; i < to; i++) out.push(i);
   return out;
+}
+
+/**
+ * After a throw inside tf.variableGrads: TF.js keeps (tf.keep) the tensors its tape saved for the backward pass
+ * and frees them only at the end of a backward that completes, so an exception in the forward or the backward
+ * strands them (about 10 per layer); tidy cannot reach kept tensors. Outside any other gradient scope the tape is
+ * ours alone: free what it saved.
+ */
+function freeAbandonedTape(): void {
+  const state = tf.engine().state;
+  if (state.gradientDepth !== 0 || !state.activeTape) return;
+  for (const node of state.activeTape) tf.dispose(node.saved ?? []);
+  state.activeTape = [];
 }
