@@ -11,6 +11,8 @@ import { crossEntropyLoss, mseLoss } from './loss';
 import { classificationMetrics, regressionMetrics, softmaxRows, type EvalMetrics } from './metrics';
 import { BertModel, type InitNote } from './model';
 import { AdamW, adamWOptionsOf, type ParamEntry } from './optimizer';
+import type { NumericalError } from './errors';
+import { nonFiniteError } from './numerics';
 import { Rng, mixSeed } from './random';
 import type { TrainingRecipe } from './recipe';
 import { linearScheduleFactor, warmupSteps } from './schedule';
@@ -91,6 +93,15 @@ export class Trainer {
   private nextStep = 0;
   private epochOrder: { epoch: number; order: Int32Array } | null = null;
   private disposed = false;
+  /**
+   * The last good adapter, on the device: tf.clone of every trained variable at the last flush whose steps were
+   * all finite (and at the start). A clone shares the variable's buffer, and updates assign new tensors
+   * (optimizer, kernels/adamw), so keeping it costs no copy, only the buffers of one older state. Replaced at each
+   * clean flush; restoreLastGood() writes it back after a NaN.
+   */
+  private lastGood: { step: number; tensors: Map<string, tf.Tensor> } | null = null;
+  private readonly baseWeights: StateDict;
+  private readonly initialValues?: StateDict;
 
   constructor(init: TrainerInit) {
     const { config, recipe } = init;
@@ -135,6 +146,14 @@ export class Trainer {
     }
     this.initNotes = this.model.initNotes;
     this.optimizer = new AdamW(adamWOptionsOf(recipe.optimizer));
+    this.baseWeights = init.weights;
+    this.initialValues = init.initial;
+    this.keepLastGood();
+  }
+
+  /** Steps done when the last good adapter (what restoreLastGood() brings back) was kept. */
+  get lastGoodStep(): number {
+    return this.lastGood?.step ?? 0;
   }
 
   /** Index of the next optimizer step (= steps done). */
@@ -244,7 +263,7 @@ export class Trainer {
     tf.dispose(pending.flatMap((p) => [p.loss, p.gradNorm]));
     const values = await stacked.data();
     stacked.dispose();
-    return pending.map((p, i) => ({
+    const rows = pending.map((p, i) => ({
       step: p.step,
       epoch: (p.step + 1) / this.stepsPerEpoch,
       loss: values[2 * i],
@@ -252,6 +271,51 @@ export class Trainer {
       lr: p.lr,
       trainableParams: p.trainableParams,
     }));
+    // Finite loss and gradient norm through the last step mean finite updates: the weights now are good.
+    if (this.pending.length === 0 && rows.every(isFiniteRow)) this.keepLastGood();
+    return rows;
+  }
+
+  /** The first flushed row whose loss or gradient norm is NaN / Inf. */
+  static firstNonFinite(rows: readonly StepMetrics[]): StepMetrics | undefined {
+    return rows.find((r) => !isFiniteRow(r));
+  }
+
+  /**
+   * After a non-finite row: writes the last good adapter back into the variables (what predictions and
+   * adapterState() then use) and returns the typed error naming the likely cause. The trainer is not stepped
+   * again (the optimizer's moments are past the restored point).
+   */
+  recoverFromNonFinite(row: StepMetrics): NumericalError {
+    this.assertAlive();
+    this.restoreLastGood();
+    return nonFiniteError({
+      step: row.step,
+      loss: row.loss,
+      gradNorm: row.gradNorm,
+      lr: row.lr,
+      restoredStep: this.lastGoodStep,
+      config: this.config,
+      targets: this.train.labels,
+      regression: this.config.numLabels === 1,
+      weights: this.baseWeights,
+      initial: this.initialValues,
+      adapterLr: this.recipe.adapterLr,
+      classifierLr: this.recipe.classifierLr,
+      maxGradNorm: this.recipe.maxGradNorm,
+    });
+  }
+
+  /** Writes the last good adapter back into the trained variables. */
+  restoreLastGood(): void {
+    this.assertAlive();
+    const kept = this.lastGood;
+    if (!kept) throw new Error('no adapter state was kept');
+    for (const v of this.keptVariables()) {
+      const value = kept.tensors.get(v.name);
+      if (!value || value.shape.join() !== v.variable.shape.join()) throw new Error(`the kept adapter has no [${v.variable.shape.join(', ')}] ${v.name}`);
+      v.variable.assign(value);
+    }
   }
 
   /**
@@ -335,7 +399,7 @@ export class Trainer {
   /** Plain copies of every method variable, the classifier and (full fine-tuning) the trained base weights; one read. */
   async adapterState(): Promise<StateDict> {
     this.assertAlive();
-    const all = [...this.runtime.variables(), ...this.model.trainedParams()];
+    const all = this.keptVariables();
     const flat = tf.tidy(() => tf.concat(all.map((v) => tf.reshape(v.variable, [-1])))); // [total elements]
     const values = (await flat.data()) as Float32Array;
     flat.dispose();
@@ -353,10 +417,23 @@ export class Trainer {
     this.disposed = true;
     tf.dispose(this.pending.flatMap((p) => [p.loss, p.gradNorm]));
     this.pending = [];
+    tf.dispose([...(this.lastGood?.tensors.values() ?? [])]);
+    this.lastGood = null;
     this.probeBatches.splice(0).forEach(disposeBatch);
     this.optimizer.dispose();
     this.runtime.dispose();
     this.model.dispose();
+  }
+
+  /** What adapterState() reads and the last good snapshot keeps: the method's variables and the trained model weights. */
+  private keptVariables(): { name: string; variable: tf.Variable }[] {
+    return [...this.runtime.variables(), ...this.model.trainedParams()];
+  }
+
+  private keepLastGood(): void {
+    const tensors = new Map(this.keptVariables().map((v) => [v.name, tf.keep(tf.clone(v.variable))] as const));
+    tf.dispose([...(this.lastGood?.tensors.values() ?? [])]);
+    this.lastGood = { step: this.nextStep, tensors };
   }
 
   /** MethodContext.probe: a fixed batch of validation rows (else training rows), uploaded now, kept for the run. */
@@ -456,6 +533,10 @@ export class Trainer {
   private assertAlive(): void {
     if (this.disposed) throw new Error('trainer was disposed');
   }
+}
+
+function isFiniteRow(row: StepMetrics): boolean {
+  return Number.isFinite(row.loss) && Number.isFinite(row.gradNorm);
 }
 
 function range(from: number, to: number): number[] {

@@ -54,6 +54,8 @@ export class Run {
   /** The adapter as of the last evaluation, on the CPU: what can still be exported after a device loss. */
   private lastGoodState: StateDict | null = null;
   private running = false;
+  /** Training hit a NaN / Inf and the last good adapter was put back: the run failed, but its weights are good. */
+  private restored = false;
   private paused = false;
   private stopping = false;
   /** An evaluation asked for while training: it runs after the current step. */
@@ -100,6 +102,11 @@ export class Run {
       metricNames: regression ? ['pearson', 'spearman', 'mse'] : ['accuracy', 'f1', 'matthews'],
       exports: this.method.exportPeft ? ['peft', 'native', 'pytorch'] : ['native', 'pytorch'],
     };
+  }
+
+  /** Whether the run's weights are worth keeping after it failed (the last good adapter was restored). */
+  get restoredAfterFailure(): boolean {
+    return this.restored;
   }
 
   /** Training (paused included): the model and the data must not change under it. */
@@ -166,15 +173,11 @@ export class Run {
           if (rows.length > 0) {
             this.emit({ type: 'stepMetrics', batch: stepMetricsOf(rows) });
             this.emit({ type: 'progress', phase: 'train', done: step + 1, total: totalSteps });
-            const bad = rows.find((r) => !Number.isFinite(r.loss));
+            const bad = Trainer.firstNonFinite(rows);
             if (bad) {
               reason = 'failed';
-              this.emit({
-                type: 'error',
-                kind: 'numerical',
-                message: `The loss became ${bad.loss} at step ${bad.step}.`,
-                hint: 'Training diverged: lower the adapter or classifier learning rate (or the max grad norm) and train again.',
-              });
+              this.restored = true;
+              this.emit({ type: 'error', ...this.trainer.recoverFromNonFinite(bad).payload() });
               break;
             }
           }

@@ -173,8 +173,9 @@ export class Session {
     this.run = run;
     this.emit({ type: 'started', plan: run.plan });
     const reason = await run.train();
-    // Kept with the run on the page, so Export and Try it work after a reload. A failed run's weights are not.
-    if (reason !== 'failed' && !this.deviceLost) {
+    // Kept with the run on the page, so Export and Try it work after a reload. A failed run's weights are not,
+    // unless they are its last good adapter, put back after a NaN.
+    if ((reason !== 'failed' || run.restoredAfterFailure) && !this.deviceLost) {
       try {
         const [file] = await run.exportFiles('native', false);
         this.emit({ type: 'trainedWeights', file: file.bytes, fingerprint: model.info.fingerprint });

@@ -22,7 +22,7 @@ function modelFiles(): File[] {
   return modelFilesFor({});
 }
 
-function modelFilesFor(overrides: Record<string, unknown>): File[] {
+function modelFilesFor(overrides: Record<string, unknown>, poison?: (weights: ReturnType<typeof randomBertWeights>) => void): File[] {
   const words = [...new Set(TINY_CSV.toLowerCase().match(/[a-z]+/g))].sort();
   const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...words];
   const config = {
@@ -40,6 +40,7 @@ function modelFilesFor(overrides: Record<string, unknown>): File[] {
     ...overrides,
   };
   const weights = randomBertWeights(parseBertConfig(config), 3);
+  poison?.(weights);
   return [
     new File([JSON.stringify(config)], 'config.json'),
     new File([writeSafetensors(weights) as Uint8Array<ArrayBuffer>], 'model.safetensors'),
@@ -173,6 +174,29 @@ describe('worker session', () => {
     // The names the user gave the classes (here: upper case) are what predictions show.
     expect(prediction.labels).toEqual(['NEGATIVE', 'POSITIVE']);
     expect(prediction.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+  });
+
+  it('stops at a NaN, says why, and keeps and exports the last good adapter (here: the initial one)', { timeout: 120_000 }, async () => {
+    const { send } = session();
+    const files = modelFilesFor({}, (weights) => weights.get('bert.encoder.layer.0.output.dense.weight')!.data.fill(Number.POSITIVE_INFINITY, 0, 2));
+    await send({ type: 'loadModel', source: { kind: 'files', files } });
+    const [loaded] = only(await send({ type: 'loadData', data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT }), 'dataPreview');
+    const events = await send({ type: 'start', config: configOf(loaded.preview, { method: 'lora', options: {} }) });
+    const [error] = only(events, 'error');
+    expect(error.kind).toBe('numerical');
+    expect(error.message).toMatch(/^The loss became NaN at step 0\. Training stopped; the adapter as it was before the first step is restored: Export writes it\.$/);
+    expect(error.hint).toMatch(/^The model's weights hold non-finite values \(2 in bert\.encoder\.layer\.0\.output\.dense\.weight\)/);
+    expect(only(events, 'finished')).toEqual([expect.objectContaining({ reason: 'failed', step: 0 })]);
+    expect(only(events, 'evaluation')).toEqual([]);
+    // Its weights are kept with the run, and Export writes them: finite, LoRA's B still zero.
+    const [kept] = only(events, 'trainedWeights');
+    const [exported] = only(await send({ type: 'export', format: 'native' }), 'exported');
+    expect(exported.files[0].bytes).toEqual(kept.file);
+    const variables = importNative(exported.files[0].bytes).variables;
+    expect([...variables.values()].every((t) => t.data.every(Number.isFinite))).toBe(true);
+    const bs = [...variables].filter(([name]) => name.endsWith('lora_B'));
+    expect(bs.length).toBeGreaterThan(0);
+    expect(bs.every(([, t]) => t.data.every((v) => v === 0))).toBe(true);
   });
 
   it('refuses a config that is not for the loaded data or model, or does not parse, with a bad-input error', async () => {
