@@ -78,7 +78,12 @@ export function decodeTensorBytes(dtype: SafetensorsDtype, bytes: Uint8Array): T
   }
 }
 
-export function parseSafetensors(input: Uint8Array | ArrayBuffer, fileName = 'model.safetensors'): SafetensorsFile {
+export interface ParseSafetensorsOptions {
+  /** Sees every tensor's name, dtype and shape once the header is checked, before any tensor data is decoded. */
+  checkHeader?: (tensors: ReadonlyMap<string, { dtype: SafetensorsDtype; shape: number[] }>) => void;
+}
+
+export function parseSafetensors(input: Uint8Array | ArrayBuffer, fileName = 'model.safetensors', options: ParseSafetensorsOptions = {}): SafetensorsFile {
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   const fail = (problem: string): never => {
     throw new InputError(`${fileName}: ${problem}`, HINT);
@@ -144,6 +149,7 @@ export function parseSafetensors(input: Uint8Array | ArrayBuffer, fileName = 'mo
   }
   if (cursor !== dataLength) fail(`${dataLength - cursor} trailing bytes after the last tensor (truncated or corrupt file?)`);
 
+  options.checkHeader?.(new Map(entries.map((e) => [e.name, e])));
   const tensors = new Map<string, RawTensor>();
   for (const entry of entries) {
     const raw = bytes.subarray(dataStart + entry.begin, dataStart + entry.end);

@@ -30,13 +30,42 @@ class GlobalRef {
   }
 }
 
-/** A storage loaded through BINPERSID. */
+/** A storage named through BINPERSID: its length comes from the archive's directory, its bytes are read on demand. */
 class Storage {
+  private values: RawTensor['data'] | null = null;
   constructor(
     readonly dtype: SafetensorsDtype,
     readonly key: string,
-    readonly data: RawTensor['data'],
+    /** Elements, from the zip entry's declared size. */
+    readonly length: number,
+    private readonly load: () => RawTensor['data'],
   ) {}
+  get data(): RawTensor['data'] {
+    this.values ??= this.load();
+    return this.values;
+  }
+}
+
+/** A tensor as the pickle describes it, checked against its storage's length; its values are read by `read()`. */
+export interface TensorHeader {
+  dtype: SafetensorsDtype;
+  shape: number[];
+}
+
+class PendingTensor implements TensorHeader {
+  constructor(
+    readonly storage: Storage,
+    readonly offset: number,
+    readonly shape: number[],
+    readonly stride: number[],
+    readonly numel: number,
+  ) {}
+  get dtype(): SafetensorsDtype {
+    return this.storage.dtype;
+  }
+  read(): RawTensor {
+    return viewOf(this.storage, this.offset, this.shape, this.stride, this.numel);
+  }
 }
 
 class PickleDict {
@@ -75,7 +104,7 @@ interface PickleContext {
 const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /** Builds a contiguous tensor from a (possibly strided, offset) view of a storage; every index checked first. */
-function rebuildTensor(storage: Storage, offset: unknown, size: unknown, stride: unknown, fileName: string): RawTensor {
+function rebuildTensor(storage: Storage, offset: unknown, size: unknown, stride: unknown, fileName: string): PendingTensor {
   const where = `${fileName}: the tensor on storage ${storage.key}`;
   if (!isIndex(offset)) bad(`${where} has offset ${JSON.stringify(offset)}, not a non-negative integer`);
   if (!Array.isArray(size) || !size.every(isIndex)) bad(`${where} has size ${JSON.stringify(size)}, not a list of non-negative integers`);
@@ -86,14 +115,14 @@ function rebuildTensor(storage: Storage, offset: unknown, size: unknown, stride:
   let numel = 1;
   for (const d of size as number[]) numel *= d;
   checkLimit('tensorElements', numel, fileName);
-  const src = storage.data;
+  const src = storage;
   // The furthest element the view reads: every index is checked here, before the output is allocated.
   let last = offset as number;
   for (let d = 0; d < size.length; d++) last += ((size as number[])[d] - 1) * (stride as number[])[d];
   if (numel > 0 && last >= src.length) bad(`${where} reads element ${last}, past the storage's ${src.length}`);
   // Real checkpoints hold views no larger than their storage; a stride-0 view of 1e8 elements would allocate 400 MB.
   if (numel > src.length) bad(`${where} has ${numel} elements but its storage only ${src.length} (a stride-0 or overlapping view)`);
-  return viewOf(storage, offset as number, size as number[], stride as number[], numel);
+  return new PendingTensor(storage, offset as number, size as number[], stride as number[], numel);
 }
 
 function viewOf(storage: Storage, offset: number, size: number[], stride: number[], numel: number): RawTensor {
@@ -376,7 +405,12 @@ export function unpickle(bytes: Uint8Array, ctx: PickleContext): unknown {
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
 
 /** Parses pytorch_model.bin into named tensors (floats as Float32Array, like parseSafetensors). */
-export function parseTorchBin(input: Uint8Array | ArrayBuffer, fileName = 'pytorch_model.bin'): Map<string, RawTensor> {
+export interface ParseWeightsOptions {
+  /** Sees every tensor's name, dtype and shape before any tensor data is read (throw to refuse the file). */
+  checkHeader?: (tensors: ReadonlyMap<string, TensorHeader>) => void;
+}
+
+export function parseTorchBin(input: Uint8Array | ArrayBuffer, fileName = 'pytorch_model.bin', options: ParseWeightsOptions = {}): Map<string, RawTensor> {
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   if (!ZIP_MAGIC.every((b, i) => bytes[i] === b)) {
     if (bytes[0] === 0x80) {
@@ -403,27 +437,33 @@ export function parseTorchBin(input: Uint8Array | ArrayBuffer, fileName = 'pytor
       const cached = storages.get(key);
       if (cached) return cached;
       const path = `${prefix}data/${key}`;
-      if (!zip.entries.has(path)) bad(`${fileName}: storage data/${key} is missing from the archive`);
+      const entry = zip.entries.get(path);
+      if (!entry) bad(`${fileName}: storage data/${key} is missing from the archive`);
       checkLimit('tensorCount', storages.size + 1, fileName);
-      const raw = zip.read(path);
-      totalBytes += raw.length;
+      totalBytes += entry!.size;
       checkLimit('weightsBytes', totalBytes, fileName);
-      if (raw.length % ITEM_SIZE[dtype] !== 0) bad(`${fileName}: storage data/${key} has ${raw.length} bytes, not a whole number of ${dtype} values`);
-      const storage = new Storage(dtype, key, decodeTensorBytes(dtype, raw));
+      if (entry!.size % ITEM_SIZE[dtype] !== 0) bad(`${fileName}: storage data/${key} has ${entry!.size} bytes, not a whole number of ${dtype} values`);
+      const storage = new Storage(dtype, key, entry!.size / ITEM_SIZE[dtype], () => {
+        const raw = zip.read(path);
+        if (raw.length !== entry!.size) bad(`${fileName}: storage data/${key} inflates to ${raw.length} bytes, not the ${entry!.size} its directory entry declares`);
+        return decodeTensorBytes(dtype, raw);
+      });
       storages.set(key, storage);
       return storage;
     },
   };
   const result = unpickle(zip.read(pklName!), ctx);
   if (!(result instanceof PickleDict)) bad(`${fileName}: the pickle is not a state dict (dict of tensors)`);
-  const tensors = new Map<string, RawTensor>();
+  const pending = new Map<string, PendingTensor>();
   for (const [key, value] of result.entries) {
     // Non-tensor entries (e.g. nested dicts of full training checkpoints) are skipped.
-    if (typeof key === 'string' && value && typeof value === 'object' && 'shape' in value && 'data' in value) {
-      tensors.set(key, value as RawTensor);
-    }
+    if (typeof key === 'string' && value instanceof PendingTensor) pending.set(key, value);
   }
-  if (tensors.size === 0) bad(`${fileName}: the state dict holds no tensors`);
+  if (pending.size === 0) bad(`${fileName}: the state dict holds no tensors`);
+  // Every shape is known from data.pkl and the directory: the caller checks them before any storage is read.
+  options.checkHeader?.(pending);
+  const tensors = new Map<string, RawTensor>();
+  for (const [key, tensor] of pending) tensors.set(key, tensor.read());
   return tensors;
 }
 

@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/engine/errors';
 import { parseTable, prepareDataset } from '../../src/io/datasets';
 import { readConfigJson } from '../../src/io/model/model-source';
+import { checkBertHeader } from '../../src/io/model/weights';
+import { parseBertConfig } from '../../src/engine/config';
 import { parseSafetensors, writeSafetensors } from '../../src/io/safetensors';
 import { loadTokenizer } from '../../src/io/tokenizer/load';
 import { parseTorchBin } from '../../src/io/torch-bin';
@@ -78,6 +80,39 @@ describe('pytorch_model.bin', () => {
     const at = zip.findIndex((_, i) => data.every((b, j) => zip[i + j] === b));
     zip[at + 3] ^= 0x40; // 1.0 (0x3f800000) -> 0x7f800000 = Infinity
     expect(typedError(() => parseTorchBin(zip)).message).toMatch(/fails its CRC-32 check/);
+  });
+
+  it('checks shapes against config.json from data.pkl before reading any storage (a corrupt storage is not even read)', () => {
+    const config = parseBertConfig({ model_type: 'bert', vocab_size: 12, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 16, type_vocab_size: 2 });
+    const zip = torchZip(tensorPickle({ 'bert.embeddings.word_embeddings.weight': { key: '0', offset: 0, size: [2, 3], stride: [3, 1] } }), { '0': floats(1, 2, 3, 4, 5, 6) });
+    const data = floats(1, 2, 3, 4, 5, 6);
+    const at = zip.findIndex((_, i) => data.every((b, j) => zip[i + j] === b));
+    zip[at + 3] ^= 0x40;
+    expect(typedError(() => parseTorchBin(zip)).message).toMatch(/fails its CRC-32 check/);
+    const error = typedError(() => parseTorchBin(zip, 'pytorch_model.bin', { checkHeader: (header) => checkBertHeader(header, config, 'pytorch_model.bin') }));
+    expect(error.kind).toBe('bad-input');
+    expect(error.message).toBe('pytorch_model.bin: tensor "bert.embeddings.word_embeddings.weight" has shape [2, 3] but config.json implies [12, 8]: the weights do not belong to this config.');
+  });
+
+  it('sees every tensor shape of a safetensors header before decoding (a head for other labels passes)', () => {
+    const config = parseBertConfig({ model_type: 'bert', vocab_size: 12, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 16, type_vocab_size: 2 });
+    const file = writeSafetensors(
+      new Map([
+        ['classifier.weight', { shape: [5, 8], data: new Float32Array(40) }],
+        ['encoder.layer.0.intermediate.dense.weight', { shape: [16, 4], data: new Float32Array(64) }],
+      ]),
+    );
+    const seen: string[] = [];
+    const error = typedError(() =>
+      parseSafetensors(file, 'model.safetensors', {
+        checkHeader: (header) => {
+          seen.push(...[...header].map(([name, t]) => `${name} ${t.dtype} [${t.shape.join(', ')}]`));
+          checkBertHeader(header, config, 'model.safetensors');
+        },
+      }),
+    );
+    expect(seen).toEqual(['classifier.weight F32 [5, 8]', 'encoder.layer.0.intermediate.dense.weight F32 [16, 4]']);
+    expect(error.message).toBe('model.safetensors: tensor "encoder.layer.0.intermediate.dense.weight" has shape [16, 4] but config.json implies [16, 8]: the weights do not belong to this config.');
   });
 
   it('reads a zip entry declaring 2 GB without allocating it', () => {

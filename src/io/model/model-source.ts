@@ -14,7 +14,7 @@ import { loadTokenizer } from '../tokenizer/load';
 import type { WordPieceTokenizer } from '../tokenizer/wordpiece';
 import { parseTorchBin, torchBinToStateDict } from '../torch-bin';
 import { defaultCache, download, HttpError, type DownloadOptions, type DownloadProgress, type FetchLike, type FileCache } from './fetch';
-import { normalizeBertWeights } from './weights';
+import { checkBertHeader, normalizeBertWeights } from './weights';
 
 export const DEFAULT_HUB_BASE = 'https://huggingface.co';
 
@@ -226,7 +226,9 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     if (!bytes) continue;
     sizes[file] = bytes.byteLength;
     weightsFile = file;
-    checkpoint = file === 'model.safetensors' ? toStateDict(parseSafetensors(bytes, file).tensors) : torchBinToStateDict(parseTorchBin(bytes, file));
+    // Shapes against the config from the header, before any tensor data is decoded.
+    const checkHeader = (header: ReadonlyMap<string, { shape: readonly number[] }>) => checkBertHeader(header, config, file);
+    checkpoint = file === 'model.safetensors' ? toStateDict(parseSafetensors(bytes, file, { checkHeader }).tensors) : torchBinToStateDict(parseTorchBin(bytes, file, { checkHeader }));
     break;
   }
   if (!checkpoint || !weightsFile) {

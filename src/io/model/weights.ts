@@ -4,6 +4,7 @@
  * and TF-converted LayerNorm `gamma`/`beta` names.
  */
 import { bertWeightShapes, CLASSIFIER_BIAS, CLASSIFIER_WEIGHT, POOLER_BIAS, POOLER_WEIGHT } from '../../engine/weights';
+import { InputError } from '../../engine/errors';
 import type { BertConfig, StateDict } from '../../engine/types';
 
 export interface NormalizedWeights {
@@ -28,8 +29,27 @@ export function canonicalName(name: string): string {
   return out;
 }
 
+const NOT_THIS_CONFIG = 'The weights and config.json must come from the same model: pick both from one repo or folder.';
+
+/**
+ * A checkpoint's tensor names and shapes (its header: safetensors JSON or the pickle's sizes) against the config,
+ * before any tensor data is read: the first tensor whose shape the config contradicts is named. Head tensors for
+ * another label count are fine (they are replaced); names this model does not use are left to normalizeBertWeights.
+ */
+export function checkBertHeader(header: ReadonlyMap<string, { shape: readonly number[] }>, config: BertConfig, fileName: string, expected = bertWeightShapes(config)): void {
+  for (const [rawName, { shape }] of header) {
+    const name = canonicalName(rawName);
+    const want = expected.get(name);
+    if (!want || name === CLASSIFIER_WEIGHT || name === CLASSIFIER_BIAS || DROPPED_PREFIXES.some((prefix) => name.startsWith(prefix))) continue;
+    if (want.length !== shape.length || want.some((d, i) => d !== shape[i])) {
+      throw new InputError(`${fileName}: tensor "${rawName}" has shape [${shape.join(', ')}] but config.json implies [${want.join(', ')}]: the weights do not belong to this config.`, NOT_THIS_CONFIG);
+    }
+  }
+}
+
 export function normalizeBertWeights(checkpoint: StateDict, config: BertConfig, fileName: string): NormalizedWeights {
   const expected = bertWeightShapes(config);
+  checkBertHeader(checkpoint, config, fileName, expected);
   const weights: StateDict = new Map();
   const dropped: string[] = [];
   for (const [rawName, tensor] of checkpoint) {
@@ -39,17 +59,10 @@ export function normalizeBertWeights(checkpoint: StateDict, config: BertConfig, 
       continue;
     }
     const shape = expected.get(name)!;
-    const isHead = name === CLASSIFIER_WEIGHT || name === CLASSIFIER_BIAS;
+    // A fine-tuned head for another label count is replaced, not an error (checkBertHeader let it through).
     if (shape.length !== tensor.shape.length || shape.some((d, i) => d !== tensor.shape[i])) {
-      // A fine-tuned head for another label count is replaced, not an error.
-      if (isHead) {
-        dropped.push(rawName);
-        continue;
-      }
-      throw new Error(
-        `${fileName}: tensor "${rawName}" has shape [${tensor.shape.join(', ')}] but config.json implies [${shape.join(', ')}]: ` +
-          'the weights do not belong to this config',
-      );
+      dropped.push(rawName);
+      continue;
     }
     weights.set(name, tensor);
   }
@@ -58,9 +71,9 @@ export function normalizeBertWeights(checkpoint: StateDict, config: BertConfig, 
   const missingRequired = missing.filter((name) => !optional.has(name));
   if (missingRequired.length > 0) {
     const sample = missingRequired.slice(0, 4).join(', ');
-    throw new Error(
-      `${fileName}: ${missingRequired.length} BERT tensor(s) missing, e.g. ${sample}. ` +
-        'Is this a BERT checkpoint (BertModel / BertForMaskedLM / BertForSequenceClassification)?',
+    throw new InputError(
+      `${fileName}: ${missingRequired.length} BERT tensor(s) missing, e.g. ${sample}.`,
+      'Is this a BERT checkpoint (BertModel / BertForMaskedLM / BertForSequenceClassification)? Pick one with config.json model_type "bert".',
     );
   }
   const warnings: string[] = [];
