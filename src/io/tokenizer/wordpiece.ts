@@ -178,33 +178,7 @@ export class WordPieceTokenizer {
    * match Rust `tokenizers`; whole-sequence ids give the plain longest-first split.
    */
   encodeIds(firstIds: readonly number[], secondIds: readonly number[] | null, options: EncodeOptions = {}): Encoding {
-    let first = firstIds;
-    let second = secondIds;
-    const { maxLength } = options;
-    if (maxLength !== undefined) {
-      if (!Number.isInteger(maxLength) || maxLength < 1) throw new Error(`maxLength must be a positive integer, got ${maxLength}`);
-      const specials = second === null ? 2 : 3;
-      const budget = Math.max(0, maxLength - specials);
-      const [n1, n2] = truncatedLengths(first.length, second?.length ?? null, budget);
-      first = first.slice(0, n1);
-      if (second !== null) second = second.slice(0, n2);
-    }
-    const ids = [this.clsId, ...first, this.sepId];
-    const typeIds = new Array<number>(ids.length).fill(0);
-    if (second !== null) {
-      ids.push(...second, this.sepId);
-      for (let i = 0; i <= second.length; i++) typeIds.push(1);
-    }
-    const attentionMask = new Array<number>(ids.length).fill(1);
-    if (maxLength !== undefined && (options.pad ?? true)) {
-      // Lengths can still exceed maxLength when it is below the special-token count (as in HF).
-      while (ids.length < maxLength) {
-        ids.push(this.padId);
-        typeIds.push(0);
-        attentionMask.push(0);
-      }
-    }
-    return { ids, typeIds, attentionMask };
+    return encodeWithTemplate(firstIds, secondIds, { cls: this.clsId, sep: this.sepId, pad: this.padId }, options);
   }
 
   // ---- pipeline stages -------------------------------------------------------------------------
@@ -353,9 +327,54 @@ export function truncatedLengths(n1: number, n2: number | null, budget: number):
   return swap ? [keepLong, keepShort] : [keepShort, keepLong];
 }
 
+/**
+ * `[CLS] a [SEP]` / `[CLS] a [SEP] b [SEP]` (token types 0 / 1), longest-first truncation to maxLength and
+ * padding: the BERT-style template both the WordPiece and the Unigram (DeBERTa) tokenizers use.
+ */
+export function encodeWithTemplate(
+  firstIds: readonly number[],
+  secondIds: readonly number[] | null,
+  special: { cls: number; sep: number; pad: number },
+  options: EncodeOptions = {},
+): Encoding {
+  let first = firstIds;
+  let second = secondIds;
+  const { maxLength } = options;
+  if (maxLength !== undefined) {
+    if (!Number.isInteger(maxLength) || maxLength < 1) throw new Error(`maxLength must be a positive integer, got ${maxLength}`);
+    const specials = second === null ? 2 : 3;
+    const budget = Math.max(0, maxLength - specials);
+    const [n1, n2] = truncatedLengths(first.length, second?.length ?? null, budget);
+    first = first.slice(0, n1);
+    if (second !== null) second = second.slice(0, n2);
+  }
+  const ids = [special.cls, ...first, special.sep];
+  const typeIds = new Array<number>(ids.length).fill(0);
+  if (second !== null) {
+    ids.push(...second, special.sep);
+    for (let i = 0; i <= second.length; i++) typeIds.push(1);
+  }
+  const attentionMask = new Array<number>(ids.length).fill(1);
+  if (maxLength !== undefined && (options.pad ?? true)) {
+    // Lengths can still exceed maxLength when it is below the special-token count (as in HF).
+    while (ids.length < maxLength) {
+      ids.push(special.pad);
+      typeIds.push(0);
+      attentionMask.push(0);
+    }
+  }
+  return { ids, typeIds, attentionMask };
+}
+
+/** What encodeBatch needs of a tokenizer: ids grouped by pre-tokenized word, and the template. */
+export interface PairTokenizer {
+  wordIds(text: string): number[][];
+  encodeIds(firstIds: readonly number[], secondIds: readonly number[] | null, options?: EncodeOptions): Encoding;
+}
+
 /** Encodes many texts into fixed-shape [n, maxLength] arrays for the engine. */
 export function encodeBatch(
-  tokenizer: WordPieceTokenizer,
+  tokenizer: PairTokenizer,
   texts: readonly string[],
   pairs: readonly (string | null)[] | null,
   maxLength: number,
