@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { debertaTokenizerJsonFromSpm, parseSpmPieces } from '../../src/io/tokenizer/spm';
 import { UnigramTokenizer } from '../../src/io/tokenizer/unigram';
 import { encodeBatch } from '../../src/io/tokenizer/wordpiece';
 import { InputError } from '../../src/engine/errors';
@@ -73,5 +74,32 @@ describe('Unigram tokenizer vs transformers DebertaV2Tokenizer', () => {
     const bpe = { model: { type: 'BPE', vocab: {}, merges: [] } };
     expect(() => new UnigramTokenizer(bpe)).toThrow(InputError);
     expect(() => new UnigramTokenizer(bpe)).toThrow(/Unigram/);
+  });
+});
+
+describe('spm.model (Hub folders without tokenizer.json)', () => {
+  const spm = new Uint8Array(readFileSync(join(DIR, 'spm.model')));
+
+  it("builds the tokenizer.json transformers' save_pretrained writes", () => {
+    expect(debertaTokenizerJsonFromSpm(spm)).toEqual(read('tokenizer.json'));
+  });
+
+  it('tokenizes every golden case exactly, truncated at every max length too', () => {
+    const fromSpm = new UnigramTokenizer(debertaTokenizerJsonFromSpm(spm), read('tokenizer_config.json'));
+    const failures: string[] = [];
+    for (const c of golden.cases) {
+      for (const maxLength of [undefined, ...golden.maxLengths]) {
+        const want = maxLength === undefined ? c.full : c.padded[String(maxLength)];
+        const got = fromSpm.encode(c.text, c.pair, maxLength === undefined ? {} : { maxLength });
+        if (JSON.stringify(got.ids) !== JSON.stringify(want.ids)) failures.push(`${JSON.stringify(c.text)} at ${maxLength}`);
+      }
+    }
+    expect(failures.slice(0, 10)).toEqual([]);
+  });
+
+  it('refuses a file that is not a SentencePiece model, without hanging', () => {
+    expect(() => parseSpmPieces(new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]))).toThrow(InputError);
+    expect(() => parseSpmPieces(new TextEncoder().encode('{"model": "json, not protobuf"}'))).toThrow(InputError);
+    expect(() => parseSpmPieces(new Uint8Array(0))).toThrow(/no pieces/);
   });
 });
