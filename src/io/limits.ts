@@ -40,12 +40,14 @@ export const LIMITS = {
   vocabSize: { value: 500_000, unit: 'count', what: 'vocab_size (and tokenizer vocabulary)', hint: SMALLER_MODEL },
   maxPositions: { value: 8192, unit: 'count', what: 'max_position_embeddings', hint: SMALLER_MODEL },
   typeVocabSize: { value: 16, unit: 'count', what: 'type_vocab_size', hint: SMALLER_MODEL },
-  labelCount: { value: 1000, unit: 'count', what: 'num_labels of config.json', hint: 'Merge rare classes first.' },
+  labelCount: { value: 1000, unit: 'count', what: 'classes (num_labels of config.json, label values of a dataset)', hint: 'Merge rare classes first.' },
   tokenizerBytes: { value: 64 * MB, unit: 'bytes', what: 'tokenizer.json / vocab.txt', hint: 'Use the tokenizer files that came with the model.' },
   tokenizerDepth: { value: 16, unit: 'levels', what: 'nesting of tokenizer.json normalizers', hint: 'Use the tokenizer.json that came with the model.' },
   wordChars: { value: 200, unit: 'chars', what: 'max_input_chars_per_word (longer words become [UNK])', hint: 'Longer words become [UNK], as in BERT.' },
   datasetBytes: { value: 50 * MB, unit: 'bytes', what: 'one dataset file', hint: SAMPLE_DATA },
   datasetRows: { value: 200_000, unit: 'count', what: 'rows of one dataset file', hint: SAMPLE_DATA },
+  datasetColumns: { value: 512, unit: 'count', what: 'columns of one dataset file', hint: 'Keep the text and label columns (a dataset has a handful).' },
+  datasetFieldChars: { value: 100_000, unit: 'chars', what: 'one field of a dataset row (BERT reads the first 512 tokens)', hint: 'Cut long texts down first: the model sees only their start.' },
   adapterBytes: { value: 600 * MB, unit: 'bytes', what: 'an imported adapter (files or zip)', hint: 'Pick the adapter files this app or PEFT wrote.' },
 } as const satisfies Record<string, Limit>;
 

@@ -240,6 +240,31 @@ describe('datasets', () => {
     expect(prepared.errors.map((e) => e.message)).toEqual(['label 1e39 is beyond float32 (±3.4e38); rescale the targets']);
   });
 
+  it('states the dataset limits from io/limits.ts: columns, classes, rows (parsing stops there), field length', () => {
+    const wide = parseTable(Array.from({ length: 600 }, (_, i) => `c${i}`).join(',') + '\n' + 'x,'.repeat(599) + 'y\n', 'wide.csv');
+    expect(wide.rows).toEqual([]);
+    expect(wide.errors.map((e) => e.message)).toEqual(['600 columns; the limit is 512. Keep the text and label columns (a dataset has a handful).']);
+    const wideJson = parseTable(JSON.stringify(Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, i]))) + '\n', 'wide.jsonl');
+    expect(wideJson.errors[0].message).toBe('513 columns; the limit is 512. Keep the text and label columns (a dataset has a handful).');
+
+    const classes = prepareDataset({ name: 'c.csv', text: 'text,label\n' + Array.from({ length: 1500 }, (_, i) => `t${i},class${i}`).join('\n') });
+    expect(classes.errors.map((e) => e.message)).toContain('1,500 classes in column "label"; the limit is 1,000. Merge rare classes first.');
+    expect(classes.train).toEqual([]);
+
+    // 250k rows: parsing stops after the limit (plus the header and one more row), for each format.
+    const csv = parseTable('text,label\n' + 'x,1\n'.repeat(250_000), 'big.csv');
+    const tsv = parseTable('text\tlabel\n' + 'x\t1\n'.repeat(250_000), 'big.tsv');
+    const jsonl = parseTable('{"text":"x","label":1}\n'.repeat(250_000), 'big.jsonl');
+    for (const table of [csv, tsv, jsonl]) {
+      expect(table.rows.length).toBe(200_000);
+      expect(table.errors.map((e) => e.message)).toEqual(['more than 200,000 rows (the limit): rows from here on are ignored. ' + 'Sample the data down first (a browser tab trains on thousands of rows, not millions).']);
+    }
+
+    const long = parseTable('text,label\n' + 'a'.repeat(100_001) + ',1\nshort,0\n', 'long.csv');
+    expect(long.rows).toEqual([['short', '0']]);
+    expect(long.errors).toEqual([{ file: 'long.csv', line: 2, message: 'a field of 100,001 characters; the limit is 100,000. Cut long texts down first: the model sees only their start.' }]);
+  });
+
   it('types a deeply nested JSONL line as a row problem', () => {
     const table = parseTable('{"text":"a","label":' + '['.repeat(50_000) + ']'.repeat(50_000) + '}\n', 'd.jsonl');
     expect(table.errors[0].message).toMatch(/nested deeper than 64 levels/);

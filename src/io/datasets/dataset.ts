@@ -5,6 +5,7 @@
 import { Rng } from '../../engine/random';
 import type { EncodedExamples } from '../../engine/types';
 import { encodeBatch, type WordPieceTokenizer } from '../tokenizer/wordpiece';
+import { formatLimit, LIMITS } from '../limits';
 import type { DatasetIssue, Table } from './table';
 
 export interface ColumnMapping {
@@ -144,6 +145,10 @@ export function buildDataset(table: Table, mapping: ColumnMapping, options: Buil
   const rawLabels = table.rows.map((r) => (r[labelCol] ?? '').trim()).filter((v) => v !== '');
   const task: Task = options.task ?? (options.labels ? 'classification' : isContinuous(rawLabels) ? 'regression' : 'classification');
   const labels = task === 'regression' ? [] : options.labels ? [...options.labels] : sortLabels(rawLabels);
+  if (labels.length > LIMITS.labelCount.value) {
+    errors.push({ file, message: `${labels.length.toLocaleString('en-US')} classes in column "${mapping.label}"; the limit is ${formatLimit('count', LIMITS.labelCount.value)}. ${LIMITS.labelCount.hint}` });
+    return { task, labels: [], rows: [], errors, warnings };
+  }
   const labelId = new Map(labels.map((l, i) => [l, i]));
   const rows: Example[] = [];
   table.rows.forEach((cells, i) => {

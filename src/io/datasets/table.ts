@@ -4,7 +4,7 @@
  */
 import Papa from 'papaparse';
 import { jsonDepth } from '../json';
-import { LIMITS } from '../limits';
+import { formatLimit, LIMITS } from '../limits';
 
 export type TableFormat = 'csv' | 'tsv' | 'jsonl';
 
@@ -29,6 +29,8 @@ export interface Table {
 
 export const MAX_FILE_BYTES = LIMITS.datasetBytes.value;
 export const MAX_ROWS = LIMITS.datasetRows.value;
+const MAX_COLUMNS = LIMITS.datasetColumns.value;
+const MAX_FIELD = LIMITS.datasetFieldChars.value;
 
 /** Column names that mark a first row as a header (lower-cased). */
 const KNOWN_COLUMNS = new Set([
@@ -77,14 +79,16 @@ export function parseTable(text: string, file: string, options: ParseTableOption
 
   let raw: { cells: string[]; line: number }[];
   let columns: string[] | null = null;
+  // Parsing stops after the row limit (+ a header row, + one to know there are more): nothing is built past it.
+  const cap = maxRows + 2;
   if (format === 'jsonl') {
-    const parsed = parseJsonl(body, file, errors);
+    const parsed = parseJsonl(body, file, errors, cap);
     raw = parsed.rows;
     columns = parsed.columns;
   } else if (format === 'tsv') {
-    raw = parseTsv(body);
+    raw = parseTsv(body, cap);
   } else {
-    raw = parseCsv(body, file, errors);
+    raw = parseCsv(body, file, errors, cap);
   }
 
   let hasHeader = false;
@@ -102,6 +106,10 @@ export function parseTable(text: string, file: string, options: ParseTableOption
   } else {
     hasHeader = true;
   }
+  if (columns.length > MAX_COLUMNS) {
+    errors.push({ file, message: `${columns.length.toLocaleString('en-US')} columns; the limit is ${formatLimit('count', MAX_COLUMNS)}. ${LIMITS.datasetColumns.hint}` });
+    return empty;
+  }
   const unique = new Set<string>();
   columns = columns.map((name) => {
     let out = name;
@@ -111,12 +119,17 @@ export function parseTable(text: string, file: string, options: ParseTableOption
   });
 
   if (raw.length > maxRows) {
-    errors.push({ file, line: raw[maxRows].line, message: `${raw.length} rows; the limit is ${maxRows}: rows from here on are ignored` });
+    errors.push({ file, line: raw[maxRows].line, message: `more than ${formatLimit('count', maxRows)} rows (the limit): rows from here on are ignored. ${LIMITS.datasetRows.hint}` });
     raw = raw.slice(0, maxRows);
   }
   const rows: string[][] = [];
   const lines: number[] = [];
   for (const row of raw) {
+    const long = row.cells.find((cell) => cell.length > MAX_FIELD);
+    if (long !== undefined) {
+      errors.push({ file, line: row.line, message: `a field of ${long.length.toLocaleString('en-US')} characters; the limit is ${formatLimit('count', MAX_FIELD)}. ${LIMITS.datasetFieldChars.hint}` });
+      continue;
+    }
     if (format !== 'jsonl' && row.cells.length !== columns.length) {
       // GLUE QQP and hand-made TSVs have rows with a missing or extra tab: report, keep the ones that fit.
       const problem = row.cells.length < columns.length ? 'missing column(s)' : 'extra column(s)';
@@ -134,10 +147,10 @@ export function parseTable(text: string, file: string, options: ParseTableOption
 }
 
 /** GLUE TSVs are not quoted (quotes are literal text, often unbalanced): split on tabs only. */
-function parseTsv(text: string): { cells: string[]; line: number }[] {
+function parseTsv(text: string, cap: number): { cells: string[]; line: number }[] {
   const out: { cells: string[]; line: number }[] = [];
   const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
+  for (let i = 0; i < lines.length && out.length < cap; i++) {
     const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
     if (line.trim() === '') continue;
     out.push({ cells: line.split('\t'), line: i + 1 });
@@ -163,14 +176,15 @@ function lineAt(starts: readonly number[], at: number): number {
   return lo + 1;
 }
 
-function parseCsv(text: string, file: string, errors: DatasetIssue[]): { cells: string[]; line: number }[] {
+function parseCsv(text: string, file: string, errors: DatasetIssue[], cap: number): { cells: string[]; line: number }[] {
   const starts = lineStarts(text);
   const out: { cells: string[]; line: number }[] = [];
   let rowStart = 0;
   Papa.parse<string[]>(text, {
     delimiter: ',',
     skipEmptyLines: 'greedy',
-    step: (result) => {
+    step: (result, parser) => {
+      if (out.length >= cap) return parser.abort();
       // meta.cursor is the offset after this row: the next row starts there.
       const line = lineAt(starts, skipBlank(text, rowStart));
       rowStart = result.meta.cursor;
@@ -198,7 +212,7 @@ function cellText(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function parseJsonl(text: string, file: string, errors: DatasetIssue[]): { rows: { cells: string[]; line: number }[]; columns: string[] } {
+function parseJsonl(text: string, file: string, errors: DatasetIssue[], cap: number): { rows: { cells: string[]; line: number }[]; columns: string[] } {
   const objects: { value: Record<string, unknown>; line: number }[] = [];
   const lines = text.split('\n');
   // A .json file holding one array of objects is accepted too.
@@ -209,7 +223,7 @@ function parseJsonl(text: string, file: string, errors: DatasetIssue[]): { rows:
       const parsed = JSON.parse(text) as unknown;
       if (!Array.isArray(parsed)) throw new Error('the file is not one array of objects');
       const array: unknown[] = parsed;
-      array.forEach((value, i) => {
+      array.slice(0, cap).forEach((value, i) => {
         if (value && typeof value === 'object' && !Array.isArray(value)) objects.push({ value: value as Record<string, unknown>, line: i + 1 });
         else errors.push({ file, line: i + 1, message: `array item ${i + 1} is not an object` });
       });
@@ -217,7 +231,7 @@ function parseJsonl(text: string, file: string, errors: DatasetIssue[]): { rows:
       errors.push({ file, message: `not valid JSON: ${(error as Error).message}` });
     }
   } else {
-    for (let i = 0; i < lines.length; i++) {
+    for (let i = 0; i < lines.length && objects.length < cap; i++) {
       const line = lines[i].trim();
       if (line === '') continue;
       try {
@@ -234,7 +248,8 @@ function parseJsonl(text: string, file: string, errors: DatasetIssue[]): { rows:
   const seen = new Set<string>();
   for (const { value } of objects.slice(0, 1000)) {
     for (const key of Object.keys(value)) {
-      if (!seen.has(key)) {
+      // One past the limit is enough for parseTable to refuse the file.
+      if (!seen.has(key) && columns.length <= MAX_COLUMNS) {
         seen.add(key);
         columns.push(key);
       }
