@@ -171,8 +171,40 @@ export interface AdapterRuntime {
   afterStep?(step: number): Promise<AfterStepResult>;
   /** The step each variable froze at (the method's own record of its freeze events), for the run's export. */
   freezeSteps?(): ReadonlyMap<string, number>;
+  /**
+   * The method's training state beyond its variables' values, between steps (a checkpoint): what it decided so far
+   * and the running statistics behind its next decisions. May read from the GPU.
+   */
+  saveState(): Promise<MethodState>;
+  /**
+   * Puts a saveState() result back on a runtime freshly created for the same run (same model, options, seed and
+   * length), after the engine has restored every variable's value: from here the run continues exactly as the
+   * saved one would have. Throws on a state that does not fit this runtime.
+   */
+  restoreState(state: MethodState): void;
   dispose(): void;
 }
+
+/**
+ * A method's checkpointed state: `meta` is plain JSON (the frozen set and its steps, rank patterns, optimizer groups
+ * opened, counters), `tensors` the device statistics as plain data (score and importance EMAs). Variable values are
+ * not in it: the engine keeps those, as it keeps the optimizer's moments, the step (schedule position, batch
+ * position, shuffle order and dropout seeds all derive from the seed and the step).
+ */
+export interface MethodState {
+  meta: JsonValue;
+  tensors: StateDict;
+}
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** The contract's saveState / restoreState for a method whose whole state is its variables' values (LoRA, ELoRA, full). */
+export const STATELESS: Pick<AdapterRuntime, 'saveState' | 'restoreState'> = {
+  saveState: async () => ({ meta: null, tensors: new Map() }),
+  restoreState(state) {
+    if (state.meta !== null || state.tensors.size > 0) throw new Error('checkpoint: this method keeps no state beyond its variables, but the checkpoint has some');
+  },
+};
 
 /** A configured adapter method (its options bound): what the Trainer takes. */
 export interface AdapterMethod {

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { adamWState, adamWUpdate, clipCoefficients, type AdamWVariant } from './kernels';
+import { fromTensorData, tensorData, type OptimizerSlot } from './checkpoint';
 import type { Recipe } from './recipe';
 
 export interface AdamWOptions {
@@ -102,6 +103,25 @@ export class AdamW {
   /** torch-style per-variable step count (0 when the variable has no state). */
   stepOf(name: string): number {
     return this.state.get(name)?.step ?? 0;
+  }
+
+  /** Every variable's moments and step count, as plain data (a checkpoint). */
+  async saveState(): Promise<OptimizerSlot[]> {
+    const slots: OptimizerSlot[] = [];
+    for (const [name, slot] of this.state) slots.push({ name, step: slot.step, moments: await tensorData(slot.moments) });
+    return slots;
+  }
+
+  /** Replaces the whole state with a saved one; `sizes`: the element count of each variable it may name. */
+  loadState(slots: readonly OptimizerSlot[], sizes: ReadonlyMap<string, number>): void {
+    this.dispose();
+    for (const { name, step, moments } of slots) {
+      const size = sizes.get(name);
+      if (size === undefined) throw new Error(`checkpoint: optimizer state for ${name}, which this run does not train`);
+      const tensor = fromTensorData(`optimizer state of ${name}`, moments, 2 * size);
+      this.state.set(name, { moments: tf.keep(tf.reshape(tensor, [2, size]) as tf.Tensor2D), step });
+      tensor.dispose();
+    }
   }
 
   dispose(): void {

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AdapterMethod, AdapterRuntime, MethodEvent, MethodVariable, ModelProbe } from './adapter';
+import { CHECKPOINT_VERSION, fromTensorData, type TrainerCheckpoint } from './checkpoint';
 import { disposeBatch, gatherBatch, uploadBatch, validateExamples, type DeviceBatch } from './batches';
 import * as kernels from './kernels';
 import { crossEntropyLoss, mseLoss } from './loss';
@@ -410,6 +411,45 @@ export class Trainer {
       offset += v.variable.size;
     }
     return state;
+  }
+
+  /**
+   * Everything a fresh Trainer of the same run needs to continue from here exactly (restore()): the step, every
+   * variable's value, the optimizer's moments and step counts, the method's own state. Between steps, after the
+   * metrics were flushed (their losses would otherwise be lost with the checkpoint).
+   */
+  async checkpoint(): Promise<TrainerCheckpoint> {
+    this.assertAlive();
+    if (this.pending.length > 0) throw new Error('checkpoint: flush the metrics first');
+    return {
+      version: CHECKPOINT_VERSION,
+      step: this.nextStep,
+      totalSteps: this.totalSteps,
+      variables: await this.adapterState(),
+      optimizer: await this.optimizer.saveState(),
+      method: await this.runtime.saveState(),
+    };
+  }
+
+  /**
+   * Continues a checkpointed run on this trainer, which must be new (no step taken) and built like the one that
+   * saved it (same model, data, recipe and method options). Throws, changing nothing the caller keeps, when the
+   * checkpoint does not fit.
+   */
+  restore(checkpoint: TrainerCheckpoint): void {
+    this.assertAlive();
+    if (this.nextStep !== 0) throw new Error('restore: the trainer has already trained');
+    if (checkpoint.version !== CHECKPOINT_VERSION) throw new Error(`checkpoint version ${checkpoint.version}; this build reads version ${CHECKPOINT_VERSION}`);
+    if (checkpoint.totalSteps !== this.totalSteps) throw new Error(`checkpoint of a ${checkpoint.totalSteps}-step run; this run has ${this.totalSteps} steps`);
+    if (!(checkpoint.step >= 0 && checkpoint.step <= this.totalSteps)) throw new Error(`checkpoint at step ${checkpoint.step} of ${this.totalSteps}`);
+    const all = [...this.runtime.variables(), ...this.model.trainedParams()];
+    if (checkpoint.variables.size !== all.length) throw new Error(`checkpoint has ${checkpoint.variables.size} variables; this run has ${all.length}`);
+    const values = all.map((v) => fromTensorData(v.name, checkpoint.variables.get(v.name), v.variable.size));
+    tf.tidy(() => all.forEach((v, i) => v.variable.assign(tf.reshape(values[i], v.variable.shape))));
+    tf.dispose(values);
+    this.runtime.restoreState(checkpoint.method);
+    this.optimizer.loadState(checkpoint.optimizer, new Map(all.map((v) => [v.name, v.variable.size])));
+    this.nextStep = checkpoint.step;
   }
 
   dispose(): void {

@@ -1,6 +1,6 @@
 /** What a method folder's runtime (index.ts) provides, and the helpers the runtimes share: targets, seeded init, low-rank runtimes. */
 import * as tf from '@tensorflow/tfjs';
-import type { AdapterRuntime, MethodContext, MethodVariable, ViewCell } from '../engine/adapter';
+import { STATELESS, type AdapterRuntime, type MethodContext, type MethodVariable, type ViewCell } from '../engine/adapter';
 import { lowRankAdapter, type LowRankModule } from '../engine/kernels';
 import { Rng, hashString, mixSeed } from '../engine/random';
 import type { BertConfig, LinearTarget, ModuleKind, StateDict } from '../engine/types';
@@ -62,6 +62,8 @@ export function lowRankRuntime(
   cells: readonly ViewCell[] = [],
 ): AdapterRuntime {
   return {
+    // A method with decisions of its own (AFLoRA) overrides these.
+    ...STATELESS,
     adapted: new Set(modules.keys()),
     trainsBase: false,
     lowRank: modules,

@@ -5,12 +5,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type {
-  AdapterMethod,
-  AdapterRuntime,
-  GradientClip,
-  MethodVariable,
-  ModelProbe,
+import {
+  STATELESS,
+  type AdapterMethod,
+  type AdapterRuntime,
+  type GradientClip,
+  type MethodVariable,
+  type ModelProbe,
 } from '../../src/engine/adapter';
 import type { EncodedExamples } from '../../src/engine/batches';
 import { Trainer, type TrainingRecipe } from '../../src/engine/trainer';
@@ -117,7 +118,8 @@ function fakeMethod(options: FakeOptions): AdapterMethod {
           }
           return { events: [], frozen: [] };
         },
-        dispose: () => vars.forEach((v) => v.variable.dispose()),
+        ...STATELESS,
+      dispose: () => vars.forEach((v) => v.variable.dispose()),
       };
     },
   };

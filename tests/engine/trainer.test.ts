@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { AdapterMethod, AdapterRuntime, MethodVariable } from '../../src/engine/adapter';
+import { STATELESS, type AdapterMethod, type AdapterRuntime, type MethodVariable } from '../../src/engine/adapter';
 import { Trainer, type TrainingRecipe } from '../../src/engine/trainer';
 import { softmaxRows } from '../../src/engine/metrics';
 import { randomBertWeights } from '../../src/engine/weights';
@@ -53,6 +53,7 @@ const freezeAtTwo: AdapterMethod = {
         frozen.add(victim.name);
         return { events: [{ type: 'freeze', step, name: victim.name, cell: cells[0].cell }], frozen: [victim.name] };
       },
+      ...STATELESS,
       dispose: () => vars.forEach((v) => v.variable.dispose()),
     };
   },

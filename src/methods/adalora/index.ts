@@ -7,7 +7,8 @@
  * lowest-scoring triplets (E_i := 0) on the budget schedule and, after T − tfinal, re-applies the fixed pattern.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { AdapterRuntime, AfterStepResult, CellValue, GradientClip, MethodContext, MethodEvent, MethodVariable, ViewCell } from '../../engine/adapter';
+import type { AdapterRuntime, AfterStepResult, CellValue, GradientClip, MethodContext, MethodEvent, MethodState, MethodVariable, ViewCell } from '../../engine/adapter';
+import { fromTensorData, tensorData } from '../../engine/checkpoint';
 import { OptionError } from '../../engine/options';
 import { linearTargets, type LinearTarget, type StateDict, type TensorData } from '../../engine/types';
 import { exportPeftAdaLora } from '../../io/export/peft';
@@ -179,6 +180,29 @@ class RankAllocator {
     return events;
   }
 
+  /** The smoothed importance of every variable and the ranks of the last allocation (the masks are variables). */
+  async save(): Promise<MethodState> {
+    const tensors: StateDict = new Map();
+    for (const [name, { avg, unc }] of this.importance) {
+      tensors.set(`${name}.avg`, await tensorData(avg));
+      tensors.set(`${name}.unc`, await tensorData(unc));
+    }
+    return { meta: { ranks: [...this.ranks], importance: [...this.importance.keys()] }, tensors };
+  }
+
+  restore(saved: MethodState): void {
+    const meta = saved.meta as { ranks?: number[]; importance?: string[] } | null;
+    if (!meta?.ranks || !meta.importance || meta.ranks.length !== this.ranks.length) throw new Error('checkpoint: not an AdaLoRA state of this run');
+    const byName = new Map<string, tf.Variable>(this.modules.flatMap((m) => [m.a, m.b, m.e].map((v, k) => [`${m.target.path}.lora_${'ABE'[k]}`, v] as const)));
+    for (const name of meta.importance) {
+      const variable = byName.get(name);
+      if (!variable) throw new Error(`checkpoint: AdaLoRA importance of ${name}, which this run does not have`);
+      const shaped = (part: string) => tf.tidy(() => tf.reshape(fromTensorData(`${name} ${part}`, saved.tensors.get(`${name}.${part}`), variable.size), variable.shape));
+      this.importance.set(name, { avg: shaped('avg'), unc: shaped('unc') });
+    }
+    meta.ranks.forEach((rank, i) => (this.ranks[i] = rank));
+  }
+
   dispose(): void {
     this.resetImportance();
   }
@@ -225,6 +249,8 @@ function createAdalora(ctx: MethodContext, options: AdaloraOptions): AdapterRunt
     async afterStep(step): Promise<AfterStepResult> {
       return { events: await allocator.allocate(step), frozen: [] };
     },
+    saveState: () => allocator.save(),
+    restoreState: (state) => allocator.restore(state),
     dispose() {
       allocator.dispose();
       for (const v of vars) v.variable.dispose();

@@ -11,6 +11,7 @@ import type {
   CellId,
   MethodContext,
   MethodEvent,
+  MethodState,
   MethodVariable,
   ViewCell,
 } from '../../engine/adapter';
@@ -173,6 +174,25 @@ class Freezer {
     return { events, frozen };
   }
 
+  /** The frozen matrices with their steps, and the score statistics of the others. */
+  async save(): Promise<MethodState> {
+    const { historyRows, tensors } = await this.state.save();
+    return { meta: { frozen: Object.fromEntries(this.frozen), historyRows }, tensors };
+  }
+
+  restore(saved: MethodState): void {
+    const meta = saved.meta as { frozen?: Record<string, number>; historyRows?: { step: number; names: string[] }[] } | null;
+    if (!meta?.frozen || !meta.historyRows) throw new Error('checkpoint: not an AFLoRA state');
+    for (const [name, step] of Object.entries(meta.frozen)) {
+      const v = this.byName.get(name);
+      if (!v) throw new Error(`checkpoint: ${name} froze, but it is not a trainable matrix of this run`);
+      v.variable.trainable = false;
+      this.frozen.set(name, step);
+    }
+    this.state.keepOnly(new Set(this.state.tensors.map((s) => s.name).filter((n) => !this.frozen.has(n))));
+    this.state.restore(meta.historyRows, saved.tensors);
+  }
+
   dispose(): void {
     this.state.dispose();
   }
@@ -260,6 +280,8 @@ function createAflora(ctx: MethodContext, options: AfloraOptions): AdapterRuntim
     observeGradients: (step, grads) => freezer.observe(step, grads),
     afterStep: (step) => freezer.afterStep(step),
     freezeSteps: () => freezer.frozen,
+    saveState: () => freezer.save(),
+    restoreState: (state) => freezer.restore(state),
   };
 }
 

@@ -4,6 +4,8 @@
  * ~0.5 ms of dispatch per op). Nothing here reads from the GPU except `read`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fromTensorData, tensorsData } from '../../engine/checkpoint';
+import type { StateDict } from '../../engine/types';
 import type { Sensitivity } from './schema';
 
 export interface ScoredTensor {
@@ -166,6 +168,23 @@ export class ScoreState {
     gatherIndex.dispose();
     this.segments = kept;
     this.rebuildSegmentIndex();
+  }
+
+  /** The running statistics as plain data, and the unread window starts (a checkpoint). */
+  async save(): Promise<{ historyRows: { step: number; names: string[] }[]; tensors: StateDict }> {
+    const { window, ibar, ubar, elementScore, history } = this;
+    return { historyRows: this.historyRows.map((r) => ({ step: r.step, names: [...r.names] })), tensors: await tensorsData({ window, ibar, ubar, elementScore, history }) };
+  }
+
+  /** Puts saved statistics back, on the segments this state holds now (keepOnly the saved ones first). */
+  restore(historyRows: readonly { step: number; names: string[] }[], tensors: StateDict): void {
+    const n = this.elementCount;
+    const read = (name: string, size?: number): tf.Tensor1D | null =>
+      tensors.has(name) ? (tf.tidy(() => tf.reshape(fromTensorData(`AFLoRA ${name}`, tensors.get(name), size), [-1])) as tf.Tensor1D) : null;
+    const next = { window: read('window', n), ibar: read('ibar', n), ubar: read('ubar', n), elementScore: read('elementScore', n), history: read('history') }; // history: read rows stay allocated, any width
+    for (const t of [this.window, this.ibar, this.ubar, this.elementScore, this.history]) t?.dispose();
+    Object.assign(this, next);
+    this.historyRows = historyRows.map((r) => ({ step: r.step, names: [...r.names] }));
   }
 
   dispose(): void {

@@ -10,6 +10,7 @@ import type {
   AdapterRuntime,
   AfterStepResult,
   MethodContext,
+  MethodState,
   MethodEvent,
   MethodVariable,
   ModelProbe,
@@ -63,6 +64,19 @@ class Allocator {
         throw new Error('ALoRA needs the engine probe batch (MethodContext.probe) to score its ranks');
       this.probe = ctx.probe(options.probeSize);
     }
+  }
+
+  /** Each module's slot states (pruned and dormant both hold gate 0, so the gates alone do not say). */
+  save(): MethodState {
+    return { meta: { states: this.modules.map((m) => [...m.states]) }, tensors: new Map() };
+  }
+
+  restore(saved: MethodState): void {
+    const states = (saved.meta as { states?: SlotState[][] } | null)?.states;
+    if (!states || states.length !== this.modules.length || states.some((s, i) => s.length !== this.modules[i].states.length)) {
+      throw new Error('checkpoint: not an ALoRA state of this run');
+    }
+    states.forEach((s, i) => (this.modules[i].states = [...s]));
   }
 
   activeCount(m: GatedModule): number {
@@ -223,6 +237,8 @@ function createAlora(ctx: MethodContext, options: AloraOptions): AdapterRuntime 
     activeParamCount: () =>
       gated.reduce((n, m) => n + allocator.activeCount(m) * (m.target.inFeatures + m.target.outFeatures), 0),
     afterStep: (step) => allocator.afterStep(step),
+    saveState: async () => allocator.save(),
+    restoreState: (state) => allocator.restore(state),
   };
 }
 

@@ -3,13 +3,15 @@
  * pooler) and, only when asked, the three embedding matrices too: their gradients are sparse gathers,
  * slow on the cpu backend and rarely worth it for sequence classification.
  */
-import type { AdapterRuntime } from '../../engine/adapter';
+import { STATELESS, type AdapterRuntime } from '../../engine/adapter';
 import { bertWeightShapes, CLASSIFIER_BIAS, CLASSIFIER_WEIGHT, EMBEDDING_NAMES, sizeOf } from '../../engine/weights';
 import type { MethodRuntime } from '../common';
 import type { FullOptions } from './schema';
 
 function createFull(_ctx: unknown, options: FullOptions): AdapterRuntime {
   return {
+    // The trained base weights are variables of the model: the engine checkpoints them.
+    ...STATELESS,
     adapted: new Set<string>(),
     trainsBase: true,
     trainsEmbeddings: options.trainEmbeddings,

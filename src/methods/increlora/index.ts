@@ -9,7 +9,8 @@
  * orthogonal regulariser; the one decision that reads the GPU is a growth round's scores.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { AdapterRuntime, AfterStepResult, MethodContext, MethodEvent, MethodVariable, ViewCell } from '../../engine/adapter';
+import type { AdapterRuntime, AfterStepResult, MethodContext, MethodEvent, MethodState, MethodVariable, ViewCell } from '../../engine/adapter';
+import { fromTensorData, tensorsData } from '../../engine/checkpoint';
 import { Rng } from '../../engine/random';
 import { linearScheduleFactor } from '../../engine/schedule';
 import { linearTargets, type LinearTarget, type StateDict, type TensorData } from '../../engine/types';
@@ -72,6 +73,8 @@ class IncreLoraRuntime implements AdapterRuntime {
   /** [N] EMAs Ī and Ū of the module scores (official exp_avg_ipt / exp_avg_unc). */
   private expIpt: tf.Tensor1D;
   private expUnc: tf.Tensor1D;
+  /** The step each added optimizer group opened at, by variable name (its restarted warm-up counts from there). */
+  private readonly groupStart = new Map<string, number>();
   private readonly scoreHook: (delta: tf.Tensor2D, module: Module) => tf.Tensor2D;
 
   constructor(
@@ -149,6 +152,7 @@ class IncreLoraRuntime implements AdapterRuntime {
     for (const v of vars) {
       v.variable.trainable = true;
       v.lrFactor = factor;
+      this.groupStart.set(v.name, step);
     }
   }
 
@@ -285,6 +289,53 @@ class IncreLoraRuntime implements AdapterRuntime {
 
   get total(): number {
     return this.totalRank;
+  }
+
+  /** Blocks created and ranks per module, the optimizer groups opened, the score EMAs and the last step's scores. */
+  async saveState(): Promise<MethodState> {
+    const meta = {
+      modules: this.modules.map((m) => ({ created: m.created, rank: m.rank })),
+      groups: Object.fromEntries(this.groupStart),
+      totalRank: this.totalRank,
+      rounds: this.rounds,
+      lastThreshold: this.lastThreshold,
+      hooks: this.hooks,
+    };
+    const scores = Object.fromEntries(this.modules.map((m, i) => [`score.${i}`, m.score]));
+    return { meta, tensors: await tensorsData({ expIpt: this.expIpt, expUnc: this.expUnc, ...scores }) };
+  }
+
+  restoreState(saved: MethodState): void {
+    type Meta = { modules: { created: number; rank: number }[]; groups: Record<string, number>; totalRank: number; rounds: number; lastThreshold: number | null; hooks: boolean };
+    const meta = saved.meta as Meta | null;
+    if (!meta?.modules || meta.modules.length !== this.modules.length || !meta.groups) throw new Error('checkpoint: not an IncreLoRA state of this run');
+    const byName = new Map(this.all.map((v) => [v.name, v]));
+    for (const [name, step] of Object.entries(meta.groups)) {
+      const v = byName.get(name);
+      if (!v) throw new Error(`checkpoint: IncreLoRA group member ${name}, which this run does not have`);
+      this.startGroup([v], step);
+    }
+    this.modules.forEach((m, i) => {
+      const { created, rank } = meta.modules[i];
+      if (!(created >= 1 && created <= m.blocks.length)) throw new Error(`checkpoint: ${m.target.path} has ${created} blocks, at most ${m.blocks.length} fit`);
+      m.created = created;
+      m.rank = rank;
+      tf.tidy(() => m.present.assign(tf.tensor1d(maskOf(this.plan.blockSizes, created))));
+      m.score?.dispose();
+      const score = saved.tensors.get(`score.${i}`);
+      m.score = score ? (tf.tidy(() => tf.reshape(fromTensorData(`IncreLoRA score ${i}`, score, 1), [])) as tf.Scalar) : null;
+    });
+    const ema = (name: string) => tf.tidy(() => tf.reshape(fromTensorData(`IncreLoRA ${name}`, saved.tensors.get(name), this.modules.length), [-1])) as tf.Tensor1D;
+    const [ipt, unc] = [ema('expIpt'), ema('expUnc')];
+    this.expIpt.dispose();
+    this.expUnc.dispose();
+    this.expIpt = ipt;
+    this.expUnc = unc;
+    this.totalRank = meta.totalRank;
+    this.rounds = meta.rounds;
+    this.lastThreshold = meta.lastThreshold;
+    this.hooks = meta.hooks;
+    this.refreshTrainable();
   }
 
   dispose(): void {
