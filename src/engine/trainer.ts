@@ -450,6 +450,8 @@ export class Trainer {
     this.runtime.restoreState(checkpoint.method);
     this.optimizer.loadState(checkpoint.optimizer, new Map(all.map((v) => [v.name, v.variable.size])));
     this.nextStep = checkpoint.step;
+    // The restored values are the last good adapter (a non-finite step rolls back to them).
+    this.keepLastGood();
   }
 
   dispose(): void {
