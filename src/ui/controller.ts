@@ -88,7 +88,10 @@ export function createController(client: WorkerClient): Controller {
     restoring = key;
     loadWeights(run.id)
       .then((kept) => {
-        if (kept && store.getState().run?.id === run.id) client.send({ type: 'restoreWeights', runId: run.id, file: kept.file, fingerprint: kept.fingerprint });
+        if (store.getState().run?.id !== run.id) return;
+        // Deleted meanwhile (another tab, or cleared): the run no longer claims weights it cannot get back.
+        if (!kept) store.dispatch({ type: 'weightsGone', runId: run.id });
+        else client.send({ type: 'restoreWeights', runId: run.id, file: kept.file, fingerprint: kept.fingerprint });
       })
       .catch(keep('the run (reading its weights)'));
   });
@@ -175,11 +178,14 @@ export function createController(client: WorkerClient): Controller {
     },
     async deleteRun(id) {
       await deleteRun(id);
+      // The run on show may be the deleted one: its weights are gone with it (the worker's copy stays usable).
+      store.dispatch({ type: 'weightsGone', runId: id });
       if (store.getState().overlay?.id === id) store.dispatch({ type: 'setOverlay', run: null });
       bumpRuns();
     },
     async deleteAllRuns() {
       await deleteAllRuns();
+      store.dispatch({ type: 'weightsGone', runId: null });
       store.dispatch({ type: 'setOverlay', run: null });
       store.dispatch({ type: 'notice', text: 'Deleted every kept run from this browser.' });
       bumpRuns();

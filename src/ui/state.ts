@@ -102,6 +102,8 @@ export type Action =
   | { type: 'restoreRun'; run: RunRecord }
   /** The current run's weights are kept (IndexedDB). */
   | { type: 'weightsKept'; runId: string; fingerprint: string }
+  /** A run's kept weights are gone from IndexedDB (the run was deleted, every run was, or they were not found); null: all runs. */
+  | { type: 'weightsGone'; runId: string | null }
   | { type: 'notice'; text: string | null }
   | { type: 'setOverlay'; run: RunRecord | null }
   | { type: 'dismissError'; id: number }
@@ -286,6 +288,12 @@ export function reducer(state: AppState, action: Action): AppState {
       return { ...state, notice: action.text };
     case 'weightsKept':
       return withRun(state, (run) => (run.id === action.runId ? { ...run, keptWeights: { fingerprint: action.fingerprint } } : run));
+    case 'weightsGone':
+      return withRun(state, (run) => {
+        if ((action.runId !== null && run.id !== action.runId) || !run.keptWeights) return run;
+        const { keptWeights: _gone, ...rest } = run;
+        return rest;
+      });
     case 'setOverlay':
       return { ...state, overlay: action.run };
     case 'dismissError':

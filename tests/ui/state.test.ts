@@ -141,6 +141,21 @@ describe('kept weights (runs that survive a reload)', () => {
     expect(weightsNote(run([{ type: 'restoreRun', run: bare }, model('aaaa')]))).toMatch(/weights were not kept/);
   });
 
+  it('a deleted run stops claiming kept weights (deleted alone, with all runs, or found missing)', () => {
+    const reloaded = run([{ type: 'restoreRun', run: finished.run! }, model('aaaa')]);
+    expect(weightsNote(reloaded)).toBe('Putting the kept weights back on the model…');
+    expect(reducer(reloaded, { type: 'weightsGone', runId: 'other' }).run!.keptWeights).toEqual({ fingerprint: 'aaaa' });
+    for (const runId of ['r1', null]) {
+      const gone = reducer(reloaded, { type: 'weightsGone', runId });
+      expect(gone.run!.keptWeights).toBeUndefined();
+      expect(weightsNote(gone)).toMatch(/weights were not kept/);
+    }
+    // The worker's own copy (trained here) still serves Export and Try it.
+    const deletedWhileHeld = reducer(finished, { type: 'weightsGone', runId: 'r1' });
+    expect(hasWeights(deletedWhileHeld)).toBe(true);
+    expect(weightsNote(deletedWhileHeld)).toBeNull();
+  });
+
   it('opening another kept run replaces a finished one (not a live one)', () => {
     const other = reducer(finished, { type: 'restoreRun', run: { ...finished.run!, id: 'r0' } });
     expect(other.run!.id).toBe('r0');
