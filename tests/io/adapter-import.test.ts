@@ -5,7 +5,9 @@ import { InputError } from '../../src/engine/errors';
 import type { StateDict } from '../../src/engine/types';
 import { MAX_ADAPTER_BYTES, readAdapterFiles, type AdapterFile } from '../../src/io/export/import';
 import { exportNative } from '../../src/io/export/native';
-import { exportPeftAdapter } from '../../src/io/export/peft';
+import { exportPeftAdapter, importPeftAdapter, peftDeltaWeights } from '../../src/io/export/peft';
+import { importNative } from '../../src/io/export/native';
+import { writeSafetensors } from '../../src/io/safetensors';
 
 const enc = (text: string) => new TextEncoder().encode(text);
 
@@ -78,6 +80,44 @@ describe('readAdapterFiles', () => {
     expect(failure([{ name: 'model.safetensors', bytes: Uint8Array.of(8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32) }]).message).toMatch(/is not an AFLoRA Playground adapter/);
     expect(failure([{ name: 'a.zip', bytes: enc('PK not a zip') }]).message).toMatch(/^a.zip is not a readable zip/);
     expect(failure([]).message).toBe('No adapter file was picked.');
+  });
+
+  it('types every read-side failure of the PEFT and native readers (raw SyntaxError / TypeError / Error before)', () => {
+    const thrown = (run: () => unknown): InputError => {
+      try {
+        run();
+      } catch (error) {
+        if (error instanceof InputError) return error;
+        throw new Error(`not an InputError: ${String(error)}`, { cause: error });
+      }
+      throw new Error('no error');
+    };
+    const [config, weights] = peftFiles();
+    const text = new TextDecoder().decode(config.bytes);
+    const deep = '['.repeat(100) + ']'.repeat(100);
+    expect(failure([{ name: 'adapter_config.json', bytes: enc(deep) }, weights]).message).toBe('adapter_config.json: JSON nested deeper than 64 levels.');
+    for (const read of [importPeftAdapter, peftDeltaWeights]) {
+      expect(thrown(() => read('{r: 8', weights.bytes)).message).toMatch(/^adapter_config.json is not valid JSON/);
+      expect(thrown(() => read('null', weights.bytes)).message).toBe('adapter_config.json is not a JSON object');
+      expect(thrown(() => read(deep, weights.bytes)).message).toMatch(/nested deeper than 64 levels/);
+      expect(thrown(() => read(JSON.stringify({ peft_type: 'IA3' }), weights.bytes)).message).toMatch(/^adapter_config.json: peft_type "IA3" is (not|neither)/);
+    }
+    // lora_A without its lora_B, and shapes that do not multiply.
+    const prefix = 'base_model.model.bert.encoder.layer.0.attention.self.query';
+    const lonely = writeSafetensors(new Map([[`${prefix}.lora_A.weight`, { shape: [2, 4], data: new Float32Array(8) }]]));
+    expect(thrown(() => peftDeltaWeights(text, lonely)).message).toBe('adapter_model.safetensors: bert.encoder.layer.0.attention.self.query has lora_A but no lora_B');
+    const mismatched = writeSafetensors(
+      new Map([
+        [`${prefix}.lora_A.weight`, { shape: [2, 4], data: new Float32Array(8) }],
+        [`${prefix}.lora_B.weight`, { shape: [4, 3], data: new Float32Array(12) }],
+      ]),
+    );
+    expect(thrown(() => peftDeltaWeights(text, mismatched)).message).toMatch(/has lora_A \[2, 4\] and lora_B \[4, 3\], not \[r, in\] and \[out, r\]$/);
+    // The native file: metadata that is missing or not JSON.
+    const native = (metadata: Record<string, string>) => writeSafetensors(new Map([['w', { shape: [1], data: new Float32Array(1) }]]), metadata);
+    expect(thrown(() => importNative(native({ format: 'aflora-playground/1' }))).message).toBe('adapter.safetensors: metadata "method" is missing.');
+    expect(thrown(() => importNative(native({ format: 'aflora-playground/1', method: 'lora', options: '{', run: '{}', freeze_log: '{}' }))).message).toMatch(/^adapter.safetensors: metadata "options" is not valid JSON/);
+    expect(thrown(() => importNative(native({ format: 'aflora-playground/1', method: 'lora', options: '{}', freeze_log: '{}' }))).message).toBe('adapter.safetensors: metadata "run" is missing.');
   });
 
   it('checks the sizes a zip declares before inflating anything', () => {

@@ -4,6 +4,7 @@
  * app's PEFT export). Everything wrong becomes an InputError that says what to pick instead; zip entries are
  * checked against a size limit before they are inflated.
  */
+import { parseJson } from '../json';
 import { InputError } from '../../engine/errors';
 import { MODULE_SUFFIX, type ModuleKind, type StateDict } from '../../engine/types';
 import { unzipSync } from 'fflate';
@@ -55,13 +56,9 @@ function kindOf(path: string): ModuleKind | null {
 }
 
 function readPeft(config: AdapterFile, weights: AdapterFile): ImportedAdapter {
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(new TextDecoder().decode(config.bytes)) as Record<string, unknown>;
-  } catch (error) {
-    throw new InputError(`${config.name} is not valid JSON (${(error as Error).message}).`, WHAT_TO_PICK);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(`${config.name} is not a JSON object.`, WHAT_TO_PICK);
+  const parsed = parseJson(new TextDecoder().decode(config.bytes), config.name, WHAT_TO_PICK);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InputError(`${config.name} is not a JSON object.`, WHAT_TO_PICK);
+  const json = parsed as Record<string, unknown>;
   if (json.peft_type !== 'LORA') throw new InputError(`${config.name}: peft_type ${JSON.stringify(json.peft_type ?? null)} cannot be imported; only LORA adapters can.`, WHAT_TO_PICK);
   for (const key of ['rank_pattern', 'alpha_pattern'] as const) {
     const pattern = json[key];
@@ -73,12 +70,8 @@ function readPeft(config: AdapterFile, weights: AdapterFile): ImportedAdapter {
   const alpha = json.lora_alpha;
   if (typeof r !== 'number' || !Number.isInteger(r) || r < 1) throw new InputError(`${config.name}: r must be a positive whole number (got ${JSON.stringify(r ?? null)}).`, WHAT_TO_PICK);
   if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0) throw new InputError(`${config.name}: lora_alpha must be a positive number (got ${JSON.stringify(alpha ?? null)}).`, WHAT_TO_PICK);
-  let imported: ReturnType<typeof importPeftAdapter>;
-  try {
-    imported = importPeftAdapter(new TextDecoder().decode(config.bytes), weights.bytes);
-  } catch (error) {
-    throw new InputError(`${weights.name}: ${(error as Error).message}`, WHAT_TO_PICK);
-  }
+  // Its errors are typed (a non-typed one is our bug and must show as one).
+  const imported = importPeftAdapter(new TextDecoder().decode(config.bytes), weights.bytes);
   const kinds = new Set<ModuleKind>();
   for (const name of imported.variables.keys()) {
     const path = /^(.*)\.lora_[AB]$/.exec(name)?.[1];
@@ -111,10 +104,6 @@ export function readAdapterFiles(files: readonly AdapterFile[]): ImportedAdapter
   if (config || weights) throw new InputError(`A PEFT adapter needs both adapter_config.json and adapter_model.safetensors; only ${config ? config.name : weights!.name} was picked.`, WHAT_TO_PICK);
   const native = all.find((f) => /\.safetensors$/i.test(f.name));
   if (!native) throw new InputError(`${all.map((f) => f.name).join(', ')}: no adapter among them.`, WHAT_TO_PICK);
-  try {
-    const adapter = importNative(native.bytes, native.name);
-    return { format: 'native', file: native.name, method: adapter.method, options: adapter.options, run: adapter.run, variables: adapter.variables };
-  } catch (error) {
-    throw new InputError((error as Error).message, WHAT_TO_PICK);
-  }
+  const adapter = importNative(native.bytes, native.name);
+  return { format: 'native', file: native.name, method: adapter.method, options: adapter.options, run: adapter.run, variables: adapter.variables };
 }

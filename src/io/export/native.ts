@@ -4,7 +4,9 @@
  * header metadata, the method, its options, the run config and the freeze log (JSON strings).
  * Unlike the PEFT export nothing is folded, so a run can resume or be inspected exactly.
  */
+import { InputError } from '../../engine/errors';
 import type { StateDict } from '../../engine/types';
+import { parseJson } from '../json';
 import { parseSafetensors, toStateDict, writeSafetensors } from '../safetensors';
 
 export const NATIVE_FORMAT = 'aflora-playground/1';
@@ -31,25 +33,20 @@ export function exportNative(adapter: NativeAdapter): Uint8Array {
   });
 }
 
+const HINT = 'Pick the .safetensors file this app exported (PEFT adapters: adapter_config.json + adapter_model.safetensors).';
+
 function parseMeta<T>(metadata: Record<string, string>, key: string, fileName: string): T {
   const text = metadata[key];
-  if (text === undefined) throw new Error(`${fileName}: metadata "${key}" is missing`);
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new Error(`${fileName}: metadata "${key}" is not valid JSON`);
-  }
+  if (text === undefined) throw new InputError(`${fileName}: metadata "${key}" is missing.`, HINT);
+  return parseJson(text, `${fileName}: metadata "${key}"`, HINT) as T;
 }
 
 export function importNative(bytes: Uint8Array, fileName = 'adapter.safetensors'): NativeAdapter {
   const { tensors, metadata } = parseSafetensors(bytes, fileName);
   if (metadata.format !== NATIVE_FORMAT) {
-    throw new Error(
-      `${fileName} is not an AFLoRA Playground adapter (format ${JSON.stringify(metadata.format ?? null)}, expected ${NATIVE_FORMAT}); ` +
-        'PEFT adapters are imported from their adapter_config.json + adapter_model.safetensors',
-    );
+    throw new InputError(`${fileName} is not an AFLoRA Playground adapter (format ${JSON.stringify(metadata.format ?? null)}, expected ${NATIVE_FORMAT}).`, HINT);
   }
-  if (!metadata.method) throw new Error(`${fileName}: metadata "method" is missing`);
+  if (!metadata.method) throw new InputError(`${fileName}: metadata "method" is missing.`, HINT);
   return {
     method: metadata.method,
     baseModel: metadata.base_model ?? '',

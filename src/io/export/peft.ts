@@ -13,6 +13,8 @@
  * - exportPeftAdaLora: PEFT's own ADALORA format (lora_A / lora_E / lora_B resized by its rank_pattern).
  */
 import type { StateDict, TensorData } from '../../engine/types';
+import { InputError } from '../../engine/errors';
+import { parseJson } from '../json';
 import { parseSafetensors, toStateDict, writeSafetensors } from '../safetensors';
 
 const PREFIX = 'base_model.model.';
@@ -328,14 +330,25 @@ export function exportPeftAdaLora(input: AdaLoraExportInput): PeftAdapter {
   return adapterOf(config, tensors);
 }
 
+const PEFT_HINT = 'Pick the adapter_config.json and adapter_model.safetensors that PEFT (or this app) wrote together.';
+
+function bad(problem: string): never {
+  throw new InputError(problem, PEFT_HINT);
+}
+
+function readPeftConfig(text: string): Record<string, unknown> {
+  const config = parseJson(text, 'adapter_config.json', PEFT_HINT);
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) bad('adapter_config.json is not a JSON object');
+  return config as Record<string, unknown>;
+}
+
 /** Reads a PEFT LoRA adapter back into method variable names (lora_A / lora_B / classifier) and its scaling. */
 export function importPeftAdapter(
   configJson: string,
   safetensors: Uint8Array,
 ): { variables: StateDict; r: number; loraAlpha: number; baseModel: string | null } {
-  const config = JSON.parse(configJson) as Record<string, unknown>;
-  if (config.peft_type !== 'LORA')
-    throw new Error(`adapter_config.json: peft_type ${String(config.peft_type)} is not LORA`);
+  const config = readPeftConfig(configJson);
+  if (config.peft_type !== 'LORA') bad(`adapter_config.json: peft_type ${JSON.stringify(config.peft_type ?? null)} is not LORA`);
   const variables: StateDict = new Map();
   for (const [key, tensor] of toStateDict(
     parseSafetensors(safetensors, 'adapter_model.safetensors').tensors,
@@ -372,10 +385,9 @@ export function peftDeltaWeights(
   configJson: string,
   safetensors: Uint8Array,
 ): { deltas: Map<string, TensorData>; head: StateDict } {
-  const config = JSON.parse(configJson) as Record<string, unknown>;
+  const config = readPeftConfig(configJson);
   const type = config.peft_type;
-  if (type !== 'LORA' && type !== 'ADALORA')
-    throw new Error(`adapter_config.json: peft_type ${String(type)} is neither LORA nor ADALORA`);
+  if (type !== 'LORA' && type !== 'ADALORA') bad(`adapter_config.json: peft_type ${JSON.stringify(type ?? null)} is neither LORA nor ADALORA`);
   const tensors = toStateDict(parseSafetensors(safetensors, 'adapter_model.safetensors').tensors);
   const suffix = type === 'LORA' ? '.weight' : '';
   const deltas = new Map<string, TensorData>();
@@ -387,30 +399,31 @@ export function peftDeltaWeights(
     const path = name.slice(0, -`.lora_A${suffix}`.length);
     const a = tensor;
     const b = tensors.get(`${PREFIX}${path}.lora_B${suffix}`);
-    if (!b) throw new Error(`adapter_model.safetensors: ${path} has lora_A but no lora_B`);
+    if (!b) bad(`adapter_model.safetensors: ${path} has lora_A but no lora_B`);
     const [rank, inFeatures] = a.shape;
-    const out = b.shape[0];
+    const out = b!.shape[0];
+    if (a.shape.length !== 2 || b!.shape.length !== 2 || b!.shape[1] !== rank) {
+      bad(`adapter_model.safetensors: ${path} has lora_A [${a.shape.join(', ')}] and lora_B [${b!.shape.join(', ')}], not [r, in] and [out, r]`);
+    }
     let scale: number;
     let e: TensorData | undefined;
     if (type === 'LORA') {
       const r = patternValue(config.rank_pattern, path, Number(config.r));
       const alpha = patternValue(config.alpha_pattern, path, Number(config.lora_alpha));
-      if (r !== rank)
-        throw new Error(`adapter_config.json: ${path} has rank ${rank} in the file, ${r} in the config`);
+      if (r !== rank) bad(`adapter_config.json: ${path} has rank ${rank} in the file, ${r} in the config`);
       scale = alpha / r;
     } else {
       const alpha = Number(config.lora_alpha);
       scale = (alpha > 0 ? alpha : Number(config.init_r)) / (Number(config.init_r) + 1e-5);
       e = tensors.get(`${PREFIX}${path}.lora_E`);
-      if (!e || e.data.length !== rank)
-        throw new Error(`adapter_model.safetensors: ${path} has no lora_E of rank ${rank}`);
+      if (!e || e.data.length !== rank) bad(`adapter_model.safetensors: ${path} has no lora_E of rank ${rank}`);
     }
     const delta = new Float32Array(out * inFeatures);
     for (let o = 0; o < out; o++) {
       for (let i = 0; i < inFeatures; i++) {
         let sum = 0;
         for (let k = 0; k < rank; k++)
-          sum += b.data[o * rank + k] * (e ? e.data[k] : 1) * a.data[k * inFeatures + i];
+          sum += b!.data[o * rank + k] * (e ? e.data[k] : 1) * a.data[k * inFeatures + i];
         delta[o * inFeatures + i] = scale * sum;
       }
     }
