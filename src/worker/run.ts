@@ -8,6 +8,7 @@ import { Trainer } from '../engine/trainer';
 import type { EncodedExamples, StateDict } from '../engine/types';
 import { encodeExamples, type PreparedDataset } from '../io/datasets';
 import { exportNative } from '../io/export/native';
+import { withLabelNames } from '../io/export/peft';
 import type { LoadedModel } from '../io/model/model-source';
 import { adapterMethod, type BoundMethod } from '../methods/registry';
 import { InputError } from '../engine/errors';
@@ -243,7 +244,7 @@ export class Run {
     const baseModel = this.config.model.hubId ?? this.config.model.name;
     if (format === 'peft') {
       if (!this.method.exportPeft) throw new InputError(`${this.config.method.id} has no PEFT form.`, 'Export the native file instead.');
-      const adapter = this.method.exportPeft(state, baseModel, { totalSteps: this.plan.totalSteps });
+      const adapter = withLabelNames(this.method.exportPeft(state, baseModel, { totalSteps: this.plan.totalSteps }), this.config.data.task === 'regression' ? [] : this.config.data.labelNames);
       return [
         { name: 'adapter_config.json', bytes: new TextEncoder().encode(adapter.files['adapter_config.json']) },
         { name: 'adapter_model.safetensors', bytes: adapter.files['adapter_model.safetensors'] },

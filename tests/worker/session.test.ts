@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseBertConfig } from '../../src/engine/config';
 import { randomBertWeights } from '../../src/engine/weights';
 import { importNative } from '../../src/io/export/native';
+import { readAdapterFiles } from '../../src/io/export/import';
 import { parseSafetensors, toStateDict, writeSafetensors } from '../../src/io/safetensors';
 import type { Command, DataPreview, WorkerEvent } from '../../src/worker/protocol';
 import { buildRunConfig, type RunConfig } from '../../src/worker/run-config';
@@ -156,6 +157,11 @@ describe('worker session', () => {
     expect(Object.fromEntries(logged)).toEqual(Object.fromEntries(freezes.map((f) => [f.name, f.step])));
     const [peft] = only(await send({ type: 'export', format: 'peft' }), 'exported');
     expect(peft.files.map((f) => f.name)).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    // The class names as the user gave them, as transformers' config carries them; the import reads them back.
+    const adapterConfig = JSON.parse(strFromU8(peft.files[0].bytes));
+    expect(adapterConfig).toMatchObject({ id2label: { 0: 'NEGATIVE', 1: 'POSITIVE' }, label2id: { NEGATIVE: 0, POSITIVE: 1 }, base_model_name_or_path: config.model.name });
+    const reimported = readAdapterFiles(peft.files.map((f) => ({ name: f.name, bytes: f.bytes })));
+    expect(reimported.format === 'peft' && reimported.labels).toEqual(['NEGATIVE', 'POSITIVE']);
     // The PyTorch project: the config, the data as loaded, the model read from disk (not on the Hub), the package.
     const [project] = only(await send({ type: 'export', format: 'pytorch' }), 'exported');
     expect(project.files.map((f) => f.name)).toEqual(['aflora-tiny-pytorch.zip']);

@@ -154,14 +154,25 @@ function loraConfig(
   };
 }
 
-function adapterOf(config: Record<string, unknown>, tensors: StateDict): PeftAdapter {
+/**
+ * The adapter with the run's class names as id2label / label2id in adapter_config.json (what transformers'
+ * config carries; the app's import reads id2label back). Regression (no names): unchanged.
+ */
+export function withLabelNames(adapter: PeftAdapter, names: readonly string[]): PeftAdapter {
+  if (names.length === 0) return adapter;
+  const id2label = Object.fromEntries(names.map((name, i) => [String(i), name]));
+  const label2id = Object.fromEntries(names.map((name, i) => [name, i]));
+  return adapterOf({ ...adapter.config, id2label, label2id }, adapter.tensors, adapter.files['adapter_model.safetensors']);
+}
+
+function adapterOf(config: Record<string, unknown>, tensors: StateDict, weights?: Uint8Array): PeftAdapter {
   const configText = JSON.stringify(config, null, 2) + '\n';
   return {
     config,
     tensors,
     files: {
       'adapter_config.json': configText,
-      'adapter_model.safetensors': writeSafetensors(tensors, { format: 'pt' }),
+      'adapter_model.safetensors': weights ?? writeSafetensors(tensors, { format: 'pt' }),
     },
   };
 }
