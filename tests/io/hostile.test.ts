@@ -270,3 +270,57 @@ describe('datasets', () => {
     expect(table.errors[0].message).toMatch(/nested deeper than 64 levels/);
   });
 });
+
+describe('the page, the Hub and big datasets (issue #13 list)', () => {
+  it('refuses Hub ids and revisions with .. segments before any request', async () => {
+    const { loadModel } = await import('../../src/io/model/model-source');
+    const fetch = () => Promise.reject(new Error('no request may be made'));
+    for (const repo of ['a/../b', '../x', 'org/..', 'org/a..b']) {
+      await expect(loadModel({ kind: 'hub', repo }, { fetch, cache: null })).rejects.toMatchObject({ kind: 'bad-input', message: `"${repo}" is not a Hugging Face repo id.` });
+    }
+    await expect(loadModel({ kind: 'hub', repo: 'org/m', revision: '..' }, { fetch, cache: null })).rejects.toMatchObject({ kind: 'bad-input', message: '".." is not a revision.' });
+  });
+
+  it('caps downloads: a Content-Length over the limit is refused unread, a stream without one is cut at the limit', async () => {
+    const { download } = await import('../../src/io/model/fetch');
+    let cancelled = 0;
+    const declared = async () =>
+      new Response(new ReadableStream({ cancel: () => void cancelled++ }), { headers: { 'content-length': String(2 ** 31) } });
+    await expect(download('https://huggingface.co/x', 'model.safetensors', { fetch: declared, cache: null })).rejects.toMatchObject({
+      kind: 'limit-exceeded',
+      message: 'model.safetensors: one downloaded model file is 2 GB; the limit is 1 GB.',
+    });
+    expect(cancelled).toBe(1);
+    // One shared 64 MB chunk, sent over and over: the count passes 1 GB without that memory being used.
+    const chunk = new Uint8Array(64 * 2 ** 20);
+    let sent = 0;
+    const endless = async () =>
+      new Response(
+        new ReadableStream({
+          pull: (controller) => void (sent++, controller.enqueue(chunk)),
+          cancel: () => void cancelled++,
+        }),
+      );
+    await expect(download('https://huggingface.co/x', 'pytorch_model.bin', { fetch: endless, cache: null })).rejects.toMatchObject({ kind: 'limit-exceeded' });
+    expect(cancelled).toBe(2);
+    expect(sent).toBeLessThanOrEqual(18);
+  });
+
+  it('ships a CSP that allows only the own origin and the Hugging Face hosts (no inline scripts in production)', async () => {
+    const { contentSecurityPolicy } = await import('../../vite.config');
+    const policy = Object.fromEntries(contentSecurityPolicy(false).split('; ').map((d) => [d.split(' ')[0], d.split(' ').slice(1)]));
+    expect(policy['default-src']).toEqual(["'self'"]);
+    expect(policy['script-src']).toEqual(["'self'"]);
+    expect(policy['connect-src']).toEqual(["'self'", 'https://huggingface.co', 'https://*.huggingface.co', 'https://*.hf.co']);
+    expect(policy['object-src']).toEqual(["'none'"]);
+  });
+
+  it('previews 130k regression rows with their range (Math.min(...values) blanked the page)', async () => {
+    const { DataStore } = await import('../../src/worker/data');
+    const text = 'text,score\n' + Array.from({ length: 130_000 }, (_, i) => `row ${i},${(i % 1000) / 100 - 2}`).join('\n');
+    const preview = await new DataStore().load({ name: 'r', train: { name: 'r.csv', text }, validation: null }, { text: 'text', textPair: null, label: 'score' }, 'regression', { validationFraction: 0.1, validationSeed: 1 });
+    expect(preview.usable).toBe(true);
+    expect(preview.range).toEqual({ min: -2, max: 7.99 });
+    expect(preview.trainRows + preview.validationRows).toBe(130_000);
+  });
+});
