@@ -95,7 +95,9 @@ function parseArgs(argv: string[]): Args {
 
 function bertConfig(model: string, dropout: number): BertConfig {
   return {
+    family: 'bert',
     ...MODELS[model],
+    embeddingSize: MODELS[model].hiddenSize,
     vocabSize: 30522,
     maxPositions: 512,
     typeVocabSize: 2,
@@ -103,6 +105,7 @@ function bertConfig(model: string, dropout: number): BertConfig {
     hiddenAct: 'gelu',
     hiddenDropout: dropout,
     attentionDropout: dropout,
+    classifierDropout: dropout,
     numLabels: 2,
     padTokenId: 0,
   };

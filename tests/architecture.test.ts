@@ -27,7 +27,7 @@ const layerOf = (path: string) => path.split('/')[0];
 const RULES: Record<string, { allow: string[]; allowTypes?: string[] }> = {
   engine: { allow: ['engine/'] },
   methods: { allow: ['engine/', 'methods/', 'io/export/'] },
-  io: { allow: ['io/', 'engine/types', 'engine/random', 'engine/config', 'engine/weights', 'engine/errors'] },
+  io: { allow: ['io/', 'engine/types', 'engine/random', 'engine/config', 'engine/weights', 'engine/errors', 'engine/families'] },
   worker: { allow: ['engine/', 'methods/', 'io/', 'worker/'] },
   ui: {
     allow: ['ui/', 'methods/catalog', 'methods/entry', 'methods/glue', 'engine/errors', 'engine/options', 'engine/recipe', 'engine/types', 'io/export/logs', 'io/export/zip', 'io/presets', 'worker/protocol', 'worker/client', 'worker/events', 'worker/run-config'],

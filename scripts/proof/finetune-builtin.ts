@@ -23,7 +23,7 @@ import { randomBertWeights } from '../../src/engine/weights';
 import { adapterMethod } from '../../src/methods/registry';
 import { encodeExamples, type PreparedDataset } from '../../src/io/datasets';
 import { loadDataset } from './datasets';
-import type { WordPieceTokenizer } from '../../src/io/tokenizer/wordpiece';
+import type { Tokenizer } from '../../src/io/tokenizer/tokenizer';
 import { loadModelDir, parseArgs, selectBackend, type ModelDir } from './model-dir';
 
 interface RunResult {
@@ -35,7 +35,7 @@ interface RunResult {
   seconds: number;
 }
 
-function encode(tokenizer: WordPieceTokenizer, prepared: PreparedDataset, rows: PreparedDataset['train'], maxLength: number): EncodedExamples {
+function encode(tokenizer: Tokenizer, prepared: PreparedDataset, rows: PreparedDataset['train'], maxLength: number): EncodedExamples {
   return encodeExamples(tokenizer, rows, prepared.task, maxLength);
 }
 

@@ -11,14 +11,14 @@ import type { BertConfig, StateDict } from '../../src/engine/types';
 import { loadModel, type NamedBytes } from '../../src/io/model/model-source';
 import { normalizeBertWeights } from '../../src/io/model/weights';
 import { parseSafetensors, toStateDict } from '../../src/io/safetensors';
-import type { WordPieceTokenizer } from '../../src/io/tokenizer/wordpiece';
+import type { Tokenizer } from '../../src/io/tokenizer/tokenizer';
 
 export interface ModelDir {
   config: BertConfig;
   weights: StateDict;
   /** Tensors the engine initialises itself (e.g. the classifier of a pre-trained checkpoint). */
   missing: string[];
-  tokenizer: WordPieceTokenizer | null;
+  tokenizer: Tokenizer | null;
 }
 
 export async function loadModelDir(dir: string): Promise<ModelDir> {

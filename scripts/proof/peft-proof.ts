@@ -6,12 +6,11 @@
 import type { EncodedExamples } from '../../src/engine/batches';
 import { Rng } from '../../src/engine/random';
 import { Trainer, DEFAULT_RECIPE, type TrainingRecipe } from '../../src/engine/trainer';
+import { logitsWeightName, parseModulePath } from '../../src/engine/families';
 import {
-  MODULE_SUFFIX,
   type BertConfig,
   type ModuleKind,
   type StateDict,
-  type TensorData,
 } from '../../src/engine/types';
 import {
   importPeftAdapter,
@@ -183,13 +182,8 @@ export async function trainAndExport(
   }
 }
 
-const KIND_BY_SUFFIX = new Map(
-  Object.entries(MODULE_SUFFIX).map(([kind, suffix]) => [suffix, kind as ModuleKind]),
-);
-
 function kindOf(modulePath: string): ModuleKind {
-  const suffix = modulePath.replace(/^bert\.encoder\.layer\.\d+\./, '');
-  const kind = KIND_BY_SUFFIX.get(suffix);
+  const kind = parseModulePath(modulePath)?.kind;
   if (!kind) throw new Error(`not an encoder linear: ${modulePath}`);
   return kind;
 }
@@ -242,11 +236,8 @@ export function mergeIntoBase(weights: StateDict, adapter: PeftAdapter): StateDi
       throw new Error(`${path}: ΔW [${delta.shape}] does not fit W0 [${w0.shape}]`);
     merged.set(`${path}.weight`, { shape: [...w0.shape], data: w0.data.map((v, i) => v + delta.data[i]) });
   }
-  for (const name of ['classifier.weight', 'classifier.bias']) {
-    const tensor: TensorData | undefined = head.get(name);
-    if (!tensor) throw new Error(`adapter has no ${name}`);
-    merged.set(name, tensor);
-  }
+  if (!logitsWeightName(head.keys())) throw new Error('adapter has no classifier');
+  for (const [name, tensor] of head) merged.set(name, tensor);
   return merged;
 }
 

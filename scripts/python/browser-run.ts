@@ -13,6 +13,7 @@ import { prepareDataset } from '../../src/io/datasets';
 import { encodeExamples } from '../../src/io/datasets/dataset';
 import { writeSafetensors } from '../../src/io/safetensors';
 import { adapterMethod } from '../../src/methods/registry';
+import { maxSequenceLength } from '../../src/engine/families';
 import { Trainer } from '../../src/engine/trainer';
 import { parseRunConfig } from '../../src/worker/run-config';
 import { loadModelDir, parseArgs, selectBackend } from '../proof/model-dir';
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
   const regression = data.task === 'regression';
   // Dropout 0: the two frameworks draw different masks; everything else is the app's run as configured.
   const modelConfig = { ...model.config, numLabels: regression ? 1 : data.labels.length, hiddenDropout: 0, attentionDropout: 0 };
-  const seqLen = Math.min(recipe.maxLength, modelConfig.maxPositions);
+  const seqLen = Math.min(recipe.maxLength, maxSequenceLength(modelConfig));
   const train = encodeExamples(model.tokenizer, prepared.train, data.task, seqLen);
   const validation = encodeExamples(model.tokenizer, prepared.validation, data.task, seqLen);
   const trainer = new Trainer({ config: modelConfig, weights: model.weights, method: adapterMethod(config.method.id, config.method.options), train, validation, recipe });

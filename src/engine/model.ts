@@ -1,20 +1,25 @@
 /**
- * BertForSequenceClassification forward pass in TF.js (post-LN BERT encoder + pooler + classifier), with every
- * adapted encoder linear routed through the adapter method's runtime. Weights use PyTorch names and layouts
+ * The *ForSequenceClassification forward pass of every family in families.ts (post-LN BERT-style encoders: BERT,
+ * DistilBERT, RoBERTa, ELECTRA) in TF.js, with every adapted encoder linear routed through the adapter method's
+ * runtime. The family's layout names the weights; its embeddings, dropout points and head follow transformers. Weights use PyTorch names and layouts
  * (Linear weight [out, in], applied with transposeB so no transposes are materialised). Every fused op is an
  * engine/kernels function: its WGSL program or its composite, as the Trainer's `withKernels` scope says.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AdapterRuntime, MethodVariable } from './adapter';
+import { FAMILIES, type FamilyLayout } from './families';
 import * as kernels from './kernels';
 import { mixSeed } from './random';
-import { linearTargets, type BertConfig, type LinearTarget, type StateDict } from './types';
+import { linearTargets, type BertConfig, type HiddenAct, type LinearTarget, type StateDict } from './types';
 import {
-  EMBEDDING_NAMES,
   attentionLayerNorm,
   bertWeightShapes,
+  embeddingMatrixNames,
+  headLinears,
   initHeadTensor,
+  isHeadWeight,
   isLayerNormName,
+  isOptionalWeight,
   outputLayerNorm,
 } from './weights';
 
@@ -25,7 +30,7 @@ export const MASK_NEGATIVE = -1e9;
 export interface ModelBatch {
   /** int32 [B, S] */
   inputIds: tf.Tensor2D;
-  /** int32 [B, S] */
+  /** int32 [B, S]; read only by families with token types. */
   tokenTypeIds: tf.Tensor2D;
   /** float32 [B, 1, 1, S]: 0 for real tokens, MASK_NEGATIVE for padding. */
   additiveMask: tf.Tensor4D;
@@ -54,6 +59,7 @@ export interface InitNote {
 
 export class BertModel {
   readonly config: BertConfig;
+  readonly family: FamilyLayout;
   readonly targets: readonly LinearTarget[];
   /** Classifier head variables (always trained). */
   readonly head: MethodVariable[] = [];
@@ -67,15 +73,17 @@ export class BertModel {
 
   constructor(config: BertConfig, weights: StateDict, options: BertModelOptions) {
     this.config = config;
+    this.family = FAMILIES[config.family];
     this.targets = linearTargets(config);
     for (const target of this.targets) this.targetByPath.set(target.path, target);
 
+    const embeddingMatrices = new Set(embeddingMatrixNames(config));
     const missing: string[] = [];
     for (const [name, shape] of bertWeightShapes(config)) {
-      const isHead = name.startsWith('classifier.') || name.startsWith('bert.pooler.');
+      const isHead = isHeadWeight(config, name);
       let tensorData = weights.get(name);
       if (!tensorData || !sameShape(tensorData.shape, shape)) {
-        if (!isHead) {
+        if (!isHead && !isOptionalWeight(config, name)) {
           if (!tensorData) missing.push(name);
           else missing.push(`${name} (shape [${tensorData.shape}] instead of [${shape}])`);
           continue;
@@ -85,9 +93,7 @@ export class BertModel {
         tensorData = initHeadTensor(name, shape, options.seed);
       }
       const value = tf.tensor(tensorData.data, shape, 'float32');
-      const isEmbeddingMatrix = (EMBEDDING_NAMES as readonly string[]).includes(name);
-      const trains =
-        name.startsWith('classifier.') || (options.trainBase && (!isEmbeddingMatrix || options.trainEmbeddings));
+      const trains = isHead || (options.trainBase && (!embeddingMatrices.has(name) || options.trainEmbeddings));
       if (!trains) {
         this.params.set(name, value);
         continue;
@@ -96,19 +102,14 @@ export class BertModel {
       value.dispose();
       this.params.set(name, variable);
       const isBiasLike = name.endsWith('.bias') || isLayerNormName(name);
-      const entry: MethodVariable = {
-        name,
-        variable,
-        lrGroup: name.startsWith('classifier.') ? 'classifier' : 'adapter',
-        decays: !isBiasLike,
-      };
-      (name.startsWith('classifier.') ? this.head : this.trainableBase).push(entry);
+      const entry: MethodVariable = { name, variable, lrGroup: isHead ? 'classifier' : 'adapter', decays: !isBiasLike };
+      (isHead ? this.head : this.trainableBase).push(entry);
     }
     if (missing.length > 0) {
       this.dispose();
       throw new Error(
-        `The checkpoint lacks ${missing.length} BERT weight(s), e.g. ${missing.slice(0, 4).join(', ')}. ` +
-          'Load a complete BERT checkpoint (BertModel / BertForMaskedLM / BertForSequenceClassification weights).',
+        `The checkpoint lacks ${missing.length} ${this.family.label} weight(s), e.g. ${missing.slice(0, 4).join(', ')}. ` +
+          `Load a complete ${this.family.label} checkpoint (the base model, its masked-LM or its sequence-classification weights).`,
       );
     }
   }
@@ -124,50 +125,91 @@ export class BertModel {
   forward(batch: ModelBatch, runtime: AdapterRuntime | null, options: ForwardOptions): tf.Tensor2D {
     this.dropoutCalls = 0;
     const { hiddenSize: h, numHeads, numLayers } = this.config;
+    const family = this.family;
     const [b, s] = batch.inputIds.shape;
     const tokens = b * s;
-
-    // Embeddings: word + token type ([T, H] gathers) + positions 0..S-1 broadcast over the batch.
-    const words = tf.gather(this.param(EMBEDDING_NAMES[0]), tf.reshape(batch.inputIds, [tokens]));
-    const types = tf.gather(this.param(EMBEDDING_NAMES[2]), tf.reshape(batch.tokenTypeIds, [tokens]));
-    const positions = tf.slice(this.param(EMBEDDING_NAMES[1]), [0, 0], [s, h]); // [S, H]
-    const summed = tf.add(tf.reshape(tf.add(words, types), [b, s, h]), positions); // [B, S, H]
-    let hidden = this.layerNorm(tf.reshape(summed, [tokens, h]) as tf.Tensor2D, 'bert.embeddings.LayerNorm');
-    hidden = this.dropout(hidden, this.config.hiddenDropout, options);
+    let hidden = this.embed(batch, options);
 
     const headSize = h / numHeads;
     const toHeads = (x: tf.Tensor2D): tf.Tensor4D =>
       tf.transpose(tf.reshape(x, [b, s, numHeads, headSize]), [0, 2, 1, 3]); // [B, nH, S, dh]
 
     for (let layer = 0; layer < numLayers; layer++) {
-      const prefix = `bert.encoder.layer.${layer}`;
+      const prefix = family.layerPrefix(layer);
+      const path = (kind: LinearTarget['kind']) => `${prefix}.${family.moduleSuffix[kind]}`;
       // Self-attention.
-      const query = this.adaptedLinear(hidden, `${prefix}.attention.self.query`, runtime, options);
-      const key = this.adaptedLinear(hidden, `${prefix}.attention.self.key`, runtime, options);
-      const value = this.adaptedLinear(hidden, `${prefix}.attention.self.value`, runtime, options);
+      const query = this.adaptedLinear(hidden, path('query'), runtime, options);
+      const key = this.adaptedLinear(hidden, path('key'), runtime, options);
+      const value = this.adaptedLinear(hidden, path('value'), runtime, options);
       const rawScores = tf.matMul(toHeads(query), toHeads(key), false, true) as tf.Tensor4D; // [B, nH, S, S]
       let probs = kernels.maskedSoftmax(rawScores, batch.additiveMask, 1 / Math.sqrt(headSize));
       probs = this.dropout(probs, this.config.attentionDropout, options);
       const context = tf.matMul(probs, toHeads(value)); // [B, nH, S, dh]
       const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [tokens, h]) as tf.Tensor2D;
-      const attnOut = this.dropout(
-        this.adaptedLinear(merged, `${prefix}.attention.output.dense`, runtime, options),
-        this.config.hiddenDropout,
-        options,
-      );
-      hidden = this.layerNorm(tf.add(attnOut, hidden), attentionLayerNorm(layer));
+      let attnOut = this.adaptedLinear(merged, path('attn_out'), runtime, options);
+      if (family.attentionOutputDropout) attnOut = this.dropout(attnOut, this.config.hiddenDropout, options);
+      hidden = this.layerNorm(tf.add(attnOut, hidden), attentionLayerNorm(layer, family.id));
 
       // Feed-forward.
-      const inter = this.activation(this.adaptedLinear(hidden, `${prefix}.intermediate.dense`, runtime, options));
-      const out = this.dropout(this.adaptedLinear(inter, `${prefix}.output.dense`, runtime, options), this.config.hiddenDropout, options);
-      hidden = this.layerNorm(tf.add(out, hidden), outputLayerNorm(layer));
+      const inter = this.activation(this.adaptedLinear(hidden, path('inter'), runtime, options), this.config.hiddenAct);
+      const out = this.dropout(this.adaptedLinear(inter, path('out'), runtime, options), this.config.hiddenDropout, options);
+      hidden = this.layerNorm(tf.add(out, hidden), outputLayerNorm(layer, family.id));
     }
 
-    // Pooler on [CLS] (position 0), then classifier.
-    const cls = tf.reshape(tf.slice(tf.reshape(hidden, [b, s, h]), [0, 0, 0], [b, 1, h]), [b, h]) as tf.Tensor2D;
-    const pooled = tf.tanh(this.linear(cls, 'bert.pooler.dense'));
-    const dropped = this.dropout(pooled, this.config.hiddenDropout, options);
-    return this.linear(dropped, 'classifier');
+    // The first token ([CLS] / <s>) -> the family's head.
+    const first = tf.reshape(tf.slice(tf.reshape(hidden, [b, s, h]), [0, 0, 0], [b, 1, h]), [b, h]) as tf.Tensor2D;
+    return this.classify(first, options);
+  }
+
+  /** Token embeddings after LayerNorm and dropout (and ELECTRA's projection): [B*S, H]. */
+  private embed(batch: ModelBatch, options: ForwardOptions): tf.Tensor2D {
+    const { word, position, tokenType, norm, project } = this.family.embeddings;
+    const e = this.config.embeddingSize;
+    const [b, s] = batch.inputIds.shape;
+    const tokens = b * s;
+    let summed = tf.gather(this.param(`${word}.weight`), tf.reshape(batch.inputIds, [tokens])) as tf.Tensor2D; // [T, E]
+    if (tokenType) summed = tf.add(summed, tf.gather(this.param(`${tokenType}.weight`), tf.reshape(batch.tokenTypeIds, [tokens])));
+    if (this.family.positions === 'absolute') {
+      // Positions 0..S-1, broadcast over the batch.
+      const positions = tf.slice(this.param(`${position}.weight`), [0, 0], [s, e]); // [S, E]
+      summed = tf.reshape(tf.add(tf.reshape(summed, [b, s, e]), positions), [tokens, e]);
+    } else {
+      summed = tf.add(summed, tf.gather(this.param(`${position}.weight`), tf.reshape(this.paddingOffsetPositions(batch.inputIds), [tokens])));
+    }
+    let hidden = this.dropout(this.layerNorm(summed, norm), this.config.hiddenDropout, options);
+    if (project && this.params.has(`${project}.weight`)) hidden = this.linear(hidden, project); // [T, E] -> [T, H]
+    return hidden;
+  }
+
+  /**
+   * RoBERTa's position ids (create_position_ids_from_input_ids): padding_idx + the running count of non-pad tokens,
+   * padding_idx itself at pads. int32 [B, S]; the count runs in float32 (exact far beyond 512) as WebGPU's cumsum is.
+   */
+  private paddingOffsetPositions(inputIds: tf.Tensor2D): tf.Tensor2D {
+    const pad = this.config.padTokenId;
+    const real = tf.cast(tf.notEqual(inputIds, pad), 'float32');
+    return tf.cast(tf.add(tf.mul(tf.cumsum(real, 1), real), pad), 'int32') as tf.Tensor2D;
+  }
+
+  /** first: [B, H] -> logits [B, numLabels], as the family's *ForSequenceClassification head. */
+  private classify(first: tf.Tensor2D, options: ForwardOptions): tf.Tensor2D {
+    const rate = this.config.classifierDropout;
+    const [[inner], [logits]] = headLinears(this.config);
+    switch (this.family.head) {
+      case 'pooler':
+        // The pooler's dropout-free tanh, then BertForSequenceClassification's dropout + classifier.
+        return this.linear(this.dropout(tf.tanh(this.linear(first, inner)), rate, options), logits);
+      case 'pre_classifier':
+        return this.linear(this.dropout(tf.relu(this.linear(first, inner)), rate, options), logits);
+      case 'context_pooler':
+        throw new Error('DeBERTa runs in engine/deberta (DebertaV2Model), not in BertModel');
+      case 'dense_tanh':
+      case 'dense_gelu': {
+        const dense = this.linear(this.dropout(first, rate, options), inner);
+        const activated = this.family.head === 'dense_tanh' ? tf.tanh(dense) : this.activation(dense, 'gelu');
+        return this.linear(this.dropout(activated, rate, options), logits);
+      }
+    }
   }
 
   /** x [N, in] -> x W^T + b [N, out]; gradients only for the inputs that need them (no dW for frozen W). */
@@ -190,8 +232,8 @@ export class BertModel {
     return kernels.layerNorm(x, gamma, this.param(`${prefix}.bias`) as tf.Tensor1D, this.config.layerNormEps) as tf.Tensor2D;
   }
 
-  private activation(x: tf.Tensor2D): tf.Tensor2D {
-    switch (this.config.hiddenAct) {
+  private activation(x: tf.Tensor2D, act: HiddenAct): tf.Tensor2D {
+    switch (act) {
       case 'relu':
         return tf.relu(x);
       case 'gelu':

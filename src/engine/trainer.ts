@@ -10,6 +10,7 @@ import { disposeBatch, gatherBatch, uploadBatch, validateExamples, type DeviceBa
 import * as kernels from './kernels';
 import { crossEntropyLoss, mseLoss } from './loss';
 import { classificationMetrics, regressionMetrics, softmaxRows, type EvalMetrics } from './metrics';
+import { maxSequenceLength } from './families';
 import { BertModel, type InitNote } from './model';
 import { AdamW, adamWOptionsOf, type ParamEntry } from './optimizer';
 import type { NumericalError } from './errors';
@@ -108,8 +109,8 @@ export class Trainer {
     const { config, recipe } = init;
     validateExamples(init.train, 'training data');
     if (init.validation) validateExamples(init.validation, 'validation data');
-    if (init.train.seqLen > config.maxPositions) {
-      throw new Error(`sequence length ${init.train.seqLen} exceeds the model's ${config.maxPositions} positions`);
+    if (init.train.seqLen > maxSequenceLength(config)) {
+      throw new Error(`sequence length ${init.train.seqLen} exceeds the model's ${maxSequenceLength(config)} positions`);
     }
     if (!(recipe.batchSize >= 1) || !(recipe.epochs >= 1)) throw new Error('batchSize and epochs must be >= 1');
     this.config = config;

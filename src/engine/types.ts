@@ -1,10 +1,15 @@
 /** Shared, tensor-free types of the engine: model config, adapted linears, plain tensor data. */
+import { FAMILIES, familyModulePath, type FamilyId } from './families';
 
 export type HiddenAct = 'gelu' | 'gelu_new' | 'relu';
 
-/** A BERT-family encoder, from a Hugging Face config.json (see parseBertConfig). */
+/** A BERT-family encoder (BERT, DistilBERT, RoBERTa, ELECTRA: families.ts), from a Hugging Face config.json (see parseBertConfig). */
 export interface BertConfig {
+  /** Which layout the weights, the forward and the tokenizer follow. */
+  family: FamilyId;
   vocabSize: number;
+  /** Width of the embedding tables: hiddenSize except in ELECTRA (embedding_size, projected to hiddenSize). */
+  embeddingSize: number;
   hiddenSize: number;
   numLayers: number;
   numHeads: number;
@@ -15,37 +20,31 @@ export interface BertConfig {
   hiddenAct: HiddenAct;
   hiddenDropout: number;
   attentionDropout: number;
+  /** Dropout inside the classification head (classifier_dropout, else the hidden dropout; DistilBERT: seq_classif_dropout). */
+  classifierDropout: number;
   /** 1 = regression (MSE), otherwise classification (cross-entropy). */
   numLabels: number;
   padTokenId: number;
 }
 
-/** The six linear layers of a BERT layer that adapters may wrap. */
+/** The six linear layers of an encoder layer that adapters may wrap (every family maps its own names onto them). */
 export const MODULE_KINDS = ['query', 'key', 'value', 'attn_out', 'inter', 'out'] as const;
 export type ModuleKind = (typeof MODULE_KINDS)[number];
 
-/** PyTorch module path of each kind inside `bert.encoder.layer.{i}`. */
-export const MODULE_SUFFIX: Record<ModuleKind, string> = {
-  query: 'attention.self.query',
-  key: 'attention.self.key',
-  value: 'attention.self.value',
-  attn_out: 'attention.output.dense',
-  inter: 'intermediate.dense',
-  out: 'output.dense',
-};
 
 export const FFN_KINDS: readonly ModuleKind[] = ['inter', 'out'];
 export const ATTENTION_KINDS: readonly ModuleKind[] = ['query', 'key', 'value', 'attn_out'];
 
-export function modulePath(layer: number, kind: ModuleKind): string {
-  return `bert.encoder.layer.${layer}.${MODULE_SUFFIX[kind]}`;
+/** PyTorch module path of a linear, e.g. `bert.encoder.layer.0.intermediate.dense` (BERT unless a family is given). */
+export function modulePath(layer: number, kind: ModuleKind, family: FamilyId = 'bert'): string {
+  return familyModulePath(FAMILIES[family], layer, kind);
 }
 
 /** One adaptable linear layer W0: in -> out (PyTorch weight layout [out, in]). */
 export interface LinearTarget {
   layer: number;
   kind: ModuleKind;
-  /** e.g. `bert.encoder.layer.0.intermediate.dense` */
+  /** e.g. `bert.encoder.layer.0.intermediate.dense`, `distilbert.transformer.layer.0.ffn.lin1` */
   path: string;
   inFeatures: number;
   outFeatures: number;
@@ -59,7 +58,7 @@ export function linearTargets(config: BertConfig): LinearTarget[] {
     for (const kind of MODULE_KINDS) {
       const inFeatures = kind === 'out' ? ffn : h;
       const outFeatures = kind === 'inter' ? ffn : h;
-      targets.push({ layer, kind, path: modulePath(layer, kind), inFeatures, outFeatures });
+      targets.push({ layer, kind, path: modulePath(layer, kind, config.family), inFeatures, outFeatures });
     }
   }
   return targets;

@@ -1,49 +1,85 @@
-/** BERT state-dict names and shapes (PyTorch BertForSequenceClassification layout), and seeded random weights. */
+/** State-dict names and shapes of each family's *ForSequenceClassification (PyTorch layout), and seeded random weights. */
+import { FAMILIES, type FamilyId } from './families';
 import { Rng, hashString, mixSeed } from './random';
 import { linearTargets, type BertConfig, type StateDict, type TensorData } from './types';
 
+/** BERT's names (tests and the built-in model use them; other families: families.ts). */
 export const CLASSIFIER_WEIGHT = 'classifier.weight';
 export const CLASSIFIER_BIAS = 'classifier.bias';
 export const POOLER_WEIGHT = 'bert.pooler.dense.weight';
 export const POOLER_BIAS = 'bert.pooler.dense.bias';
 
-export const EMBEDDING_NAMES = [
-  'bert.embeddings.word_embeddings.weight',
-  'bert.embeddings.position_embeddings.weight',
-  'bert.embeddings.token_type_embeddings.weight',
-] as const;
-export const EMBEDDING_LN_WEIGHT = 'bert.embeddings.LayerNorm.weight';
-export const EMBEDDING_LN_BIAS = 'bert.embeddings.LayerNorm.bias';
-
-export function attentionLayerNorm(layer: number): string {
-  return `bert.encoder.layer.${layer}.attention.output.LayerNorm`;
-}
-export function outputLayerNorm(layer: number): string {
-  return `bert.encoder.layer.${layer}.output.LayerNorm`;
+/** The embedding matrices of a config's family (word, position, token type when it has them): frozen unless trainEmbeddings. */
+export function embeddingMatrixNames(config: BertConfig): string[] {
+  const { word, position, tokenType } = FAMILIES[config.family].embeddings;
+  return [word, position, ...(tokenType ? [tokenType] : [])].map((module) => `${module}.weight`);
 }
 
-/** Every tensor of BertForSequenceClassification with its shape. */
-export function bertWeightShapes(config: BertConfig): Map<string, number[]> {
+/** The LayerNorm after a layer's attention block / after its feed-forward block (module path). */
+export function attentionLayerNorm(layer: number, family: FamilyId = 'bert'): string {
+  return `${FAMILIES[family].layerPrefix(layer)}.${FAMILIES[family].attentionNorm}`;
+}
+export function outputLayerNorm(layer: number, family: FamilyId = 'bert'): string {
+  return `${FAMILIES[family].layerPrefix(layer)}.${FAMILIES[family].outputNorm}`;
+}
+
+/** The head's linears, [out, in] by module path, in forward order (the last writes the logits). */
+export function headLinears(config: BertConfig): [string, number[]][] {
+  const family = FAMILIES[config.family];
   const h = config.hiddenSize;
+  const logits: [string, number[]] = [family.logitsModule, [config.numLabels, h]];
+  switch (family.head) {
+    case 'pooler':
+      return [['bert.pooler.dense', [h, h]], logits];
+    case 'pre_classifier':
+      return [['pre_classifier', [h, h]], logits];
+    case 'context_pooler':
+      return [['pooler.dense', [h, h]], logits];
+    case 'dense_tanh':
+    case 'dense_gelu':
+      return [['classifier.dense', [h, h]], logits];
+  }
+}
+
+/** A name of the task head (trained, initialised fresh when missing) in this config's family. */
+export function isHeadWeight(config: BertConfig, name: string): boolean {
+  return FAMILIES[config.family].headModules.some((module) => name.startsWith(`${module}.`));
+}
+
+/** A frozen base weight the checkpoint may lack (BERT's pooler): initialised fresh, with a warning. */
+export function isOptionalWeight(config: BertConfig, name: string): boolean {
+  return FAMILIES[config.family].optionalModules.some((module) => name.startsWith(`${module}.`));
+}
+
+/** Every tensor of the family's *ForSequenceClassification with its shape (the name stays from BERT-only days). */
+export function bertWeightShapes(config: BertConfig): Map<string, number[]> {
+  const family = FAMILIES[config.family];
+  const { word, position, tokenType, norm, project } = family.embeddings;
+  const h = config.hiddenSize;
+  const e = config.embeddingSize;
   const shapes = new Map<string, number[]>();
-  shapes.set(EMBEDDING_NAMES[0], [config.vocabSize, h]);
-  shapes.set(EMBEDDING_NAMES[1], [config.maxPositions, h]);
-  shapes.set(EMBEDDING_NAMES[2], [config.typeVocabSize, h]);
-  shapes.set(EMBEDDING_LN_WEIGHT, [h]);
-  shapes.set(EMBEDDING_LN_BIAS, [h]);
+  shapes.set(`${word}.weight`, [config.vocabSize, e]);
+  shapes.set(`${position}.weight`, [config.maxPositions, e]);
+  if (tokenType) shapes.set(`${tokenType}.weight`, [config.typeVocabSize, e]);
+  shapes.set(`${norm}.weight`, [e]);
+  shapes.set(`${norm}.bias`, [e]);
+  if (project && e !== h) {
+    shapes.set(`${project}.weight`, [h, e]);
+    shapes.set(`${project}.bias`, [h]);
+  }
   for (const target of linearTargets(config)) {
     shapes.set(`${target.path}.weight`, [target.outFeatures, target.inFeatures]);
     shapes.set(`${target.path}.bias`, [target.outFeatures]);
     if (target.kind === 'attn_out' || target.kind === 'out') {
-      const ln = target.kind === 'attn_out' ? attentionLayerNorm(target.layer) : outputLayerNorm(target.layer);
+      const ln = target.kind === 'attn_out' ? attentionLayerNorm(target.layer, config.family) : outputLayerNorm(target.layer, config.family);
       shapes.set(`${ln}.weight`, [h]);
       shapes.set(`${ln}.bias`, [h]);
     }
   }
-  shapes.set(POOLER_WEIGHT, [h, h]);
-  shapes.set(POOLER_BIAS, [h]);
-  shapes.set(CLASSIFIER_WEIGHT, [config.numLabels, h]);
-  shapes.set(CLASSIFIER_BIAS, [config.numLabels]);
+  for (const [module, shape] of headLinears(config)) {
+    shapes.set(`${module}.weight`, shape);
+    shapes.set(`${module}.bias`, [shape[0]]);
+  }
   return shapes;
 }
 
@@ -52,8 +88,9 @@ export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** LayerNorm parameters in every family's spelling (`LayerNorm`, DistilBERT's `sa_layer_norm` / `output_layer_norm`). */
 export function isLayerNormName(name: string): boolean {
-  return name.includes('LayerNorm');
+  return name.includes('LayerNorm') || name.includes('layer_norm');
 }
 
 /** Hugging Face's init of a fresh head: weight ~ N(0, 0.02), bias 0 (BertPreTrainedModel._init_weights). */

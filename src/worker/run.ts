@@ -4,6 +4,7 @@
  * export files. It reports through `emit`; the metrics and the method's events go out as protocol events.
  */
 import type { EvalMetrics } from '../engine/metrics';
+import { maxSequenceLength } from '../engine/families';
 import { Trainer } from '../engine/trainer';
 import type { EncodedExamples, StateDict } from '../engine/types';
 import { encodeExamples, type PreparedDataset } from '../io/datasets';
@@ -78,7 +79,7 @@ export class Run {
     const { task, labels } = config.data;
     const regression = task === 'regression';
     const modelConfig = { ...model.config, numLabels: regression ? 1 : labels.length };
-    this.seqLen = Math.min(config.recipe.maxLength, modelConfig.maxPositions);
+    this.seqLen = Math.min(config.recipe.maxLength, maxSequenceLength(modelConfig));
     let train: EncodedExamples;
     let validation: EncodedExamples | undefined;
     if (data) {

@@ -10,6 +10,7 @@ import { assertNever, type Command, type ModelInfo, type ModelSource, type Worke
 import { Run } from './run';
 import { buildRunConfig, parseRunConfig, type RunConfig } from './run-config';
 import { describe, DeviceLostError, InputError } from '../engine/errors';
+import { logitsWeightName } from '../engine/families';
 import { readAdapterFiles, type ImportedAdapter } from '../io/export/import';
 import { clearModelCache } from '../io/model/fetch';
 import { modelFingerprint } from '../io/model/fingerprint';
@@ -266,7 +267,7 @@ function importedConfig(adapter: ImportedAdapter, model: ModelInfo): RunConfig {
     }
     return config;
   }
-  const classes = adapter.variables.get('classifier.weight')!.shape[0];
+  const classes = adapter.variables.get(logitsWeightName(adapter.variables.keys())!)!.shape[0];
   const regression = classes === 1;
   return buildRunConfig({
     method: 'lora',

@@ -88,7 +88,9 @@ describe('public/models/builtin', () => {
     const { header, dataBytes } = readSafetensorsHeader(join(MODEL, 'model.safetensors'));
     const vocabSize = config.vocab_size as number;
     const bert: BertConfig = {
+      family: 'bert',
       vocabSize,
+      embeddingSize: 128,
       hiddenSize: 128,
       numLayers: 2,
       numHeads: 2,
@@ -99,6 +101,7 @@ describe('public/models/builtin', () => {
       hiddenAct: 'gelu',
       hiddenDropout: 0.1,
       attentionDropout: 0.1,
+      classifierDropout: 0.1,
       numLabels: 2,
       padTokenId: 0,
     };

@@ -20,7 +20,9 @@ const bertTiny = {
 describe('parseBertConfig', () => {
   it('reads a Hugging Face BERT config', () => {
     expect(parseBertConfig(bertTiny)).toEqual({
+      family: 'bert',
       vocabSize: 30522,
+      embeddingSize: 128,
       hiddenSize: 128,
       numLayers: 2,
       numHeads: 2,
@@ -31,9 +33,20 @@ describe('parseBertConfig', () => {
       hiddenAct: 'gelu',
       hiddenDropout: 0.1,
       attentionDropout: 0.1,
+      classifierDropout: 0.1,
       numLabels: 2,
       padTokenId: 0,
     });
+  });
+
+  it("reads each family's own keys and defaults (DistilBERT, RoBERTa, ELECTRA)", () => {
+    const distil = parseBertConfig({ model_type: 'distilbert', vocab_size: 100, dim: 32, n_layers: 3, n_heads: 4, hidden_dim: 64, max_position_embeddings: 40, activation: 'relu', dropout: 0.05, attention_dropout: 0.02, seq_classif_dropout: 0.3 });
+    expect(distil).toMatchObject({ family: 'distilbert', hiddenSize: 32, embeddingSize: 32, numLayers: 3, numHeads: 4, intermediateSize: 64, hiddenAct: 'relu', hiddenDropout: 0.05, attentionDropout: 0.02, classifierDropout: 0.3, typeVocabSize: 0, padTokenId: 0, layerNormEps: 1e-12 });
+    const { model_type: _type, pad_token_id: _pad, ...bertKeys } = bertTiny;
+    const roberta = parseBertConfig({ ...bertKeys, model_type: 'roberta', type_vocab_size: undefined, layer_norm_eps: 1e-5, classifier_dropout: 0.2 });
+    expect(roberta).toMatchObject({ family: 'roberta', padTokenId: 1, typeVocabSize: 1, layerNormEps: 1e-5, classifierDropout: 0.2, hiddenDropout: 0.1 });
+    expect(parseBertConfig({ ...bertKeys, model_type: 'electra', embedding_size: 64 })).toMatchObject({ family: 'electra', embeddingSize: 64, hiddenSize: 128 });
+    expect(parseBertConfig({ ...bertKeys, model_type: 'electra' }).embeddingSize).toBe(128);
   });
 
   it('takes the label count from num_labels, id2label, or the caller', () => {
@@ -43,8 +56,8 @@ describe('parseBertConfig', () => {
   });
 
   it('explains what is unsupported', () => {
-    expect(() => parseBertConfig({ ...bertTiny, model_type: 'roberta' })).toThrow(UnsupportedModelError);
-    expect(() => parseBertConfig({ ...bertTiny, model_type: 'roberta' })).toThrow(/"roberta" is not supported.*Pick a BERT/);
+    expect(() => parseBertConfig({ ...bertTiny, model_type: 'gpt2' })).toThrow(UnsupportedModelError);
+    expect(() => parseBertConfig({ ...bertTiny, model_type: 'gpt2' })).toThrow(/"gpt2" is not supported\. Supported architectures: BERT \("bert"\), DistilBERT \("distilbert"\).*Pick a checkpoint/);
     expect(() => parseBertConfig({ ...bertTiny, hidden_act: 'silu' })).toThrow(/hidden_act "silu"/);
     expect(() => parseBertConfig({ ...bertTiny, position_embedding_type: 'relative_key' })).toThrow(/relative_key/);
     const { hidden_size: _drop, ...noHidden } = bertTiny;

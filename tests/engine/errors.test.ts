@@ -22,7 +22,7 @@ describe('error taxonomy', () => {
       expect(payload.kind).toBe(kind);
       expect(payload.hint.length).toBeGreaterThan(10);
     }
-    expect(() => parseBertConfig({ model_type: 'roberta' })).toThrow(UnsupportedModelError);
+    expect(() => parseBertConfig({ model_type: 'gpt2' })).toThrow(UnsupportedModelError);
     expect(ConfigUnsupported).toBe(UnsupportedModelError);
   });
 

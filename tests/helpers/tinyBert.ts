@@ -4,9 +4,12 @@ import { Rng } from '../../src/engine/random';
 import type { BertConfig } from '../../src/engine/types';
 
 export function tinyConfig(overrides: Partial<BertConfig> = {}): BertConfig {
+  const hiddenSize = overrides.hiddenSize ?? 16;
   return {
+    family: 'bert',
     vocabSize: 40,
-    hiddenSize: 16,
+    embeddingSize: hiddenSize,
+    hiddenSize,
     numLayers: 2,
     numHeads: 2,
     intermediateSize: 32,
@@ -16,6 +19,7 @@ export function tinyConfig(overrides: Partial<BertConfig> = {}): BertConfig {
     hiddenAct: 'gelu',
     hiddenDropout: 0,
     attentionDropout: 0,
+    classifierDropout: overrides.hiddenDropout ?? 0,
     numLabels: 2,
     padTokenId: 0,
     ...overrides,

@@ -216,8 +216,8 @@ describe('loadModel from user files', () => {
     await expect(loadModel({ kind: 'files', files: [config, vocab] })).rejects.toThrow(/no weights: neither model.safetensors nor pytorch_model.bin/);
     await expect(loadModel({ kind: 'files', files: [config] })).rejects.toThrow(/neither tokenizer.json nor vocab.txt/);
     await expect(loadModel({ kind: 'files', files: [vocab] })).rejects.toThrow(/config.json is missing/);
-    const roberta = { name: 'config.json', bytes: new TextEncoder().encode(JSON.stringify({ ...CONFIG, model_type: 'roberta' })) };
-    await expect(loadModel({ kind: 'files', files: [roberta, vocab] })).rejects.toThrow(/model_type "roberta" is not supported/);
+    const gpt2 = { name: 'config.json', bytes: new TextEncoder().encode(JSON.stringify({ ...CONFIG, model_type: 'gpt2' })) };
+    await expect(loadModel({ kind: 'files', files: [gpt2, vocab] })).rejects.toThrow(/model_type "gpt2" is not supported. Supported architectures: BERT \("bert"\), DistilBERT \("distilbert"\), RoBERTa \("roberta"\), ELECTRA \("electra"\)/);
   });
 
   it('rejects weights whose shapes do not match config.json, naming the tensor', async () => {
@@ -250,13 +250,13 @@ describe('loadModel from user files', () => {
     let checked = 0;
     stored.forEach((name, k) => {
       if (name.startsWith('cls.')) return; // the MLM head is not part of BertForSequenceClassification
-      const tensor = model.weights.get(canonicalName(name));
-      expect(tensor, `${name} -> ${canonicalName(name)}`).toBeDefined();
+      const tensor = model.weights.get(canonicalName(name, model.config));
+      expect(tensor, `${name} -> ${canonicalName(name, model.config)}`).toBeDefined();
       tensor!.data.forEach((v, i) => expect(v).toBeCloseTo(k + i / 1000, 5));
       checked++;
     });
     expect(checked).toBe(stored.length - 1);
     expect(model.weights.has('bert.embeddings.LayerNorm.weight')).toBe(true);
-    expect(canonicalName('module.bert.encoder.layer.0.output.LayerNorm.beta')).toBe('bert.encoder.layer.0.output.LayerNorm.bias');
+    expect(canonicalName('module.bert.encoder.layer.0.output.LayerNorm.beta', model.config)).toBe('bert.encoder.layer.0.output.LayerNorm.bias');
   });
 });

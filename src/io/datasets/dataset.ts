@@ -4,7 +4,7 @@
  */
 import { Rng } from '../../engine/random';
 import type { EncodedExamples } from '../../engine/types';
-import { encodeBatch, type WordPieceTokenizer } from '../tokenizer/wordpiece';
+import { encodeBatch, type PairTokenizer } from '../tokenizer/wordpiece';
 import { formatLimit, LIMITS } from '../limits';
 import type { DatasetIssue, Table } from './table';
 
@@ -231,7 +231,7 @@ export interface EncodedDataset extends EncodedExamples {
   truncated: number;
 }
 
-export function encodeExamples(tokenizer: WordPieceTokenizer, rows: readonly Example[], task: Task, maxLength: number): EncodedDataset {
+export function encodeExamples(tokenizer: PairTokenizer, rows: readonly Example[], task: Task, maxLength: number): EncodedDataset {
   const hasPair = rows.some((r) => r.textPair !== null);
   const batch = encodeBatch(
     tokenizer,

@@ -6,7 +6,8 @@
  */
 import { parseJson } from '../json';
 import { InputError } from '../../engine/errors';
-import { MODULE_SUFFIX, type ModuleKind, type StateDict } from '../../engine/types';
+import { logitsWeightName, parseModulePath } from '../../engine/families';
+import type { ModuleKind, StateDict } from '../../engine/types';
 import { unzipSync } from 'fflate';
 import { importNative } from './native';
 import { importPeftAdapter } from './peft';
@@ -48,11 +49,9 @@ function unzip(file: AdapterFile): AdapterFile[] {
   }
 }
 
-/** Which kind of linear a PEFT module path is (`bert.encoder.layer.3.attention.self.query` -> query). */
+/** Which kind of linear a PEFT module path is (`bert.encoder.layer.3.attention.self.query` -> query, any family). */
 function kindOf(path: string): ModuleKind | null {
-  const suffix = /^bert\.encoder\.layer\.\d+\.(.+)$/.exec(path)?.[1];
-  const found = (Object.entries(MODULE_SUFFIX) as [ModuleKind, string][]).find(([, s]) => s === suffix);
-  return found ? found[0] : null;
+  return parseModulePath(path)?.kind ?? null;
 }
 
 function readPeft(config: AdapterFile, weights: AdapterFile): ImportedAdapter {
@@ -77,11 +76,12 @@ function readPeft(config: AdapterFile, weights: AdapterFile): ImportedAdapter {
     const path = /^(.*)\.lora_[AB]$/.exec(name)?.[1];
     if (!path) continue;
     const kind = kindOf(path);
-    if (!kind) throw new InputError(`${weights.name}: "${path}" is not a BERT encoder linear this app adapts.`, WHAT_TO_PICK);
+    if (!kind) throw new InputError(`${weights.name}: "${path}" is not an encoder linear this app adapts.`, WHAT_TO_PICK);
     kinds.add(kind);
   }
   if (kinds.size === 0) throw new InputError(`${weights.name} holds no lora_A / lora_B weights.`, WHAT_TO_PICK);
-  const head = imported.variables.get('classifier.weight');
+  const logits = logitsWeightName(imported.variables.keys());
+  const head = logits === null ? undefined : imported.variables.get(logits);
   if (!head || head.shape.length !== 2) throw new InputError(`${weights.name} has no classifier (modules_to_save): a sequence-classification adapter needs one.`, WHAT_TO_PICK);
   const id2label = json.id2label;
   let labels: string[] | null = null;

@@ -3,7 +3,8 @@
  *
  * Key names follow PEFT's saved format (get_peft_model_state_dict drops the adapter name and the
  * modules_to_save wrapper): `base_model.model.<module>.lora_A.weight` [r, in],
- * `base_model.model.<module>.lora_B.weight` [out, r], `base_model.model.classifier.weight|bias`.
+ * `base_model.model.<module>.lora_B.weight` [out, r], `base_model.model.<head>` for the family's task head
+ * (`classifier.*`; DistilBERT also `pre_classifier.*`). Module paths are the family's own (families.ts).
  *
  * Three writers:
  * - exportPeftAdapter: one rank everywhere. AFLoRA / ELoRA modules y = W0 x + Λb ⊙ (B (Λd ⊙ (A x))) are folded
@@ -12,16 +13,16 @@
  *   ranks that are off are dropped, a per-rank E folded into A, modules with no rank left out.
  * - exportPeftAdaLora: PEFT's own ADALORA format (lora_A / lora_E / lora_B resized by its rank_pattern).
  */
+import { headModulesOf, isHeadName } from '../../engine/families';
 import type { StateDict, TensorData } from '../../engine/types';
 import { InputError } from '../../engine/errors';
 import { parseJson } from '../json';
 import { parseSafetensors, toStateDict, writeSafetensors } from '../safetensors';
 
 const PREFIX = 'base_model.model.';
-export const CLASSIFIER_NAMES = ['classifier.weight', 'classifier.bias'] as const;
 
 export interface PeftExportInput {
-  /** Method variables (`<modulePath>.lora_A|lora_B|lambda_d|lambda_b`) plus classifier.weight/bias. */
+  /** Method variables (`<modulePath>.lora_A|lora_B|lambda_d|lambda_b`) plus the head (`classifier.*`, ...). */
   variables: StateDict;
   /** Hub id or name of the base checkpoint, written to base_model_name_or_path. */
   baseModel: string;
@@ -94,7 +95,7 @@ export function exportPeftAdapter(input: PeftExportInput): PeftAdapter {
     tensors.set(`${PREFIX}${path}.lora_A.weight`, { shape: [...a.shape], data: new Float32Array(a.data) });
     tensors.set(`${PREFIX}${path}.lora_B.weight`, bOut);
   }
-  copyHead(variables, tensors);
+  const head = copyHead(variables, tensors);
   const r = rank!;
   let loraAlpha: number;
   if (folded) {
@@ -104,21 +105,30 @@ export function exportPeftAdapter(input: PeftExportInput): PeftAdapter {
     loraAlpha = input.loraAlpha;
   }
   return adapterOf(
-    { ...loraConfig(input.baseModel, modules, r, loraAlpha), lora_dropout: input.loraDropout ?? 0 },
+    { ...loraConfig(input.baseModel, modules, head, r, loraAlpha), lora_dropout: input.loraDropout ?? 0 },
     tensors,
   );
 }
 
-/** classifier.weight / classifier.bias under their PEFT names (modules_to_save). */
-function copyHead(variables: StateDict, tensors: StateDict): void {
-  for (const name of CLASSIFIER_NAMES) {
-    const t = get(variables, name);
+/** The task head's tensors under their PEFT names; returns its modules (PEFT modules_to_save). */
+function copyHead(variables: StateDict, tensors: StateDict): string[] {
+  const names = [...variables.keys()].filter(isHeadName);
+  const modules = headModulesOf(names);
+  if (!modules.includes('classifier')) throw new Error('PEFT export: variable classifier.weight is missing (the task head)');
+  // Every head linear comes whole: weight and bias.
+  for (const name of names) {
+    const other = name.endsWith('.weight') ? name.replace(/\.weight$/, '.bias') : name.replace(/\.bias$/, '.weight');
+    if (!variables.has(other)) throw new Error(`PEFT export: variable ${other} is missing`);
+  }
+  for (const name of names) {
+    const t = variables.get(name)!;
     tensors.set(`${PREFIX}${name}`, { shape: [...t.shape], data: new Float32Array(t.data) });
   }
+  return modules;
 }
 
 /** The LoRA config fields every writer shares. */
-function sharedConfig(baseModel: string, modules: readonly string[]) {
+function sharedConfig(baseModel: string, modules: readonly string[], head: readonly string[]) {
   return {
     task_type: 'SEQ_CLS',
     base_model_name_or_path: baseModel,
@@ -126,7 +136,7 @@ function sharedConfig(baseModel: string, modules: readonly string[]) {
     // Full module paths: PEFT matches a target by equality or `.`-suffix, and the suffix "output.dense"
     // would also catch attention.output.dense.
     target_modules: [...modules],
-    modules_to_save: ['classifier'],
+    modules_to_save: [...head],
     bias: 'none',
     fan_in_fan_out: false,
     inference_mode: true,
@@ -140,13 +150,14 @@ function sharedConfig(baseModel: string, modules: readonly string[]) {
 function loraConfig(
   baseModel: string,
   modules: readonly string[],
+  head: readonly string[],
   r: number,
   loraAlpha: number,
   patterns: { rank: Record<string, number>; alpha: Record<string, number> } = { rank: {}, alpha: {} },
 ): Record<string, unknown> {
   return {
     peft_type: 'LORA',
-    ...sharedConfig(baseModel, modules),
+    ...sharedConfig(baseModel, modules, head),
     r,
     lora_alpha: loraAlpha,
     rank_pattern: patterns.rank,
@@ -195,7 +206,7 @@ export interface RankModuleState {
 
 export interface RankPatternExportInput {
   modules: readonly RankModuleState[];
-  /** classifier.weight / classifier.bias (other entries are ignored). */
+  /** The task head (`classifier.*`, ...; other entries are ignored). */
   head: StateDict;
   baseModel: string;
 }
@@ -252,12 +263,11 @@ export function exportPeftRankPattern(input: RankPatternExportInput): PeftAdapte
     alpha[m.path] = m.scale * keep.length;
   }
   const kept = Object.keys(rank);
-  if (kept.length === 0)
-    throw new Error('PEFT export: no module has an active rank: there is no adapter to export');
-  copyHead(input.head, tensors);
+  if (kept.length === 0) throw new Error('PEFT export: no module has an active rank: there is no adapter to export');
+  const head = copyHead(input.head, tensors);
   // The defaults matter for no module (every one is in both patterns); r = the largest rank, scaling 1.
   const r = Math.max(...Object.values(rank));
-  return adapterOf(loraConfig(input.baseModel, kept, r, r, { rank, alpha }), tensors);
+  return adapterOf(loraConfig(input.baseModel, kept, head, r, r, { rank, alpha }), tensors);
 }
 
 /** PEFT AdaLoraConfig fields of a run (camelCase here, PEFT's names in the file). */
@@ -316,13 +326,10 @@ export function exportPeftAdaLora(input: AdaLoraExportInput): PeftAdapter {
     rankPattern[`${m.path}.lora_E`] = active;
   }
   if (modules.length === 0) throw new Error('PEFT export: no AdaLoRA modules');
-  copyHead(input.head, tensors);
+  const head = copyHead(input.head, tensors);
   const config = {
     peft_type: 'ADALORA',
-    ...sharedConfig(
-      input.baseModel,
-      modules.map((m) => m.path),
-    ),
+    ...sharedConfig(input.baseModel, modules.map((m) => m.path), head),
     // PEFT ignores r for AdaLoRA (init_r is the rank); its default 8 avoids the loader's warning.
     r: 8,
     lora_alpha: settings.loraAlpha,
@@ -405,7 +412,7 @@ export function peftDeltaWeights(
   const head: StateDict = new Map();
   for (const [key, tensor] of tensors) {
     const name = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key;
-    if ((CLASSIFIER_NAMES as readonly string[]).includes(name)) head.set(name, tensor);
+    if (isHeadName(name)) head.set(name, tensor);
     if (!name.endsWith(`.lora_A${suffix}`)) continue;
     const path = name.slice(0, -`.lora_A${suffix}`.length);
     const a = tensor;

@@ -10,8 +10,9 @@ import type { BertConfig, StateDict } from '../../engine/types';
 import { parseJson } from '../json';
 import { checkModelLimits } from '../limits';
 import { parseSafetensors, toStateDict } from '../safetensors';
-import { loadTokenizer } from '../tokenizer/load';
-import type { WordPieceTokenizer } from '../tokenizer/wordpiece';
+import { FAMILIES } from '../../engine/families';
+import { loadTokenizer, TOKENIZER_FILES } from '../tokenizer/load';
+import type { Tokenizer } from '../tokenizer/tokenizer';
 import { parseTorchBin, torchBinToStateDict } from '../torch-bin';
 import { defaultCache, download, HttpError, type DownloadOptions, type DownloadProgress, type FetchLike, type FileCache } from './fetch';
 import { checkBertHeader, normalizeBertWeights } from './weights';
@@ -47,7 +48,7 @@ export interface LoadedModel {
   weights: StateDict;
   missing: string[];
   dropped: string[];
-  tokenizer: WordPieceTokenizer;
+  tokenizer: Tokenizer;
   /** Bytes per file read. */
   sizes: Record<string, number>;
   parameterCount: number;
@@ -143,7 +144,6 @@ function describeSource(source: ModelSource): string {
   }
 }
 
-/** Old configs (e.g. prajjwal1/bert-*) have no model_type: treat BERT-shaped ones as BERT. */
 /** config.json text -> BertConfig, checked against the limits before anything is sized by it. */
 export function readConfigJson(text: string, name: string, warnings: string[] = []): { configJson: Record<string, unknown>; config: BertConfig } {
   const json = parseJson(text, `${name}: config.json`, 'Use the config.json that came with the model.');
@@ -156,6 +156,7 @@ export function readConfigJson(text: string, name: string, warnings: string[] = 
   return { configJson, config };
 }
 
+/** Old configs (e.g. prajjwal1/bert-*) have no model_type: treat BERT-shaped ones as BERT. */
 function withModelType(json: Record<string, unknown>, warnings: string[]): Record<string, unknown> {
   if (json.model_type !== undefined) return json;
   const archs = Array.isArray(json.architectures) ? (json.architectures as unknown[]) : [];
@@ -208,13 +209,23 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   const { configJson, config } = readConfigJson(configText, name, warnings);
 
   // Tokenizer before the (large) weights, so a bad repo fails fast.
+  const family = FAMILIES[config.family];
+  const tokenizerKind = family.tokenizer;
   const tokenizerJson = await readText('tokenizer.json');
-  const vocabTxt = tokenizerJson === undefined ? await readText('vocab.txt') : undefined;
-  if (tokenizerJson === undefined && vocabTxt === undefined) {
-    throw new InputError(`${name}: no tokenizer: neither tokenizer.json nor vocab.txt was found.`, 'BERT\'s WordPiece needs one of them: add it (from disk) or pick a repo that has it.');
+  const fallback = tokenizerJson === undefined;
+  const vocabTxt = fallback && tokenizerKind === 'wordpiece' ? await readText('vocab.txt') : undefined;
+  const vocabJson = fallback && tokenizerKind === 'bpe' ? await readText('vocab.json') : undefined;
+  const mergesTxt = vocabJson !== undefined ? await readText('merges.txt') : undefined;
+  if (tokenizerJson === undefined && vocabTxt === undefined && (vocabJson === undefined || mergesTxt === undefined)) {
+    const wanted = TOKENIZER_FILES[tokenizerKind];
+    const alternative = wanted.length > 1 ? ` nor ${wanted.slice(1).join(' + ')}` : '';
+    throw new InputError(
+      `${name}: no tokenizer: neither ${wanted[0]}${alternative} was found.`,
+      `${family.label}'s tokenizer needs ${wanted[0]}${wanted.length > 1 ? ` or ${wanted.slice(1).join(' + ')}` : ''}: add it (from disk) or pick a repo that has it.`,
+    );
   }
   const tokenizerConfigJson = await readText('tokenizer_config.json');
-  const tokenizer = loadTokenizer({ tokenizerJson, vocabTxt, tokenizerConfigJson });
+  const tokenizer = loadTokenizer({ tokenizerJson, vocabTxt, vocabJson, mergesTxt, tokenizerConfigJson }, tokenizerKind);
   if (tokenizer.vocabSize > config.vocabSize) {
     throw new InputError(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${config.vocabSize} embeddings.`, 'Use the tokenizer files that came with this model.');
   }

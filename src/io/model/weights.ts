@@ -1,9 +1,10 @@
 /**
- * Renames checkpoint tensors to BertForSequenceClassification names and checks them against the config:
- * accepts BertModel (no `bert.` prefix), BertForMaskedLM / BertForPreTraining (cls.* heads dropped),
- * and TF-converted LayerNorm `gamma`/`beta` names.
+ * Renames checkpoint tensors to the family's *ForSequenceClassification names and checks them against the config:
+ * accepts bare base models (BertModel, DistilBertModel, ...: no root prefix), MLM / pre-training / ELECTRA
+ * discriminator checkpoints (their heads dropped), and TF-converted LayerNorm `gamma`/`beta` names.
  */
-import { bertWeightShapes, CLASSIFIER_BIAS, CLASSIFIER_WEIGHT, POOLER_BIAS, POOLER_WEIGHT } from '../../engine/weights';
+import { FAMILIES } from '../../engine/families';
+import { bertWeightShapes, isHeadWeight, isOptionalWeight } from '../../engine/weights';
 import { InputError } from '../../engine/errors';
 import type { BertConfig, StateDict } from '../../engine/types';
 
@@ -16,15 +17,17 @@ export interface NormalizedWeights {
   warnings: string[];
 }
 
-const ENCODER_ROOTS = ['embeddings.', 'encoder.', 'pooler.'];
-/** Heads and buffers of pre-training checkpoints that a classifier does not use. */
-const DROPPED_PREFIXES = ['cls.', 'bert.embeddings.position_ids', 'bert.embeddings.token_type_ids'];
+/** Top-level modules of a bare base model (BertModel, DistilBertModel, ...): the family's root goes in front. */
+const BASE_MODEL_ROOTS = ['embeddings.', 'encoder.', 'pooler.', 'transformer.', 'embeddings_project.'];
+/** Buffers that some checkpoints store and no family reads. */
+const BUFFER_SUFFIXES = ['.position_ids', '.token_type_ids'];
 
-export function canonicalName(name: string): string {
+/** A checkpoint tensor's name in the family's *ForSequenceClassification layout. */
+export function canonicalName(name: string, config: BertConfig): string {
   let out = name;
   // DataParallel / some converters wrap everything once more.
   if (out.startsWith('module.')) out = out.slice('module.'.length);
-  if (ENCODER_ROOTS.some((root) => out.startsWith(root))) out = `bert.${out}`;
+  if (BASE_MODEL_ROOTS.some((root) => out.startsWith(root))) out = `${FAMILIES[config.family].root}.${out}`;
   out = out.replace(/\.LayerNorm\.gamma$/, '.LayerNorm.weight').replace(/\.LayerNorm\.beta$/, '.LayerNorm.bias');
   return out;
 }
@@ -38,23 +41,28 @@ const NOT_THIS_CONFIG = 'The weights and config.json must come from the same mod
  */
 export function checkBertHeader(header: ReadonlyMap<string, { shape: readonly number[] }>, config: BertConfig, fileName: string, expected = bertWeightShapes(config)): void {
   for (const [rawName, { shape }] of header) {
-    const name = canonicalName(rawName);
+    const name = canonicalName(rawName, config);
     const want = expected.get(name);
-    if (!want || name === CLASSIFIER_WEIGHT || name === CLASSIFIER_BIAS || DROPPED_PREFIXES.some((prefix) => name.startsWith(prefix))) continue;
+    if (!want || isHeadWeight(config, name) || BUFFER_SUFFIXES.some((suffix) => name.endsWith(suffix))) continue;
     if (want.length !== shape.length || want.some((d, i) => d !== shape[i])) {
       throw new InputError(`${fileName}: tensor "${rawName}" has shape [${shape.join(', ')}] but config.json implies [${want.join(', ')}]: the weights do not belong to this config.`, NOT_THIS_CONFIG);
     }
   }
 }
 
+/**
+ * Renames a checkpoint's tensors to the family's layout and checks them against the config. Anything the model
+ * does not read (MLM / NSP / discriminator heads, buffers) is dropped and listed.
+ */
 export function normalizeBertWeights(checkpoint: StateDict, config: BertConfig, fileName: string): NormalizedWeights {
+  const family = FAMILIES[config.family];
   const expected = bertWeightShapes(config);
   checkBertHeader(checkpoint, config, fileName, expected);
   const weights: StateDict = new Map();
   const dropped: string[] = [];
   for (const [rawName, tensor] of checkpoint) {
-    const name = canonicalName(rawName);
-    if (DROPPED_PREFIXES.some((prefix) => name.startsWith(prefix)) || !expected.has(name)) {
+    const name = canonicalName(rawName, config);
+    if (BUFFER_SUFFIXES.some((suffix) => name.endsWith(suffix)) || !expected.has(name)) {
       dropped.push(rawName);
       continue;
     }
@@ -66,17 +74,17 @@ export function normalizeBertWeights(checkpoint: StateDict, config: BertConfig, 
     }
     weights.set(name, tensor);
   }
-  const optional = new Set([CLASSIFIER_WEIGHT, CLASSIFIER_BIAS, POOLER_WEIGHT, POOLER_BIAS]);
   const missing = [...expected.keys()].filter((name) => !weights.has(name));
-  const missingRequired = missing.filter((name) => !optional.has(name));
+  const missingRequired = missing.filter((name) => !isHeadWeight(config, name) && !isOptionalWeight(config, name));
   if (missingRequired.length > 0) {
     const sample = missingRequired.slice(0, 4).join(', ');
     throw new InputError(
-      `${fileName}: ${missingRequired.length} BERT tensor(s) missing, e.g. ${sample}.`,
-      'Is this a BERT checkpoint (BertModel / BertForMaskedLM / BertForSequenceClassification)? Pick one with config.json model_type "bert".',
+      `${fileName}: ${missingRequired.length} ${family.label} tensor(s) missing, e.g. ${sample}.`,
+      `Is this a ${family.label} checkpoint (its base model, masked-LM or sequence-classification weights), as config.json model_type says?`,
     );
   }
   const warnings: string[] = [];
-  if (!weights.has(POOLER_WEIGHT)) warnings.push('The checkpoint has no pooler (MLM-only export); it starts from random weights.');
+  const freshBase = missing.filter((name) => isOptionalWeight(config, name));
+  if (freshBase.length > 0) warnings.push('The checkpoint has no pooler (MLM-only export); it starts from random weights.');
   return { weights, missing, dropped, warnings };
 }

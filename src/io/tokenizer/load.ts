@@ -1,7 +1,12 @@
-/** Builds a WordPieceTokenizer from Hugging Face files: vocab.txt and/or tokenizer.json (+ tokenizer_config.json). */
+/**
+ * Builds the tokenizer of a model family from Hugging Face files: WordPiece from vocab.txt and/or tokenizer.json,
+ * byte-level BPE (RoBERTa) from tokenizer.json or vocab.json + merges.txt; tokenizer_config.json optional.
+ */
 import { InputError } from '../../engine/errors';
+import type { TokenizerKind } from '../../engine/families';
 import { parseJson } from '../json';
 import { checkLimit } from '../limits';
+import type { Tokenizer } from './tokenizer';
 import { WordPieceTokenizer, type WordPieceOptions } from './wordpiece';
 
 type Json = Record<string, unknown>;
@@ -142,10 +147,31 @@ export interface TokenizerFiles {
   vocabTxt?: string;
   tokenizerJson?: string;
   tokenizerConfigJson?: string;
+  /** Byte-level BPE without tokenizer.json: vocab.json + merges.txt. */
+  vocabJson?: string;
+  mergesTxt?: string;
 }
 
-/** Prefers tokenizer.json (what BertTokenizerFast uses), falls back to vocab.txt. */
-export function loadTokenizer(files: TokenizerFiles): WordPieceTokenizer {
+/** The files each tokenizer kind can be built from, in the order the loader looks for them. */
+export const TOKENIZER_FILES: Readonly<Record<TokenizerKind, readonly string[]>> = {
+  // First the preferred file, then the alternative (files that go together).
+  wordpiece: ['tokenizer.json', 'vocab.txt'],
+  bpe: ['tokenizer.json', 'vocab.json', 'merges.txt'],
+  unigram: ['tokenizer.json'],
+};
+
+/** The family's tokenizer; WordPiece prefers tokenizer.json (what BertTokenizerFast uses), falls back to vocab.txt. */
+export function loadTokenizer(files: TokenizerFiles, kind: TokenizerKind = 'wordpiece'): Tokenizer {
+  if (kind !== 'wordpiece') {
+    throw new InputError(
+      `The ${kind === 'bpe' ? 'byte-level BPE' : 'Unigram'} tokenizer is not available yet.`,
+      'Pick a BERT, DistilBERT or ELECTRA checkpoint (WordPiece) for now.',
+    );
+  }
+  return loadWordPiece(files);
+}
+
+function loadWordPiece(files: TokenizerFiles): WordPieceTokenizer {
   const config = files.tokenizerConfigJson ? parseJsonFile(files.tokenizerConfigJson, 'tokenizer_config.json') : undefined;
   if (files.tokenizerJson) return tokenizerFromJson(parseJsonFile(files.tokenizerJson, 'tokenizer.json'), config);
   if (files.vocabTxt) return tokenizerFromVocab(files.vocabTxt, config);

@@ -4,7 +4,7 @@
  * slow on the cpu backend and rarely worth it for sequence classification.
  */
 import { STATELESS, type AdapterRuntime } from '../../engine/adapter';
-import { bertWeightShapes, CLASSIFIER_BIAS, CLASSIFIER_WEIGHT, EMBEDDING_NAMES, sizeOf } from '../../engine/weights';
+import { bertWeightShapes, embeddingMatrixNames, isHeadWeight, sizeOf } from '../../engine/weights';
 import type { MethodRuntime } from '../common';
 import type { FullOptions } from './schema';
 
@@ -27,10 +27,9 @@ function createFull(_ctx: unknown, options: FullOptions): AdapterRuntime {
 export const fullRuntime: MethodRuntime<FullOptions> = {
   create: createFull,
   countTrainable(config, options) {
-    const excluded = new Set<string>([CLASSIFIER_WEIGHT, CLASSIFIER_BIAS]);
-    if (!options.trainEmbeddings) for (const name of EMBEDDING_NAMES) excluded.add(name);
+    const excluded = new Set<string>(options.trainEmbeddings ? [] : embeddingMatrixNames(config));
     let total = 0;
-    for (const [name, shape] of bertWeightShapes(config)) if (!excluded.has(name)) total += sizeOf(shape);
+    for (const [name, shape] of bertWeightShapes(config)) if (!excluded.has(name) && !isHeadWeight(config, name)) total += sizeOf(shape);
     return total;
   },
 };
