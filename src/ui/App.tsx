@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { methodEntry } from '../methods/catalog';
+import { ComparePanel } from './components/ComparePanel';
 import { Errors } from './components/Errors';
 import { ExportPanel } from './components/ExportPanel';
 import { LossChart, MetricChart, TrainableChart } from './components/Charts';
@@ -99,6 +100,9 @@ export function App() {
               <ExportPanel heatmapRef={heatmapRef} />
             </PanelBoundary>
           </div>
+          <PanelBoundary name="Compare">
+            <ComparePanel setup={setup} />
+          </PanelBoundary>
           <PanelBoundary name="Runs">
             <RunsPanel onRestoreSettings={(config) => setSetup((current) => setupFromConfig(config, current))} />
           </PanelBoundary>

@@ -5,6 +5,8 @@
 import type { WorkerClient } from '../worker/client';
 import type { DataInput, ExportFormat, ModelSource, TextEncoding } from '../worker/protocol';
 import { describeRun, type DataColumns, type DataSplit, type RunConfig, type Task } from '../worker/run-config';
+import { cellConfig, type ComparePlan } from '../worker/compare';
+import { cellResultOf, gridRemaining, loadGrid, saveGrid, type CompareGrid } from './compare';
 import { downloadFiles } from './exports';
 import { deleteAllRuns, deleteRun, listRuns, loadRun, loadWeights, saveRun, saveWeights, type RunSummary } from './runsDb';
 import { createStore, type Store } from './store';
@@ -37,6 +39,20 @@ export interface Controller {
   clearModelCache(): void;
   /** Bumped whenever the saved runs change, so lists can refetch. */
   runsVersion: Store<number, number>;
+  /** The comparison grid (kept across reloads) and whether this page is running it now. */
+  compare: Store<CompareState, CompareState>;
+  /** Runs every cell of the plan, one after another, each a normal kept run. */
+  startCompare(plan: ComparePlan, base: RunConfig): void;
+  /** The kept grid's remaining cells (after a reload, or a Stop); the interrupted cell runs again. */
+  resumeCompare(): void;
+  /** Stops the running cell and the grid (the finished cells stay). */
+  stopCompare(): void;
+  discardCompare(): void;
+}
+
+export interface CompareState {
+  grid: CompareGrid | null;
+  running: boolean;
 }
 
 export function createController(client: WorkerClient): Controller {
@@ -44,6 +60,42 @@ export function createController(client: WorkerClient): Controller {
   const runsVersion = createStore<number, number>((_, v) => v, 0);
   let requestId = 0;
   let lastData: { data: DataInput; columns: DataColumns | null } | null = null;
+  const compare = createStore<CompareState, CompareState>((_, next) => next, { grid: typeof localStorage === 'undefined' ? null : loadGrid(), running: false });
+  const setCompare = (next: CompareState) => {
+    compare.dispatch(next);
+    try {
+      saveGrid(next.grid);
+    } catch (error) {
+      keep('the comparison')(error);
+    }
+  };
+  /** The grid's next cell as a run; none left: the grid is done. */
+  const runNextCell = () => {
+    const { grid } = compare.getState();
+    if (!grid) return;
+    const [cell] = gridRemaining(grid);
+    if (!cell) {
+      setCompare({ grid: { ...grid, current: null }, running: false });
+      return;
+    }
+    setCompare({ grid: { ...grid, current: cell }, running: true });
+    const arm = grid.plan.arms.find((a) => a.id === cell.arm)!;
+    startRun(cellConfig(grid.base, grid.plan, cell), `Compare · ${arm.label} · seed ${cell.seed}`);
+  };
+  /** The running cell's run ended: its numbers into the grid; the next cell starts once its weights are kept. */
+  const cellFinished = () => {
+    const { grid, running } = compare.getState();
+    const state = store.getState();
+    const run = state.run;
+    if (!grid || !running || !grid.current || !run?.finished || !state.model.info) return false;
+    if (run.finished.reason === 'stopped') {
+      setCompare({ grid, running: false });
+      return false;
+    }
+    const result = cellResultOf(run, grid.current, grid.plan.metric, state.model.info.config);
+    setCompare({ grid: { ...grid, results: [...grid.results, result], current: null, elapsedSeconds: grid.elapsedSeconds + run.finished.seconds }, running: true });
+    return true;
+  };
 
   const bumpRuns = () => runsVersion.dispatch(runsVersion.getState() + 1);
   const keep = (what: string) => (error: unknown) => console.warn(`could not keep ${what}`, error);
@@ -53,13 +105,18 @@ export function createController(client: WorkerClient): Controller {
     if (event.type === 'trainedWeights') {
       const run = store.getState().run;
       if (run) {
+        const cellDone = compare.getState().running && compare.getState().grid?.current === null;
         saveWeights({ runId: run.id, file: event.file, fingerprint: event.fingerprint })
           .then(() => {
             store.dispatch({ type: 'weightsKept', runId: run.id, fingerprint: event.fingerprint });
             const kept = store.getState().run;
             return kept?.id === run.id ? saveRun(kept) : undefined;
           })
-          .catch(keep("the run's weights"));
+          .catch(keep("the run's weights"))
+          // The next cell replaces the shown run: only after this one's weights are kept with it.
+          .finally(() => {
+            if (cellDone) runNextCell();
+          });
       }
     }
     if (event.type === 'exported') {
@@ -71,6 +128,8 @@ export function createController(client: WorkerClient): Controller {
       if (run) {
         saveRun(run).then(bumpRuns).catch(keep('the run'));
       }
+      // A failed cell sends no weights: go on at once (it is in the grid without numbers).
+      if (cellFinished() && event.reason === 'failed') runNextCell();
     }
   });
 
@@ -113,9 +172,23 @@ export function createController(client: WorkerClient): Controller {
     })
     .catch((error: unknown) => console.warn('IndexedDB unavailable: runs will not be kept', error));
 
+  function startRun(config: RunConfig, what: string) {
+    const createdAt = Date.now();
+    const time = new Date(createdAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    store.dispatch({
+      type: 'startRequested',
+      id: `${createdAt}-${Math.random().toString(36).slice(2, 8)}`,
+      label: `${what} · ${time}`,
+      createdAt,
+      config,
+    });
+    client.send({ type: 'start', config });
+  }
+
   return {
     store,
     runsVersion,
+    compare,
     loadModel(source) {
       store.dispatch({ type: 'modelRequested' });
       client.send({ type: 'loadModel', source });
@@ -137,16 +210,24 @@ export function createController(client: WorkerClient): Controller {
       client.send({ type: 'mapData', columns, task, split });
     },
     start(config) {
+      startRun(config, describeRun(config));
+    },
+    startCompare(plan, base) {
       const createdAt = Date.now();
-      const time = new Date(createdAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-      store.dispatch({
-        type: 'startRequested',
-        id: `${createdAt}-${Math.random().toString(36).slice(2, 8)}`,
-        label: `${describeRun(config)} · ${time}`,
-        createdAt,
-        config,
-      });
-      client.send({ type: 'start', config });
+      setCompare({ grid: { id: `compare-${createdAt}`, createdAt, plan, base, results: [], current: null, elapsedSeconds: 0 }, running: true });
+      runNextCell();
+    },
+    resumeCompare() {
+      if (compare.getState().grid && !isActive(store.getState().training)) runNextCell();
+    },
+    stopCompare() {
+      const { grid } = compare.getState();
+      setCompare({ grid, running: false });
+      if (isActive(store.getState().training)) this.stop();
+    },
+    discardCompare() {
+      if (compare.getState().running) return;
+      setCompare({ grid: null, running: false });
     },
     pause() {
       store.dispatch({ type: 'pauseRequested' });

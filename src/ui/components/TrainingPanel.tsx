@@ -1,5 +1,6 @@
 import { useMemo } from 'react';
 import { methodEntry } from '../../methods/catalog';
+import { runReport } from '../compare';
 import { useAppState, useController } from '../context';
 import { formatCount, formatDuration, formatSci } from '../format';
 import { runConfigOf, valuesOf, type Setup } from '../setup';
@@ -39,6 +40,8 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
   const config = built?.config ?? null;
   const canStart = !active && blocker === null && config !== null;
   const avg = averageTrainable(run);
+  const modelConfig = useAppState((s) => s.model.info?.config ?? null);
+  const report = run && modelConfig ? runReport(run, modelConfig) : null;
   const batchSize = run?.config.recipe.batchSize ?? (valuesOf(setup, 'recipe').batchSize as number);
 
   function start() {
@@ -129,6 +132,12 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
               {Object.entries(evaluation.metrics)
                 .map(([name, value]) => `${name} ${value.toFixed(name === 'loss' || name === 'mse' ? 4 : 3)}`)
                 .join(' · ')}
+            </p>
+          )}
+          {report?.last && report.best && (
+            <p className="validation" data-testid="epoch-report">
+              {report.metric} at the last epoch ({report.last.epoch}) {report.last.value.toFixed(4)} · best epoch ({report.best.epoch}) {report.best.value.toFixed(4)}
+              {report.avgTrainable !== null && ` · avg trainable without the classifier ${formatCount(report.avgTrainable)}`}
             </p>
           )}
           {run?.finished && (

@@ -1,0 +1,121 @@
+/** The Compare panel's page side: arms, seeds, the kept grid, a run's table numbers, the run report, the table. */
+import { createElement } from 'react';
+import { renderToStaticMarkup } from 'react-dom/server';
+import { describe, expect, it } from 'vitest';
+import { CompareTable } from '../../src/ui/components/ComparePanel';
+import { armsOf, cellResultOf, gridRemaining, gridStatus, loadGrid, parseSeeds, runReport, saveGrid, type CompareGrid } from '../../src/ui/compare';
+import { newRun, type RunRecord } from '../../src/ui/state';
+import { compareTable, headSize, tableCsv, tableMarkdown } from '../../src/worker/compare';
+import { buildRunConfig } from '../../src/worker/run-config';
+import { tinyConfig } from '../helpers/tinyBert';
+
+const base = buildRunConfig({
+  method: 'aflora',
+  options: { initialWarmup: 2, finalWarmup: 4 },
+  recipe: { epochs: 2, batchSize: 4 },
+  model: { name: 'tiny', hubId: null, revision: null },
+  data: { name: 'spam-ham', train: 'train.csv', validation: null, columns: { text: 'text', textPair: null, label: 'label' }, task: 'classification', labels: ['ham', 'spam'] },
+});
+const model = { ...tinyConfig(), numLabels: 2 };
+const head = headSize(model);
+
+/** A finished 2-epoch run of 4 steps per epoch, with an extra "Evaluate now" at step 1. */
+function finishedRun(id: string, accuracy: [number, number]): RunRecord {
+  const run = newRun({ id, label: id, createdAt: 0, config: base });
+  const steps = [0, 1, 2, 3, 4, 5, 6, 7];
+  return {
+    ...run,
+    plan: { method: 'aflora', totalSteps: 8, stepsPerEpoch: 4, epochs: 2, cells: [], trainableParamsAtStart: 1000 + head, metricNames: ['accuracy', 'f1'], exports: [] },
+    metrics: {
+      step: Float64Array.from(steps),
+      epoch: Float64Array.from(steps.map((s) => s / 4)),
+      loss: Float64Array.from(steps.map(() => 0.5)),
+      lr: Float64Array.from(steps.map(() => 1e-3)),
+      trainableParams: Float64Array.from(steps.map((s) => head + (s < 4 ? 1000 : 200))),
+    },
+    evaluations: [
+      { step: 1, epoch: 0, metrics: { accuracy: 0.99 } },
+      { step: 3, epoch: 0, metrics: { accuracy: accuracy[0] } },
+      { step: 7, epoch: 1, metrics: { accuracy: accuracy[1] } },
+    ],
+    finished: { reason: 'completed', step: 7, seconds: 4 },
+  };
+}
+
+describe('compare arms and seeds', () => {
+  it('AFLoRA arms take the form’s AFLoRA options with the ablation on top; other methods their defaults', () => {
+    const arms = armsOf(['aflora-both', 'aflora-pg', 'aflora-sim', 'lora'], { method: 'aflora', options: { initialWarmup: 7, rank: 2 } });
+    expect(arms.map((a) => a.method.id)).toEqual(['aflora', 'aflora', 'aflora', 'lora']);
+    expect(arms[0].method.options).toMatchObject({ trainableMatrices: 'both', initialWarmup: 7, rank: 2 });
+    expect(arms[1].method.options).toMatchObject({ sensitivity: 'paramGrad', trainableMatrices: 'ffn' });
+    expect(arms[2].method.options).toMatchObject({ freezeTogether: true });
+    expect(arms[3].method.options).toMatchObject({ r: 8 });
+    expect(() => armsOf(['nope'], { method: 'aflora', options: {} })).toThrow(/no comparison arm/);
+  });
+
+  it('parses seeds and says what is wrong', () => {
+    expect(parseSeeds('1, 2 3')).toEqual({ seeds: [1, 2, 3], problem: null });
+    expect(parseSeeds('').problem).toMatch(/at least one seed/);
+    expect(parseSeeds('1, 1').problem).toMatch(/twice/);
+    expect(parseSeeds('1.5').problem).toMatch(/whole numbers/);
+  });
+});
+
+describe('a finished run in the table', () => {
+  it('takes the epoch-end metric, trainable counts without the classifier, ms/step over the run', () => {
+    const result = cellResultOf(finishedRun('r1', [0.7, 0.6]), { arm: 'aflora', seed: 1 }, 'accuracy', model);
+    expect(result.perEpoch).toEqual([0.7, 0.6]); // the step-1 "Evaluate now" (0.99) is not an epoch
+    expect(result.avgTrainable).toBe(600);
+    expect(result.finalTrainable).toBe(200);
+    expect(result.msPerStep).toBe(500);
+    expect(result.runId).toBe('r1');
+    expect(result.flopsPerStep).toBeGreaterThan(0);
+    const report = runReport(finishedRun('r1', [0.7, 0.6]), model);
+    expect(report).toEqual({ metric: 'accuracy', last: { epoch: 2, value: 0.6 }, best: { epoch: 1, value: 0.7 }, avgTrainable: 600 });
+  });
+
+  it('a grid kept in storage resumes with the cells not done, the interrupted one included', () => {
+    const plan = { arms: armsOf(['aflora', 'lora'], { method: 'aflora', options: {} }), seeds: [1, 2], metric: 'accuracy' };
+    const done = cellResultOf(finishedRun('r1', [0.7, 0.6]), { arm: 'aflora', seed: 1 }, 'accuracy', model);
+    const grid: CompareGrid = { id: 'g', createdAt: 0, plan, base, results: [done], current: { arm: 'aflora', seed: 2 }, elapsedSeconds: 4 };
+    const storage = new Map<string, string>();
+    const fake = { getItem: (k: string) => storage.get(k) ?? null, setItem: (k: string, v: string) => void storage.set(k, v), removeItem: (k: string) => void storage.delete(k) };
+    saveGrid(grid, fake);
+    const back = loadGrid(fake)!;
+    expect(back).toEqual(grid);
+    expect(gridRemaining(back)).toEqual([{ arm: 'aflora', seed: 2 }, { arm: 'lora', seed: 1 }, { arm: 'lora', seed: 2 }]);
+    // 1 of 4 done in 4 s, the current one half way: 1.5 / 4 done, 4 + 2 s so far -> 10 s left.
+    expect(gridStatus(back, { stepsDone: 4, totalSteps: 8, seconds: 2 })).toEqual({ fraction: 0.375, etaSeconds: 10 });
+    saveGrid(null, fake);
+    expect(loadGrid(fake)).toBeNull();
+    fake.setItem('aflora-playground.compare', '{broken');
+    expect(loadGrid(fake)).toBeNull();
+  });
+});
+
+describe('CompareTable', () => {
+  it('shows mean ± sd per arm in percent, counts without the classifier, and a link per run', () => {
+    const plan = { arms: armsOf(['aflora', 'lora'], { method: 'aflora', options: {} }), seeds: [1, 2], metric: 'accuracy' };
+    const results = [
+      cellResultOf(finishedRun('a1', [0.7, 0.6]), { arm: 'aflora', seed: 1 }, 'accuracy', model),
+      cellResultOf(finishedRun('a2', [0.8, 0.8]), { arm: 'aflora', seed: 2 }, 'accuracy', model),
+    ];
+    const rows = compareTable(plan, results);
+    const opened: string[] = [];
+    const html = renderToStaticMarkup(createElement(CompareTable, { rows, metric: 'accuracy', onOpen: (id: string) => opened.push(id) }));
+    expect(html).toContain('<td>AFLoRA</td>');
+    expect(html).toContain('70.00 ± 14.14'); // last epochs 0.6, 0.8
+    expect(html).toContain('75.00 ± 7.07'); // best epochs 0.7, 0.8
+    expect(html).toContain('600');
+    expect(html.match(/data-testid="compare-run-link"/g)).toHaveLength(2);
+    expect(html).not.toContain('<td>LoRA</td>'); // no finished run of that arm yet
+    expect(tableMarkdown(rows, 'accuracy')).toContain('| AFLoRA | 2 | 70.00 ± 14.14 | 75.00 ± 7.07 | 600 | 200 | 500 | 1.00 |');
+    const csv = tableCsv(rows).split('\n')[1].split(',').map((v, i) => (i === 0 ? v : Number(v)));
+    expect(csv.slice(0, 2)).toEqual(['AFLoRA', 2]);
+    expect(csv[2]).toBeCloseTo(0.7, 12);
+    expect(csv[3]).toBeCloseTo(Math.sqrt(0.02), 12);
+    expect(csv[4]).toBeCloseTo(0.75, 12);
+    expect(csv[5]).toBeCloseTo(Math.sqrt(0.005), 12);
+    expect(csv.slice(6)).toEqual([600, 200, 500, 1]);
+  });
+});
