@@ -7,7 +7,10 @@
  *   npx tsx scripts/proof/finetune-builtin.ts [--dataset spam-ham] [--epochs 3] [--batch 32] [--max-length 64]
  *       [--adapter-lr 1e-2] [--classifier-lr 4e-2] [--seed 42] [--model public/models/builtin]
  *       [--backend cpu|webgpu] [--out build/proof/finetune-<dataset>.json] [--probe-steps N]
+ *       [--ti-steps N] [--tf-steps N] [--delta-t N]
  *
+ * --ti-steps / --tf-steps / --delta-t: AFLoRA's schedule in optimizer steps (initialWarmup, finalWarmup, deltaT).
+ *   The defaults (t_i 1 epoch, t_f 70 %) leave a 1-epoch run no ramp: nothing freezes (issue #11).
  * --probe-steps N: time N optimizer steps of the pre-trained run and exit (to size --epochs).
  * --only pretrained|random: one of the two runs (the runs are independent and seeded, so two processes with
  *   --only give the same numbers as one without it, in about half the wall time on two cores).
@@ -29,6 +32,8 @@ import { loadModelDir, parseArgs, selectBackend, type ModelDir } from './model-d
 interface RunResult {
   name: string;
   /** Validation metrics after each epoch; the last one is the result (no best-epoch picking). */
+  /** The step each A/B matrix froze at (null: it never did), from the method's freezer. */
+  freezeSteps: Record<string, number | null>;
   perEpoch: { epoch: number; accuracy: number; f1: number; mcc: number; loss: number }[];
   final: { accuracy: number; f1: number; mcc: number; loss: number };
   trainLossLastEpoch: number;
@@ -48,9 +53,10 @@ async function trainRun(
   validation: EncodedExamples,
   recipe: TrainingRecipe,
   probeSteps: number,
+  options: Record<string, unknown>,
 ): Promise<RunResult> {
   const config = { ...model.config, numLabels };
-  const trainer = new Trainer({ config, weights, method: adapterMethod('aflora'), train, validation, recipe });
+  const trainer = new Trainer({ config, weights, method: adapterMethod('aflora', options), train, validation, recipe });
   const started = Date.now();
   const perEpoch: RunResult['perEpoch'] = [];
   let trainLoss: number[] = [];
@@ -61,7 +67,7 @@ async function trainRun(
         await trainer.flushMetrics();
         const ms = (Date.now() - started) / trainer.stepsDone;
         console.log(`${name}: ${trainer.stepsDone} steps, ${ms.toFixed(0)} ms/step; ${trainer.stepsPerEpoch} steps/epoch -> ${((ms * trainer.stepsPerEpoch) / 1000).toFixed(0)} s/epoch`);
-        return { name, perEpoch, final: { accuracy: 0, f1: 0, mcc: 0, loss: 0 }, trainLossLastEpoch: 0, seconds: 0 };
+        return { name, perEpoch, freezeSteps: {}, final: { accuracy: 0, f1: 0, mcc: 0, loss: 0 }, trainLossLastEpoch: 0, seconds: 0 };
       }
       if (trainer.stepsDone % trainer.stepsPerEpoch === 0 || trainer.finished) {
         trainLoss = (await trainer.flushMetrics()).map((m) => m.loss);
@@ -74,9 +80,14 @@ async function trainRun(
       }
     }
     const last = perEpoch[perEpoch.length - 1];
+    const frozenAt = trainer.runtime.freezeSteps?.() ?? new Map<string, number>();
+    const freezeSteps = Object.fromEntries(trainer.runtime.cells.map((c) => [c.name, frozenAt.get(c.name) ?? null]));
+    const frozen = Object.values(freezeSteps).filter((s) => s !== null).length;
+    console.log(`${name}: ${frozen} of ${trainer.runtime.cells.length} matrices froze, at steps ${JSON.stringify(Object.values(freezeSteps))}`);
     return {
       name,
       perEpoch,
+      freezeSteps,
       final: { accuracy: last.accuracy, f1: last.f1, mcc: last.mcc, loss: last.loss },
       trainLossLastEpoch: trainLoss.reduce((a, b) => a + b, 0) / trainLoss.length,
       seconds: (Date.now() - started) / 1000,
@@ -106,6 +117,10 @@ async function main(): Promise<void> {
     seed: num('seed', 42),
     logEvery: 1_000_000,
   };
+  const schedule: Record<string, number> = {};
+  if (flags.has('ti-steps')) schedule.initialWarmup = num('ti-steps', 0);
+  if (flags.has('tf-steps')) schedule.finalWarmup = num('tf-steps', 0);
+  if (flags.has('delta-t')) schedule.deltaT = num('delta-t', 10);
 
   await selectBackend(backend);
   const model = await loadModelDir(modelDir);
@@ -130,13 +145,13 @@ async function main(): Promise<void> {
     mcc: matthewsCorrelation(constant, valLabels, numLabels),
   };
 
-  const pretrained = only === 'random' ? null : await trainRun('pretrained + AFLoRA', model, model.weights, numLabels, train, validation, recipe, probeSteps);
+  const pretrained = only === 'random' ? null : await trainRun('pretrained + AFLoRA', model, model.weights, numLabels, train, validation, recipe, probeSteps, schedule);
   if (probeSteps > 0) return;
   // Same architecture, seeded random weights (engine helper). The checkpoint has no classifier, so the engine
   // initialises it; drop the random one so both runs start their head by the same rule.
   const random = randomBertWeights({ ...model.config, numLabels }, recipe.seed);
   for (const name of ['classifier.weight', 'classifier.bias']) random.delete(name);
-  const randomRun = only === 'pretrained' ? null : await trainRun('random init + AFLoRA', model, random, numLabels, train, validation, recipe, 0);
+  const randomRun = only === 'pretrained' ? null : await trainRun('random init + AFLoRA', model, random, numLabels, train, validation, recipe, 0, schedule);
 
   const rows = [
     { run: `majority class (${majorityMetrics.label})`, ...majorityMetrics },
@@ -151,7 +166,7 @@ async function main(): Promise<void> {
     model: { dir: modelDir, sha256: modelHash },
     dataset: { id: datasetId, train: train.count, validation: validation.count, labels: prepared.labels },
     backend,
-    method: 'aflora (default options)',
+    method: { id: 'aflora', options: schedule },
     recipe,
     majority: majorityMetrics,
     pretrained,
