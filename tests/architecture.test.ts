@@ -30,7 +30,7 @@ const RULES: Record<string, { allow: string[]; allowTypes?: string[] }> = {
   io: { allow: ['io/', 'engine/types', 'engine/random', 'engine/config', 'engine/weights', 'engine/errors', 'engine/families'] },
   worker: { allow: ['engine/', 'methods/', 'io/', 'worker/'] },
   ui: {
-    allow: ['ui/', 'methods/catalog', 'methods/entry', 'methods/glue', 'engine/errors', 'engine/options', 'engine/recipe', 'engine/types', 'io/export/logs', 'io/export/zip', 'io/presets', 'worker/protocol', 'worker/client', 'worker/events', 'worker/run-config'],
+    allow: ['ui/', 'methods/catalog', 'methods/entry', 'methods/glue', 'engine/errors', 'engine/options', 'engine/recipe', 'engine/types', 'io/export/logs', 'io/export/zip', 'io/presets', 'worker/protocol', 'worker/client', 'worker/events', 'worker/run-config', 'worker/compare'],
     allowTypes: ['engine/adapter'],
   },
 };
