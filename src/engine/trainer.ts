@@ -11,6 +11,8 @@ import * as kernels from './kernels';
 import { crossEntropyLoss, mseLoss } from './loss';
 import { classificationMetrics, regressionMetrics, softmaxRows, type EvalMetrics } from './metrics';
 import { maxSequenceLength } from './families';
+import { isDebertaV2Config } from './deberta/config';
+import { DebertaV2Model } from './deberta/model';
 import { BertModel, type InitNote } from './model';
 import { AdamW, adamWOptionsOf, type ParamEntry } from './optimizer';
 import type { NumericalError } from './errors';
@@ -77,7 +79,7 @@ export class Trainer {
   readonly config: BertConfig;
   readonly recipe: TrainingRecipe;
   readonly method: AdapterMethod;
-  readonly model: BertModel;
+  readonly model: BertModel | DebertaV2Model;
   readonly runtime: AdapterRuntime;
   readonly totalSteps: number;
   readonly stepsPerEpoch: number;
@@ -135,11 +137,14 @@ export class Trainer {
       probe: (count) => this.createProbe(count),
     });
     try {
-      this.model = new BertModel(config, init.weights, {
+      const modelOptions = {
         trainBase: this.runtime.trainsBase,
         trainEmbeddings: this.runtime.trainsEmbeddings ?? false,
         seed: recipe.seed,
-      });
+      };
+      this.model = isDebertaV2Config(config)
+        ? new DebertaV2Model(config, init.weights, modelOptions)
+        : new BertModel(config, init.weights, modelOptions);
       if (init.initial) this.loadHead(init.initial);
     } catch (error) {
       this.runtime.dispose();

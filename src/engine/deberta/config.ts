@@ -37,6 +37,10 @@ export interface DebertaV2Config extends BertConfig {
   classifierDropout: number;
 }
 
+export function isDebertaV2Config(config: BertConfig): config is DebertaV2Config {
+  return (config as Partial<DebertaV2Config>).family === 'deberta-v2';
+}
+
 /** Relative embedding rows on each side: the attention span (2 x span rows in rel_embeddings). */
 export function attentionSpan(config: DebertaV2Config): number {
   return config.positionBuckets > 0 ? config.positionBuckets : config.maxRelativePositions;
