@@ -5,7 +5,7 @@
  */
 import type { EvalMetrics } from '../engine/metrics';
 import { maxSequenceLength } from '../engine/families';
-import { Trainer } from '../engine/trainer';
+import { Trainer, type StepMetrics } from '../engine/trainer';
 import type { EncodedExamples, StateDict } from '../engine/types';
 import { encodeExamples, type PreparedDataset } from '../io/datasets';
 import { exportNative } from '../io/export/native';
@@ -15,7 +15,7 @@ import { adapterMethod, type BoundMethod } from '../methods/registry';
 import { InputError } from '../engine/errors';
 import { toWorkerError } from './errors';
 import { fromMethodEvent, stepMetricsOf } from './events';
-import type { Evaluation, ExportFormat, FinishReason, Prediction, TrainingPlan, WorkerEvent } from './protocol';
+import type { Evaluation, ExportFormat, FinishReason, Prediction, TrainingPlan, WorkerError, WorkerEvent } from './protocol';
 import type { RunConfig } from './run-config';
 
 /** Engine metric names -> the page's (mcc is charted as 'matthews'), plus the loss. */
@@ -195,7 +195,10 @@ export class Run {
       if (error instanceof StopRequested) reason = 'stopped';
       else {
         reason = 'failed';
-        if (!this.stopping) this.emit({ type: 'error', ...toWorkerError(error, `training step ${step}`) });
+        // A method can trip over a NaN before the next read shows it (AFLoRA's masking round on NaN scores):
+        // then the NaN is what to report, with the last good adapter put back.
+        const numerical = await this.nonFiniteSinceLastRead();
+        if (!this.stopping) this.emit({ type: 'error', ...(numerical ?? toWorkerError(error, `training step ${step}`)) });
       }
     } finally {
       this.running = false;
@@ -206,6 +209,21 @@ export class Run {
       this.emit({ type: 'finished', reason, step: Math.max(0, lastCompleted), seconds: (performance.now() - started) / 1000 });
     }
     return reason;
+  }
+
+  /** After a failed step: reads the unread steps; a non-finite one restores the last good adapter and is the error. */
+  private async nonFiniteSinceLastRead(): Promise<WorkerError | null> {
+    let rows: StepMetrics[];
+    try {
+      rows = await this.trainer.flushMetrics();
+    } catch {
+      return null;
+    }
+    if (rows.length > 0) this.emit({ type: 'stepMetrics', batch: stepMetricsOf(rows) });
+    const bad = Trainer.firstNonFinite(rows);
+    if (!bad) return null;
+    this.restored = true;
+    return this.trainer.recoverFromNonFinite(bad).payload();
   }
 
   /** One validation pass; `stoppable`: a Stop that arrives between its batches ends it (and the run). */

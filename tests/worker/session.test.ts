@@ -7,7 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { strFromU8, unzipSync, zipSync } from 'fflate';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { InputError } from '../../src/engine/errors';
+import { Trainer } from '../../src/engine/trainer';
 import { parseBertConfig } from '../../src/engine/config';
 import { randomBertWeights } from '../../src/engine/weights';
 import { importNative } from '../../src/io/export/native';
@@ -203,6 +205,34 @@ describe('worker session', () => {
     const bs = [...variables].filter(([name]) => name.endsWith('lora_B'));
     expect(bs.length).toBeGreaterThan(0);
     expect(bs.every(([, t]) => t.data.every((v) => v === 0))).toBe(true);
+  });
+
+  it('reports a NaN that a method trips over before the next read (AFLoRA masking on NaN scores) as the NaN, restoring the last good adapter', { timeout: 120_000 }, async () => {
+    const { send } = session();
+    await send({ type: 'loadModel', source: { kind: 'files', files: modelFiles() } });
+    const [loaded] = only(await send({ type: 'loadData', data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT }), 'dataPreview');
+    // Step 3 goes NaN (a weight turned NaN) and the method throws on it inside the step, as AFLoRA's maskingRound does.
+    const original = Trainer.prototype.step;
+    const stepSpy = vi.spyOn(Trainer.prototype, 'step').mockImplementation(async function (this: Trainer) {
+      const at = this.stepsDone;
+      if (at === 3) {
+        const bias = this.trainableEntries().find((e) => e.name === 'classifier.bias')!.variable;
+        bias.assign(tf.fill(bias.shape, Number.NaN));
+      }
+      const events = await original.call(this);
+      if (at === 3) throw new InputError("AFLoRA's freezing score became NaN at step 3", 'Training diverged.');
+      return events;
+    });
+    try {
+      const events = await send({ type: 'start', config: configOf(loaded.preview) });
+      const [error] = only(events, 'error');
+      expect(error.kind).toBe('numerical');
+      expect(error.message).toBe('The loss became NaN at step 3. Training stopped; the adapter after 3 steps (the last state checked finite) is restored: Export writes it.');
+      expect(only(events, 'stepMetrics').flatMap((e) => Array.from(e.batch.step))).toEqual([0, 1, 2, 3]);
+      expect(only(events, 'trainedWeights')).toHaveLength(1);
+    } finally {
+      stepSpy.mockRestore();
+    }
   });
 
   it('refuses a config that is not for the loaded data or model, or does not parse, with a bad-input error', async () => {

@@ -9,7 +9,7 @@ const KIND_LABELS: Record<ErrorKind, string> = {
   'webgpu-unavailable': 'No WebGPU',
   'device-lost': 'GPU lost',
   'limit-exceeded': 'Over a limit',
-  numerical: 'Training diverged',
+  numerical: 'NaN / Inf in training',
   'out-of-memory': 'Out of memory',
   bug: 'Bug in the app',
 };
