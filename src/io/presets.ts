@@ -1,7 +1,13 @@
-/** BERT checkpoints offered in the model picker. Sizes are float32 weights, rounded (what gets downloaded). */
+/**
+ * Checkpoints offered in the model picker, per family (engine/families.ts). Sizes are float32 weights, rounded
+ * (what gets downloaded); licences as their model cards state them. RoBERTa checkpoints join once its byte-level
+ * BPE tokenizer is built; DeBERTa-v3 ones once its family is wired into the loader.
+ */
+import type { FamilyId } from '../engine/families';
 
 export interface ModelPreset {
   repo: string;
+  family: FamilyId;
   label: string;
   layers: number;
   hidden: number;
@@ -10,25 +16,32 @@ export interface ModelPreset {
   paramsM: number;
   /** Approximate download size of the weights file (MB). */
   downloadMB: number;
+  /** SPDX id from the model card. */
+  licence: string;
   note?: string;
 }
 
 export const MODEL_PRESETS: readonly ModelPreset[] = [
-  { repo: 'google/bert_uncased_L-2_H-128_A-2', label: 'BERT tiny (L2 H128)', layers: 2, hidden: 128, heads: 2, paramsM: 4.4, downloadMB: 18 },
-  { repo: 'google/bert_uncased_L-4_H-256_A-4', label: 'BERT mini (L4 H256)', layers: 4, hidden: 256, heads: 4, paramsM: 11.2, downloadMB: 45 },
-  { repo: 'google/bert_uncased_L-4_H-512_A-8', label: 'BERT small (L4 H512)', layers: 4, hidden: 512, heads: 8, paramsM: 28.8, downloadMB: 116 },
-  { repo: 'google/bert_uncased_L-8_H-512_A-8', label: 'BERT medium (L8 H512)', layers: 8, hidden: 512, heads: 8, paramsM: 41.4, downloadMB: 166 },
-  { repo: 'prajjwal1/bert-tiny', label: 'prajjwal1 bert-tiny (L2 H128)', layers: 2, hidden: 128, heads: 2, paramsM: 4.4, downloadMB: 18 },
-  { repo: 'prajjwal1/bert-mini', label: 'prajjwal1 bert-mini (L4 H256)', layers: 4, hidden: 256, heads: 4, paramsM: 11.2, downloadMB: 45 },
-  { repo: 'prajjwal1/bert-small', label: 'prajjwal1 bert-small (L4 H512)', layers: 4, hidden: 512, heads: 8, paramsM: 28.8, downloadMB: 116 },
+  { repo: 'google/bert_uncased_L-2_H-128_A-2', family: 'bert', label: 'BERT tiny (L2 H128)', layers: 2, hidden: 128, heads: 2, paramsM: 4.4, licence: 'Apache-2.0', downloadMB: 18 },
+  { repo: 'google/bert_uncased_L-4_H-256_A-4', family: 'bert', label: 'BERT mini (L4 H256)', layers: 4, hidden: 256, heads: 4, paramsM: 11.2, licence: 'Apache-2.0', downloadMB: 45 },
+  { repo: 'google/bert_uncased_L-4_H-512_A-8', family: 'bert', label: 'BERT small (L4 H512)', layers: 4, hidden: 512, heads: 8, paramsM: 28.8, licence: 'Apache-2.0', downloadMB: 116 },
+  { repo: 'google/bert_uncased_L-8_H-512_A-8', family: 'bert', label: 'BERT medium (L8 H512)', layers: 8, hidden: 512, heads: 8, paramsM: 41.4, licence: 'Apache-2.0', downloadMB: 166 },
+  { repo: 'prajjwal1/bert-tiny', family: 'bert', label: 'prajjwal1 bert-tiny (L2 H128)', layers: 2, hidden: 128, heads: 2, paramsM: 4.4, licence: 'MIT', downloadMB: 18 },
+  { repo: 'prajjwal1/bert-mini', family: 'bert', label: 'prajjwal1 bert-mini (L4 H256)', layers: 4, hidden: 256, heads: 4, paramsM: 11.2, licence: 'MIT', downloadMB: 45 },
+  { repo: 'prajjwal1/bert-small', family: 'bert', label: 'prajjwal1 bert-small (L4 H512)', layers: 4, hidden: 512, heads: 8, paramsM: 28.8, licence: 'MIT', downloadMB: 116 },
   {
     repo: 'bert-base-uncased',
+    family: 'bert',
     label: 'BERT base uncased (L12 H768)',
     layers: 12,
     hidden: 768,
     heads: 12,
     paramsM: 110,
     downloadMB: 440,
+    licence: 'Apache-2.0',
     note: 'Large: slow to download and to train in a browser; needs a GPU with several GB free.',
   },
+  { repo: 'google/electra-small-discriminator', family: 'electra', label: 'ELECTRA small discriminator (L12 H256, E128)', layers: 12, hidden: 256, heads: 4, paramsM: 13.5, licence: 'Apache-2.0', downloadMB: 54 },
+  { repo: 'distilbert/distilbert-base-uncased', family: 'distilbert', label: 'DistilBERT base uncased (L6 H768)', layers: 6, hidden: 768, heads: 12, paramsM: 66, licence: 'Apache-2.0', downloadMB: 268, note: 'Large: needs a GPU with a few GB free.' },
+  { repo: 'google/electra-base-discriminator', family: 'electra', label: 'ELECTRA base discriminator (L12 H768)', layers: 12, hidden: 768, heads: 12, paramsM: 110, licence: 'Apache-2.0', downloadMB: 440, note: 'Large: slow to download and to train in a browser; needs a GPU with several GB free.' },
 ];

@@ -48,7 +48,7 @@ export function ModelPanel() {
             <option value="">Custom…</option>
             {MODEL_PRESETS.map((p) => (
               <option key={p.repo} value={p.repo} title={p.note}>
-                {p.label} · ~{p.downloadMB} MB
+                {p.label} · ~{p.downloadMB} MB · {p.licence}
               </option>
             ))}
           </select>
