@@ -6,7 +6,7 @@ import { pytorchProjectZip } from '../io/export/pytorch';
 import { loadModel, type LoadedModel, type ModelSource as IoModelSource } from '../io/model/model-source';
 import { DataStore } from './data';
 import { toWorkerError } from './errors';
-import { assertNever, type Command, type ModelInfo, type ModelSource, type WorkerEvent } from './protocol';
+import { assertNever, type Command, type ExportFormat, type ModelInfo, type ModelSource, type WorkerEvent } from './protocol';
 import { Run } from './run';
 import { buildRunConfig, parseRunConfig, type RunConfig } from './run-config';
 import { describe, DeviceLostError, InputError } from '../engine/errors';
@@ -108,7 +108,7 @@ export class Session {
           this.emit({ type: 'exported', format: 'pytorch', files: [await this.pytorchProject()] });
           return;
         }
-        this.emit({ type: 'exported', format: command.format, files: await this.requireRun().exportFiles(command.format, this.deviceLost) });
+        this.emit({ type: 'exported', format: command.format, files: await this.withBaseModel(command.format, await this.requireRun().exportFiles(command.format, this.deviceLost)) });
         return;
       case 'importAdapter':
         if (busy) throw new InputError('Cannot import an adapter while training.', STOP_FIRST);
@@ -245,6 +245,30 @@ export class Session {
       model = await modelFiles(this.model.source, Object.keys(this.model.loaded.sizes));
     }
     return pytorchProjectZip({ config, data, model });
+  }
+
+  /**
+   * A PEFT export of a model that is not on the Hub (the built-in one, or files from disk) stands on its own: the
+   * model's files go with it in Hugging Face layout under base/ (config.json with the run's id2label / label2id),
+   * and base_model_name_or_path names that folder, so PeftModel / AutoPeftModel load it from the unzipped export.
+   */
+  private async withBaseModel(format: ExportFormat, files: { name: string; bytes: Uint8Array }[]): Promise<{ name: string; bytes: Uint8Array }[]> {
+    const { config } = this.requireRun();
+    if (format !== 'peft' || config.model.hubId !== null || !this.model || this.model.info.name !== config.model.name) return files;
+    const model = await modelFiles(this.model.source, Object.keys(this.model.loaded.sizes));
+    const labels = config.data.task === 'regression' ? null : config.data.labelNames;
+    const json = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+    const text = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n');
+    const base = model.map(({ name, bytes }) => {
+      if (name !== 'config.json') return { name: `base/${name}`, bytes };
+      const modelConfig = json(bytes);
+      const extra = labels
+        ? { num_labels: labels.length, id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])) }
+        : { num_labels: 1, problem_type: 'regression' };
+      return { name: 'base/config.json', bytes: text({ ...modelConfig, ...extra }) };
+    });
+    const adapter = files.map((f) => (f.name === 'adapter_config.json' ? { name: f.name, bytes: text({ ...json(f.bytes), base_model_name_or_path: 'base' }) } : f));
+    return [...adapter, ...base];
   }
 
   private requireRun(): Run {

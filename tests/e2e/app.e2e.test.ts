@@ -303,14 +303,18 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     }
     await page.screenshot({ path: join(SCREENSHOTS, 'finished.png'), fullPage: true });
 
-    // PEFT export: a zip of adapter_config.json + adapter_model.safetensors that parse.
+    // PEFT export: a zip of adapter_config.json + adapter_model.safetensors that parse, with the built-in model's
+    // files in Hugging Face layout under base/ (the folder the adapter names), the class names in both configs.
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-peft').click()]);
     const zipPath = join(work, download.suggestedFilename());
     await download.saveAs(zipPath);
     const files = unzipSync(new Uint8Array(readFileSync(zipPath)));
-    expect(Object.keys(files).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    expect(Object.keys(files).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'base/config.json', 'base/model.safetensors', 'base/tokenizer.json', 'base/tokenizer_config.json']);
     const config = JSON.parse(new TextDecoder().decode(files['adapter_config.json']));
-    expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'SEQ_CLS', modules_to_save: ['classifier'] });
+    expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'SEQ_CLS', modules_to_save: ['classifier'], base_model_name_or_path: 'base' });
+    expect(Object.keys(config.id2label)).toEqual(['0', '1']);
+    const baseConfig = JSON.parse(new TextDecoder().decode(files['base/config.json']));
+    expect(baseConfig).toMatchObject({ num_labels: 2, id2label: config.id2label, label2id: config.label2id });
     const header = safetensorsHeader(files['adapter_model.safetensors']);
     const loraA = Object.keys(header).filter((k) => k.endsWith('.lora_A.weight'));
     expect(loraA.length).toBe(config.target_modules.length);

@@ -158,11 +158,17 @@ describe('worker session', () => {
     const logged = Object.entries(native.freezeLog).filter(([, step]) => step !== null);
     expect(Object.fromEntries(logged)).toEqual(Object.fromEntries(freezes.map((f) => [f.name, f.step])));
     const [peft] = only(await send({ type: 'export', format: 'peft' }), 'exported');
-    expect(peft.files.map((f) => f.name)).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    // A model not on the Hub goes with the adapter in Hugging Face layout (base/), which the adapter names.
+    expect(peft.files.map((f) => f.name).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'base/config.json', 'base/model.safetensors', 'base/vocab.txt']);
+    const file = (name: string) => peft.files.find((f) => f.name === name)!.bytes;
     // The class names as the user gave them, as transformers' config carries them; the import reads them back.
-    const adapterConfig = JSON.parse(strFromU8(peft.files[0].bytes));
-    expect(adapterConfig).toMatchObject({ id2label: { 0: 'NEGATIVE', 1: 'POSITIVE' }, label2id: { NEGATIVE: 0, POSITIVE: 1 }, base_model_name_or_path: config.model.name });
-    const reimported = readAdapterFiles(peft.files.map((f) => ({ name: f.name, bytes: f.bytes })));
+    const adapterConfig = JSON.parse(strFromU8(file('adapter_config.json')));
+    expect(adapterConfig).toMatchObject({ id2label: { 0: 'NEGATIVE', 1: 'POSITIVE' }, label2id: { NEGATIVE: 0, POSITIVE: 1 }, base_model_name_or_path: 'base' });
+    const baseConfig = JSON.parse(strFromU8(file('base/config.json')));
+    expect(baseConfig).toMatchObject({ num_labels: 2, id2label: { 0: 'NEGATIVE', 1: 'POSITIVE' }, label2id: { NEGATIVE: 0, POSITIVE: 1 }, hidden_size: expect.any(Number) });
+    const given = new Map(modelFiles().map((f) => [f.name, f]));
+    expect(file('base/model.safetensors')).toEqual(new Uint8Array(await given.get('model.safetensors')!.arrayBuffer()));
+    const reimported = readAdapterFiles(peft.files.filter((f) => !f.name.startsWith('base/')).map((f) => ({ name: f.name, bytes: f.bytes })));
     expect(reimported.format === 'peft' && reimported.labels).toEqual(['NEGATIVE', 'POSITIVE']);
     // The PyTorch project: the config, the data as loaded, the model read from disk (not on the Hub), the package.
     const [project] = only(await send({ type: 'export', format: 'pytorch' }), 'exported');
@@ -309,8 +315,8 @@ describe('worker session', () => {
       const [imported] = only(events, 'adapterImported');
       expect(imported.config.method).toMatchObject({ id: 'lora', options: { r: 2, targetModules: ['query', 'value'] } });
       const got = await predict(fresh);
-      // The native file keeps the class names; PEFT's has none (yet), so classes are numbered.
-      expect(got.labels).toEqual(imported.format === 'native' ? ['bad', 'good'] : ['LABEL_0', 'LABEL_1']);
+      // Both keep the class names (PEFT's as id2label in adapter_config.json).
+      expect(got.labels).toEqual(['bad', 'good']);
       got.probabilities.forEach((p, i) => expect(p).toBeCloseTo(expected.probabilities[i], 5));
     }
 
