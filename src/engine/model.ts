@@ -8,9 +8,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AdapterRuntime, MethodVariable } from './adapter';
 import { FAMILIES, type FamilyLayout } from './families';
+import { EncoderModel, sameShape } from './encoder';
 import * as kernels from './kernels';
-import { mixSeed } from './random';
-import { linearTargets, type BertConfig, type HiddenAct, type LinearTarget, type StateDict } from './types';
+import { linearTargets, type BertConfig, type LinearTarget, type StateDict } from './types';
 import {
   attentionLayerNorm,
   bertWeightShapes,
@@ -57,25 +57,14 @@ export interface InitNote {
   reason: 'missing' | 'shape';
 }
 
-export class BertModel {
+export class BertModel extends EncoderModel {
   readonly config: BertConfig;
   readonly family: FamilyLayout;
-  readonly targets: readonly LinearTarget[];
-  /** Classifier head variables (always trained). */
-  readonly head: MethodVariable[] = [];
-  /** Base weights that train (full fine-tuning only). */
-  readonly trainableBase: MethodVariable[] = [];
-  readonly initNotes: InitNote[] = [];
-
-  private readonly params = new Map<string, tf.Tensor>();
-  private readonly targetByPath = new Map<string, LinearTarget>();
-  private dropoutCalls = 0;
 
   constructor(config: BertConfig, weights: StateDict, options: BertModelOptions) {
+    super(linearTargets(config), config.layerNormEps);
     this.config = config;
     this.family = FAMILIES[config.family];
-    this.targets = linearTargets(config);
-    for (const target of this.targets) this.targetByPath.set(target.path, target);
 
     const embeddingMatrices = new Set(embeddingMatrixNames(config));
     const missing: string[] = [];
@@ -115,15 +104,9 @@ export class BertModel {
   }
 
   /** A base weight (constant or variable) by PyTorch name. */
-  param(name: string): tf.Tensor {
-    const tensor = this.params.get(name);
-    if (!tensor) throw new Error(`no weight named ${name}`);
-    return tensor;
-  }
-
   /** Logits [B, numLabels]. Call inside tf.tidy / variableGrads. */
   forward(batch: ModelBatch, runtime: AdapterRuntime | null, options: ForwardOptions): tf.Tensor2D {
-    this.dropoutCalls = 0;
+    this.startForward();
     const { hiddenSize: h, numHeads, numLayers } = this.config;
     const family = this.family;
     const [b, s] = batch.inputIds.shape;
@@ -211,61 +194,4 @@ export class BertModel {
       }
     }
   }
-
-  /** x [N, in] -> x W^T + b [N, out]; gradients only for the inputs that need them (no dW for frozen W). */
-  private linear(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
-    return kernels.linear(x, this.param(`${prefix}.weight`) as tf.Tensor2D, this.param(`${prefix}.bias`) as tf.Tensor1D);
-  }
-
-  private adaptedLinear(x: tf.Tensor2D, path: string, runtime: AdapterRuntime | null, options: ForwardOptions): tf.Tensor2D {
-    const base = this.linear(x, path);
-    if (!runtime || !runtime.adapted.has(path)) return base;
-    const target = this.targetByPath.get(path);
-    if (!target) throw new Error(`unknown linear ${path}`);
-    // PEFT's lora_dropout: the adapter sees a dropped-out copy of the input, the base layer the input itself.
-    return runtime.apply(target, this.dropout(x, runtime.inputDropout ?? 0, options), base);
-  }
-
-  /** LayerNorm over the last axis of [T, H] with biased variance, as torch.nn.LayerNorm. */
-  private layerNorm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
-    const gamma = this.param(`${prefix}.weight`) as tf.Tensor1D;
-    return kernels.layerNorm(x, gamma, this.param(`${prefix}.bias`) as tf.Tensor1D, this.config.layerNormEps) as tf.Tensor2D;
-  }
-
-  private activation(x: tf.Tensor2D, act: HiddenAct): tf.Tensor2D {
-    switch (act) {
-      case 'relu':
-        return tf.relu(x);
-      case 'gelu':
-        // Exact GELU (PyTorch default): 0.5 x (1 + erf(x / sqrt 2)).
-        return kernels.biasGelu(x) as tf.Tensor2D;
-      case 'gelu_new': {
-        // tanh approximation (Hugging Face NewGELUActivation); no fused kernel.
-        const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
-        return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
-      }
-    }
-  }
-
-  private dropout<T extends tf.Tensor>(x: T, rate: number, options: ForwardOptions): T {
-    if (!options.training || rate <= 0) return x;
-    if (options.dropoutSeed === undefined) throw new Error('training with dropout needs a dropoutSeed');
-    this.dropoutCalls++;
-    // Fused: mask hashed on the GPU (tf.dropout draws and uploads its randoms from JavaScript).
-    return kernels.dropout(x, rate, mixSeed(options.dropoutSeed, this.dropoutCalls));
-  }
-
-  /** Plain copies of the head (and trained base) weights for export. */
-  trainedParams(): MethodVariable[] {
-    return [...this.trainableBase, ...this.head];
-  }
-
-  dispose(): void {
-    for (const tensor of this.params.values()) tensor.dispose();
-    this.params.clear();
-  }
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }

@@ -15,10 +15,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AdapterRuntime, MethodVariable } from '../adapter';
+import { EncoderModel, sameShape } from '../encoder';
 import * as kernels from '../kernels';
-import type { BertModelOptions, ForwardOptions, InitNote, ModelBatch } from '../model';
-import { mixSeed } from '../random';
-import type { LinearTarget, StateDict } from '../types';
+import type { BertModelOptions, ForwardOptions, ModelBatch } from '../model';
+import type { StateDict } from '../types';
 import { initHeadTensor } from '../weights';
 import {
   DEBERTA,
@@ -42,22 +42,13 @@ interface RelativeGathers {
   p2c: RelativeGatherIndex;
 }
 
-export class DebertaV2Model {
+export class DebertaV2Model extends EncoderModel {
   readonly config: DebertaV2Config;
-  readonly targets: readonly LinearTarget[];
-  readonly head: MethodVariable[] = [];
-  readonly trainableBase: MethodVariable[] = [];
-  readonly initNotes: InitNote[] = [];
-
-  private readonly params = new Map<string, tf.Tensor>();
-  private readonly targetByPath = new Map<string, LinearTarget>();
   private readonly gathers = new Map<number, RelativeGathers>();
-  private dropoutCalls = 0;
 
   constructor(config: DebertaV2Config, weights: StateDict, options: BertModelOptions) {
+    super(debertaTargets(config), config.layerNormEps);
     this.config = config;
-    this.targets = debertaTargets(config);
-    for (const target of this.targets) this.targetByPath.set(target.path, target);
     const embeddings = new Set(debertaEmbeddingNames(config));
     const missing: string[] = [];
     for (const [name, shape] of debertaWeightShapes(config)) {
@@ -100,15 +91,9 @@ export class DebertaV2Model {
     }
   }
 
-  param(name: string): tf.Tensor {
-    const tensor = this.params.get(name);
-    if (!tensor) throw new Error(`no weight named ${name}`);
-    return tensor;
-  }
-
   /** Logits [B, numLabels]. Call inside tf.tidy / variableGrads. */
   forward(batch: ModelBatch, runtime: AdapterRuntime | null, options: ForwardOptions): tf.Tensor2D {
-    this.dropoutCalls = 0;
+    this.startForward();
     const config = this.config;
     const { hiddenSize: h, numHeads, numLayers } = config;
     const [b, s] = batch.inputIds.shape;
@@ -180,7 +165,7 @@ export class DebertaV2Model {
       const attnOut = this.dropout(this.adaptedLinear(merged, `${prefix}.attention.output.dense`, runtime, options), config.hiddenDropout, options);
       hidden = this.layerNorm(tf.add(attnOut, hidden), `${prefix}.attention.output.LayerNorm`);
 
-      const inter = this.activation(this.adaptedLinear(hidden, `${prefix}.intermediate.dense`, runtime, options));
+      const inter = this.activation(this.adaptedLinear(hidden, `${prefix}.intermediate.dense`, runtime, options), config.hiddenAct);
       const out = this.dropout(this.adaptedLinear(inter, `${prefix}.output.dense`, runtime, options), config.hiddenDropout, options);
       hidden = this.layerNorm(tf.add(out, hidden), `${prefix}.output.LayerNorm`);
     }
@@ -211,62 +196,16 @@ export class DebertaV2Model {
     return entry;
   }
 
-  private linear(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
-    return kernels.linear(x, this.param(`${prefix}.weight`) as tf.Tensor2D, this.param(`${prefix}.bias`) as tf.Tensor1D);
-  }
-
-  private adaptedLinear(x: tf.Tensor2D, path: string, runtime: AdapterRuntime | null, options: ForwardOptions): tf.Tensor2D {
-    const base = this.linear(x, path);
-    if (!runtime || !runtime.adapted.has(path)) return base;
-    const target = this.targetByPath.get(path);
-    if (!target) throw new Error(`unknown linear ${path}`);
-    return runtime.apply(target, this.dropout(x, runtime.inputDropout ?? 0, options), base);
-  }
-
-  private layerNorm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
-    const gamma = this.param(`${prefix}.weight`) as tf.Tensor1D;
-    return kernels.layerNorm(x, gamma, this.param(`${prefix}.bias`) as tf.Tensor1D, this.config.layerNormEps) as tf.Tensor2D;
-  }
-
-  private activation(x: tf.Tensor2D, act = this.config.hiddenAct): tf.Tensor2D {
-    switch (act) {
-      case 'relu':
-        return tf.relu(x);
-      case 'gelu':
-        return kernels.biasGelu(x) as tf.Tensor2D;
-      case 'gelu_new': {
-        const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
-        return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
-      }
-    }
-  }
-
   private poolerActivation(x: tf.Tensor2D): tf.Tensor2D {
     return this.config.poolerAct === 'tanh' ? tf.tanh(x) : this.activation(x, this.config.poolerAct);
   }
 
-  private dropout<T extends tf.Tensor>(x: T, rate: number, options: ForwardOptions): T {
-    if (!options.training || rate <= 0) return x;
-    if (options.dropoutSeed === undefined) throw new Error('training with dropout needs a dropoutSeed');
-    this.dropoutCalls++;
-    return kernels.dropout(x, rate, mixSeed(options.dropoutSeed, this.dropoutCalls));
-  }
-
-  trainedParams(): MethodVariable[] {
-    return [...this.trainableBase, ...this.head];
-  }
-
-  dispose(): void {
-    for (const tensor of this.params.values()) tensor.dispose();
-    this.params.clear();
+  override dispose(): void {
+    super.dispose();
     for (const { c2p, p2c } of this.gathers.values()) {
       disposeRelativeGatherIndex(c2p);
       disposeRelativeGatherIndex(p2c);
     }
     this.gathers.clear();
   }
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
