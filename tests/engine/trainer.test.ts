@@ -1,26 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { STATELESS, type AdapterMethod, type AdapterRuntime, type MethodVariable } from '../../src/engine/adapter';
-import { Trainer, type TrainingRecipe } from '../../src/engine/trainer';
+import { Trainer } from '../../src/engine/trainer';
 import { softmaxRows } from '../../src/engine/metrics';
 import { randomBertWeights } from '../../src/engine/weights';
 import { adapterMethod } from '../../src/methods/registry';
-import { tinyConfig, toyExamples } from '../helpers/tinyBert';
+import { tinyConfig, toyExamples, toyRecipe } from '../helpers/tinyBert';
 
-const recipe: TrainingRecipe = {
-  epochs: 4,
-  batchSize: 8,
-  maxLength: 12,
-  adapterLr: 1e-2,
-  classifierLr: 4e-2,
-  weightDecay: 0.1,
-  classifierWeightDecay: 0.1,
-  warmupRatio: 0.06,
-  maxGradNorm: 0.1,
-  optimizer: 'adamw_torch',
-  seed: 3,
-  logEvery: 5,
-};
+const recipe = toyRecipe;
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

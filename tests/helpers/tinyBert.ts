@@ -1,5 +1,6 @@
 /** A tiny random BERT and a learnable toy task for engine and method tests (cpu backend). */
 import type { EncodedExamples } from '../../src/engine/batches';
+import type { TrainingRecipe } from '../../src/engine/trainer';
 import { Rng } from '../../src/engine/random';
 import type { BertConfig } from '../../src/engine/types';
 
@@ -53,3 +54,19 @@ export function toyExamples(count: number, seqLen: number, seed: number, numLabe
   }
   return { count, seqLen, inputIds, tokenTypeIds, attentionMask, labels };
 }
+
+/** A short recipe the toy task learns under (4 epochs of 20 examples, metrics every 5 steps). */
+export const toyRecipe: TrainingRecipe = {
+  epochs: 4,
+  batchSize: 8,
+  maxLength: 12,
+  adapterLr: 1e-2,
+  classifierLr: 4e-2,
+  weightDecay: 0.1,
+  classifierWeightDecay: 0.1,
+  warmupRatio: 0.06,
+  maxGradNorm: 0.1,
+  optimizer: 'adamw_torch',
+  seed: 3,
+  logEvery: 5,
+};
