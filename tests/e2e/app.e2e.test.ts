@@ -181,6 +181,47 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     await page.context().close();
   });
 
+  it('fills the rank heatmap in while a rank run streams in: frames advance, total rank falls, the scrubber replays it', { timeout: 300_000 }, async () => {
+    const { page, problems } = await openPage('synthetic');
+    const syntheticWorker = readFileSync(join(ROOT, 'tests', 'fixtures', 'e2e', 'synthetic-worker.js'), 'utf8');
+    await page.route('**/assets/worker-*.js', (route) => route.fulfill({ contentType: 'text/javascript', body: syntheticWorker }));
+    await page.goto(server.url + '?method=adalora');
+    await expect.poll(() => page.getByTestId('train').isEnabled(), { timeout: 60_000 }).toBe(true);
+    await page.getByTestId('train').click();
+    const rankSample = () =>
+      page.evaluate(() => ({
+        finished: document.querySelector('[data-testid=finished]') !== null,
+        frame: document.querySelector('[data-testid=rank-frame]')?.textContent ?? '',
+        cells: document.querySelectorAll('[data-testid=heatmap-rank] .heat-cell.filled').length,
+        budgetDrawn: document.querySelector('[data-testid=chart-budget]')?.getAttribute('data-empty') === 'false',
+      }));
+    const samples: Awaited<ReturnType<typeof rankSample>>[] = [];
+    const started = Date.now();
+    for (;;) {
+      const sample = await rankSample();
+      samples.push(sample);
+      if (sample.finished) break;
+      expect(Date.now() - started, 'the synthetic run finishes within 2 minutes').toBeLessThan(120_000);
+      await page.waitForTimeout(200);
+    }
+    const live = samples.filter((s) => !s.finished);
+    const totals = live.map((s) => Number(s.frame.match(/total rank (\d+)/)?.[1])).filter(Number.isFinite);
+    console.log(`e2e rank: ${live.length} samples mid-run, total rank ${totals[0]} -> ${totals[totals.length - 1]} before the end`);
+    // Live: the frame moves on and the allocation changes while the run streams, 72 modules (12 layers x 6).
+    expect(new Set(live.map((s) => s.frame).filter((f) => f.includes('frame'))).size, 'distinct frames shown mid-run').toBeGreaterThanOrEqual(3);
+    expect(Math.min(...totals), 'ranks pruned mid-run').toBeLessThan(Math.max(...totals));
+    expect(live.some((s) => s.cells === 72), 'every module has a cell mid-run').toBe(true);
+    expect(live.some((s) => s.budgetDrawn), 'budget chart drawn mid-run').toBe(true);
+    // The end: the target allocation (288 of 864); the scrubber replays the first frame.
+    await expect.poll(() => page.getByTestId('rank-frame').textContent(), { timeout: 5_000 }).toMatch(/^step 3960 · frame 100 \/ 100 · total rank 288$/);
+    await page.getByTestId('rank-scrubber').fill('0');
+    await expect.poll(() => page.getByTestId('rank-frame').textContent(), { timeout: 5_000 }).toMatch(/^step 0 · frame 1 \/ 100 · total rank 864$/);
+    await page.getByTestId('rank-live').click();
+    await expect.poll(() => page.getByTestId('rank-frame').textContent(), { timeout: 5_000 }).toMatch(/frame 100 \/ 100/);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
   it('says what to fix for a wrong Hub repo id, and shows no model as loaded after the failed load', { timeout: 120_000 }, async () => {
     const { page, problems } = await openPage('hub');
     // A Hub mimic: the worker's downloads go to huggingface.co; a repo that does not exist answers as the Hub does
