@@ -11,11 +11,12 @@ export function floats(tensor: RawTensor): Float32Array {
   return tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data as ArrayLike<number>);
 }
 
-export function expectScaledClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, what: string): void {
+/** Worst |diff| within tolerance x the largest |expected| (at least `floor`: tiny fixtures such as scores need a lower one). */
+export function expectScaledClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, what: string, floor = 1e-6): void {
   expect(actual.length, `${what}: length`).toBe(expected.length);
   let scale = 0;
   for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
-  const allowed = tolerance * Math.max(scale, 1e-6);
+  const allowed = tolerance * Math.max(scale, floor);
   let worst = 0;
   let worstAt = -1;
   for (let i = 0; i < expected.length; i++) {
