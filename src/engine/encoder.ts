@@ -45,6 +45,23 @@ export abstract class EncoderModel {
     this.params.clear();
   }
 
+  /**
+   * Keeps a checkpoint weight [shape] under its PyTorch name: a constant, or when it `trains` a variable listed in
+   * the head (lr group 'classifier') or the trained base weights. Biases and LayerNorm weights do not decay.
+   */
+  protected addWeight(name: string, data: Float32Array, shape: readonly number[], trains: 'no' | 'head' | 'base', isNormWeight: boolean): void {
+    const value = tf.tensor(data, [...shape], 'float32');
+    if (trains === 'no') {
+      this.params.set(name, value);
+      return;
+    }
+    const variable = tf.variable(value, true);
+    value.dispose();
+    this.params.set(name, variable);
+    const entry: MethodVariable = { name, variable, lrGroup: trains === 'head' ? 'classifier' : 'adapter', decays: !(name.endsWith('.bias') || isNormWeight) };
+    (trains === 'head' ? this.head : this.trainableBase).push(entry);
+  }
+
   /** Each forward numbers its dropout masks from 1, so the same seed gives the same masks. */
   protected startForward(): void {
     this.dropoutCalls = 0;

@@ -6,7 +6,7 @@
  * engine/kernels function: its WGSL program or its composite, as the Trainer's `withKernels` scope says.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { AdapterRuntime, MethodVariable } from './adapter';
+import type { AdapterRuntime } from './adapter';
 import { FAMILIES, type FamilyLayout } from './families';
 import { EncoderModel, sameShape } from './encoder';
 import * as kernels from './kernels';
@@ -81,18 +81,8 @@ export class BertModel extends EncoderModel {
         this.initNotes.push({ name, reason: tensorData ? 'shape' : 'missing' });
         tensorData = initHeadTensor(name, shape, options.seed);
       }
-      const value = tf.tensor(tensorData.data, shape, 'float32');
       const trains = isHead || (options.trainBase && (!embeddingMatrices.has(name) || options.trainEmbeddings));
-      if (!trains) {
-        this.params.set(name, value);
-        continue;
-      }
-      const variable = tf.variable(value, true);
-      value.dispose();
-      this.params.set(name, variable);
-      const isBiasLike = name.endsWith('.bias') || isLayerNormName(name);
-      const entry: MethodVariable = { name, variable, lrGroup: isHead ? 'classifier' : 'adapter', decays: !isBiasLike };
-      (isHead ? this.head : this.trainableBase).push(entry);
+      this.addWeight(name, tensorData.data, shape, isHead ? 'head' : trains ? 'base' : 'no', isLayerNormName(name));
     }
     if (missing.length > 0) {
       this.dispose();
@@ -103,7 +93,6 @@ export class BertModel extends EncoderModel {
     }
   }
 
-  /** A base weight (constant or variable) by PyTorch name. */
   /** Logits [B, numLabels]. Call inside tf.tidy / variableGrads. */
   forward(batch: ModelBatch, runtime: AdapterRuntime | null, options: ForwardOptions): tf.Tensor2D {
     this.startForward();

@@ -14,7 +14,7 @@
  * loss reads (the pooler takes position 0), so the engine's key mask gives the same logits and gradients.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { AdapterRuntime, MethodVariable } from '../adapter';
+import type { AdapterRuntime } from '../adapter';
 import { EncoderModel, sameShape } from '../encoder';
 import * as kernels from '../kernels';
 import type { BertModelOptions, ForwardOptions, ModelBatch } from '../model';
@@ -63,24 +63,10 @@ export class DebertaV2Model extends EncoderModel {
         this.initNotes.push({ name, reason: tensorData ? 'shape' : 'missing' });
         tensorData = initHeadTensor(name, shape, options.seed);
       }
-      const value = tf.tensor(tensorData.data, shape, 'float32');
       const isClassifier = name.startsWith(`${DEBERTA.classifier}.`);
       // As the official AFLoRA runs (PEFT modules_to_save ["classifier"]): the pooler stays frozen.
-      const trains = isClassifier || (options.trainBase && (!embeddings.has(name) || options.trainEmbeddings));
-      if (!trains) {
-        this.params.set(name, value);
-        continue;
-      }
-      const variable = tf.variable(value, true);
-      value.dispose();
-      this.params.set(name, variable);
-      const entry: MethodVariable = {
-        name,
-        variable,
-        lrGroup: isClassifier ? 'classifier' : 'adapter',
-        decays: !(name.endsWith('.bias') || name.includes('LayerNorm')),
-      };
-      (isClassifier ? this.head : this.trainableBase).push(entry);
+      const trainsBase = options.trainBase && (!embeddings.has(name) || options.trainEmbeddings);
+      this.addWeight(name, tensorData.data, shape, isClassifier ? 'head' : trainsBase ? 'base' : 'no', name.includes('LayerNorm'));
     }
     if (missing.length > 0) {
       this.dispose();
