@@ -4,8 +4,9 @@
  * getattr fallbacks, so a config.json that omits a key means what it means there.
  */
 import { InputError, UnsupportedModelError } from '../errors';
+import { FAMILIES } from '../families';
 import { Rng, hashString, mixSeed } from '../random';
-import { MODULE_KINDS, type BertConfig, type HiddenAct, type LinearTarget, type ModuleKind, type StateDict } from '../types';
+import { MODULE_KINDS, type BertConfig, type HiddenAct, type LinearTarget, type StateDict } from '../types';
 
 export const DEBERTA_MODEL_TYPE = 'deberta-v2';
 
@@ -211,16 +212,6 @@ export function parseDebertaV2Config(input: unknown, numLabels?: number): Debert
 
 // ------------------------------------------------------------------------------------------------ weights
 
-/** PyTorch module path of each of the six adapter roles inside `deberta.encoder.layer.{i}`. */
-export const DEBERTA_MODULE_SUFFIX: Record<ModuleKind, string> = {
-  query: 'attention.self.query_proj',
-  key: 'attention.self.key_proj',
-  value: 'attention.self.value_proj',
-  attn_out: 'attention.output.dense',
-  inter: 'intermediate.dense',
-  out: 'output.dense',
-};
-
 export const DEBERTA = {
   words: 'deberta.embeddings.word_embeddings.weight',
   positions: 'deberta.embeddings.position_embeddings.weight',
@@ -245,7 +236,7 @@ export function debertaTargets(config: DebertaV2Config): LinearTarget[] {
     for (const kind of MODULE_KINDS) {
       const inFeatures = kind === 'out' ? config.intermediateSize : config.hiddenSize;
       const outFeatures = kind === 'inter' ? config.intermediateSize : config.hiddenSize;
-      targets.push({ layer, kind, path: `${DEBERTA.layer(layer)}.${DEBERTA_MODULE_SUFFIX[kind]}`, inFeatures, outFeatures });
+      targets.push({ layer, kind, path: `${DEBERTA.layer(layer)}.${FAMILIES['deberta-v2'].moduleSuffix[kind]}`, inFeatures, outFeatures });
     }
   }
   return targets;
