@@ -8,7 +8,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../../engine/errors';
 import { checkLimit } from '../limits';
-import { encodeWithTemplate, idsForTruncation, type EncodeOptions, type Encoding, type PairTokenizer } from './wordpiece';
+import { encodeText, encodeWithTemplate, type EncodeOptions, type Encoding, type PairTokenizer } from './wordpiece';
 
 type Json = Record<string, unknown>;
 
@@ -67,10 +67,7 @@ export class UnigramTokenizer implements PairTokenizer {
 
   /** `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, truncated longest-first and padded to maxLength. */
   encode(text: string, pair?: string | null, options: EncodeOptions = {}): Encoding {
-    const limit = options.maxLength ?? Infinity;
-    const first = idsForTruncation(this.wordIds(text), limit);
-    const second = pair === undefined || pair === null || pair === '' ? null : idsForTruncation(this.wordIds(pair), limit);
-    return this.encodeIds(first, second, options);
+    return encodeText(this, text, pair, options);
   }
 
   encodeIds(firstIds: readonly number[], secondIds: readonly number[] | null, options: EncodeOptions = {}): Encoding {

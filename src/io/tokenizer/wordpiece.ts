@@ -167,10 +167,7 @@ export class WordPieceTokenizer {
    * (`[(text, text_pair)] if text_pair else [text]`): no second [SEP], all token types 0.
    */
   encode(text: string, pair?: string | null, options: EncodeOptions = {}): Encoding {
-    const limit = options.maxLength ?? Infinity;
-    const first = idsForTruncation(this.wordIds(text), limit);
-    const second = pair === undefined || pair === null || pair === '' ? null : idsForTruncation(this.wordIds(pair), limit);
-    return this.encodeIds(first, second, options);
+    return encodeText(this, text, pair, options);
   }
 
   /**
@@ -370,6 +367,14 @@ export function encodeWithTemplate(
 export interface PairTokenizer {
   wordIds(text: string): number[][];
   encodeIds(firstIds: readonly number[], secondIds: readonly number[] | null, options?: EncodeOptions): Encoding;
+}
+
+/** One example, pair optional (an empty string counts as none), truncated longest-first as Rust `tokenizers`. */
+export function encodeText(tokenizer: PairTokenizer, text: string, pair: string | null | undefined, options: EncodeOptions = {}): Encoding {
+  const limit = options.maxLength ?? Infinity;
+  const first = idsForTruncation(tokenizer.wordIds(text), limit);
+  const second = pair === undefined || pair === null || pair === '' ? null : idsForTruncation(tokenizer.wordIds(pair), limit);
+  return tokenizer.encodeIds(first, second, options);
 }
 
 /** Encodes many texts into fixed-shape [n, maxLength] arrays for the engine. */
