@@ -1,4 +1,5 @@
 /** State-dict names and shapes of each family's *ForSequenceClassification (PyTorch layout), and seeded random weights. */
+import { debertaWeightShapes, isDebertaV2Config } from './deberta/config';
 import { FAMILIES, type FamilyId } from './families';
 import { Rng, hashString, mixSeed } from './random';
 import { linearTargets, type BertConfig, type StateDict, type TensorData } from './types';
@@ -53,6 +54,7 @@ export function isOptionalWeight(config: BertConfig, name: string): boolean {
 
 /** Every tensor of the family's *ForSequenceClassification with its shape (the name stays from BERT-only days). */
 export function bertWeightShapes(config: BertConfig): Map<string, number[]> {
+  if (isDebertaV2Config(config)) return debertaWeightShapes(config);
   const family = FAMILIES[config.family];
   const { word, position, tokenType, norm, project } = family.embeddings;
   const h = config.hiddenSize;

@@ -216,7 +216,9 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   const vocabTxt = fallback && tokenizerKind === 'wordpiece' ? await readText('vocab.txt') : undefined;
   const vocabJson = fallback && tokenizerKind === 'bpe' ? await readText('vocab.json') : undefined;
   const mergesTxt = vocabJson !== undefined ? await readText('merges.txt') : undefined;
-  if (tokenizerJson === undefined && vocabTxt === undefined && (vocabJson === undefined || mergesTxt === undefined)) {
+  const spmModel = fallback && tokenizerKind === 'unigram' ? await read('spm.model') : undefined;
+  if (spmModel) sizes['spm.model'] = spmModel.byteLength;
+  if (tokenizerJson === undefined && vocabTxt === undefined && (vocabJson === undefined || mergesTxt === undefined) && spmModel === undefined) {
     const wanted = TOKENIZER_FILES[tokenizerKind];
     const alternative = wanted.length > 1 ? ` nor ${wanted.slice(1).join(' + ')}` : '';
     throw new InputError(
@@ -225,7 +227,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     );
   }
   const tokenizerConfigJson = await readText('tokenizer_config.json');
-  const tokenizer = loadTokenizer({ tokenizerJson, vocabTxt, vocabJson, mergesTxt, tokenizerConfigJson }, tokenizerKind);
+  const tokenizer = loadTokenizer({ tokenizerJson, vocabTxt, vocabJson, mergesTxt, spmModel, tokenizerConfigJson }, tokenizerKind);
   if (tokenizer.vocabSize > config.vocabSize) {
     throw new InputError(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${config.vocabSize} embeddings.`, 'Use the tokenizer files that came with this model.');
   }

@@ -27,7 +27,10 @@ export function canonicalName(name: string, config: BertConfig): string {
   let out = name;
   // DataParallel / some converters wrap everything once more.
   if (out.startsWith('module.')) out = out.slice('module.'.length);
-  if (BASE_MODEL_ROOTS.some((root) => out.startsWith(root))) out = `${FAMILIES[config.family].root}.${out}`;
+  const family = FAMILIES[config.family];
+  // DeBERTa's ContextPooler is a top-level head module (`pooler.dense`), not the base model's pooler.
+  const isHead = family.headModules.some((module) => out.startsWith(`${module}.`));
+  if (!isHead && BASE_MODEL_ROOTS.some((root) => out.startsWith(root))) out = `${family.root}.${out}`;
   out = out.replace(/\.LayerNorm\.gamma$/, '.LayerNorm.weight').replace(/\.LayerNorm\.beta$/, '.LayerNorm.bias');
   return out;
 }

@@ -1,33 +1,21 @@
 /**
  * Builds the tokenizer of a model family from Hugging Face files: WordPiece from vocab.txt and/or tokenizer.json,
- * byte-level BPE (RoBERTa) from tokenizer.json or vocab.json + merges.txt; tokenizer_config.json optional.
+ * byte-level BPE (RoBERTa) from tokenizer.json or vocab.json + merges.txt, SentencePiece Unigram (DeBERTa-v3) from
+ * tokenizer.json or spm.model; tokenizer_config.json optional.
  */
 import { InputError } from '../../engine/errors';
 import type { TokenizerKind } from '../../engine/families';
 import { parseJson } from '../json';
+import { asObject, modelMaxLengthOf, optionalBool, tokenString, type Json } from './fields';
 import { checkLimit } from '../limits';
+import { BpeTokenizer, robertaTokenizerJson } from './bpe';
+import { debertaTokenizerJsonFromSpm } from './spm';
 import type { Tokenizer } from './tokenizer';
+import { UnigramTokenizer } from './unigram';
 import { WordPieceTokenizer, type WordPieceOptions } from './wordpiece';
-
-type Json = Record<string, unknown>;
 
 const HINT = 'Use the tokenizer files that came with the model (tokenizer.json or vocab.txt of a BERT checkpoint).';
 const bad = (message: string) => new InputError(message, HINT);
-
-function asObject(value: unknown): Json | null {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : null;
-}
-
-/** tokenizer_config.json writes special tokens as strings or as AddedToken objects `{content: ...}`. */
-function tokenString(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  const obj = asObject(value);
-  return obj && typeof obj.content === 'string' ? obj.content : undefined;
-}
-
-function optionalBool(value: unknown): boolean | undefined {
-  return typeof value === 'boolean' ? value : undefined;
-}
 
 export function parseVocabTxt(text: string): string[] {
   const lines = text.split('\n').map((line) => line.replace(/\r$/, ''));
@@ -55,9 +43,8 @@ function configOptions(config: Json | null): Partial<WordPieceOptions> {
   if (typeof config.strip_accents === 'boolean' || config.strip_accents === null) out.stripAccents = config.strip_accents;
   const cjk = optionalBool(config.tokenize_chinese_chars);
   if (cjk !== undefined) out.tokenizeChineseChars = cjk;
-  const maxLen = config.model_max_length;
-  // Transformers writes 1e30 when a model sets no limit.
-  if (typeof maxLen === 'number' && maxLen > 0 && maxLen < 1e6) out.modelMaxLength = maxLen;
+  const maxLen = modelMaxLengthOf(config);
+  if (maxLen !== undefined) out.modelMaxLength = maxLen;
   const roles = { unkToken: 'unk_token', clsToken: 'cls_token', sepToken: 'sep_token', padToken: 'pad_token', maskToken: 'mask_token' } as const;
   for (const [key, field] of Object.entries(roles) as [keyof typeof roles, string][]) {
     const token = tokenString(config[field]);
@@ -150,6 +137,8 @@ export interface TokenizerFiles {
   /** Byte-level BPE without tokenizer.json: vocab.json + merges.txt. */
   vocabJson?: string;
   mergesTxt?: string;
+  /** SentencePiece Unigram without tokenizer.json (the deberta-v3 Hub repos): spm.model. */
+  spmModel?: Uint8Array;
 }
 
 /** The files each tokenizer kind can be built from, in the order the loader looks for them. */
@@ -157,18 +146,53 @@ export const TOKENIZER_FILES: Readonly<Record<TokenizerKind, readonly string[]>>
   // First the preferred file, then the alternative (files that go together).
   wordpiece: ['tokenizer.json', 'vocab.txt'],
   bpe: ['tokenizer.json', 'vocab.json', 'merges.txt'],
-  unigram: ['tokenizer.json'],
+  unigram: ['tokenizer.json', 'spm.model'],
 };
 
-/** The family's tokenizer; WordPiece prefers tokenizer.json (what BertTokenizerFast uses), falls back to vocab.txt. */
+/** The family's tokenizer, from tokenizer.json when present (what the fast tokenizers run), else the older files. */
 export function loadTokenizer(files: TokenizerFiles, kind: TokenizerKind = 'wordpiece'): Tokenizer {
-  if (kind !== 'wordpiece') {
-    throw new InputError(
-      `The ${kind === 'bpe' ? 'byte-level BPE' : 'Unigram'} tokenizer is not available yet.`,
-      'Pick a BERT, DistilBERT or ELECTRA checkpoint (WordPiece) for now.',
-    );
+  switch (kind) {
+    case 'wordpiece':
+      return loadWordPiece(files);
+    case 'bpe':
+      return loadBpe(files);
+    case 'unigram':
+      return loadUnigram(files);
   }
-  return loadWordPiece(files);
+}
+
+function tokenizerConfigOf(files: TokenizerFiles): Json {
+  return (files.tokenizerConfigJson ? asObject(parseJsonFile(files.tokenizerConfigJson, 'tokenizer_config.json')) : null) ?? {};
+}
+
+function loadBpe(files: TokenizerFiles): BpeTokenizer {
+  const config = tokenizerConfigOf(files);
+  if (files.tokenizerJson) return new BpeTokenizer(parseJsonFile(files.tokenizerJson, 'tokenizer.json'), config);
+  if (files.vocabJson !== undefined && files.mergesTxt !== undefined) {
+    checkLimit('tokenizerBytes', files.mergesTxt.length, 'merges.txt');
+    return new BpeTokenizer(robertaTokenizerJson(parseJsonFile(files.vocabJson, 'vocab.json'), files.mergesTxt, config), config);
+  }
+  throw new InputError('No tokenizer files: provide tokenizer.json, or vocab.json + merges.txt (RoBERTa byte-level BPE).', 'Use the tokenizer files that came with the model.');
+}
+
+function loadUnigram(files: TokenizerFiles): UnigramTokenizer {
+  const config = tokenizerConfigOf(files);
+  const specials = {
+    cls: tokenString(config.cls_token) ?? '[CLS]',
+    sep: tokenString(config.sep_token) ?? '[SEP]',
+    pad: tokenString(config.pad_token) ?? '[PAD]',
+  };
+  if (files.tokenizerJson) return new UnigramTokenizer(parseJsonFile(files.tokenizerJson, 'tokenizer.json'), config, specials);
+  if (files.spmModel) {
+    checkLimit('tokenizerBytes', files.spmModel.byteLength, 'spm.model');
+    const options = {
+      doLowerCase: optionalBool(config.do_lower_case),
+      splitByPunct: optionalBool(config.split_by_punct),
+      addPrefixSpace: optionalBool(config.add_prefix_space),
+    };
+    return new UnigramTokenizer(debertaTokenizerJsonFromSpm(files.spmModel, options), config, specials);
+  }
+  throw new InputError('No tokenizer files: provide tokenizer.json or spm.model (DeBERTa-v3 SentencePiece).', 'Use the tokenizer files that came with the model.');
 }
 
 function loadWordPiece(files: TokenizerFiles): WordPieceTokenizer {
@@ -180,5 +204,5 @@ function loadWordPiece(files: TokenizerFiles): WordPieceTokenizer {
 
 export function parseJsonFile(text: string, fileName: string): unknown {
   checkLimit('tokenizerBytes', text.length, fileName);
-  return parseJson(text, fileName, HINT);
+  return parseJson(text, fileName, 'Use the tokenizer files that came with the model.');
 }

@@ -1,5 +1,5 @@
 /**
- * What the app needs of a model family's tokenizer (WordPiece; byte-level BPE and Unigram to plug in): what
+ * What the app needs of a model family's tokenizer (WordPiece, byte-level BPE, Unigram): what
  * encodeBatch needs (ids grouped by pre-tokenized word + the family's template, wordpiece.ts PairTokenizer) plus
  * the size checks and token strings the loader and the UI read.
  */

@@ -8,9 +8,10 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../../engine/errors';
 import { checkLimit } from '../limits';
-import { encodeText, encodeWithTemplate, type EncodeOptions, type Encoding, type PairTokenizer } from './wordpiece';
+import { modelMaxLengthOf, type Json } from './fields';
+import type { Tokenizer as AppTokenizer } from './tokenizer';
+import { encodeText, encodeWithTemplate, type EncodeOptions, type Encoding } from './wordpiece';
 
-type Json = Record<string, unknown>;
 
 const HINT = 'Use the tokenizer.json that came with the model (a DeBERTa-v3 / SentencePiece Unigram tokenizer).';
 const WORD_START = '\u2581'; // Metaspace's "▁": every pre-tokenized word's first piece starts with it
@@ -21,11 +22,12 @@ export interface UnigramSpecials {
   pad: string;
 }
 
-export class UnigramTokenizer implements PairTokenizer {
+export class UnigramTokenizer implements AppTokenizer {
   readonly vocabSize: number;
   readonly clsId: number;
   readonly sepId: number;
   readonly padId: number;
+  readonly modelMaxLength: number | undefined;
   private readonly tokenizer: Tokenizer;
   private readonly addedTokens: ReadonlySet<string>;
 
@@ -36,7 +38,10 @@ export class UnigramTokenizer implements PairTokenizer {
       throw new InputError(`tokenizer.json has no Unigram model (model.type ${JSON.stringify(model?.type)}).`, HINT);
     }
     checkLimit('vocabSize', model.vocab.length, 'tokenizer.json');
-    this.vocabSize = model.vocab.length;
+    const added = Array.isArray(json!.added_tokens) ? (json!.added_tokens as Json[]) : [];
+    // Special tokens the spm vocab lacks ([MASK] in deberta-v3) are added after it.
+    this.vocabSize = added.reduce((size, t) => (typeof t.id === 'number' ? Math.max(size, t.id + 1) : size), model.vocab.length);
+    this.modelMaxLength = modelMaxLengthOf(tokenizerConfig);
     this.tokenizer = new Tokenizer(json as object, tokenizerConfig);
     const id = (token: string): number => {
       const found = this.tokenizer.token_to_id(token);
@@ -46,7 +51,6 @@ export class UnigramTokenizer implements PairTokenizer {
     this.clsId = id(specials.cls);
     this.sepId = id(specials.sep);
     this.padId = id(specials.pad);
-    const added = Array.isArray(json!.added_tokens) ? (json!.added_tokens as Json[]) : [];
     this.addedTokens = new Set(added.map((t) => t.content).filter((c): c is string => typeof c === 'string'));
   }
 

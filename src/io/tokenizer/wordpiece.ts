@@ -325,21 +325,31 @@ export function truncatedLengths(n1: number, n2: number | null, budget: number):
 }
 
 /**
- * `[CLS] a [SEP]` / `[CLS] a [SEP] b [SEP]` (token types 0 / 1), longest-first truncation to maxLength and
- * padding: the BERT-style template both the WordPiece and the Unigram (DeBERTa) tokenizers use.
+ * How a family's tokenizer joins a pair: BERT (WordPiece, Unigram/DeBERTa) `[CLS] a [SEP] b [SEP]` with token
+ * types 0 / 1; RoBERTa (RobertaProcessing) `<s> a </s></s> b </s>` with token types all 0.
  */
+export type PairTemplate = 'bert' | 'roberta';
+
+const TEMPLATES: Readonly<Record<PairTemplate, { separators: number; secondTypeId: number }>> = {
+  bert: { separators: 1, secondTypeId: 1 },
+  roberta: { separators: 2, secondTypeId: 0 },
+};
+
+/** The template with longest-first truncation to maxLength and padding (single: `cls a sep` in both). */
 export function encodeWithTemplate(
   firstIds: readonly number[],
   secondIds: readonly number[] | null,
   special: { cls: number; sep: number; pad: number },
   options: EncodeOptions = {},
+  template: PairTemplate = 'bert',
 ): Encoding {
+  const { separators, secondTypeId } = TEMPLATES[template];
   let first = firstIds;
   let second = secondIds;
   const { maxLength } = options;
   if (maxLength !== undefined) {
     if (!Number.isInteger(maxLength) || maxLength < 1) throw new Error(`maxLength must be a positive integer, got ${maxLength}`);
-    const specials = second === null ? 2 : 3;
+    const specials = second === null ? 2 : 2 + separators;
     const budget = Math.max(0, maxLength - specials);
     const [n1, n2] = truncatedLengths(first.length, second?.length ?? null, budget);
     first = first.slice(0, n1);
@@ -348,8 +358,9 @@ export function encodeWithTemplate(
   const ids = [special.cls, ...first, special.sep];
   const typeIds = new Array<number>(ids.length).fill(0);
   if (second !== null) {
+    for (let i = 1; i < separators; i++) ids.push(special.sep);
     ids.push(...second, special.sep);
-    for (let i = 0; i <= second.length; i++) typeIds.push(1);
+    while (typeIds.length < ids.length) typeIds.push(secondTypeId);
   }
   const attentionMask = new Array<number>(ids.length).fill(1);
   if (maxLength !== undefined && (options.pad ?? true)) {
