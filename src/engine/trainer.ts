@@ -438,6 +438,14 @@ export class Trainer {
   }
 
   /**
+   * Bytes checkpoint() would produce, before it reads anything: every kept value and at most two AdamW moments
+   * each, 4 bytes apiece (the method's own state, a few scores per matrix, is left out).
+   */
+  checkpointBytes(): number {
+    return 3 * 4 * this.keptVariables().reduce((total, v) => total + v.variable.size, 0);
+  }
+
+  /**
    * Continues a checkpointed run on this trainer, which must be new (no step taken) and built like the one that
    * saved it (same model, data, recipe and method options). Throws, changing nothing the caller keeps, when the
    * checkpoint does not fit.

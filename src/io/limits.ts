@@ -48,6 +48,12 @@ export const LIMITS = {
   datasetRows: { value: 200_000, unit: 'count', what: 'rows of one dataset file', hint: SAMPLE_DATA },
   datasetColumns: { value: 512, unit: 'count', what: 'columns of one dataset file', hint: 'Keep the text and label columns (a dataset has a handful).' },
   datasetFieldChars: { value: 100_000, unit: 'chars', what: 'one field of a dataset row (BERT reads the first 512 tokens)', hint: 'Cut long texts down first: the model sees only their start.' },
+  checkpointBytes: {
+    value: 256 * MB,
+    unit: 'bytes',
+    what: "a running run's checkpoint for resume after a reload (trained values and AdamW moments)",
+    hint: 'Keep this tab open until the run ends: a reload loses it. An adapter method (LoRA, AFLoRA) checkpoints in a few MB.',
+  },
   adapterBytes: { value: 600 * MB, unit: 'bytes', what: 'an imported adapter (files or zip)', hint: 'Pick the adapter files this app or PEFT wrote.' },
 } as const satisfies Record<string, Limit>;
 

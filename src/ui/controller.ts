@@ -8,7 +8,21 @@ import { describeRun, type DataColumns, type DataSplit, type RunConfig, type Tas
 import { cellConfig, type ComparePlan } from '../worker/compare';
 import { cellResultOf, gridRemaining, loadGrid, saveGrid, type CompareGrid } from './compare';
 import { downloadFiles } from './exports';
-import { deleteAllRuns, deleteRun, listRuns, loadRun, loadWeights, saveRun, saveWeights, type RunSummary } from './runsDb';
+import {
+  deleteAllRuns,
+  deleteCheckpoint,
+  deleteRun,
+  listRuns,
+  loadCheckpoint,
+  loadRun,
+  loadWeights,
+  resumableRun,
+  resumeOfferOf,
+  saveCheckpoint,
+  saveRun,
+  saveWeights,
+  type RunSummary,
+} from './runsDb';
 import { createStore, type Store } from './store';
 import { INITIAL_STATE, isActive, reducer, type Action, type AppState } from './state';
 
@@ -24,6 +38,10 @@ export interface Controller {
   pause(): void;
   resume(): void;
   stop(): void;
+  /** The interrupted run on offer (state.resumable), continued from its checkpoint. */
+  resumeInterrupted(): Promise<void>;
+  /** Forgets the interrupted run's checkpoint. */
+  discardInterrupted(): Promise<void>;
   evaluate(): void;
   predict(text: string, pair?: string): void;
   exportAdapter(format: ExportFormat): void;
@@ -99,6 +117,11 @@ export function createController(client: WorkerClient): Controller {
 
   const bumpRuns = () => runsVersion.dispatch(runsVersion.getState() + 1);
   const keep = (what: string) => (error: unknown) => console.warn(`could not keep ${what}`, error);
+  // Checkpoint writes and deletes in the order they were asked for: a run's end must not be overtaken by its last save.
+  let checkpoints: Promise<void> = Promise.resolve();
+  const queueCheckpoint = (task: () => Promise<void>) => {
+    checkpoints = checkpoints.then(task).catch(keep('the checkpoint for resume'));
+  };
 
   client.subscribe((event) => {
     store.dispatch({ type: 'worker', event, at: performance.now() });
@@ -119,6 +142,17 @@ export function createController(client: WorkerClient): Controller {
           });
       }
     }
+    if (event.type === 'checkpoint') {
+      // The page's record as it stands now is the run up to the checkpoint: the worker sent it after that step's events.
+      const run = store.getState().run;
+      if (run) {
+        const kept = { runId: run.id, savedAt: Date.now(), record: run, checkpoint: event.checkpoint };
+        queueCheckpoint(async () => {
+          await saveCheckpoint(kept);
+          store.dispatch({ type: 'checkpointKept', runId: run.id, step: event.checkpoint.trainer.step });
+        });
+      }
+    }
     if (event.type === 'exported') {
       const modelName = store.getState().model.info?.name ?? 'model';
       downloadFiles(event.files, `${modelName.replace(/[^\w.-]+/g, '_')}-${event.format}-adapter.zip`);
@@ -127,6 +161,8 @@ export function createController(client: WorkerClient): Controller {
       const run = store.getState().run;
       if (run) {
         saveRun(run).then(bumpRuns).catch(keep('the run'));
+        // Ended (done, stopped or failed): nothing left to resume.
+        queueCheckpoint(() => deleteCheckpoint(run.id));
       }
       // A failed cell sends no weights: go on at once (it is in the grid without numbers).
       if (cellFinished() && event.reason === 'failed') runNextCell();
@@ -163,6 +199,11 @@ export function createController(client: WorkerClient): Controller {
       event.returnValue = '';
     });
   }
+
+  // A run a reload interrupted is offered for resume.
+  resumableRun()
+    .then((offer) => offer && store.dispatch({ type: 'resumable', offer }))
+    .catch(keep('the interrupted run (reading it)'));
 
   // Show the newest kept run after a reload (only when nothing else is going on).
   listRuns()
@@ -239,6 +280,26 @@ export function createController(client: WorkerClient): Controller {
     stop() {
       store.dispatch({ type: 'stopRequested' });
       client.send({ type: 'stop' });
+    },
+    async resumeInterrupted() {
+      const offer = store.getState().resumable;
+      if (!offer || isActive(store.getState().training)) return;
+      const kept = await loadCheckpoint(offer.runId);
+      if (!kept) {
+        store.dispatch({ type: 'resumable', offer: null });
+        store.dispatch({ type: 'localError', kind: 'bad-input', message: 'The interrupted run is no longer kept in this browser.', hint: 'Start it again with Train.' });
+        return;
+      }
+      store.dispatch({ type: 'resumable', offer: resumeOfferOf(kept) });
+      store.dispatch({ type: 'resumeRequested', run: kept.record, step: kept.checkpoint.trainer.step });
+      client.send({ type: 'resumeRun', config: kept.record.config, checkpoint: kept.checkpoint });
+    },
+    async discardInterrupted() {
+      const offer = store.getState().resumable;
+      if (!offer) return;
+      store.dispatch({ type: 'resumable', offer: null });
+      queueCheckpoint(() => deleteCheckpoint(offer.runId));
+      await checkpoints;
     },
     evaluate() {
       client.send({ type: 'evaluate' });

@@ -1,19 +1,29 @@
 /**
  * Finished (and stopped) runs kept in IndexedDB, so a reload keeps them and two runs can be overlaid; their trained
- * weights (the worker's native file, bytes) in a store of their own, so listing runs does not read them.
+ * weights (the worker's native file, bytes) in a store of their own, so listing runs does not read them; and the
+ * last checkpoint of the run that is going, so a reload can resume it (one at a time: a new one replaces it).
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { CellId } from '../engine/adapter';
 import { isMethodId } from '../methods/catalog';
 import { SCORE_SERIES } from '../methods/entry';
-import type { TrainingPlan } from '../worker/protocol';
+import type { RunCheckpoint, TrainingPlan } from '../worker/protocol';
 import { buildRunConfig, type RunConfig } from '../worker/run-config';
 import { DEFAULT_METHOD } from './setup';
-import { runDigest, type RunDigest, type RunRecord } from './state';
+import { runDigest, type ResumeOffer, type RunDigest, type RunRecord } from './state';
 
 interface RunsSchema extends DBSchema {
   runs: { key: string; value: RunRecord; indexes: { createdAt: number } };
   weights: { key: string; value: KeptWeights };
+  checkpoints: { key: string; value: KeptCheckpoint };
+}
+
+/** A running run's last checkpoint, with the page's record of the run as it stood then (charts up to that step). */
+export interface KeptCheckpoint {
+  runId: string;
+  savedAt: number;
+  record: RunRecord;
+  checkpoint: RunCheckpoint;
 }
 
 /** A run's trained variables as the native adapter file, and the fingerprint of the model they were trained on. */
@@ -76,8 +86,9 @@ function upgradeV1(old: V1Record): RunRecord {
 let dbPromise: Promise<IDBPDatabase<RunsSchema>> | null = null;
 
 function db(): Promise<IDBPDatabase<RunsSchema>> {
-  dbPromise ??= openDB<RunsSchema>('aflora-playground', 3, {
+  dbPromise ??= openDB<RunsSchema>('aflora-playground', 4, {
     async upgrade(database, oldVersion, _newVersion, transaction) {
+      if (oldVersion < 4) database.createObjectStore('checkpoints', { keyPath: 'runId' });
       if (oldVersion < 3) database.createObjectStore('weights', { keyPath: 'runId' });
       if (oldVersion < 1) {
         const store = database.createObjectStore('runs', { keyPath: 'id' });
@@ -104,13 +115,46 @@ export async function loadRun(id: string): Promise<RunRecord | undefined> {
 }
 
 export async function deleteRun(id: string): Promise<void> {
-  const tx = (await db()).transaction(['runs', 'weights'], 'readwrite');
-  await Promise.all([tx.objectStore('runs').delete(id), tx.objectStore('weights').delete(id), tx.done]);
+  const tx = (await db()).transaction(['runs', 'weights', 'checkpoints'], 'readwrite');
+  await Promise.all([tx.objectStore('runs').delete(id), tx.objectStore('weights').delete(id), tx.objectStore('checkpoints').delete(id), tx.done]);
 }
 
 export async function deleteAllRuns(): Promise<void> {
-  const tx = (await db()).transaction(['runs', 'weights'], 'readwrite');
-  await Promise.all([tx.objectStore('runs').clear(), tx.objectStore('weights').clear(), tx.done]);
+  const tx = (await db()).transaction(['runs', 'weights', 'checkpoints'], 'readwrite');
+  await Promise.all([tx.objectStore('runs').clear(), tx.objectStore('weights').clear(), tx.objectStore('checkpoints').clear(), tx.done]);
+}
+
+/** Keeps `kept` as the one resumable run (an older run's checkpoint goes: only the newest interrupted run resumes). */
+export async function saveCheckpoint(kept: KeptCheckpoint): Promise<void> {
+  const tx = (await db()).transaction('checkpoints', 'readwrite');
+  await Promise.all([tx.store.clear(), tx.store.put(kept), tx.done]);
+}
+
+export async function loadCheckpoint(runId: string): Promise<KeptCheckpoint | undefined> {
+  return (await db()).get('checkpoints', runId);
+}
+
+export async function deleteCheckpoint(runId: string): Promise<void> {
+  await (await db()).delete('checkpoints', runId);
+}
+
+/** The interrupted run kept with a checkpoint, as the Train panel offers it (none: null). */
+export async function resumableRun(): Promise<ResumeOffer | null> {
+  const [kept] = await (await db()).getAll('checkpoints');
+  return kept ? resumeOfferOf(kept) : null;
+}
+
+export function resumeOfferOf({ runId, record, checkpoint }: KeptCheckpoint): ResumeOffer {
+  return {
+    runId,
+    label: record.label,
+    step: checkpoint.trainer.step,
+    totalSteps: checkpoint.trainer.totalSteps,
+    modelName: record.config.model.name,
+    dataFile: record.config.data.train,
+    model: checkpoint.model,
+    data: checkpoint.data,
+  };
 }
 
 export async function saveWeights(weights: KeptWeights): Promise<void> {

@@ -56,6 +56,21 @@ export interface Throughput {
   stepsPerSecond: number;
 }
 
+/** A run a reload interrupted, kept in IndexedDB with its last checkpoint (runsDb): what the Train panel offers to resume. */
+export interface ResumeOffer {
+  runId: string;
+  label: string;
+  /** Steps done at the checkpoint: the resumed run continues with the next one. */
+  step: number;
+  totalSteps: number;
+  modelName: string;
+  /** The training file it was on (config.data.train). */
+  dataFile: string;
+  /** Fingerprints the loaded model and data must have (RunCheckpoint.model / .data). */
+  model: string;
+  data: string;
+}
+
 export interface ErrorItem extends WorkerError {
   id: number;
 }
@@ -86,6 +101,10 @@ export interface AppState {
   inWorkerTrained: boolean;
   /** The answer to the last housekeeping action (cleared cache, deleted runs). */
   notice: string | null;
+  /** The current run's resume state: the step of its last checkpoint kept in IndexedDB, or why it has none. */
+  checkpoint: { runId: string; step: number | null; refused: string | null } | null;
+  /** An interrupted run that can be resumed (found after a reload). */
+  resumable: ResumeOffer | null;
 }
 
 export type Action =
@@ -105,6 +124,12 @@ export type Action =
   /** A run's kept weights are gone from IndexedDB (the run was deleted, every run was, or they were not found); null: all runs. */
   | { type: 'weightsGone'; runId: string | null }
   | { type: 'notice'; text: string | null }
+  /** The current run's checkpoint at `step` is in IndexedDB. */
+  | { type: 'checkpointKept'; runId: string; step: number }
+  /** The interrupted run found in IndexedDB (null: none, or discarded). */
+  | { type: 'resumable'; offer: ResumeOffer | null }
+  /** The interrupted run shown as it stood at its checkpoint, while the worker resumes it. */
+  | { type: 'resumeRequested'; run: RunRecord; step: number }
   | { type: 'setOverlay'; run: RunRecord | null }
   | { type: 'dismissError'; id: number }
   | { type: 'localError'; kind: ErrorKind; message: string; hint: string }
@@ -131,6 +156,8 @@ export const INITIAL_STATE: AppState = {
   inWorker: null,
   inWorkerTrained: false,
   notice: null,
+  checkpoint: null,
+  resumable: null,
 };
 
 export function newRun(init: Pick<RunRecord, 'id' | 'label' | 'createdAt' | 'config'>): RunRecord {
@@ -191,7 +218,15 @@ function reduceWorkerEvent(state: AppState, event: WorkerEvent, at: number): App
     case 'dataPreview':
       return { ...state, data: { status: event.preview.usable ? 'ready' : 'error', preview: event.preview } };
     case 'started':
-      return { ...withRun(state, (run) => ({ ...run, plan: event.plan })), training: 'running', throughput: EMPTY_THROUGHPUT, inWorker: state.run?.id ?? null, inWorkerTrained: true };
+      return {
+        ...withRun(state, (run) => ({ ...run, plan: event.plan })),
+        training: 'running',
+        throughput: EMPTY_THROUGHPUT,
+        inWorker: state.run?.id ?? null,
+        inWorkerTrained: true,
+        // The interrupted run is going again: no longer on offer.
+        resumable: state.resumable?.runId === state.run?.id ? null : state.resumable,
+      };
     case 'paused':
       return { ...state, training: state.training === 'stopping' ? 'stopping' : 'paused' };
     case 'resumed':
@@ -243,7 +278,10 @@ function reduceWorkerEvent(state: AppState, event: WorkerEvent, at: number): App
     case 'weightsRestored':
       return { ...state, inWorker: event.runId, inWorkerTrained: false };
     case 'trainedWeights':
+    case 'checkpoint':
       return state;
+    case 'checkpointRefused':
+      return state.run ? { ...state, checkpoint: { runId: state.run.id, step: null, refused: `${event.error.message} ${event.error.hint}` } } : state;
     case 'modelCacheCleared':
       return { ...state, notice: `Deleted ${event.files} downloaded model file${event.files === 1 ? '' : 's'} from this browser's cache.` };
     case 'finished':
@@ -275,7 +313,24 @@ export function reducer(state: AppState, action: Action): AppState {
         throughput: EMPTY_THROUGHPUT,
         progress: { download: state.progress.download },
         run: newRun({ id: action.id, label: action.label, createdAt: action.createdAt, config: action.config }),
+        checkpoint: null,
       };
+    case 'resumeRequested':
+      if (isActive(state.training)) return state;
+      return {
+        ...state,
+        training: 'starting',
+        throughput: EMPTY_THROUGHPUT,
+        progress: { download: state.progress.download },
+        run: { ...action.run, finished: null },
+        checkpoint: { runId: action.run.id, step: action.step, refused: null },
+        prediction: null,
+        lastExport: null,
+      };
+    case 'checkpointKept':
+      return state.run?.id === action.runId ? { ...state, checkpoint: { runId: action.runId, step: action.step, refused: null } } : state;
+    case 'resumable':
+      return { ...state, resumable: action.offer };
     // The buttons answer at once; the worker confirms when the step it is on has ended ('paused', 'finished').
     case 'pauseRequested':
       return state.training === 'running' ? { ...state, training: 'pausing' } : state;
@@ -348,6 +403,26 @@ export function phaseText(state: AppState): string | null {
     default:
       return null;
   }
+}
+
+/**
+ * The resume offer as the Train panel shows it: null when there is none (or a run is going); else whether it can
+ * resume now, or what to load first (the model and the rows it was training on, by fingerprint).
+ */
+export function resumeOffer(state: Pick<AppState, 'resumable' | 'training' | 'model' | 'data'>): { offer: ResumeOffer; blocker: string | null } | null {
+  const offer = state.resumable;
+  if (!offer || isActive(state.training)) return null;
+  const { model, data } = state;
+  if (model.status !== 'ready' || !model.info || model.info.fingerprint !== offer.model) {
+    return { offer, blocker: `Load ${offer.modelName} (the same files) to resume it.` };
+  }
+  if (data.status !== 'ready' || data.preview?.fingerprint !== offer.data) {
+    return {
+      offer,
+      blocker: data.preview?.files.train === offer.dataFile ? `The loaded ${offer.dataFile} maps to other rows: pick the same columns and validation split as the run had.` : `Load ${offer.dataFile} (the same rows) to resume it.`,
+    };
+  }
+  return { offer, blocker: null };
 }
 
 /** The newest evaluation of the run (the Train panel's current validation numbers). */

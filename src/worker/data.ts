@@ -6,6 +6,7 @@
 import { MAX_FILE_BYTES, guessColumns, parseTable, prepareTables, type DatasetIssue, type PreparedDataset, type Table, type Task } from '../io/datasets';
 import { decodeText, describeDecoding, type DecodedText, type TextEncoding } from '../io/datasets/encoding';
 import { InputError } from '../engine/errors';
+import { ContentHash } from '../io/hash';
 import type { DataFile, DataInput, DataPreview, DataProblem } from './protocol';
 import type { DataColumns, DataRef, DataSplit } from './run-config';
 
@@ -21,6 +22,19 @@ export function unusableReason(prepared: PreparedDataset): string | null {
     return 'The training rows hold one class only: a classifier needs at least two.';
   }
   return null;
+}
+
+/**
+ * The rows a run trains and validates on, hashed (task, classes, every row's texts and label, in order): a kept
+ * checkpoint resumes only on data with the same fingerprint, whatever the files are called.
+ */
+export function datasetFingerprint(prepared: PreparedDataset): string {
+  const hash = new ContentHash().text(`${prepared.task}\u0000${prepared.labels.join('\u0001')}\u0000`);
+  for (const [part, rows] of [['train', prepared.train], ['validation', prepared.validation]] as const) {
+    hash.text(`${part}:${rows.length}\u0000`);
+    for (const row of rows) hash.text(`${row.text}\u0001${row.textPair ?? ''}\u0001${row.label}\u0000`);
+  }
+  return hash.hex();
 }
 
 /** A file's text, decoded with `encoding` (null: detected); `decoded` is null for text handed over as such. */
@@ -131,6 +145,7 @@ export class DataStore {
       notes,
       encoding: { train: decoded.train && describeDecoding(decoded.train), validation: decoded.validation && describeDecoding(decoded.validation) },
       encodingUsed: decoded.train?.encoding ?? null,
+      fingerprint: dataset ? datasetFingerprint(dataset) : null,
       usable: reason === null,
       reason,
     };

@@ -5,6 +5,7 @@
  * files, the page gets a preview. Payloads are derived from the engine's and the methods' types.
  */
 import type { MethodEvent, ViewCell } from '../engine/adapter';
+import type { TrainerCheckpoint } from '../engine/checkpoint';
 import type { StepMetrics } from '../engine/trainer';
 import type { ErrorPayload } from '../engine/errors';
 import type { BertConfig } from '../engine/types';
@@ -45,6 +46,8 @@ export type Command =
   /** Another mapping or split of the loaded files (no new read). */
   | { type: 'mapData'; columns: DataColumns; task: Task; split: DataSplit }
   | { type: 'start'; config: RunConfig }
+  /** A run interrupted by a reload, continued from its last checkpoint as if it had not stopped. */
+  | { type: 'resumeRun'; config: RunConfig; checkpoint: RunCheckpoint }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }
@@ -111,6 +114,8 @@ export interface DataPreview {
   encoding: { train: string | null; validation: string | null };
   /** The encoding used for the training file (what an override starts from); null: handed over as text. */
   encodingUsed: TextEncoding | null;
+  /** The mapped rows hashed (worker/data: datasetFingerprint): a checkpoint resumes only on the same rows. */
+  fingerprint: string | null;
   /** Whether a run can start on it; `reason` says why not. */
   usable: boolean;
   reason: string | null;
@@ -164,6 +169,19 @@ export interface Prediction {
   value?: number;
 }
 
+/**
+ * A running run's state between two steps (after a metrics flush), for resuming it after a reload: what the
+ * Trainer needs, the time trained so far, and fingerprints of the model and the rows it must resume on.
+ */
+export interface RunCheckpoint {
+  trainer: TrainerCheckpoint;
+  seconds: number;
+  /** ModelInfo.fingerprint of the model it trains. */
+  model: string;
+  /** DataPreview.fingerprint of the rows it trains on. */
+  data: string;
+}
+
 export type FinishReason = 'completed' | 'stopped' | 'failed';
 
 export type WorkerEvent =
@@ -184,6 +202,10 @@ export type WorkerEvent =
   | { type: 'exported'; format: ExportFormat; files: { name: string; bytes: Uint8Array }[] }
   | ({ type: 'error' } & WorkerError)
   | { type: 'finished'; reason: FinishReason; step: number; seconds: number }
+  /** The run can be resumed from here after a reload (every ~30 s and at epoch ends and pauses, after the step's events). */
+  | { type: 'checkpoint'; checkpoint: RunCheckpoint }
+  /** This run is not checkpointed (too big for a checkpoint, see io/limits): a reload loses it. Once per run. */
+  | { type: 'checkpointRefused'; error: WorkerError }
   /** An imported adapter is ready on the loaded model; `config` is its run config (as exported, or derived from PEFT's). */
   | { type: 'adapterImported'; file: string; format: 'native' | 'peft'; config: RunConfig; plan: TrainingPlan }
   /**

@@ -12,10 +12,11 @@ import { exportNative } from '../io/export/native';
 import { withLabelNames } from '../io/export/peft';
 import type { LoadedModel } from '../io/model/model-source';
 import { adapterMethod, type BoundMethod } from '../methods/registry';
-import { InputError } from '../engine/errors';
+import { InputError, LimitError } from '../engine/errors';
+import { LIMITS, formatLimit } from '../io/limits';
 import { toWorkerError } from './errors';
 import { fromMethodEvent, stepMetricsOf } from './events';
-import type { Evaluation, ExportFormat, FinishReason, Prediction, TrainingPlan, WorkerError, WorkerEvent } from './protocol';
+import type { Evaluation, ExportFormat, FinishReason, Prediction, RunCheckpoint, TrainingPlan, WorkerError, WorkerEvent } from './protocol';
 import type { RunConfig } from './run-config';
 
 /** Engine metric names -> the page's (mcc is charted as 'matthews'), plus the loss. */
@@ -44,6 +45,16 @@ class StopRequested extends Error {
   }
 }
 
+/** How often a running run is checkpointed for resume after a reload (also at epoch ends and pauses). */
+export const CHECKPOINT_EVERY_MS = 30_000;
+
+/** Where a run's checkpoints go: its model's and data's fingerprints, and the cadence (tests: 0 = every flush). */
+export interface CheckpointPolicy {
+  model: string;
+  data: string;
+  everyMs: number;
+}
+
 /** The first two steps are always read back: the first ends the compile phase, the second gives the page its first rate (ETA). */
 const READ_FIRST_STEPS = 2;
 
@@ -63,6 +74,10 @@ export class Run {
   /** An evaluation asked for while training: it runs after the current step. */
   private evaluationWanted = false;
   private wake: (() => void) | null = null;
+  /** Seconds trained before this Run took over (a resumed run's time adds up). */
+  private priorSeconds = 0;
+  /** Checkpoints were refused for size once: not asked again. */
+  private checkpointRefused = false;
 
   /**
    * `data` null with `initial`: an imported adapter, for predictions and export only (the Trainer is built on one
@@ -74,6 +89,7 @@ export class Run {
     data: PreparedDataset | null,
     private readonly emit: (event: WorkerEvent) => void,
     initial?: StateDict,
+    private readonly checkpoints: CheckpointPolicy | null = null,
   ) {
     this.method = adapterMethod(config.method.id, config.method.options);
     const { task, labels } = config.data;
@@ -104,6 +120,17 @@ export class Run {
       metricNames: regression ? ['pearson', 'spearman', 'mse'] : ['accuracy', 'f1', 'matthews'],
       exports: this.method.exportPeft ? ['peft', 'native', 'pytorch'] : ['native', 'pytorch'],
     };
+  }
+
+  /**
+   * Continues from a checkpoint of this run (same config, model and rows: the session checks the fingerprints)
+   * before train(); throws, changing nothing, when it does not fit.
+   */
+  restore(checkpoint: RunCheckpoint): void {
+    this.trainer.restore(checkpoint.trainer);
+    this.priorSeconds = checkpoint.seconds;
+    // The checkpoint's values are the last known good adapter on the CPU (export after a device loss).
+    this.lastGoodState = checkpoint.trainer.variables;
   }
 
   /** Whether the run's weights are worth keeping after it failed (the last good adapter was restored). */
@@ -148,16 +175,28 @@ export class Run {
     const { totalSteps, stepsPerEpoch } = this.plan;
     const { logEvery, evalEvery } = this.config.recipe;
     const started = performance.now();
+    const seconds = () => this.priorSeconds + (performance.now() - started) / 1000;
     this.running = true;
-    let step = 0;
-    let lastCompleted = -1;
+    // A restored run starts where its checkpoint was taken.
+    const first = this.trainer.stepsDone;
+    let step = first;
+    let lastCompleted = first - 1;
+    let lastCheckpoint = performance.now();
     let reason: FinishReason = 'completed';
     try {
       this.emit({ type: 'progress', phase: 'compile', done: 0, total: 1, message: 'the first step compiles GPU kernels' });
       for (; step < totalSteps; step++) {
         if (this.paused) {
+          // A paused run can be resumed after a reload from exactly here: its unread steps first, then the checkpoint.
+          if (!(await this.readMetrics(step - 1))) {
+            reason = 'failed';
+            break;
+          }
+          if (step > first) await this.saveCheckpoint(seconds());
+          lastCheckpoint = performance.now();
           this.emit({ type: 'paused', step });
-          await new Promise<void>((resolve) => (this.wake = resolve));
+          // A Resume may already have come in while 'paused' went out.
+          if (this.paused) await new Promise<void>((resolve) => (this.wake = resolve));
           this.wake = null;
           if (!this.stopping) this.emit({ type: 'resumed', step });
         }
@@ -169,25 +208,25 @@ export class Run {
         lastCompleted = step;
         const epochEnd = (step + 1) % stepsPerEpoch === 0 || step === totalSteps - 1;
         const evaluateNow = epochEnd || this.evaluationWanted || (evalEvery !== null && (step + 1) % evalEvery === 0);
-        if ((step + 1) % Math.max(1, logEvery) === 0 || step < READ_FIRST_STEPS || evaluateNow) {
-          const rows = await this.trainer.flushMetrics();
-          if (step === 0) this.emit({ type: 'progress', phase: 'compile', done: 1, total: 1 });
-          if (rows.length > 0) {
-            this.emit({ type: 'stepMetrics', batch: stepMetricsOf(rows) });
-            this.emit({ type: 'progress', phase: 'train', done: step + 1, total: totalSteps });
-            const bad = Trainer.firstNonFinite(rows);
-            if (bad) {
-              reason = 'failed';
-              this.restored = true;
-              this.emit({ type: 'error', ...this.trainer.recoverFromNonFinite(bad).payload() });
-              break;
-            }
+        const read = (step + 1) % Math.max(1, logEvery) === 0 || step < first + READ_FIRST_STEPS || evaluateNow;
+        if (read) {
+          // The first read ends the compile phase (before its metrics go out).
+          const fine = await this.readMetrics(step, step === first);
+          if (!fine) {
+            reason = 'failed';
+            break;
           }
         }
         if (evaluateNow && !this.stopping) {
           this.evaluationWanted = false;
           this.emit({ type: 'evaluation', ...(await this.evaluate(true)) });
           if (epochEnd) this.lastGoodState = await this.trainer.adapterState();
+        }
+        // After the step's metrics, events and evaluation went out: the page keeps its view of the run with it.
+        const checkpointDue = epochEnd || performance.now() - lastCheckpoint >= (this.checkpoints?.everyMs ?? Infinity);
+        if (read && checkpointDue && step < totalSteps - 1 && !this.stopping) {
+          await this.saveCheckpoint(seconds());
+          lastCheckpoint = performance.now();
         }
         await yieldToEventLoop();
       }
@@ -206,9 +245,40 @@ export class Run {
       this.stopping = false;
       this.evaluationWanted = false;
       this.emit({ type: 'progress', phase: 'evaluate', done: 0, total: 0 });
-      this.emit({ type: 'finished', reason, step: Math.max(0, lastCompleted), seconds: (performance.now() - started) / 1000 });
+      this.emit({ type: 'finished', reason, step: Math.max(0, lastCompleted), seconds: seconds() });
     }
     return reason;
+  }
+
+  /**
+   * Reads the steps since the last read and sends them; false after a non-finite one (the last good adapter is
+   * back and the error went out). `step`: the last step taken; `compiled`: this read ends the compile phase.
+   */
+  private async readMetrics(step: number, compiled = false): Promise<boolean> {
+    const rows = await this.trainer.flushMetrics();
+    if (compiled) this.emit({ type: 'progress', phase: 'compile', done: 1, total: 1 });
+    if (rows.length === 0) return true;
+    this.emit({ type: 'stepMetrics', batch: stepMetricsOf(rows) });
+    this.emit({ type: 'progress', phase: 'train', done: step + 1, total: this.plan.totalSteps });
+    const bad = Trainer.firstNonFinite(rows);
+    if (!bad) return true;
+    this.restored = true;
+    this.emit({ type: 'error', ...this.trainer.recoverFromNonFinite(bad).payload() });
+    return false;
+  }
+
+  /** A checkpoint event, unless the run has no policy or is too big to checkpoint (then said once, with the limit). */
+  private async saveCheckpoint(seconds: number): Promise<void> {
+    if (!this.checkpoints || this.checkpointRefused) return;
+    const bytes = this.trainer.checkpointBytes();
+    const limit = LIMITS.checkpointBytes;
+    if (bytes > limit.value) {
+      this.checkpointRefused = true;
+      this.emit({ type: 'checkpointRefused', error: new LimitError(limit.what, formatLimit(limit.unit, bytes), formatLimit(limit.unit, limit.value), limit.hint).payload() });
+      return;
+    }
+    const { model, data } = this.checkpoints;
+    this.emit({ type: 'checkpoint', checkpoint: { trainer: await this.trainer.checkpoint(), seconds, model, data } });
   }
 
   /** After a failed step: reads the unread steps; a non-finite one restores the last good adapter and is the error. */

@@ -4,10 +4,10 @@
  */
 import { pytorchProjectZip } from '../io/export/pytorch';
 import { loadModel, type LoadedModel, type ModelSource as IoModelSource } from '../io/model/model-source';
-import { DataStore } from './data';
+import { DataStore, datasetFingerprint } from './data';
 import { toWorkerError } from './errors';
-import { assertNever, type Command, type ExportFormat, type ModelInfo, type ModelSource, type WorkerEvent } from './protocol';
-import { Run } from './run';
+import { assertNever, type Command, type ExportFormat, type ModelInfo, type ModelSource, type RunCheckpoint, type WorkerEvent } from './protocol';
+import { CHECKPOINT_EVERY_MS, Run } from './run';
 import { buildRunConfig, parseRunConfig, type RunConfig } from './run-config';
 import { describe, DeviceLostError, InputError } from '../engine/errors';
 import { logitsWeightName } from '../engine/families';
@@ -23,6 +23,7 @@ function during(command: Command): string {
     loadData: 'reading the data',
     mapData: 'reading the data',
     start: 'preparing the run',
+    resumeRun: 'resuming the run',
     pause: 'pausing',
     resume: 'resuming',
     stop: 'stopping',
@@ -44,7 +45,11 @@ export class Session {
   private dataQueue: Promise<void> = Promise.resolve();
   private deviceLost = false;
 
-  constructor(private readonly emit: (event: WorkerEvent) => void) {}
+  /** `checkpointEveryMs`: how often a running run is checkpointed for resume (tests: 0, at every metrics read). */
+  constructor(
+    private readonly emit: (event: WorkerEvent) => void,
+    private readonly checkpointEveryMs = CHECKPOINT_EVERY_MS,
+  ) {}
 
   /** The GPU is gone: the run stops, later runs are refused, exports fall back to the last CPU snapshot. */
   loseDevice(): void {
@@ -84,6 +89,9 @@ export class Session {
         return;
       case 'start':
         await this.start(command.config);
+        return;
+      case 'resumeRun':
+        await this.start(command.config, command.checkpoint);
         return;
       case 'pause':
         run?.pause();
@@ -160,17 +168,33 @@ export class Session {
     return info;
   }
 
-  private async start(raw: unknown): Promise<void> {
+  /** A new run, or (`from`) an interrupted one continued from its checkpoint, on the same model and rows only. */
+  private async start(raw: unknown, from?: RunCheckpoint): Promise<void> {
     if (this.run?.active) throw new InputError('A run is already in progress.', 'Stop it first.');
     if (this.deviceLost) throw new DeviceLostError('The GPU device was lost earlier.');
     const config = parseRunConfig(raw);
     const model = this.model;
     if (!model) throw new InputError('No model is loaded.', 'Load a model first.');
     if (config.model.name !== model.info.name) throw new InputError(`The run is for ${config.model.name}, but ${model.info.name} is loaded.`, 'Load that model first.');
+    if (from && from.model !== model.info.fingerprint) {
+      throw new InputError(`The interrupted run was training on other weights than the loaded ${model.info.name}.`, `Load the model it was training (${config.model.name}, the same files) to resume it.`);
+    }
     await this.dataQueue;
     const data = this.data.forRun(config.data);
+    const rows = datasetFingerprint(data);
+    if (from && from.data !== rows) {
+      throw new InputError(`The loaded ${config.data.train} has other rows than the interrupted run trained on.`, 'Load the same data file (same rows, mapping and validation split) to resume it.');
+    }
     this.disposeRun();
-    const run = new Run(config, model.loaded, data, this.emit);
+    const run = new Run(config, model.loaded, data, this.emit, undefined, { model: model.info.fingerprint, data: rows, everyMs: this.checkpointEveryMs });
+    if (from) {
+      try {
+        run.restore(from);
+      } catch (error) {
+        run.dispose();
+        throw new InputError(`The interrupted run's checkpoint does not fit this run: ${describe(error)}.`, 'Start the run again with Train.');
+      }
+    }
     this.run = run;
     this.emit({ type: 'started', plan: run.plan });
     const reason = await run.train();

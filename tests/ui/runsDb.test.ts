@@ -1,9 +1,12 @@
 /**
  * The runs kept in IndexedDB (runsDb, through fake-indexeddb's in-memory IndexedDB): a run and its weights come
- * back, deleting one run takes its weights with it, and "Delete all runs" leaves neither runs nor weights.
+ * back, deleting one run takes its weights with it, and "Delete all runs" leaves neither runs nor weights nor a
+ * checkpoint; a database of the version before checkpoints is upgraded with its runs and weights kept.
  */
 import 'fake-indexeddb/auto';
-import { describe, expect, it } from 'vitest';
+import { IDBFactory } from 'fake-indexeddb';
+import { openDB } from 'idb';
+import { describe, expect, it, vi } from 'vitest';
 import { deleteAllRuns, deleteRun, listRuns, loadRun, loadWeights, saveRun, saveWeights } from '../../src/ui/runsDb';
 import { newRun } from '../../src/ui/state';
 import { buildRunConfig } from '../../src/worker/run-config';
@@ -38,5 +41,34 @@ describe('runsDb', () => {
     expect(await listRuns()).toEqual([]);
     expect(await loadWeights('a')).toBeUndefined();
     expect(await loadWeights('c')).toBeUndefined();
+  });
+
+  it('upgrades a version 3 database (runs, weights) to version 4 with a checkpoint store, keeping what it held', async () => {
+    globalThis.indexedDB = new IDBFactory();
+    const v3 = await openDB('aflora-playground', 3, {
+      upgrade(database) {
+        database.createObjectStore('runs', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
+        database.createObjectStore('weights', { keyPath: 'runId' });
+      },
+    });
+    await v3.put('runs', { ...newRun({ id: 'old', label: 'old run', createdAt: 5, config }), keptWeights: { fingerprint: 'f' } });
+    await v3.put('weights', { runId: 'old', file: new Uint8Array([9]), fingerprint: 'f' });
+    v3.close();
+    vi.resetModules();
+    const db = await import('../../src/ui/runsDb');
+    expect((await db.listRuns()).map((r) => [r.id, r.weightsKept])).toEqual([['old', true]]);
+    expect((await db.loadWeights('old'))?.file).toEqual(new Uint8Array([9]));
+    expect(await db.resumableRun()).toBeNull();
+    const checkpoint = { trainer: { version: 1, step: 4, totalSteps: 9, variables: new Map(), optimizer: [], method: {} as never }, seconds: 3, model: 'M', data: 'D' };
+    const record = newRun({ id: 'going', label: 'going run', createdAt: 6, config });
+    await db.saveCheckpoint({ runId: 'going', savedAt: 7, record, checkpoint });
+    expect(await db.resumableRun()).toEqual({ runId: 'going', label: 'going run', step: 4, totalSteps: 9, modelName: 'built-in tiny BERT', dataFile: 'spam-ham.csv', model: 'M', data: 'D' });
+    // One interrupted run at a time: a newer one's checkpoint replaces it.
+    await db.saveCheckpoint({ runId: 'newer', savedAt: 8, record: { ...record, id: 'newer' }, checkpoint });
+    expect(await db.loadCheckpoint('going')).toBeUndefined();
+    expect((await db.resumableRun())?.runId).toBe('newer');
+    await db.deleteAllRuns();
+    expect(await db.resumableRun()).toBeNull();
+    expect(await db.listRuns()).toEqual([]);
   });
 });

@@ -18,6 +18,7 @@ import { parseSafetensors, toStateDict, writeSafetensors } from '../../src/io/sa
 import type { Command, DataPreview, WorkerEvent } from '../../src/worker/protocol';
 import { buildRunConfig, type RunConfig } from '../../src/worker/run-config';
 import { Session } from '../../src/worker/session';
+import { LIMITS } from '../../src/io/limits';
 
 const TINY_CSV = readFileSync(join(__dirname, '..', 'fixtures', 'e2e', 'tiny.csv'), 'utf8');
 
@@ -277,6 +278,106 @@ describe('worker session', () => {
     expect(phases.slice(0, 7)).toEqual(['tokenize:0', 'tokenize:23', 'compile:0', 'compile:1', 'metrics:0', 'train:1', 'metrics:1']);
     expect(phases).toContain('evaluate:0');
     expect(only(run, 'finished')).toEqual([expect.objectContaining({ reason: 'completed', step: 9 })]);
+  });
+
+  it('resumes an interrupted run from its checkpoint exactly as if it had not stopped; a pause checkpoints too; other rows or weights are refused', { timeout: 180_000 }, async () => {
+    // Dropout on, shuffling on (the default), AFLoRA masking rounds in both halves: 15 steps, 5 per epoch.
+    const dropout = { hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 };
+    const data = { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null };
+    const prepare = async (s: Session, events: WorkerEvent[], files = modelFilesFor(dropout)) => {
+      await s.handle({ type: 'loadModel', source: { kind: 'files', files } });
+      await s.handle({ type: 'loadData', data, columns: null, task: null, split: SPLIT });
+      return only(events, 'dataPreview').at(-1)!.preview;
+    };
+    const recipe = { epochs: 3, logEvery: 3 };
+    const trace = (events: WorkerEvent[], from: number) => ({
+      losses: only(events, 'stepMetrics').flatMap((e) => Array.from(e.batch.step, (step, i) => [step, e.batch.loss[i]])).filter(([step]) => step >= from),
+      freezes: only(events, 'freeze').flatMap((e) => e.entries).filter((f) => f.step >= from),
+      evaluations: only(events, 'evaluation').filter((e) => e.step >= from),
+      weights: only(events, 'trainedWeights').map((e) => e.file),
+      finished: only(events, 'finished').map(({ reason, step }) => ({ reason, step })),
+    });
+
+    // Straight through, paused once mid-epoch while step 6's metrics are still unread, then resumed.
+    const straightEvents: WorkerEvent[] = [];
+    let paused = false;
+    const straight: Session = new Session((e) => {
+      straightEvents.push(e);
+      if (!paused && e.type === 'values' && e.snapshots.some((v) => v.step === 6)) {
+        paused = true;
+        void straight.handle({ type: 'pause' });
+      }
+      if (e.type === 'paused') void straight.handle({ type: 'resume' });
+    }, Infinity);
+    const preview = await prepare(straight, straightEvents);
+    expect(preview.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    const config = configOf(preview, { recipe });
+    await straight.handle({ type: 'start', config });
+    expect(only(straightEvents, 'error')).toEqual([]);
+    // Epoch ends (after steps 5 and 10) and the pause (after step 7: step 6 read first); none at the end.
+    const checkpoints = only(straightEvents, 'checkpoint').map((e) => e.checkpoint);
+    expect(checkpoints.map((c) => c.trainer.step)).toEqual([5, 7, 10]);
+    const [modelLoaded] = only(straightEvents, 'modelLoaded');
+    expect(checkpoints.every((c) => c.model === modelLoaded.info.fingerprint && c.data === preview.fingerprint)).toBe(true);
+    const pausedAt = only(straightEvents, 'paused')[0].step;
+    expect(pausedAt).toBe(7);
+    expect(only(straightEvents, 'stepMetrics').flatMap((e) => Array.from(e.batch.step)), 'every step read once, in order').toEqual(Array.from({ length: 15 }, (_, i) => i));
+
+    for (const checkpoint of [checkpoints[0], checkpoints[1]]) {
+      // A fresh worker after a reload: the checkpoint as IndexedDB gives it back (a structured clone).
+      const events: WorkerEvent[] = [];
+      const resumed = new Session((e) => events.push(e), Infinity);
+      await prepare(resumed, events);
+      const from = events.length;
+      await resumed.handle({ type: 'resumeRun', config, checkpoint: structuredClone(checkpoint) });
+      const run = events.slice(from);
+      expect(only(run, 'error')).toEqual([]);
+      const k = checkpoint.trainer.step;
+      expect(only(run, 'stepMetrics')[0].batch.step[0], 'it continues with the next step').toBe(k);
+      // Losses, freezes, evaluations, the end and the trained weights (native file: variables, config, freeze log) are identical.
+      expect(trace(run, k)).toEqual(trace(straightEvents, k));
+      expect(only(run, 'finished')[0].seconds).toBeGreaterThan(checkpoint.seconds);
+    }
+
+    // Other rows (another validation split), or other weights of the same shape: refused with what to load.
+    const otherRows: WorkerEvent[] = [];
+    const s1 = new Session((e) => otherRows.push(e), Infinity);
+    await prepare(s1, otherRows);
+    await s1.handle({ type: 'mapData', columns: preview.mapping!, task: preview.task, split: { validationFraction: 0.25, validationSeed: 7 } });
+    expect(only(otherRows, 'dataPreview').at(-1)!.preview.fingerprint).not.toBe(preview.fingerprint);
+    await s1.handle({ type: 'resumeRun', config: { ...config, data: { ...config.data, validationSeed: 7 } }, checkpoint: checkpoints[1] });
+    expect(only(otherRows, 'error').map((e) => `${e.kind}: ${e.message} ${e.hint}`)).toEqual([
+      'bad-input: The loaded tiny.csv has other rows than the interrupted run trained on. Load the same data file (same rows, mapping and validation split) to resume it.',
+    ]);
+    const otherModel: WorkerEvent[] = [];
+    const s2 = new Session((e) => otherModel.push(e), Infinity);
+    await prepare(s2, otherModel, modelFilesFor(dropout, (weights) => [...weights.values()][0].data.fill(0.5)));
+    await s2.handle({ type: 'resumeRun', config, checkpoint: checkpoints[1] });
+    expect(only(otherModel, 'error').map((e) => e.message)).toEqual(['The interrupted run was training on other weights than the loaded local files.']);
+    expect(only([...otherRows, ...otherModel], 'started')).toEqual([]);
+  });
+
+  it('refuses to checkpoint a run over the size limit once, saying a reload would lose it, and trains on', { timeout: 120_000 }, async () => {
+    const events: WorkerEvent[] = [];
+    const s = new Session((e) => events.push(e), 0);
+    await s.handle({ type: 'loadModel', source: { kind: 'files', files: modelFiles() } });
+    await s.handle({ type: 'loadData', data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT });
+    const limit = LIMITS.checkpointBytes as { value: number };
+    const value = limit.value;
+    // Full fine-tuning of the tiny model: every weight and two moments each, far over a 64 kB limit.
+    limit.value = 64 * 1024;
+    try {
+      await s.handle({ type: 'start', config: configOf(only(events, 'dataPreview')[0].preview, { method: 'full', options: {} }) });
+    } finally {
+      limit.value = value;
+    }
+    expect(only(events, 'checkpoint')).toEqual([]);
+    const refused = only(events, 'checkpointRefused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0].error.kind).toBe('limit-exceeded');
+    expect(refused[0].error.message).toBe("a running run's checkpoint for resume after a reload (trained values and AdamW moments) is 78,744 bytes; the limit is 65,536 bytes.");
+    expect(refused[0].error.hint).toMatch(/^Keep this tab open until the run ends: a reload loses it/);
+    expect(only(events, 'finished')).toEqual([expect.objectContaining({ reason: 'completed', step: 9 })]);
   });
 
   it('stops between the batches of an evaluation when Stop arrives during it', { timeout: 120_000 }, async () => {

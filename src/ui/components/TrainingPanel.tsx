@@ -4,7 +4,7 @@ import { runReport } from '../compare';
 import { useAppState, useController } from '../context';
 import { formatCount, formatDuration, formatSci } from '../format';
 import { runConfigOf, valuesOf, type Setup } from '../setup';
-import { averageTrainable, etaSeconds, isActive, latestEvaluation, phaseText, startBlocker } from '../state';
+import { averageTrainable, etaSeconds, isActive, latestEvaluation, phaseText, resumeOffer, startBlocker } from '../state';
 
 export function TrainingPanel({ setup }: { setup: Setup }) {
   const controller = useController();
@@ -20,6 +20,11 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
   const evaluation = latestEvaluation(run);
   const canEvaluate = useAppState((s) => s.run !== null && s.inWorker === s.run.id && s.inWorkerTrained);
   const evaluating = useAppState((s) => s.progress.evaluate !== undefined && s.progress.evaluate.done < s.progress.evaluate.total);
+  const resumable = useAppState((s) => s.resumable);
+  const modelState = useAppState((s) => s.model);
+  const dataState = useAppState((s) => s.data);
+  const offer = useMemo(() => resumeOffer({ resumable, training, model: modelState, data: dataState }), [resumable, training, modelState, dataState]);
+  const checkpoint = useAppState((s) => (s.checkpoint && s.checkpoint.runId === s.run?.id ? s.checkpoint : null));
 
   const plan = run?.plan;
   const n = run?.metrics.step.length ?? 0;
@@ -86,6 +91,22 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
           WebGPU is not available ({backend.fallbackReason}); training runs on the {backend.name.toUpperCase()} backend and is much slower.
         </p>
       )}
+      {offer && (
+        <div className="resume-offer" role="status" data-testid="resume-offer">
+          <p>
+            <strong>{offer.offer.label}</strong> was interrupted at step {offer.offer.step} of {offer.offer.totalSteps}; its checkpoint is kept in this browser.
+            {offer.blocker && <span data-testid="resume-blocked"> {offer.blocker}</span>}
+          </p>
+          <div className="row">
+            <button type="button" className="primary" disabled={offer.blocker !== null || training === 'starting'} onClick={() => void controller.resumeInterrupted()} data-testid="resume-run">
+              Resume run from step {offer.offer.step}
+            </button>
+            <button type="button" className="secondary" disabled={training === 'starting'} onClick={() => void controller.discardInterrupted()} data-testid="discard-resume">
+              Discard
+            </button>
+          </div>
+        </div>
+      )}
       {blocker && (
         <p className="empty" data-testid="train-blocker">
           {blocker}
@@ -138,6 +159,11 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
             <p className="validation" data-testid="epoch-report">
               {report.metric} at the last epoch ({report.last.epoch}) {report.last.value.toFixed(4)} · best epoch ({report.best.epoch}) {report.best.value.toFixed(4)}
               {report.avgTrainable !== null && ` · avg trainable without the classifier ${formatCount(report.avgTrainable)}`}
+            </p>
+          )}
+          {active && checkpoint && (
+            <p className="muted" data-testid="checkpoint">
+              {checkpoint.refused ?? (checkpoint.step !== null ? `Resumable after a reload from step ${checkpoint.step} (checkpoint kept in this browser).` : null)}
             </p>
           )}
           {run?.finished && (
