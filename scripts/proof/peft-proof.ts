@@ -23,7 +23,7 @@ import { adapterMethod } from '../../src/methods/registry';
 import type { ModelDir } from './model-dir';
 
 export interface ProofCase {
-  method: 'aflora' | 'lora' | 'alora' | 'adalora';
+  method: 'aflora' | 'lora' | 'alora' | 'adalora' | 'increlora';
   options: Record<string, unknown>;
   recipe: TrainingRecipe;
 }
@@ -73,6 +73,14 @@ export const PROOF_CASES: readonly ProofCase[] = [
     options: { initR: 6, targetR: 3, loraAlpha: 32, targetModules: ['query', 'key', 'value', 'attn_out', 'inter', 'out'], tinit: 4, tfinal: 8, deltaT: 4 },
     // E starts at 0: a high lr so the adapter moves the logits well beyond the check's 1e-4.
     recipe: { ...PROOF_RECIPE, adapterLr: 1e-1 },
+  },
+  // IncreLoRA: 12 modules from rank 1 to a budget of 36; rounds at steps 6, 9, ... grow the top 4 by one each, so
+  // the export carries a rank per module (rank_pattern / alpha_pattern, E folded into A, reserves dropped).
+  {
+    method: 'increlora',
+    options: { loraR: 1, targetRank: 3, increRankNum: 1, topH: 4, initWarmup: 4, increInterval: 3, loraAlpha: 16 },
+    // E starts at 0: a long run at a high lr so the adapter moves the logits well beyond the check's 1e-4.
+    recipe: { ...PROOF_RECIPE, epochs: 16, adapterLr: 5e-2 },
   },
 ];
 
