@@ -1,7 +1,7 @@
 /**
- * Checkpoints offered in the model picker, per family (engine/families.ts). Sizes are float32 weights, rounded
- * (what gets downloaded); licences as their model cards state them. RoBERTa checkpoints join once its byte-level
- * BPE tokenizer is built; DeBERTa-v3 ones once its family is wired into the loader.
+ * Checkpoints offered in the model picker, per family (engine/families.ts). Sizes are the weights file as
+ * downloaded, rounded (float32, except the deberta-v3 repos' float16 pytorch_model.bin); licences as their model
+ * cards state them. DeBERTa-v3's parameters are mostly its 128k-token embedding table (backbone in the note).
  */
 import type { FamilyId } from '../engine/families';
 
@@ -43,5 +43,10 @@ export const MODEL_PRESETS: readonly ModelPreset[] = [
   },
   { repo: 'google/electra-small-discriminator', family: 'electra', label: 'ELECTRA small discriminator (L12 H256, E128)', layers: 12, hidden: 256, heads: 4, paramsM: 13.5, licence: 'Apache-2.0', downloadMB: 54 },
   { repo: 'distilbert/distilbert-base-uncased', family: 'distilbert', label: 'DistilBERT base uncased (L6 H768)', layers: 6, hidden: 768, heads: 12, paramsM: 66, licence: 'Apache-2.0', downloadMB: 268, note: 'Large: needs a GPU with a few GB free.' },
+  { repo: 'distilbert/distilroberta-base', family: 'roberta', label: 'DistilRoBERTa base (L6 H768)', layers: 6, hidden: 768, heads: 12, paramsM: 82, licence: 'Apache-2.0', downloadMB: 331, note: 'Large: needs a GPU with a few GB free.' },
+  { repo: 'FacebookAI/roberta-base', family: 'roberta', label: 'RoBERTa base (L12 H768)', layers: 12, hidden: 768, heads: 12, paramsM: 125, licence: 'MIT', downloadMB: 499, note: 'Large: slow to download and to train in a browser; needs a GPU with several GB free.' },
+  { repo: 'microsoft/deberta-v3-xsmall', family: 'deberta-v2', label: 'DeBERTa-v3 xsmall (L12 H384)', layers: 12, hidden: 384, heads: 6, paramsM: 71, licence: 'MIT', downloadMB: 142, note: '22M backbone + 49M embedding parameters.' },
+  { repo: 'microsoft/deberta-v3-small', family: 'deberta-v2', label: 'DeBERTa-v3 small (L6 H768)', layers: 6, hidden: 768, heads: 12, paramsM: 142, licence: 'MIT', downloadMB: 286, note: '44M backbone + 98M embedding parameters; needs a GPU with a few GB free.' },
+  { repo: 'microsoft/deberta-v3-base', family: 'deberta-v2', label: 'DeBERTa-v3 base (L12 H768), the AFLoRA paper\'s model', layers: 12, hidden: 768, heads: 12, paramsM: 184, licence: 'MIT', downloadMB: 371, note: '86M backbone + 98M embedding parameters. Large: slow to train in a browser; needs a GPU with several GB free.' },
   { repo: 'google/electra-base-discriminator', family: 'electra', label: 'ELECTRA base discriminator (L12 H768)', layers: 12, hidden: 768, heads: 12, paramsM: 110, licence: 'Apache-2.0', downloadMB: 440, note: 'Large: slow to download and to train in a browser; needs a GPU with several GB free.' },
 ];

@@ -61,9 +61,9 @@ export function ModelPanel() {
       {choice === 'files' && (
         <div className="form-grid">
           <label htmlFor={ids.files}>Files</label>
-          <input id={ids.files} type="file" multiple accept=".json,.safetensors,.txt" onChange={(e) => setFiles([...(e.target.files ?? [])])} />
+          <input id={ids.files} type="file" multiple accept=".json,.safetensors,.bin,.txt,.model" onChange={(e) => setFiles([...(e.target.files ?? [])])} />
           <span />
-          <span className="muted small">config.json, model.safetensors and vocab.txt or tokenizer.json</span>
+          <span className="muted small">config.json, model.safetensors (or pytorch_model.bin) and the tokenizer: tokenizer.json, or vocab.txt (BERT), vocab.json + merges.txt (RoBERTa), spm.model (DeBERTa-v3)</span>
         </div>
       )}
       <div className="row">
