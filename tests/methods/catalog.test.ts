@@ -39,4 +39,25 @@ describe('method catalog', () => {
     expect(cola.options).toEqual({ tiEpochs: 1, tfFraction: 0.7 });
     expect(cola.metric).toBe('matthews');
   });
+
+  it("AdaLoRA's GLUE presets carry the paper's Table 8 (RTE: lr 1.2e-3, 50 epochs, γ 0.3, t_i 600, ΔT 1, t_f 1800) on all six linears", () => {
+    const rte = methodEntry('adalora').presets.find((p) => p.id === 'rte')!;
+    expect(rte.recipe).toMatchObject({ adapterLr: 1.2e-3, classifierLr: 1.2e-3, epochs: 50, batchSize: 32 });
+    expect(rte.options).toMatchObject({ orthRegWeight: 0.3, tinit: 600, deltaT: 1, tfinal: 1800, initR: 12, targetR: 8 });
+    expect(rte.options?.targetModules).toHaveLength(6);
+    expect(methodEntry('adalora').presets.map((p) => p.id).sort()).toEqual(['cola', 'mnli', 'mrpc', 'qnli', 'qqp', 'rte', 'sst2', 'stsb']);
+    expect(rte.note).toMatch(/Table 8/);
+  });
+
+  it("ALoRA's presets are its paper's three GLUE tasks with Appendix E's recipe (lr 1e-4, 10 epochs, batch 16 / 128)", () => {
+    const presets = methodEntry('alora').presets;
+    expect(presets.map((p) => [p.id, p.recipe?.batchSize])).toEqual([['sst2', 128], ['rte', 16], ['qnli', 128]]);
+    for (const p of presets) expect(p.recipe).toMatchObject({ adapterLr: 1e-4, classifierLr: 1e-4, epochs: 10, warmupRatio: 0.06, weightDecay: 0 });
+  });
+
+  it("no method from another paper offers AFLoRA's Table 5 as its own presets", () => {
+    for (const id of ['adalora', 'increlora', 'alora']) {
+      for (const p of methodEntry(id).presets) expect(p.note, `${id}/${p.id}`).not.toMatch(/AFLoRA paper/);
+    }
+  });
 });
