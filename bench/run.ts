@@ -32,8 +32,9 @@ const MODELS: Record<
   small: { numLayers: 4, hiddenSize: 512, numHeads: 8, intermediateSize: 2048 },
   base: { numLayers: 12, hiddenSize: 768, numHeads: 12, intermediateSize: 3072 },
 };
-// plain: Trainer with kernels off; engine: Trainer with its kernels (the webgpu default).
-const VARIANTS = ['plain', 'engine'] as const;
+// plain: Trainer with kernels off; engine: its kernels op by op; replayed: the kernels recorded once and
+// replayed (engine/replay.ts, the webgpu default).
+const VARIANTS = ['plain', 'engine', 'replayed'] as const;
 /** Old variant names still accepted on the command line. */
 const VARIANT_ALIASES: Record<string, (typeof VARIANTS)[number]> = { fused: 'engine' };
 type Variant = (typeof VARIANTS)[number];
@@ -135,7 +136,7 @@ function makeTrainer(
   methodLabel: MethodLabel,
   totalSteps: number,
   dropout: number,
-  useKernels = false,
+  variant: Variant = 'plain',
 ) {
   const config = bertConfig(model, dropout);
   const bench = benchMethod(methodLabel);
@@ -157,7 +158,7 @@ function makeTrainer(
     method: bench.method,
     train: examples,
     recipe,
-    kernels: useKernels,
+    execution: variant,
   });
   return { trainer, bench };
 }
@@ -165,10 +166,17 @@ function makeTrainer(
 /** One step, queue drained (its loss and grad norm read back). Returns [loss, gradNorm]. */
 type StepFn = () => Promise<[number, number]>;
 
+/** Per timed step: ms awaiting step() (JS + enqueue) and ms awaiting its metrics read (the GPU draining). */
+const split = { enqueue: [] as number[], wait: [] as number[] };
+
 function stepFunction(trainer: Trainer): StepFn {
   return async () => {
+    const start = performance.now();
     await trainer.step();
+    const enqueued = performance.now();
     const [metrics] = await trainer.flushMetrics();
+    split.enqueue.push(enqueued - start);
+    split.wait.push(performance.now() - enqueued);
     return [metrics.loss, metrics.gradNorm];
   };
 }
@@ -192,6 +200,12 @@ interface Result {
   trainableParams: number;
   lastLoss: number;
   uncapturedErrors: string[];
+  /** Medians over the timed steps: awaiting step() vs awaiting the metrics read after it. */
+  enqueueMs: number;
+  gpuWaitMs: number;
+  /** JS µs per dispatch: enqueue time / dispatches per step. */
+  usPerDispatch: number | null;
+  replay: ReturnType<Trainer['replayStatus']>;
 }
 
 function median(values: number[]): number {
@@ -215,7 +229,7 @@ async function benchOne(
   const counted = gpu ? 1 : 0;
   const total = args.warmup + args.steps + profileSteps + counted + 1;
   const tensorsBefore = tf.memory().numTensors;
-  const { trainer } = makeTrainer(args, model, method, total, args.dropout, variant === 'engine');
+  const { trainer } = makeTrainer(args, model, method, total, args.dropout, variant);
   const step = stepFunction(trainer);
   const errorsBefore = gpu?.uncapturedErrors.length ?? 0;
   try {
@@ -236,6 +250,8 @@ async function benchOne(
     }
 
     const samples: number[] = [];
+    split.enqueue = [];
+    split.wait = [];
     for (let i = 0; i < args.steps; i++) {
       const start = performance.now();
       last = await step();
@@ -255,6 +271,12 @@ async function benchOne(
       breakdown = sortedRecord(counts);
     }
 
+    const enqueueMs = median(split.enqueue.slice(0, args.steps));
+    const gpuWaitMs = median(split.wait.slice(0, args.steps));
+    const replay = trainer.replayStatus();
+    // A replayed step runs no TF.js program: its dispatches are the plan's.
+    if (variant === 'replayed' && replay.stats && replay.replayedSteps > 0)
+      dispatches = replay.stats.dispatches;
     const memory = tf.memory();
     const gpuBytes = gpu ? webgpuBufferBytes() : null;
     const med = median(samples);
@@ -287,6 +309,10 @@ async function benchOne(
       trainableParams: trainer.trainableParamCount(),
       lastLoss: last[0],
       uncapturedErrors: gpu ? gpu.uncapturedErrors.slice(errorsBefore) : [],
+      enqueueMs,
+      gpuWaitMs,
+      usPerDispatch: dispatches ? (enqueueMs * 1000) / dispatches : null,
+      replay,
     };
   } finally {
     trainer.dispose();
@@ -311,7 +337,7 @@ interface Verification {
 /** N steps of each variant from the same init, dropout off: losses and grad norms must agree. */
 async function verify(args: Args, model: string, method: MethodLabel): Promise<Verification> {
   const run = async (variant: Variant) => {
-    const { trainer } = makeTrainer(args, model, method, args.verify + 1, 0, variant === 'engine');
+    const { trainer } = makeTrainer(args, model, method, args.verify + 1, 0, variant);
     const step = stepFunction(trainer);
     const out: Array<[number, number]> = [];
     try {
@@ -347,6 +373,10 @@ function formatTable(results: Result[]): string {
     'kernels',
     'tensors',
     'MB',
+    'enqueue',
+    'wait',
+    'us/disp',
+    'replayed',
     'vs plain',
   ];
   const rows = results.map((r) => {
@@ -362,6 +392,10 @@ function formatTable(results: Result[]): string {
       String(r.kernelsPerStep ?? '-'),
       String(r.memory.numTensors),
       (r.memory.numBytes / 2 ** 20).toFixed(1),
+      r.enqueueMs.toFixed(1),
+      r.gpuWaitMs.toFixed(1),
+      r.usPerDispatch === null ? '-' : r.usPerDispatch.toFixed(1),
+      `${r.replay.replayedSteps}`,
       plain ? `${(plain.msPerStep.median / r.msPerStep.median).toFixed(2)}x` : '-',
     ];
   });

@@ -169,6 +169,11 @@ export interface AdapterRuntime {
   observeUpdate?(step: number, grads: ReadonlyMap<string, tf.Tensor>, clip: GradientClip): void;
   /** After the optimizer update of `step`. May read from the GPU on the steps it needs to (masking rounds). */
   afterStep?(step: number): Promise<AfterStepResult>;
+  /**
+   * Whether step `step` may be replayed (engine/replay.ts): a key (steps with the same key do the same GPU work,
+   * and the method's hooks above keep no host-side state in them), or null / absent: run through TF.js.
+   */
+  replayKey?(step: number): string | null;
   /** The step each variable froze at (the method's own record of its freeze events), for the run's export. */
   freezeSteps?(): ReadonlyMap<string, number>;
   /**

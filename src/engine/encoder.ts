@@ -107,7 +107,8 @@ export abstract class EncoderModel {
     if (options.dropoutSeed === undefined) throw new Error('training with dropout needs a dropoutSeed');
     this.dropoutCalls++;
     // Fused: mask hashed on the GPU (tf.dropout draws and uploads its randoms from JavaScript).
-    return kernels.dropout(x, rate, mixSeed(options.dropoutSeed, this.dropoutCalls));
+    const gpuSeed = options.dropoutSeedTensor ? { step: options.dropoutSeedTensor, call: this.dropoutCalls } : undefined;
+    return kernels.dropout(x, rate, mixSeed(options.dropoutSeed, this.dropoutCalls), gpuSeed);
   }
 }
 

@@ -40,6 +40,11 @@ export interface ForwardOptions {
   training: boolean;
   /** Seeds this forward's dropout masks; required when training with dropout > 0. */
   dropoutSeed?: number;
+  /**
+   * The same seed as a [1] int32 device tensor: with kernels the GPU mixes it into each call's mask, so every
+   * program's uniforms are the same from step to step (what a replayed step needs, engine/replay.ts).
+   */
+  dropoutSeedTensor?: tf.Tensor1D;
 }
 
 export interface BertModelOptions {

@@ -8,7 +8,16 @@
  * clip scale applied inside) and its composite elsewhere or with the kernels off. Everything stays on the device.
  */
 import * as tf from '@tensorflow/tfjs';
-import { adamWState, adamWUpdate, clipCoefficients, type AdamWVariant } from './kernels';
+import {
+  adamWState,
+  adamWUpdate,
+  clipCoefficients,
+  kernelsActive,
+  type AdamWHyper,
+  type AdamWVariant,
+} from './kernels';
+import { ADAMW_TABLE_COLUMNS, adamWCoefficientRow } from './kernels/adamw';
+import { markStepInput } from './replay';
 import { fromTensorData, tensorData, type OptimizerSlot } from './checkpoint';
 import type { Recipe } from './recipe';
 
@@ -45,6 +54,9 @@ interface SlotState {
   step: number;
 }
 
+/** Name of the coefficient table among a step's per-step inputs (engine/replay.ts). */
+export const STEP_INPUT_ADAMW = 'adamw-coefficients';
+
 export class AdamW {
   private readonly state = new Map<string, SlotState>();
 
@@ -62,18 +74,49 @@ export class AdamW {
    * One update of every entry from its gradient times clip[1] (clip: from clip(), or null); `lrFactor` from the
    * schedule, unless the entry has its own.
    */
-  update(entries: readonly ParamEntry[], grads: ReadonlyMap<string, tf.Tensor>, lrFactor: number, clip: tf.Tensor1D | null = null): void {
-    const { beta1, beta2, eps, variant } = this.options;
-    for (const entry of entries) {
+  update(
+    entries: readonly ParamEntry[],
+    grads: ReadonlyMap<string, tf.Tensor>,
+    lrFactor: number,
+    clip: tf.Tensor1D | null = null,
+  ): void {
+    const { hyper, table } = this.advance(entries, lrFactor);
+    // Kernels: the step's coefficients travel as one [entries * 4] table, a per-step input of a replayed step.
+    const coefs = kernelsActive() ? markStepInput(STEP_INPUT_ADAMW, tf.tensor1d(table)) : null;
+    entries.forEach((entry, row) => {
       const grad = grads.get(entry.name);
       if (!grad) throw new Error(`no gradient for trainable variable ${entry.name}`);
+      const slot = this.state.get(entry.name)!;
+      const next = adamWUpdate(
+        entry.variable,
+        grad,
+        slot.moments,
+        clip,
+        hyper[row],
+        coefs ? { coefs, row } : undefined,
+      );
+      slot.moments.dispose();
+      // Kept: update() may run inside the caller's tidy, the moments must outlive it.
+      slot.moments = tf.keep(next);
+    });
+    coefs?.dispose();
+  }
+
+  /**
+   * The host half of update(): counts the step of every entry (creating missing state) and returns each entry's
+   * hyper-parameters and the coefficient table [entries * 4] the WGSL update reads. A replayed step calls only this.
+   */
+  advance(entries: readonly ParamEntry[], lrFactor: number): { hyper: AdamWHyper[]; table: Float32Array } {
+    const { beta1, beta2, eps, variant } = this.options;
+    const table = new Float32Array(entries.length * ADAMW_TABLE_COLUMNS);
+    const hyper = entries.map((entry, row) => {
       let slot = this.state.get(entry.name);
       if (!slot) {
         slot = { moments: tf.keep(adamWState(entry.variable)), step: 0 };
         this.state.set(entry.name, slot);
       }
       slot.step += 1;
-      const next = adamWUpdate(entry.variable, grad, slot.moments, clip, {
+      const hp: AdamWHyper = {
         lr: entry.lr * (entry.lrFactor ?? lrFactor),
         beta1,
         beta2,
@@ -81,11 +124,11 @@ export class AdamW {
         weightDecay: entry.weightDecay,
         step: slot.step,
         variant,
-      });
-      slot.moments.dispose();
-      // Kept: update() may run inside the caller's tidy, the moments must outlive it.
-      slot.moments = tf.keep(next);
-    }
+      };
+      table.set(adamWCoefficientRow(hp), row * ADAMW_TABLE_COLUMNS);
+      return hp;
+    });
+    return { hyper, table };
   }
 
   /** Frees the moments of variables that stopped training (frozen). */

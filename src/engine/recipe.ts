@@ -54,4 +54,13 @@ export interface TrainingRecipe extends Omit<Recipe, 'evalEvery'> {
   shuffle?: boolean;
   /** Overrides epochs * ceil(count / batchSize); batches then cycle through the data. */
   totalSteps?: number;
+  /** How steps run (TrainerInit.execution). */
+  execution?: Execution;
 }
+
+/**
+ * How training steps run: 'plain' (TF.js composites, the reference path), 'engine' (the fused kernels, every op
+ * through TF.js) or 'replayed' (the kernels, recorded once and replayed: engine/replay.ts; webgpu only).
+ */
+export const EXECUTIONS = ['plain', 'engine', 'replayed'] as const;
+export type Execution = (typeof EXECUTIONS)[number];

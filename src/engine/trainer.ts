@@ -6,7 +6,15 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AdapterMethod, AdapterRuntime, MethodEvent, MethodVariable, ModelProbe } from './adapter';
 import { CHECKPOINT_VERSION, fromTensorData, type TrainerCheckpoint } from './checkpoint';
-import { disposeBatch, gatherBatch, uploadBatch, validateExamples, type DeviceBatch } from './batches';
+import {
+  batchArrays,
+  disposeBatch,
+  gatherBatch,
+  stepInputOfBatch,
+  uploadBatch,
+  validateExamples,
+  type DeviceBatch,
+} from './batches';
 import * as kernels from './kernels';
 import { crossEntropyLoss, mseLoss } from './loss';
 import { classificationMetrics, regressionMetrics, softmaxRows, type EvalMetrics } from './metrics';
@@ -14,15 +22,22 @@ import { maxSequenceLength } from './families';
 import { isDebertaV2Config } from './deberta/config';
 import { DebertaV2Model } from './deberta/model';
 import { BertModel, type InitNote } from './model';
-import { AdamW, adamWOptionsOf, type ParamEntry } from './optimizer';
+import { AdamW, adamWOptionsOf, STEP_INPUT_ADAMW, type ParamEntry } from './optimizer';
+import { buildPlan, markStepInput, Recording, type ReplayStatus, type StepPlan } from './replay';
 import type { NumericalError } from './errors';
 import { nonFiniteError } from './numerics';
 import { Rng, mixSeed } from './random';
-import type { TrainingRecipe } from './recipe';
+import type { Execution, TrainingRecipe } from './recipe';
 import { linearScheduleFactor, warmupSteps } from './schedule';
-import { linearTargets, type BertConfig, type EncodedExamples, type StateDict, type TensorData } from './types';
+import {
+  linearTargets,
+  type BertConfig,
+  type EncodedExamples,
+  type StateDict,
+  type TensorData,
+} from './types';
 
-export { DEFAULT_RECIPE, type TrainingRecipe } from './recipe';
+export { DEFAULT_RECIPE, type Execution, type TrainingRecipe } from './recipe';
 
 export interface TrainerInit {
   config: BertConfig;
@@ -42,7 +57,18 @@ export interface TrainerInit {
    * the Trainer runs its forward, backward and update inside `withKernels(kernels, ...)`.
    */
   kernels?: boolean;
+  /**
+   * How steps run: 'plain' (TF.js composites), 'engine' (the kernels, every op through TF.js) or 'replayed' (the
+   * kernels, recorded once and replayed: engine/replay.ts). Default: the recipe's, else 'engine' on webgpu.
+   * Only on webgpu with kernels does 'replayed' replay; a method replays only when its runtime gives a replayKey.
+   */
+  execution?: Execution;
 }
+
+/** Name of the dropout step seed among a step's per-step inputs. */
+const STEP_INPUT_DROPOUT = 'dropout-seed';
+/** Plans tried per plan key before the Trainer stops recording for it. */
+const PLAN_ATTEMPTS = 3;
 
 export interface StepMetrics {
   step: number;
@@ -69,8 +95,11 @@ export interface EvaluationResult {
 
 interface PendingMetrics {
   step: number;
-  loss: tf.Scalar;
-  gradNorm: tf.Scalar;
+  /** Device scalars (a normal step), or a slot of the plan's metric ring (a replayed step), or read values. */
+  loss?: tf.Scalar;
+  gradNorm?: tf.Scalar;
+  slot?: number;
+  values?: [number, number];
   lr: number;
   trainableParams: number;
 }
@@ -100,12 +129,26 @@ export class Trainer {
   /**
    * The last good adapter, on the device: tf.clone of every trained variable at the last flush whose steps were
    * all finite (and at the start). A clone shares the variable's buffer, and updates assign new tensors
-   * (optimizer, kernels/adamw), so keeping it costs no copy, only the buffers of one older state. Replaced at each
-   * clean flush; restoreLastGood() writes it back after a NaN.
+   * (optimizer, kernels/adamw), so keeping it costs no copy, only the buffers of one older state; a replaying
+   * trainer updates buffers in place and keeps real copies. Replaced at each clean flush; restoreLastGood()
+   * writes it back after a NaN.
    */
   private lastGood: { step: number; tensors: Map<string, tf.Tensor> } | null = null;
   private readonly baseWeights: StateDict;
   private readonly initialValues?: StateDict;
+  /** Whether steps may be replayed (execution 'replayed' with kernels on webgpu). */
+  readonly replays: boolean;
+  private plan: StepPlan | null = null;
+  private planKey: string | null = null;
+  private recorded: { key: string; recording: Recording } | null = null;
+  private readonly planAttempts = new Map<string, number>();
+  private readonly status: ReplayStatus = {
+    replayedSteps: 0,
+    recordedSteps: 0,
+    plans: 0,
+    lastRefusal: null,
+    stats: null,
+  };
 
   constructor(init: TrainerInit) {
     const { config, recipe } = init;
@@ -114,7 +157,8 @@ export class Trainer {
     if (init.train.seqLen > maxSequenceLength(config)) {
       throw new Error(`sequence length ${init.train.seqLen} exceeds the model's ${maxSequenceLength(config)} positions`);
     }
-    if (!(recipe.batchSize >= 1) || !(recipe.epochs >= 1)) throw new Error('batchSize and epochs must be >= 1');
+    if (!(recipe.batchSize >= 1) || !(recipe.epochs >= 1))
+      throw new Error('batchSize and epochs must be >= 1');
     this.config = config;
     this.recipe = recipe;
     this.train = init.train;
@@ -124,7 +168,9 @@ export class Trainer {
     this.totalSteps = recipe.totalSteps ?? this.stepsPerEpoch * recipe.epochs;
     this.warmupSteps = warmupSteps(this.totalSteps, recipe.warmupRatio);
 
-    this.kernels = init.kernels ?? kernels.isWebGPUBackend();
+    const execution = init.execution ?? recipe.execution ?? (kernels.isWebGPUBackend() ? 'engine' : 'plain');
+    this.kernels = init.kernels ?? (execution !== 'plain' && kernels.isWebGPUBackend());
+    this.replays = execution === 'replayed' && this.kernels && kernels.isWebGPUBackend();
     this.runtime = this.method.create({
       config,
       targets: linearTargets(config),
@@ -222,59 +268,166 @@ export class Trainer {
     const step = this.nextStep;
     const entries = this.trainableEntries();
     const lrFactor = linearScheduleFactor(step, this.totalSteps, this.warmupSteps);
+    const key = this.replayKeyOf(step, entries);
+    if (this.plan && (!this.plan.valid || this.planKey !== key)) await this.dropPlan();
+    if (this.plan?.ringFull) await this.readRing();
+    const pending: PendingMetrics = {
+      step,
+      lr: this.recipe.adapterLr * lrFactor,
+      trainableParams: this.trainableParamCount(entries),
+    };
+    if (this.plan) {
+      pending.slot = this.replayStep(this.plan, step, entries, lrFactor);
+      this.status.replayedSteps++;
+    } else {
+      const record = key !== null && (this.planAttempts.get(key) ?? 0) < PLAN_ATTEMPTS;
+      const recording = record ? new Recording() : null;
+      try {
+        const { loss, gradNorm } = this.runStep(step, entries, lrFactor);
+        pending.loss = loss;
+        pending.gradNorm = gradNorm;
+      } finally {
+        recording?.end();
+      }
+      if (recording) this.planFrom(key!, recording, pending);
+    }
+    this.pending.push(pending);
+    this.nextStep++;
+
+    const result = await this.runtime.afterStep?.(step);
+    if (!result) return [];
+    // A step that changed what trains cannot be paired with the next one.
+    if (result.frozen.length > 0) this.recorded = null;
+    this.optimizer.drop(result.frozen);
+    return result.events;
+  }
+
+  /** Where replaying stands (benchmarks, the run's notes). */
+  replayStatus(): ReplayStatus {
+    return { ...this.status, stats: this.plan?.stats ?? this.status.stats };
+  }
+
+  /** The synchronous part of a step through TF.js: forward, backward, clip, update; loss and grad norm kept. */
+  private runStep(
+    step: number,
+    entries: ParamEntry[],
+    lrFactor: number,
+  ): { loss: tf.Scalar; gradNorm: tf.Scalar } {
     const batch = uploadBatch(this.batchForStep(step), this.config.numLabels, true);
+    const seed = this.kernels
+      ? markStepInput(STEP_INPUT_DROPOUT, tf.tensor1d([this.dropoutSeedOf(step)], 'int32'))
+      : undefined;
     let gradients: { loss: tf.Scalar; grads: Map<string, tf.Tensor> };
     try {
-      gradients = this.gradientsOf(batch, entries, step);
+      gradients = this.gradientsOf(batch, entries, step, seed);
     } finally {
       disposeBatch(batch);
+      seed?.dispose();
     }
     const { loss, grads } = gradients;
     let clip: tf.Tensor1D | null = null; // [norm, coefficient]
-    let gradNorm: tf.Scalar;
     try {
       const maxNorm = this.recipe.maxGradNorm > 0 ? this.recipe.maxGradNorm : Infinity;
       clip = kernels.withKernels(this.kernels, () => this.optimizer.clip(grads, maxNorm));
       this.runtime.observeGradients?.(step, grads, clip);
       kernels.withKernels(this.kernels, () => tf.tidy(() => this.optimizer.update(entries, grads, lrFactor, clip!)));
       this.runtime.observeUpdate?.(step, grads, clip);
-      gradNorm = tf.tidy(() => tf.reshape(tf.slice(clip!, [0], [1]), []) as tf.Scalar);
+      const gradNorm = tf.tidy(() => tf.reshape(tf.slice(clip!, [0], [1]), []) as tf.Scalar);
+      return { loss, gradNorm };
     } catch (error) {
       loss.dispose();
       throw error;
     } finally {
       tf.dispose([...grads.values(), ...(clip ? [clip] : [])]);
     }
-    this.pending.push({
-      step,
-      loss,
-      gradNorm,
-      lr: this.recipe.adapterLr * lrFactor,
-      trainableParams: this.trainableParamCount(entries),
-    });
-    this.nextStep++;
-
-    const result = await this.runtime.afterStep?.(step);
-    if (!result) return [];
-    this.optimizer.drop(result.frozen);
-    return result.events;
   }
 
-  /** Per-step metrics since the last flush, in one device read. */
+  /** A replayed step: the host computes what changes (batch, AdamW coefficients, dropout seed); the plan runs. */
+  private replayStep(plan: StepPlan, step: number, entries: ParamEntry[], lrFactor: number): number {
+    const inputs = new Map<string, ArrayBufferView>();
+    for (const [field, { data }] of batchArrays(this.batchForStep(step), this.config.numLabels, true))
+      inputs.set(stepInputOfBatch(field), data);
+    inputs.set(STEP_INPUT_ADAMW, this.optimizer.advance(entries, lrFactor).table);
+    inputs.set(STEP_INPUT_DROPOUT, Int32Array.of(this.dropoutSeedOf(step)));
+    return plan.run(inputs);
+  }
+
+  /** Pairs a recorded step with the previous one of the same key; a matching pair becomes the plan. */
+  private planFrom(key: string, recording: Recording, pending: PendingMetrics): void {
+    this.status.recordedSteps++;
+    const previous = this.recorded?.key === key ? this.recorded.recording : null;
+    this.recorded = { key, recording };
+    if (!previous) return;
+    const plan = buildPlan(previous, recording, { loss: pending.loss!, gradNorm: pending.gradNorm! });
+    if (typeof plan === 'string') {
+      this.status.lastRefusal = plan;
+      this.planAttempts.set(key, (this.planAttempts.get(key) ?? 0) + 1);
+      return;
+    }
+    this.plan = plan;
+    this.planKey = key;
+    this.recorded = null;
+    this.status.plans++;
+    this.status.lastRefusal = null;
+    pending.slot = plan.capture(pending.loss!, pending.gradNorm!);
+    tf.dispose([pending.loss!, pending.gradNorm!]);
+    delete pending.loss;
+    delete pending.gradNorm;
+  }
+
+  /** null: this step is not replayed; else steps with the same key share a plan. */
+  private replayKeyOf(step: number, entries: readonly ParamEntry[]): string | null {
+    if (!this.replays) return null;
+    const own = this.runtime.replayKey?.(step);
+    if (own == null) return null;
+    return `${own}|${entries.map((e) => e.name).join(',')}`;
+  }
+
+  /** Reads the plan's metric ring into the pending entries that point at it. */
+  private async readRing(): Promise<void> {
+    const plan = this.plan;
+    if (!plan || plan.pendingSlots === 0) return;
+    const values = await plan.readRing();
+    for (const p of this.pending) {
+      if (p.slot === undefined) continue;
+      p.values = [values[2 * p.slot], values[2 * p.slot + 1]];
+      delete p.slot;
+    }
+  }
+
+  private async dropPlan(): Promise<void> {
+    await this.readRing();
+    this.status.stats = this.plan?.stats ?? this.status.stats;
+    this.plan?.dispose();
+    this.plan = null;
+    this.planKey = null;
+  }
+
+  /** Per-step metrics since the last flush, in one device read (two when replayed and normal steps mix). */
   async flushMetrics(): Promise<StepMetrics[]> {
     this.assertAlive();
+    await this.readRing();
     const pending = this.pending;
     if (pending.length === 0) return [];
     this.pending = [];
-    const stacked = tf.tidy(() => tf.stack(pending.flatMap((p) => [p.loss, p.gradNorm]))); // [2 * n]
-    tf.dispose(pending.flatMap((p) => [p.loss, p.gradNorm]));
-    const values = await stacked.data();
-    stacked.dispose();
-    const rows = pending.map((p, i) => ({
+    const onDevice = pending.filter((p) => p.loss && p.gradNorm);
+    if (onDevice.length > 0) {
+      const scalars = onDevice.flatMap((p) => [p.loss!, p.gradNorm!]);
+      const stacked = tf.tidy(() => tf.stack(scalars)); // [2 * n]
+      tf.dispose(scalars);
+      const values = await stacked.data();
+      stacked.dispose();
+      onDevice.forEach((p, i) => {
+        p.values = [values[2 * i], values[2 * i + 1]];
+        delete p.loss;
+        delete p.gradNorm;
+      });
+    }
+    const rows = pending.map((p) => ({
       step: p.step,
       epoch: (p.step + 1) / this.stepsPerEpoch,
-      loss: values[2 * i],
-      gradNorm: values[2 * i + 1],
+      loss: p.values![0],
+      gradNorm: p.values![1],
       lr: p.lr,
       trainableParams: p.trainableParams,
     }));
@@ -349,8 +502,13 @@ export class Trainer {
     }
     const { loss, grads } = gradients;
     const grabbed = new Map<string, TensorData>();
-    for (const [name, grad] of grads) grabbed.set(name, { shape: grad.shape, data: (await grad.data()) as Float32Array });
-    const result = { loss: (await loss.data())[0], logits: { shape: logits.shape, data: (await logits.data()) as Float32Array }, grads: grabbed };
+    for (const [name, grad] of grads)
+      grabbed.set(name, { shape: grad.shape, data: (await grad.data()) as Float32Array });
+    const result = {
+      loss: (await loss.data())[0],
+      logits: { shape: logits.shape, data: (await logits.data()) as Float32Array },
+      grads: grabbed,
+    };
     tf.dispose([loss, logits, ...grads.values()]);
     return result;
   }
@@ -368,7 +526,11 @@ export class Trainer {
       for (let start = 0; start < examples.count; start += batchSize) {
         const indices = range(start, Math.min(start + batchSize, examples.count));
         const batch = uploadBatch(gatherBatch(examples, indices, batchSize), this.config.numLabels, false);
-        parts.push(this.tidyForward(() => this.model.forward(batch, adapted ? this.runtime : null, { training: false })));
+        parts.push(
+          this.tidyForward(() =>
+            this.model.forward(batch, adapted ? this.runtime : null, { training: false }),
+          ),
+        );
         disposeBatch(batch);
         if (options.between && start + batchSize < examples.count) await options.between();
       }
@@ -393,8 +555,13 @@ export class Trainer {
     }
     const probs = softmaxRows(logits, this.config.numLabels);
     let loss = 0;
-    for (let i = 0; i < data.count; i++) loss -= Math.log(Math.max(probs[i * this.config.numLabels + labels[i]], 1e-30));
-    return { loss: loss / data.count, count: data.count, metrics: classificationMetrics(probs, labels, this.config.numLabels) };
+    for (let i = 0; i < data.count; i++)
+      loss -= Math.log(Math.max(probs[i * this.config.numLabels + labels[i]], 1e-30));
+    return {
+      loss: loss / data.count,
+      count: data.count,
+      metrics: classificationMetrics(probs, labels, this.config.numLabels),
+    };
   }
 
   /** Class probabilities [count, numLabels] (softmax) or regression values [count]. */
@@ -413,7 +580,10 @@ export class Trainer {
     const state: StateDict = new Map();
     let offset = 0;
     for (const v of all) {
-      state.set(v.name, { shape: [...v.variable.shape], data: values.slice(offset, offset + v.variable.size) });
+      state.set(v.name, {
+        shape: [...v.variable.shape],
+        data: values.slice(offset, offset + v.variable.size),
+      });
       offset += v.variable.size;
     }
     return state;
@@ -471,10 +641,12 @@ export class Trainer {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    tf.dispose(this.pending.flatMap((p) => [p.loss, p.gradNorm]));
+    tf.dispose(this.pending.flatMap((p) => (p.loss && p.gradNorm ? [p.loss, p.gradNorm] : [])));
     this.pending = [];
     tf.dispose([...(this.lastGood?.tensors.values() ?? [])]);
     this.lastGood = null;
+    this.plan?.dispose();
+    this.plan = null;
     this.probeBatches.splice(0).forEach(disposeBatch);
     this.optimizer.dispose();
     this.runtime.dispose();
@@ -487,7 +659,10 @@ export class Trainer {
   }
 
   private keepLastGood(): void {
-    const tensors = new Map(this.keptVariables().map((v) => [v.name, tf.keep(tf.clone(v.variable))] as const));
+    // A replayed step writes the variables' buffers in place (engine/replay.ts), which a clone shares: there the
+    // snapshot is a real copy (one multiply per variable per clean flush).
+    const snapshot = (v: tf.Variable) => tf.keep(this.replays ? tf.tidy(() => tf.mul(v, 1)) : tf.clone(v));
+    const tensors = new Map(this.keptVariables().map((v) => [v.name, snapshot(v.variable)] as const));
     tf.dispose([...(this.lastGood?.tensors.values() ?? [])]);
     this.lastGood = { step: this.nextStep, tensors };
   }
@@ -506,7 +681,9 @@ export class Trainer {
         this.assertAlive();
         return this.tidyForward(() => {
           const logits = this.model.forward(batch, this.runtime, { training: false });
-          return this.config.numLabels === 1 ? mseLoss(logits, batch.values!, batch.weights!) : crossEntropyLoss(logits, batch.targets!);
+          return this.config.numLabels === 1
+            ? mseLoss(logits, batch.values!, batch.weights!)
+            : crossEntropyLoss(logits, batch.targets!);
         });
       },
     };
@@ -522,16 +699,25 @@ export class Trainer {
     return this.validation;
   }
 
-  private forwardOptions(step: number) {
-    return { training: true, dropoutSeed: mixSeed(this.recipe.seed, 0xd20, step) };
+  private dropoutSeedOf(step: number): number {
+    return mixSeed(this.recipe.seed, 0xd20, step);
+  }
+
+  private forwardOptions(step: number, dropoutSeedTensor?: tf.Tensor1D) {
+    return { training: true, dropoutSeed: this.dropoutSeedOf(step), dropoutSeedTensor };
   }
 
   /** Loss (kept) and raw gradients by variable name (kept); the caller disposes both. */
-  private gradientsOf(batch: DeviceBatch, entries: ParamEntry[], step: number): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+  private gradientsOf(
+    batch: DeviceBatch,
+    entries: ParamEntry[],
+    step: number,
+    seed?: tf.Tensor1D,
+  ): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
     const varList = entries.map((e) => e.variable);
     let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
     try {
-      result = this.tidyForward(() => tf.variableGrads(() => this.lossOf(batch, step), varList));
+      result = this.tidyForward(() => tf.variableGrads(() => this.lossOf(batch, step, seed), varList));
     } catch (error) {
       freeAbandonedTape();
       throw error;
@@ -550,9 +736,12 @@ export class Trainer {
   }
 
   /** The step's training loss: the task loss plus the method's regularizer (inside the gradient scope). */
-  private lossOf(batch: DeviceBatch, step: number): tf.Scalar {
-    const logits = this.model.forward(batch, this.runtime, this.forwardOptions(step));
-    const task = this.config.numLabels === 1 ? mseLoss(logits, batch.values!, batch.weights!) : crossEntropyLoss(logits, batch.targets!);
+  private lossOf(batch: DeviceBatch, step: number, seed?: tf.Tensor1D): tf.Scalar {
+    const logits = this.model.forward(batch, this.runtime, this.forwardOptions(step, seed));
+    const task =
+      this.config.numLabels === 1
+        ? mseLoss(logits, batch.values!, batch.weights!)
+        : crossEntropyLoss(logits, batch.targets!);
     const extra = this.runtime.regularizer?.(step);
     return extra ? tf.add(task, extra) : task;
   }
@@ -567,12 +756,19 @@ export class Trainer {
       order = range(0, this.train.count);
     } else {
       if (!this.epochOrder || this.epochOrder.epoch !== epoch) {
-        this.epochOrder = { epoch, order: new Rng(mixSeed(this.recipe.seed, 0x5f1e, epoch)).permutation(this.train.count) };
+        this.epochOrder = {
+          epoch,
+          order: new Rng(mixSeed(this.recipe.seed, 0x5f1e, epoch)).permutation(this.train.count),
+        };
       }
       order = this.epochOrder.order;
     }
     const start = within * batchSize;
-    const indices = Array.prototype.slice.call(order, start, Math.min(start + batchSize, this.train.count)) as number[];
+    const indices = Array.prototype.slice.call(
+      order,
+      start,
+      Math.min(start + batchSize, this.train.count),
+    ) as number[];
     return gatherBatch(this.train, indices, batchSize);
   }
 

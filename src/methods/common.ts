@@ -76,6 +76,8 @@ export function lowRankRuntime(
     },
     variables: () => all,
     trainable,
+    // Its step is the same GPU work every step (rank and gate changes release what the plan reads: re-planned).
+    replayKey: () => 'low-rank',
     dispose() {
       extraDispose();
       for (const v of all) v.variable.dispose();

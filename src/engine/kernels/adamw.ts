@@ -53,7 +53,8 @@ function updateCoefficients(hp: AdamWHyper): UpdateCoefficients {
   const decay = hp.weightDecay > 0 ? 1 - hp.lr * hp.weightDecay : 1;
   const bc1 = 1 - Math.pow(hp.beta1, hp.step);
   const bc2 = 1 - Math.pow(hp.beta2, hp.step);
-  if (hp.variant === 'hf') return { decayBefore: 1, decayAfter: decay, stepSize: (hp.lr * Math.sqrt(bc2)) / bc1, sqrtScale: 1 };
+  if (hp.variant === 'hf')
+    return { decayBefore: 1, decayAfter: decay, stepSize: (hp.lr * Math.sqrt(bc2)) / bc1, sqrtScale: 1 };
   return { decayBefore: decay, decayAfter: 1, stepSize: hp.lr / bc1, sqrtScale: 1 / Math.sqrt(bc2) };
 }
 
@@ -142,33 +143,57 @@ registerWebGPUKernel(MOMENTS, (backend, { grad, moments, clip }, { beta1, beta2 
   ]);
 });
 
-// param [n], new moments [2n] -> new param [n].
-registerWebGPUKernel(PARAM, (backend, { param, moments }, { decayBefore, decayAfter, stepSize, sqrtScale, eps }) => {
-  const n = param.shape.reduce((a, b) => a * b, 1);
-  const program: WebGPUProgramSpec = {
-    variableNames: ['param', 'moments'],
-    outputShape: param.shape,
-    shaderKey: 'aflora_adamw_param',
-    ...elementwiseDispatch(param.shape),
-    uniforms: 'decayBefore : f32, decayAfter : f32, stepSize : f32, sqrtScale : f32, eps : f32,',
-    getUserCode: () => `
+// param [n], new moments [2n] (+ coefficient table [rows, 4]) -> new param [n]. With the table, the step's
+// coefficients (decayBefore, decayAfter, stepSize, sqrtScale) are read from row `row` on the GPU, so the uniforms
+// are the same every step and a replayed step (engine/replay.ts) only rewrites the table.
+registerWebGPUKernel(
+  PARAM,
+  (backend, { param, moments, coefs }, { decayBefore, decayAfter, stepSize, sqrtScale, eps, row }) => {
+    const n = param.shape.reduce((a, b) => a * b, 1);
+    const table = coefs != null;
+    const read = (k: number, name: string) => (table ? `coefs[uniforms.row * 4 + ${k}]` : `uniforms.${name}`);
+    const program: WebGPUProgramSpec = {
+      variableNames: table ? ['param', 'moments', 'coefs'] : ['param', 'moments'],
+      outputShape: param.shape,
+      shaderKey: `aflora_adamw_param${table ? '_table' : ''}`,
+      ...elementwiseDispatch(param.shape),
+      uniforms: table
+        ? 'eps : f32, row : i32,'
+        : 'decayBefore : f32, decayAfter : f32, stepSize : f32, sqrtScale : f32, eps : f32,',
+      getUserCode: () => `
       fn main(index : i32) {
         if (index < uniforms.size) {
           let m = moments[index];
           let v = moments[index + uniforms.size];
-          result[index] = (param[index] * uniforms.decayBefore - uniforms.stepSize * m / (sqrt(v) * uniforms.sqrtScale + uniforms.eps)) * uniforms.decayAfter;
+          result[index] = (param[index] * ${read(0, 'decayBefore')} - ${read(2, 'stepSize')} * m / (sqrt(v) * ${read(3, 'sqrtScale')} + uniforms.eps)) * ${read(1, 'decayAfter')};
         }
       }`,
-  };
-  assertShape(n > 0, () => 'adamW: empty parameter');
-  return backend.runWebGPUProgram(program, [param, moments], 'float32', [
-    { type: 'float32', data: [decayBefore] },
-    { type: 'float32', data: [decayAfter] },
-    { type: 'float32', data: [stepSize] },
-    { type: 'float32', data: [sqrtScale] },
-    { type: 'float32', data: [eps] },
-  ]);
-});
+    };
+    assertShape(n > 0, () => 'adamW: empty parameter');
+    if (table) {
+      return backend.runWebGPUProgram(program, [param, moments, coefs], 'float32', [
+        { type: 'float32', data: [eps] },
+        { type: 'int32', data: [row] },
+      ]);
+    }
+    return backend.runWebGPUProgram(program, [param, moments], 'float32', [
+      { type: 'float32', data: [decayBefore] },
+      { type: 'float32', data: [decayAfter] },
+      { type: 'float32', data: [stepSize] },
+      { type: 'float32', data: [sqrtScale] },
+      { type: 'float32', data: [eps] },
+    ]);
+  },
+);
+
+/** Floats per row of the coefficient table (adamWCoefficientRow). */
+export const ADAMW_TABLE_COLUMNS = 4;
+
+/** One row of the coefficient table the WGSL update reads: (decayBefore, decayAfter, stepSize, sqrtScale). */
+export function adamWCoefficientRow(hp: AdamWHyper): [number, number, number, number] {
+  const c = updateCoefficients(hp);
+  return [c.decayBefore, c.decayAfter, c.stepSize, c.sqrtScale];
+}
 
 /**
  * [2] = (global L2 norm of all grads, clip scale min(1, maxNorm / (norm + 1e-6))), on the device, as
@@ -235,6 +260,8 @@ export function adamWUpdate(
   moments: tf.Tensor2D,
   clip: tf.Tensor1D | null,
   hp: AdamWHyper,
+  /** The step's coefficient table [rows * 4] on the device and this variable's row (kernels only). */
+  table?: { coefs: tf.Tensor1D; row: number },
 ): tf.Tensor2D {
   assertShape(
     grad.size === variable.size && moments.size === 2 * variable.size,
@@ -246,7 +273,13 @@ export function adamWUpdate(
     const inputs: Record<string, tf.Tensor> = { grad: tf.reshape(grad, [-1]), moments };
     if (clip) inputs.clip = clip;
     const m2 = runKernel<tf.Tensor2D>(MOMENTS, inputs, { beta1: hp.beta1, beta2: hp.beta2 });
-    const p = runKernel(PARAM, { param: variable, moments: m2 }, { ...coefficients, eps: hp.eps });
+    const p = table
+      ? runKernel(
+          PARAM,
+          { param: variable, moments: m2, coefs: table.coefs },
+          { eps: hp.eps, row: table.row },
+        )
+      : runKernel(PARAM, { param: variable, moments: m2 }, { ...coefficients, eps: hp.eps });
     return [p, m2];
   });
   variable.assign(newParam);

@@ -145,6 +145,11 @@ class Freezer {
     this.state.observe(step, grads);
   }
 
+  /** Whether any matrix is still being scored (observe does GPU and host work). */
+  get scoring(): boolean {
+    return this.state.tensors.length > 0;
+  }
+
   async afterStep(step: number): Promise<AfterStepResult> {
     if (this.state.tensors.length === 0) return NO_EVENTS;
     const masking = isMaskingStep(step, this.schedule);
@@ -282,6 +287,8 @@ function createAflora(ctx: MethodContext, options: AfloraOptions): AdapterRuntim
     freezeSteps: () => freezer.frozen,
     saveState: () => freezer.save(),
     restoreState: (state) => freezer.restore(state),
+    // The score window's bookkeeping (window position, history rows) lives on the host: replayed once scoring ends.
+    replayKey: () => (freezer.scoring ? null : 'low-rank'),
   };
 }
 

@@ -19,6 +19,7 @@ function createFull(_ctx: unknown, options: FullOptions): AdapterRuntime {
     apply: (_target, _x, base) => base,
     variables: () => [],
     trainable: () => [],
+    replayKey: () => 'full',
     dispose() {},
   };
 }

@@ -1,0 +1,261 @@
+/**
+ * Replayed steps (engine/replay.ts) against the same kernels run op by op through TF.js ('engine'), from the same
+ * start, dropout off, on Dawn + SwiftShader: losses and grad norms within 1e-5 relative, the same freeze steps,
+ * the same final state; the plan really replays (most steps), costs no tensors, and re-plans after a freeze.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MethodEvent } from '../../src/engine/adapter';
+import type { Execution, TrainingRecipe } from '../../src/engine/trainer';
+import { installNodeWebGPU, type NodeWebGPU } from '../helpers/webgpu';
+import { tinyConfig, toyExamples } from '../helpers/tinyBert';
+
+let gpu: NodeWebGPU;
+beforeAll(async () => {
+  gpu = await installNodeWebGPU();
+});
+afterAll(async () => {
+  await gpu?.teardown();
+});
+
+const recipe: TrainingRecipe = {
+  epochs: 1,
+  batchSize: 4,
+  maxLength: 8,
+  adapterLr: 1e-2,
+  classifierLr: 4e-2,
+  weightDecay: 0.1,
+  classifierWeightDecay: 0.1,
+  warmupRatio: 0.1,
+  maxGradNorm: 0.1,
+  optimizer: 'adamw_torch',
+  seed: 5,
+  logEvery: 5,
+};
+
+async function run(
+  execution: Execution,
+  method: string,
+  options: object,
+  steps: number,
+  dropout = 0,
+  overrides: Partial<TrainingRecipe> = {},
+) {
+  const { tf } = gpu;
+  const { Trainer } = await import('../../src/engine/trainer');
+  const { randomBertWeights } = await import('../../src/engine/weights');
+  const { adapterMethod } = await import('../../src/methods/registry');
+  const config = tinyConfig({
+    hiddenSize: 8,
+    intermediateSize: 16,
+    numLayers: 1,
+    vocabSize: 40,
+    hiddenDropout: dropout,
+    attentionDropout: dropout,
+  });
+  const trainer = new Trainer({
+    config,
+    weights: randomBertWeights(config, 3),
+    method: adapterMethod(method, options),
+    train: toyExamples(12, 8, 4),
+    recipe: { ...recipe, totalSteps: steps, ...overrides },
+    execution,
+  });
+  const events: MethodEvent[] = [];
+  const metrics = [];
+  const tensorsAfter: number[] = [];
+  while (!trainer.finished) {
+    events.push(...(await trainer.step()));
+    if (trainer.stepsDone % 5 === 0) metrics.push(...(await trainer.flushMetrics()));
+    tensorsAfter.push(tf.memory().numTensors);
+  }
+  metrics.push(...(await trainer.flushMetrics()));
+  const state = await trainer.adapterState();
+  const status = trainer.replayStatus();
+  trainer.dispose();
+  const freezes = events.flatMap((e) => (e.type === 'freeze' ? [`${e.step}:${e.name}`] : []));
+  return { metrics, state, status, freezes, tensorsAfter };
+}
+
+function expectRelClose(actual: number[], expected: number[], what: string, tolerance = 1e-5): void {
+  expect(actual.length, what).toBe(expected.length);
+  expected.forEach((e, i) =>
+    expect(Math.abs(actual[i] - e), `${what}[${i}]: ${actual[i]} vs ${e}`).toBeLessThanOrEqual(
+      tolerance * Math.max(Math.abs(e), 1e-12),
+    ),
+  );
+}
+
+describe('replayed steps', () => {
+  it(
+    'LoRA: 8 replayed-path steps equal the engine path (losses, grad norms, state); tensor count flat',
+    { timeout: 400_000 },
+    async () => {
+      const options = { targetModules: ['query', 'value', 'inter', 'out'] };
+      const engine = await run('engine', 'lora', options, 8);
+      const replayed = await run('replayed', 'lora', options, 8);
+      expect(gpu.uncapturedErrors).toEqual([]);
+      expect(replayed.status.plans).toBe(1);
+      // Steps 0 and 1 differ (first uploads), 1 and 2 match: replayed from step 3 on.
+      expect(replayed.status.replayedSteps).toBe(5);
+      expect(engine.status.replayedSteps).toBe(0);
+      expectRelClose(
+        replayed.metrics.map((m) => m.loss),
+        engine.metrics.map((m) => m.loss),
+        'loss',
+      );
+      expectRelClose(
+        replayed.metrics.map((m) => m.gradNorm),
+        engine.metrics.map((m) => m.gradNorm),
+        'gradNorm',
+      );
+      expect(replayed.metrics.map((m) => m.step)).toEqual(engine.metrics.map((m) => m.step));
+      for (const [name, value] of engine.state)
+        expectRelClose(Array.from(replayed.state.get(name)!.data), Array.from(value.data), name, 1e-4);
+      // Flat once the normal steps' pending metrics were flushed (step 5): replayed steps create no tensors.
+      expect(new Set(replayed.tensorsAfter.slice(4)).size).toBe(1);
+    },
+  );
+
+  it(
+    'AFLoRA: 50 steps through its freeze rounds, same freeze steps as the engine and plain paths, replayed once everything froze',
+    { timeout: 600_000 },
+    async () => {
+      // Scoring (host-side window bookkeeping) runs through TF.js; after the last freeze the step is replayed.
+      const options = { rank: 2, trainableMatrices: 'both', initialWarmup: 1, finalWarmup: 6, deltaT: 1 };
+      const plain = await run('plain', 'aflora', options, 50);
+      const engine = await run('engine', 'aflora', options, 50);
+      const replayed = await run('replayed', 'aflora', options, 50);
+      // The kernels and the TF.js composites agree to float rounding: the same freeze decisions.
+      expect(engine.freezes).toEqual(plain.freezes);
+      expectRelClose(
+        replayed.metrics.map((m) => m.loss),
+        plain.metrics.map((m) => m.loss),
+        'loss vs plain',
+      );
+      expect(gpu.uncapturedErrors).toEqual([]);
+      expect(engine.freezes.length).toBeGreaterThan(0);
+      expect(replayed.freezes).toEqual(engine.freezes);
+      expect(replayed.status.replayedSteps).toBeGreaterThan(25);
+      expectRelClose(
+        replayed.metrics.map((m) => m.loss),
+        engine.metrics.map((m) => m.loss),
+        'loss',
+      );
+      expectRelClose(
+        replayed.metrics.map((m) => m.gradNorm),
+        engine.metrics.map((m) => m.gradNorm),
+        'gradNorm',
+      );
+      for (const [name, value] of engine.state)
+        expectRelClose(Array.from(replayed.state.get(name)!.data), Array.from(value.data), name, 1e-4);
+    },
+  );
+
+  it(
+    'dropout on: replayed masks follow the step seed like the engine path',
+    { timeout: 180_000 },
+    async () => {
+      const options = { targetModules: ['query', 'value'] };
+      const engine = await run('engine', 'lora', options, 6, 0.1);
+      const replayed = await run('replayed', 'lora', options, 6, 0.1);
+      expect(gpu.uncapturedErrors).toEqual([]);
+      expect(replayed.status.replayedSteps).toBe(3);
+      expectRelClose(
+        replayed.metrics.map((m) => m.loss),
+        engine.metrics.map((m) => m.loss),
+        'loss',
+      );
+    },
+  );
+
+  it(
+    'a NaN after replayed steps restores the adapter of the last clean flush (a real copy, not the replayed buffers)',
+    { timeout: 300_000 },
+    async () => {
+      const { Trainer } = await import('../../src/engine/trainer');
+      const { randomBertWeights } = await import('../../src/engine/weights');
+      const { adapterMethod } = await import('../../src/methods/registry');
+      const config = tinyConfig({ hiddenSize: 8, intermediateSize: 16, numLayers: 1, vocabSize: 40, numLabels: 1 });
+      const train = toyExamples(60, 8, 4, 1);
+      // Rows 40.. (the batch of step 10, data in order) have targets whose squares overflow float32.
+      (train.labels as Float32Array).fill(3e19, 40);
+      const trainer = new Trainer({
+        config,
+        weights: randomBertWeights(config, 3),
+        method: adapterMethod('lora', { targetModules: ['query', 'value'] }),
+        train,
+        recipe: { ...recipe, totalSteps: 15, shuffle: false },
+        execution: 'replayed',
+      });
+      const rows = [];
+      let good: Awaited<ReturnType<typeof trainer.adapterState>> | null = null;
+      while (!trainer.finished) {
+        await trainer.step();
+        if (trainer.stepsDone % 5 === 0) rows.push(...(await trainer.flushMetrics()));
+        if (trainer.stepsDone === 10) good = await trainer.adapterState();
+      }
+      expect(trainer.replayStatus().replayedSteps).toBeGreaterThanOrEqual(10);
+      const bad = Trainer.firstNonFinite(rows)!;
+      expect(bad.step).toBe(10);
+      // Replayed steps 10-14 moved the variables on, in place (else the restore below would prove nothing).
+      const moved = await trainer.adapterState();
+      expect([...good!].some(([name, v]) => moved.get(name)!.data.some((x, i) => x !== v.data[i]))).toBe(true);
+      trainer.recoverFromNonFinite(bad);
+      const restored = await trainer.adapterState();
+      expect(gpu.uncapturedErrors).toEqual([]);
+      for (const [name, value] of good!) expect(Array.from(restored.get(name)!.data), name).toEqual(Array.from(value.data));
+      trainer.dispose();
+    },
+  );
+
+  it(
+    'a checkpoint taken between replayed steps resumes exactly on a fresh replaying trainer',
+    { timeout: 300_000 },
+    async () => {
+      const { Trainer } = await import('../../src/engine/trainer');
+      const { randomBertWeights } = await import('../../src/engine/weights');
+      const { adapterMethod } = await import('../../src/methods/registry');
+      const config = tinyConfig({ hiddenSize: 8, intermediateSize: 16, numLayers: 1, vocabSize: 40 });
+      const make = () =>
+        new Trainer({
+          config,
+          weights: randomBertWeights(config, 3),
+          method: adapterMethod('lora', { targetModules: ['query', 'value'] }),
+          train: toyExamples(12, 8, 4),
+          recipe: { ...recipe, totalSteps: 14 },
+          execution: 'replayed',
+        });
+      const straight = make();
+      const tail = [];
+      let checkpoint = null;
+      while (!straight.finished) {
+        await straight.step();
+        if (straight.stepsDone === 7) {
+          await straight.flushMetrics();
+          checkpoint = structuredClone(await straight.checkpoint());
+        }
+        if (straight.stepsDone > 7) tail.push(...(await straight.flushMetrics()));
+      }
+      const final = await straight.adapterState();
+      expect(straight.replayStatus().replayedSteps).toBe(11);
+      straight.dispose();
+
+      const resumed = make();
+      resumed.restore(checkpoint!);
+      const resumedTail = [];
+      while (!resumed.finished) {
+        await resumed.step();
+        resumedTail.push(...(await resumed.flushMetrics()));
+      }
+      // Re-planned after the restore: steps 7, 8 recorded, replayed from 9.
+      expect(resumed.replayStatus().replayedSteps).toBe(4);
+      expect(gpu.uncapturedErrors).toEqual([]);
+      expect(resumedTail.map((m) => m.step)).toEqual(tail.map((m) => m.step));
+      expectRelClose(resumedTail.map((m) => m.loss), tail.map((m) => m.loss), 'loss');
+      expectRelClose(resumedTail.map((m) => m.gradNorm), tail.map((m) => m.gradNorm), 'gradNorm');
+      const state = await resumed.adapterState();
+      for (const [name, value] of final) expectRelClose(Array.from(state.get(name)!.data), Array.from(value.data), name);
+      resumed.dispose();
+    },
+  );
+});
