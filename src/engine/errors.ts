@@ -64,7 +64,7 @@ export class InputError extends AppError {
 
 /** A model this app cannot run. */
 export class UnsupportedModelError extends AppError {
-  constructor(message: string, hint = 'Pick a BERT checkpoint (model_type "bert"), e.g. google/bert_uncased_L-4_H-256_A-4.') {
+  constructor(message: string, hint = 'Pick a checkpoint of a family the app runs, e.g. google/bert_uncased_L-4_H-256_A-4 or microsoft/deberta-v3-xsmall (the model panel\'s presets).') {
     super('unsupported-model', message, hint);
     this.name = 'UnsupportedModelError';
   }

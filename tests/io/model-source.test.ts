@@ -217,7 +217,10 @@ describe('loadModel from user files', () => {
     await expect(loadModel({ kind: 'files', files: [config] })).rejects.toThrow(/neither tokenizer.json nor vocab.txt/);
     await expect(loadModel({ kind: 'files', files: [vocab] })).rejects.toThrow(/config.json is missing/);
     const gpt2 = { name: 'config.json', bytes: new TextEncoder().encode(JSON.stringify({ ...CONFIG, model_type: 'gpt2' })) };
-    await expect(loadModel({ kind: 'files', files: [gpt2, vocab] })).rejects.toThrow(/model_type "gpt2" is not supported. Supported architectures: BERT \("bert"\), DistilBERT \("distilbert"\), RoBERTa \("roberta"\), ELECTRA \("electra"\)/);
+    await expect(loadModel({ kind: 'files', files: [gpt2, vocab] })).rejects.toThrow(/model_type "gpt2" is not supported. Supported architectures: BERT \("bert"\), DistilBERT \("distilbert"\), RoBERTa \("roberta"\), ELECTRA \("electra"\), DeBERTa-v2\/v3 \("deberta-v2"\)/);
+    // DeBERTa v1 (microsoft/deberta-base) is another architecture than v2/v3: refused before any tokenizer is read.
+    const debertaV1 = { name: 'config.json', bytes: new TextEncoder().encode(JSON.stringify({ ...CONFIG, model_type: 'deberta' })) };
+    await expect(loadModel({ kind: 'files', files: [debertaV1] })).rejects.toThrow(/model_type "deberta" is not supported. Supported architectures: .*DeBERTa-v2\/v3 \("deberta-v2"\)/);
   });
 
   it('rejects weights whose shapes do not match config.json, naming the tensor', async () => {

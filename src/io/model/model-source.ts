@@ -1,5 +1,5 @@
 /**
- * Loads a BERT checkpoint (config + weights + tokenizer) from the Hugging Face Hub, from user files, or
+ * Loads a checkpoint of any family (config + weights + tokenizer) from the Hugging Face Hub, from user files, or
  * from a folder served by the app (the built-in model). Hub files come from
  * `${hubBase}/${repo}/resolve/${revision}/${file}` with plain fetch: @huggingface/hub's downloads report
  * no byte progress and its cache is Node-filesystem only, and these URLs are all we need.
@@ -200,7 +200,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   const configText = await readText('config.json');
   if (configText === undefined) {
     throw source.kind === 'hub'
-      ? new InputError(`${name} has no config.json: it is not a transformers model, or its files are in a subfolder.`, 'Pick a BERT model repo (its Files tab lists config.json at the top level).')
+      ? new InputError(`${name} has no config.json: it is not a transformers model, or its files are in a subfolder.`, `Pick a repo of a family the app runs (${Object.values(FAMILIES).map((f) => f.label).join(', ')}); its Files tab lists config.json at the top level.`)
       : new InputError(
           `${name}: config.json is missing.`,
           'Pick all of the model\'s files: config.json, the weights (model.safetensors or pytorch_model.bin) and vocab.txt or tokenizer.json.',

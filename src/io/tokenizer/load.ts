@@ -14,7 +14,7 @@ import type { Tokenizer } from './tokenizer';
 import { UnigramTokenizer } from './unigram';
 import { WordPieceTokenizer, type WordPieceOptions } from './wordpiece';
 
-const HINT = 'Use the tokenizer files that came with the model (tokenizer.json or vocab.txt of a BERT checkpoint).';
+const HINT = 'Use the tokenizer files that came with the model (tokenizer.json or vocab.txt of a BERT-family WordPiece checkpoint).';
 const bad = (message: string) => new InputError(message, HINT);
 
 export function parseVocabTxt(text: string): string[] {
