@@ -133,7 +133,8 @@ export function createController(client: WorkerClient): Controller {
           .then(() => {
             store.dispatch({ type: 'weightsKept', runId: run.id, fingerprint: event.fingerprint });
             const kept = store.getState().run;
-            return kept?.id === run.id ? saveRun(kept) : undefined;
+            // The list shows which runs kept their weights: refetch once they are.
+            return kept?.id === run.id ? saveRun(kept).then(bumpRuns) : undefined;
           })
           .catch(keep("the run's weights"))
           // The next cell replaces the shown run: only after this one's weights are kept with it.

@@ -295,6 +295,77 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     await page.context().close();
   });
 
+  it('resumes a run after a mid-run reload from its checkpoint, and exports and predicts after another reload', { timeout: 1_200_000 }, async () => {
+    const { page, problems } = await openPage('resume');
+    const dialogs: string[] = [];
+    // The user leaves anyway when the page warns that a run is going.
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.type());
+      void dialog.accept();
+    });
+    const dataReady = () => expect.poll(() => page.getByTestId('data-status').textContent(), { timeout: 60_000 }).toMatch(/Ready: 17 train \/ 6 validation rows/);
+    await page.goto(server.url + QUERY);
+    await page.getByTestId('model-info').waitFor({ timeout: 120_000 });
+    await page.getByTestId('data-file').setInputFiles(TINY_CSV);
+    await dataReady();
+    await page.getByTestId('train').click();
+    // Checkpoints are kept at epoch ends (every 3 steps here) and every 30 s (here the first already after the
+    // compiling first step); the panel says from where it would resume.
+    await expect.poll(() => page.getByTestId('checkpoint').textContent(), { timeout: 600_000 }).toMatch(/^Resumable after a reload from step \d+/);
+    const seen = Number((await page.getByTestId('checkpoint').textContent())!.match(/step (\d+)/)![1]);
+    expect(seen).toBeGreaterThanOrEqual(1);
+
+    await page.reload();
+    expect(dialogs, 'a reload mid-run warns first').toEqual(['beforeunload']);
+    await page.getByTestId('model-info').waitFor({ timeout: 120_000 });
+    // Offered, but the uploaded file is gone with the reload: it says what to load.
+    await expect.poll(() => page.getByTestId('resume-offer').textContent(), { timeout: 30_000 }).toMatch(/was interrupted at step \d+ of 12; its checkpoint is kept in this browser\./);
+    const offered = Number((await page.getByTestId('resume-offer').textContent())!.match(/at step (\d+) of 12/)![1]);
+    expect(offered).toBeGreaterThanOrEqual(seen);
+    expect(offered).toBeLessThan(12);
+    expect(await page.getByTestId('resume-blocked').textContent()).toBe(' Load tiny.csv (the same rows) to resume it.');
+    expect(await page.getByTestId('resume-run').isEnabled()).toBe(false);
+    await page.getByTestId('data-file').setInputFiles(TINY_CSV);
+    await dataReady();
+    await expect.poll(() => page.getByTestId('resume-run').isEnabled(), { timeout: 10_000 }).toBe(true);
+    expect(await page.getByTestId('resume-run').textContent()).toBe(`Resume run from step ${offered}`);
+    await page.getByTestId('resume-run').click();
+    // At once: the run as it stood at the checkpoint (its charts and step), then it goes on from there.
+    await expect.poll(async () => (await liveSample(page)).lossPoints, { timeout: 10_000 }).toBeGreaterThanOrEqual(offered);
+    await page.getByTestId('finished').waitFor({ timeout: 900_000 });
+    expect(await page.getByTestId('finished').textContent()).toMatch(/^Finished after 12 steps/);
+    expect(await page.getByTestId('resume-offer').count()).toBe(0);
+    await expect.poll(async () => (await liveSample(page)).lossPoints, { timeout: 5_000 }).toBe(12);
+    const evaluations = await page.locator('[data-testid=chart-metric]').getAttribute('data-empty');
+    expect(evaluations).toBe('false');
+    // Its weights are kept with it (the runs list says so) before the next reload.
+    await page.locator('[data-testid=run-open][title*="kept weights"]').first().waitFor({ timeout: 30_000 });
+
+    // A reload after the end: no warning, no offer; the finished run comes back and its weights go back onto the
+    // model, so Try it and Export work without training again.
+    await page.reload();
+    await page.getByTestId('model-info').waitFor({ timeout: 120_000 });
+    await expect.poll(() => page.getByTestId('finished').textContent(), { timeout: 30_000 }).toMatch(/^Finished after 12 steps/);
+    expect(dialogs, 'no warning once the run has ended').toEqual(['beforeunload']);
+    expect(await page.getByTestId('resume-offer').count()).toBe(0);
+    await page.getByPlaceholder('Type something to classify').fill('what a wonderful sunny day');
+    const predict = page.getByRole('button', { name: 'Predict' });
+    await expect.poll(() => predict.isEnabled(), { timeout: 60_000 }).toBe(true);
+    await predict.click();
+    await expect.poll(() => page.getByTestId('prediction').textContent(), { timeout: 60_000 }).toMatch(/negative[\d.]+ %positive[\d.]+ %/);
+    const percents = (await page.getByTestId('prediction').textContent())!.match(/[\d.]+(?= %)/g)!.map(Number);
+    expect(percents.reduce((a, b) => a + b, 0)).toBeCloseTo(100, 0);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-peft').click()]);
+    const zipPath = join(work, `after-reload-${download.suggestedFilename()}`);
+    await download.saveAs(zipPath);
+    const files = unzipSync(new Uint8Array(readFileSync(zipPath)));
+    expect(Object.keys(files).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'base/config.json', 'base/model.safetensors', 'base/tokenizer.json', 'base/tokenizer_config.json']);
+    expect(JSON.parse(new TextDecoder().decode(files['adapter_config.json']))).toMatchObject({ peft_type: 'LORA', base_model_name_or_path: 'base', id2label: { 0: 'negative', 1: 'positive' } });
+    expect(Object.keys(safetensorsHeader(files['adapter_model.safetensors']))).toContain('base_model.model.classifier.weight');
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
   it('loads the built-in model and a CSV, trains on WebGPU, charts live, exports a PEFT adapter', { timeout: 900_000 }, async () => {
     const { page, problems } = await openPage('webgpu');
     await page.goto(server.url + QUERY);
