@@ -192,6 +192,54 @@ export const TARGETS: Target[] = [
     },
   },
   {
+    name: 'tokenizer.json (BPE)',
+    seeds: () => [fixture('bpe/hub/tokenizer.json')],
+    special: (rng) => {
+      const json = JSON.parse(dec(fixture('bpe/hub/tokenizer.json'))) as Record<string, unknown>;
+      const model = json.model as Record<string, unknown>;
+      const roll = rng.next();
+      if (roll < 0.2) model.merges = pick(rng, [[1, 2], [['a']], ['a'], [[null, null]], 'a b', [{}], [['Ġ', 't', 'x']]]);
+      else if (roll < 0.35) json.added_tokens = pick(rng, [[{ id: -1, content: '<s>' }], [{ id: 'x' }], [{ content: '' }], [null], [{ id: 1e9, content: '<s>' }], {}]);
+      else if (roll < 0.5) json.pre_tokenizer = pick(rng, [{ type: 'Nope' }, { type: 'Sequence', pretokenizers: [null] }, { type: 'Split', pattern: { Regex: '(' } }, null, 3]);
+      else if (roll < 0.6) json.post_processor = pick(rng, [{ type: 'RobertaProcessing', cls: null, sep: 5 }, { type: 'TemplateProcessing' }, null]);
+      else return mutateJson(rng, enc(JSON.stringify({ ...json, model: { ...model, merges: (model.merges as unknown[]).slice(0, 100) } })));
+      return enc(JSON.stringify(json));
+    },
+    run: (input) => loadTokenizer({ tokenizerJson: dec(input) }, 'bpe').encode(`${'x'.repeat(3000)} ünïcödé 漢字 \u0000 <mask> <s> ${'ab'.repeat(500)}`, 'pair', { maxLength: 64 }),
+  },
+  {
+    name: 'vocab.json + merges.txt',
+    seeds: () => [fixture('bpe/files/merges.txt')],
+    special: (rng) => enc(pick(rng, ['#version: 0.2\n', 'a b c\n', ' \n', 'Ġ t\r\nh e\r\n', '\u0000 \u0000\n', 'x'.repeat(10_000) + ' y\n', '<s> </s>\n'])),
+    run: (input) => {
+      const vocabJson = dec(fixture('bpe/files/vocab.json'));
+      return loadTokenizer({ vocabJson, mergesTxt: dec(input) }, 'bpe').encode('Hello <mask> world, ünïcödé 漢字', 'pair', { maxLength: 32 });
+    },
+  },
+  {
+    name: 'tokenizer.json (Unigram)',
+    // 300 pieces and the special tokens: the mutations matter, not the vocabulary's size.
+    seeds: () => {
+      const json = JSON.parse(dec(fixture('unigram/tokenizer.json'))) as Record<string, Record<string, unknown>>;
+      return [enc(JSON.stringify({ ...json, model: { ...json.model, vocab: (json.model.vocab as unknown[]).slice(0, 300) } }))];
+    },
+    special: (rng) => {
+      const json = JSON.parse(dec(fixture('unigram/tokenizer.json'))) as Record<string, Record<string, unknown>>;
+      const small: Record<string, Record<string, unknown>> = { ...json, model: { ...json.model, vocab: (json.model.vocab as unknown[]).slice(0, 300) } };
+      const roll = rng.next();
+      if (roll < 0.3) small.model.vocab = pick(rng, [[], [['a']], [[1, 2]], [null], [['▁', 'x']], [['[PAD]', NaN]]]);
+      else if (roll < 0.4) small.model.unk_id = pick(rng, JSON_ABSURD);
+      else return mutateJson(rng, enc(JSON.stringify(small)));
+      return enc(JSON.stringify(small));
+    },
+    run: (input) => loadTokenizer({ tokenizerJson: dec(input) }, 'unigram').encode(`${'x'.repeat(3000)} ünïcödé 漢字 \u0000 [CLS] ${'ab'.repeat(500)}`, 'pair', { maxLength: 64 }),
+  },
+  {
+    name: 'spm.model',
+    seeds: () => [fixture('unigram/spm.model')],
+    run: (input) => loadTokenizer({ spmModel: input }, 'unigram').encode('Hello [MASK] world, ünïcödé 漢字', 'pair', { maxLength: 32 }),
+  },
+  {
     name: 'vocab.txt',
     seeds: () => [builtin('vocab.txt').subarray(0, 6000)],
     run: (input) => loadTokenizer({ vocabTxt: dec(input) }).encode('hello world', null, { maxLength: 16 }),

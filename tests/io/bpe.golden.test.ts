@@ -99,4 +99,20 @@ describe('byte-level BPE tokenizer vs transformers RobertaTokenizer', () => {
     expect(() => robertaTokenizerJson({ a: 0 }, '#version: 0.2\na b c\n')).toThrow(/merges.txt line 2/);
     expect(() => robertaTokenizerJson({ a: 0, b: 1 }, 'a b\n')).toThrow(/vocab.json has no <s> token/);
   });
+
+  it('turns what the library throws on a malformed tokenizer.json into a typed error naming the file (fuzz finds)', () => {
+    const hub = json('hub/tokenizer.json');
+    const model = hub.model as Record<string, unknown>;
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ ...hub, pre_tokenizer: { type: 'Nope' } }, /^tokenizer.json cannot be used: Unknown PreTokenizer type: Nope/],
+      [{ ...hub, pre_tokenizer: { type: 'Split', pattern: { Regex: '(' }, behavior: 'Isolated' } }, /^tokenizer.json cannot be used: Invalid regular expression/],
+      [{ ...hub, model: { ...model, merges: [1, 2] } }, /merge 0 is 1, not two tokens/],
+      [{ ...hub, added_tokens: [{ id: 'x' }] }, /an added token is not \{id, content\}/],
+      [{ ...hub, model: { ...model, vocab: { a: -1 } } }, /token "a" has id -1/],
+    ];
+    for (const [file, message] of cases) {
+      expect(() => new BpeTokenizer(file), JSON.stringify(message)).toThrow(InputError);
+      expect(() => new BpeTokenizer(file)).toThrow(message);
+    }
+  });
 });

@@ -75,6 +75,21 @@ describe('Unigram tokenizer vs transformers DebertaV2Tokenizer', () => {
     expect(() => new UnigramTokenizer(bpe)).toThrow(InputError);
     expect(() => new UnigramTokenizer(bpe)).toThrow(/Unigram/);
   });
+
+  it('turns what the library throws on a malformed tokenizer.json into a typed error naming the file (fuzz finds)', () => {
+    const file = read('tokenizer.json');
+    const model = file.model as Record<string, unknown>;
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ ...file, normalizer: { type: 0 } }, /^tokenizer.json cannot be used: Unknown Normalizer type: 0/],
+      [{ ...file, pre_tokenizer: { type: 'Sequence', pretokenizers: 3 } }, /^tokenizer.json cannot be used/],
+      [{ ...file, model: { ...model, vocab: [['a', 'b']] } }, /vocabulary entry 0 is \["a","b"\], not \[piece, score\]/],
+      [{ ...file, added_tokens: [null] }, /an added token is not \{id, content\}/],
+    ];
+    for (const [json, message] of cases) {
+      expect(() => new UnigramTokenizer(json), JSON.stringify(message)).toThrow(InputError);
+      expect(() => new UnigramTokenizer(json)).toThrow(message);
+    }
+  });
 });
 
 describe('spm.model (Hub folders without tokenizer.json)', () => {
@@ -101,5 +116,7 @@ describe('spm.model (Hub folders without tokenizer.json)', () => {
     expect(() => parseSpmPieces(new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]))).toThrow(InputError);
     expect(() => parseSpmPieces(new TextEncoder().encode('{"model": "json, not protobuf"}'))).toThrow(InputError);
     expect(() => parseSpmPieces(new Uint8Array(0))).toThrow(/no pieces/);
+    // A piece that is not UTF-8 (a fuzz find: TextDecoder's TypeError before).
+    expect(() => parseSpmPieces(Uint8Array.of(0x0a, 0x04, 0x0a, 0x02, 0xff, 0xfe))).toThrow(/piece 0 is not UTF-8 text/);
   });
 });

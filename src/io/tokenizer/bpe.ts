@@ -8,7 +8,7 @@
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../../engine/errors';
 import { checkLimit } from '../limits';
-import { asObject, modelMaxLengthOf, tokenString, type Json } from './fields';
+import { asObject, fromTokenizerFile, modelMaxLengthOf, tokenString, type Json } from './fields';
 import type { Tokenizer } from './tokenizer';
 import { encodeText, encodeWithTemplate, type EncodeOptions, type Encoding } from './wordpiece';
 
@@ -105,7 +105,20 @@ export class BpeTokenizer implements Tokenizer {
     }
     const config = asObject(tokenizerConfig) ?? {};
     const added = Array.isArray(json.added_tokens) ? json.added_tokens.map(asObject) : [];
-    this.tokenizer = new HfTokenizer({ ...json, added_tokens: added.filter((t) => t !== null) }, config);
+    for (const [token, id] of Object.entries(vocab)) {
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw bad(`tokenizer.json: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}; ids are non-negative integers`);
+    }
+    for (const token of added) {
+      if (!token || typeof token.content !== 'string' || token.content === '' || typeof token.id !== 'number' || !Number.isInteger(token.id) || token.id < 0) {
+        throw bad(`tokenizer.json: an added token is not {id, content}: ${JSON.stringify(token)?.slice(0, 80)}`);
+      }
+    }
+    const merges = model.merges as unknown[];
+    const isMerge = (m: unknown) => (typeof m === 'string' && m.split(' ').length === 2) || (Array.isArray(m) && m.length === 2 && m.every((t) => typeof t === 'string'));
+    const wrong = merges.findIndex((m) => !isMerge(m));
+    if (wrong >= 0) throw bad(`tokenizer.json: merge ${wrong} is ${JSON.stringify(merges[wrong])?.slice(0, 80)}, not two tokens`);
+    const library = () => new HfTokenizer({ ...json, added_tokens: added }, config);
+    this.tokenizer = fromTokenizerFile('tokenizer.json', HINT, library);
     const ids = [...Object.values(vocab), ...added.map((t) => t?.id)].filter((id): id is number => typeof id === 'number');
     this.vocabSize = ids.reduce((max, id) => Math.max(max, id + 1), 0);
     const specials = specialTokens(config);
@@ -126,10 +139,12 @@ export class BpeTokenizer implements Tokenizer {
       this.words?.push(...pieces);
       return pieces.flat();
     };
+    // A file the library reads but cannot run (a normalizer without its fields) fails here, not mid-run.
+    this.wordIds('Hello <mask> wörld 漢字 😀');
   }
 
   tokenize(text: string): string[] {
-    return this.tokenizer.tokenize(text);
+    return fromTokenizerFile('tokenizer.json', HINT, () => this.tokenizer.tokenize(text));
   }
 
   /**
@@ -141,7 +156,7 @@ export class BpeTokenizer implements Tokenizer {
     let encoded: { ids: number[]; tokens: string[] };
     let words: string[][];
     try {
-      encoded = this.tokenizer.encode(text, { add_special_tokens: false });
+      encoded = fromTokenizerFile('tokenizer.json', HINT, () => this.tokenizer.encode(text, { add_special_tokens: false }));
       words = this.words;
     } finally {
       this.words = null;

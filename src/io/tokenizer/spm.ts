@@ -65,6 +65,14 @@ function reader(bytes: Uint8Array) {
   };
 }
 
+function utf8(decoder: TextDecoder, data: Uint8Array, index: number): string {
+  try {
+    return decoder.decode(data);
+  } catch {
+    throw new InputError(`spm.model is not a SentencePiece model (piece ${index} is not UTF-8 text).`, HINT);
+  }
+}
+
 /** The pieces of a ModelProto (field 1), in id order. */
 export function parseSpmPieces(bytes: Uint8Array): SpmPiece[] {
   checkLimit('tokenizerBytes', bytes.length, 'spm.model');
@@ -78,7 +86,7 @@ export function parseSpmPieces(bytes: Uint8Array): SpmPiece[] {
     const piece = reader(data);
     while (!piece.done()) {
       const f = piece.field();
-      if (f.field === 1 && f.data) entry.piece = decoder.decode(f.data);
+      if (f.field === 1 && f.data) entry.piece = utf8(decoder, f.data, pieces.length);
       else if (f.field === 2 && f.wire === 5) entry.score = f.value!;
       else if (f.field === 3 && f.wire === 0) entry.type = f.value!;
     }

@@ -8,7 +8,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../../engine/errors';
 import { checkLimit } from '../limits';
-import { modelMaxLengthOf, type Json } from './fields';
+import { fromTokenizerFile, modelMaxLengthOf, type Json } from './fields';
 import type { Tokenizer as AppTokenizer } from './tokenizer';
 import { encodeText, encodeWithTemplate, type EncodeOptions, type Encoding } from './wordpiece';
 
@@ -38,11 +38,15 @@ export class UnigramTokenizer implements AppTokenizer {
       throw new InputError(`tokenizer.json has no Unigram model (model.type ${JSON.stringify(model?.type)}).`, HINT);
     }
     checkLimit('vocabSize', model.vocab.length, 'tokenizer.json');
-    const added = Array.isArray(json!.added_tokens) ? (json!.added_tokens as Json[]) : [];
+    const wrong = model.vocab.findIndex((entry) => !Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string' || typeof entry[1] !== 'number' || !Number.isFinite(entry[1]));
+    if (wrong >= 0) throw new InputError(`tokenizer.json: vocabulary entry ${wrong} is ${JSON.stringify(model.vocab[wrong])?.slice(0, 80)}, not [piece, score].`, HINT);
+    if (!Array.isArray(json!.added_tokens ?? [])) throw new InputError('tokenizer.json: added_tokens is not a list.', HINT);
+    const added = ((json!.added_tokens as unknown[] | undefined) ?? []).map((t) => (t !== null && typeof t === 'object' ? (t as Json) : {}));
+    if (added.some((t) => typeof t.content !== 'string' || typeof t.id !== 'number')) throw new InputError('tokenizer.json: an added token is not {id, content}.', HINT);
     // Special tokens the spm vocab lacks ([MASK] in deberta-v3) are added after it.
     this.vocabSize = added.reduce((size, t) => (typeof t.id === 'number' ? Math.max(size, t.id + 1) : size), model.vocab.length);
     this.modelMaxLength = modelMaxLengthOf(tokenizerConfig);
-    this.tokenizer = new Tokenizer(json as object, tokenizerConfig);
+    this.tokenizer = fromTokenizerFile('tokenizer.json', HINT, () => new Tokenizer({ ...json, added_tokens: added }, tokenizerConfig));
     const id = (token: string): number => {
       const found = this.tokenizer.token_to_id(token);
       if (found === undefined) throw new InputError(`tokenizer.json has no ${token} token.`, HINT);
@@ -52,15 +56,17 @@ export class UnigramTokenizer implements AppTokenizer {
     this.sepId = id(specials.sep);
     this.padId = id(specials.pad);
     this.addedTokens = new Set(added.map((t) => t.content).filter((c): c is string => typeof c === 'string'));
+    // A file the library reads but cannot run (a normalizer without its fields) fails here, not mid-run.
+    this.wordIds('Hello [MASK] wörld 漢字 😀');
   }
 
   tokenize(text: string): string[] {
-    return this.tokenizer.tokenize(text);
+    return fromTokenizerFile('tokenizer.json', HINT, () => this.tokenizer.tokenize(text));
   }
 
   /** Ids per pre-tokenized word (a piece starting with ▁ or an added token opens one): truncation needs them. */
   wordIds(text: string): number[][] {
-    const { ids, tokens } = this.tokenizer.encode(text, { add_special_tokens: false });
+    const { ids, tokens } = fromTokenizerFile('tokenizer.json', HINT, () => this.tokenizer.encode(text, { add_special_tokens: false }));
     const words: number[][] = [];
     tokens.forEach((token, i) => {
       if (words.length === 0 || token.startsWith(WORD_START) || this.addedTokens.has(token) || this.addedTokens.has(tokens[i - 1])) words.push([]);
