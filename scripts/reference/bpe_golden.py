@@ -11,7 +11,9 @@ two folders, each loaded the way AutoTokenizer loads a RoBERTa Hub folder (-> Ro
              before it) and the special tokens are `normalized`, unlike what transformers 5 builds from vocab.json
 and golden.json: the WordPiece golden's strings (tokenizer_golden.py) plus RoBERTa cases (contractions, space runs,
 special tokens in text), alone and as pairs, encoded by hub/ untruncated and truncated longest_first + padded to
-each max length; `files` holds files/'s untruncated ids where they differ from hub/'s (the <mask> cases).
+each max length; `files` holds files/'s untruncated ids where they differ from hub/'s (the <mask> cases);
+`templates`: hub/'s tokenizer.json with other post-processors (TemplateProcessing in RoBERTa's and BERT's shape,
+BertProcessing), encoded by Rust `tokenizers` with its truncation and padding.
 """
 
 import json
@@ -19,7 +21,7 @@ import os
 import shutil
 import sys
 
-from tokenizers import ByteLevelBPETokenizer
+from tokenizers import ByteLevelBPETokenizer, Tokenizer
 from transformers import AutoTokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -54,6 +56,45 @@ def write_folder(path, files):
     for name, text in files.items():
         with open(os.path.join(path, name), "w", encoding="utf-8") as f:
             f.write(text)
+
+
+def template_cases(tokenizer_json, singles, pairs):
+    """Other post-processors a RoBERTa-family tokenizer.json may carry, run by Rust `tokenizers` itself (what
+    transformers' fast tokenizers run): ids and token types, untruncated and truncated + padded."""
+    special = lambda token, type_id: {"SpecialToken": {"id": token, "type_id": type_id}}  # noqa: E731
+    seq = lambda name, type_id: {"Sequence": {"id": name, "type_id": type_id}}  # noqa: E731
+    tokens = {t: {"id": t, "ids": [i], "tokens": [t]} for t, i in (("<s>", 0), ("</s>", 2))}
+    posts = {
+        "TemplateProcessing (RoBERTa)": {"type": "TemplateProcessing", "single": [special("<s>", 0), seq("A", 0), special("</s>", 0)],
+                                         "pair": [special("<s>", 0), seq("A", 0), special("</s>", 0), special("</s>", 0), seq("B", 0), special("</s>", 0)],
+                                         "special_tokens": tokens},
+        "TemplateProcessing (BERT)": {"type": "TemplateProcessing", "single": [special("<s>", 0), seq("A", 0), special("</s>", 0)],
+                                      "pair": [special("<s>", 0), seq("A", 0), special("</s>", 0), seq("B", 1), special("</s>", 1)],
+                                      "special_tokens": tokens},
+        "BertProcessing": {"type": "BertProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0]},
+    }
+    out = []
+    for name, post in posts.items():
+        tok = Tokenizer.from_str(json.dumps({**tokenizer_json, "post_processor": post}))
+        cases = []
+        for text, pair in [(t, None) for t in singles] + pairs:
+            case = {"text": text, "pair": pair, "padded": {}}
+            for n in [None] + MAX_LENGTHS:
+                if n is None:
+                    tok.no_truncation()
+                    tok.no_padding()
+                else:
+                    tok.enable_truncation(max_length=n, strategy="longest_first")
+                    tok.enable_padding(length=n, pad_id=1, pad_token="<pad>")
+                enc = tok.encode(text, pair) if pair is not None else tok.encode(text)
+                value = {"ids": enc.ids, "typeIds": enc.type_ids}
+                if n is None:
+                    case["full"] = value
+                else:
+                    case["padded"][str(n)] = value
+            cases.append(case)
+        out.append({"name": name, "postProcessor": post, "cases": cases})
+    return out
 
 
 def main():
@@ -97,6 +138,7 @@ def main():
             files_differ += 1
         cases.append(case)
     golden = {
+        "templates": template_cases(tokenizer_json, singles[:20], pairs[:150]),
         "maxLengths": MAX_LENGTHS,
         "versions": {"transformers": __import__("transformers").__version__, "tokenizers": __import__("tokenizers").__version__},
         "cases": cases,

@@ -27,7 +27,18 @@ interface GoldenCase {
   /** vocab.json + merges.txt's ids where they differ (no lstrip on <mask>). */
   files?: number[];
 }
-const golden = JSON.parse(readFileSync(join(DIR, 'golden.json'), 'utf8')) as { maxLengths: number[]; cases: GoldenCase[] };
+interface TemplateCase {
+  text: string;
+  pair: string | null;
+  full: { ids: number[]; typeIds: number[] };
+  padded: Record<string, { ids: number[]; typeIds: number[] }>;
+}
+const golden = JSON.parse(readFileSync(join(DIR, 'golden.json'), 'utf8')) as {
+  maxLengths: number[];
+  cases: GoldenCase[];
+  /** hub/'s tokenizer.json with other post-processors, as Rust `tokenizers` encodes with them. */
+  templates: { name: string; postProcessor: Record<string, unknown>; cases: TemplateCase[] }[];
+};
 const text = (path: string) => readFileSync(join(DIR, path), 'utf8');
 const json = (path: string) => JSON.parse(text(path)) as Record<string, unknown>;
 const tokenizer = new BpeTokenizer(json('hub/tokenizer.json'), json('hub/tokenizer_config.json'));
@@ -91,10 +102,29 @@ describe('byte-level BPE tokenizer vs transformers RobertaTokenizer', () => {
     expect(failures.slice(0, 10)).toEqual([]);
   });
 
+  it.each(golden.templates.map((t) => [t.name, t] as const))('with a %s post-processor: every case exact, truncated and padded too', (_, { postProcessor, cases }) => {
+    const withTemplate = new BpeTokenizer({ ...json('hub/tokenizer.json'), post_processor: postProcessor });
+    expect(withTemplate.template).toBe(postProcessor.type === 'BertProcessing' || JSON.stringify(postProcessor).includes('"type_id":1') ? 'bert' : 'roberta');
+    const failures: string[] = [];
+    // Rust's encode keeps an empty pair as a pair; encode() follows transformers' single call, which drops it.
+    for (const c of cases.filter((c) => c.pair !== '')) {
+      for (const maxLength of [undefined, ...golden.maxLengths]) {
+        const want = maxLength === undefined ? c.full : c.padded[String(maxLength)];
+        const got = withTemplate.encode(c.text, c.pair, maxLength === undefined ? {} : { maxLength });
+        if (JSON.stringify([got.ids, got.typeIds]) !== JSON.stringify([want.ids, want.typeIds])) failures.push(`${JSON.stringify(c.text)} at ${maxLength}: ${JSON.stringify(got.ids)}`);
+      }
+    }
+    expect(cases.filter((c) => c.pair !== null).length).toBeGreaterThanOrEqual(100);
+    expect(failures.slice(0, 10)).toEqual([]);
+  });
+
   it('refuses what is not a RoBERTa BPE tokenizer, saying which files to use', () => {
     const hub = json('hub/tokenizer.json');
     expect(() => new BpeTokenizer({ model: { type: 'Unigram', vocab: [] } })).toThrow(InputError);
-    expect(() => new BpeTokenizer({ ...hub, post_processor: { type: 'BertProcessing' } })).toThrow(/BertProcessing post-processor.*RobertaProcessing/);
+    // GPT-2's post-processor adds no special tokens; a template with other tokens per side is not the model's input either.
+    expect(() => new BpeTokenizer({ ...hub, post_processor: { type: 'ByteLevel', trim_offsets: true } })).toThrow(/ByteLevel post-processor is not a RoBERTa or BERT template/);
+    const odd = { ...golden.templates[0].postProcessor, single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }] };
+    expect(() => new BpeTokenizer({ ...hub, post_processor: odd })).toThrow(/TemplateProcessing post-processor is not a RoBERTa or BERT template/);
     expect(() => robertaTokenizerJson(['not', 'an', 'object'], '')).toThrow(/vocab.json is not a JSON object/);
     expect(() => robertaTokenizerJson({ a: 0 }, '#version: 0.2\na b c\n')).toThrow(/merges.txt line 2/);
     expect(() => robertaTokenizerJson({ a: 0, b: 1 }, 'a b\n')).toThrow(/vocab.json has no <s> token/);

@@ -3,14 +3,15 @@
  * RobertaTokenizer. The pipeline (added tokens with lstrip/rstrip, ByteLevel pre-tokenizer, BPE merges) is
  * @huggingface/tokenizers' (pure JS, maintained by Hugging Face): exact on the 1,102 golden texts and pairs of
  * scripts/reference/bpe_golden.py (docs/io.md). It has no truncation or padding: those and the template
- * (`<s> a </s></s> b </s>`, token types all 0) are wordpiece.ts's, which reproduce Rust `tokenizers`.
+ * (`<s> a </s></s> b </s>`, token types all 0, or BERT's shape: postProcessor) are wordpiece.ts's, which
+ * reproduce Rust `tokenizers`.
  */
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../../engine/errors';
 import { checkLimit } from '../limits';
 import { asObject, fromTokenizerFile, modelMaxLengthOf, tokenString, type Json } from './fields';
 import type { Tokenizer } from './tokenizer';
-import { encodeText, encodeWithTemplate, type EncodeOptions, type Encoding } from './wordpiece';
+import { encodeText, encodeWithTemplate, TEMPLATES, type EncodeOptions, type Encoding, type PairTemplate } from './wordpiece';
 
 const HINT = 'Use the tokenizer files that came with the model (tokenizer.json, or vocab.json + merges.txt, of a RoBERTa checkpoint).';
 const bad = (message: string) => new InputError(message, HINT);
@@ -74,6 +75,43 @@ export function robertaTokenizerJson(vocabJson: unknown, mergesTxt: string, toke
   };
 }
 
+/**
+ * The pair template of tokenizer.json's post-processor: RobertaProcessing (or none) `<s> a </s></s> b </s>`,
+ * BertProcessing `cls a sep b sep`, or a TemplateProcessing of either shape (re-saved RoBERTa checkpoints write
+ * one). Any other (GPT-2's ByteLevel, other special tokens per side) is refused: the ids would not be the model's.
+ */
+export function postProcessor(value: unknown): { template: PairTemplate; cls?: string; sep?: string } {
+  const post = asObject(value);
+  if (!post) return { template: 'roberta' };
+  const token = (field: unknown) => (Array.isArray(field) && typeof field[0] === 'string' ? (field[0] as string) : undefined);
+  if (post.type === 'RobertaProcessing' || post.type === 'BertProcessing') {
+    return { template: post.type === 'RobertaProcessing' ? 'roberta' : 'bert', cls: token(post.cls), sep: token(post.sep) };
+  }
+  const refuse = () => bad(`tokenizer.json's ${String(post.type)} post-processor is not a RoBERTa or BERT template (<s> a </s></s> b </s> or cls a sep b sep); this tokenizer is not supported`);
+  if (post.type !== 'TemplateProcessing' || !Array.isArray(post.single) || !Array.isArray(post.pair)) throw refuse();
+  // Each piece as `S:<token>:<type>` or `A:<type>` / `B:<type>`.
+  const pieces = (items: unknown[]) =>
+    items.map((item) => {
+      const special = asObject(asObject(item)?.SpecialToken);
+      const sequence = asObject(asObject(item)?.Sequence);
+      if (special && typeof special.id === 'string') return { kind: 'S', token: special.id, type: special.type_id };
+      if (sequence && (sequence.id === 'A' || sequence.id === 'B')) return { kind: sequence.id, token: '', type: sequence.type_id };
+      throw refuse();
+    });
+  const single = pieces(post.single);
+  const pair = pieces(post.pair);
+  const [cls, , sep] = single;
+  const shape = (list: typeof single) => list.map((p) => (p.kind === 'S' ? (p.token === cls.token ? 'C' : p.token === sep?.token ? 'S' : '?') : p.kind)).join('');
+  if (single.length !== 3 || shape(single) !== 'CAS' || single.some((p) => p.type !== 0)) throw refuse();
+  const separators = { CASBS: 1, CASSBS: 2 }[shape(pair)] ?? 0;
+  const secondTypeId = pair[pair.length - 2]?.type;
+  const template = (Object.keys(TEMPLATES) as PairTemplate[]).find((t) => TEMPLATES[t].separators === separators && TEMPLATES[t].secondTypeId === secondTypeId);
+  // As encodeWithTemplate types them: `cls a sep` 0, everything after the first sep the second's type.
+  const types = pair.map((p) => p.type);
+  if (!template || types.some((type, i) => type !== (i < 3 ? 0 : secondTypeId))) throw refuse();
+  return { template, cls: cls.token, sep: sep.token };
+}
+
 /** What the library's BPE model is: its encode() receives the pre-tokenized words of one text section. */
 interface WordModel {
   encode(words: string[]): string[];
@@ -85,6 +123,7 @@ export class BpeTokenizer implements Tokenizer {
   readonly sepId: number;
   readonly padId: number;
   readonly modelMaxLength: number | undefined;
+  readonly template: PairTemplate;
   private readonly tokenizer: HfTokenizer;
   /** Pieces of each pre-tokenized word the BPE model saw during one encode(), in order (see wordIds). */
   private words: string[][] | null = null;
@@ -98,11 +137,7 @@ export class BpeTokenizer implements Tokenizer {
     const vocab = asObject(model.vocab);
     if (!vocab || !Array.isArray(model.merges)) throw bad('tokenizer.json: the BPE model has no vocab object or merges list');
     checkLimit('vocabSize', Object.keys(vocab).length, 'tokenizer.json');
-    const post = asObject(json.post_processor);
-    // Another template (BertProcessing, TemplateProcessing) would give other special tokens than RoBERTa's.
-    if (post && post.type !== 'RobertaProcessing') {
-      throw bad(`tokenizer.json uses a ${String(post.type)} post-processor; only RoBERTa's (RobertaProcessing) byte-level BPE is supported`);
-    }
+    const post = postProcessor(json.post_processor);
     const config = asObject(tokenizerConfig) ?? {};
     const added = Array.isArray(json.added_tokens) ? json.added_tokens.map(asObject) : [];
     for (const [token, id] of Object.entries(vocab)) {
@@ -122,14 +157,14 @@ export class BpeTokenizer implements Tokenizer {
     const ids = [...Object.values(vocab), ...added.map((t) => t?.id)].filter((id): id is number => typeof id === 'number');
     this.vocabSize = ids.reduce((max, id) => Math.max(max, id + 1), 0);
     const specials = specialTokens(config);
-    const postToken = (field: 'cls' | 'sep') => (Array.isArray(post?.[field]) && typeof (post[field] as unknown[])[0] === 'string' ? ((post[field] as unknown[])[0] as string) : undefined);
     const id = (token: string, role: string): number => {
       const found = this.tokenizer.token_to_id(token);
       if (found === undefined) throw bad(`tokenizer.json has no ${role} token ${token}: not a RoBERTa tokenizer?`);
       return found;
     };
-    this.clsId = id(postToken('cls') ?? specials.cls, 'start (<s>)');
-    this.sepId = id(postToken('sep') ?? specials.sep, 'separator (</s>)');
+    this.template = post.template;
+    this.clsId = id(post.cls ?? specials.cls, 'start (<s>)');
+    this.sepId = id(post.sep ?? specials.sep, 'separator (</s>)');
     this.padId = id(specials.pad, 'padding (<pad>)');
     this.modelMaxLength = modelMaxLengthOf(config);
     const wordModel = this.tokenizer.model as unknown as WordModel;
@@ -180,7 +215,7 @@ export class BpeTokenizer implements Tokenizer {
   }
 
   encodeIds(firstIds: readonly number[], secondIds: readonly number[] | null, options: EncodeOptions = {}): Encoding {
-    return encodeWithTemplate(firstIds, secondIds, { cls: this.clsId, sep: this.sepId, pad: this.padId }, options, 'roberta');
+    return encodeWithTemplate(firstIds, secondIds, { cls: this.clsId, sep: this.sepId, pad: this.padId }, options, this.template);
   }
 }
 

@@ -330,7 +330,7 @@ export function truncatedLengths(n1: number, n2: number | null, budget: number):
  */
 export type PairTemplate = 'bert' | 'roberta';
 
-const TEMPLATES: Readonly<Record<PairTemplate, { separators: number; secondTypeId: number }>> = {
+export const TEMPLATES: Readonly<Record<PairTemplate, { separators: number; secondTypeId: number }>> = {
   bert: { separators: 1, secondTypeId: 1 },
   roberta: { separators: 2, secondTypeId: 0 },
 };
