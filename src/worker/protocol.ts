@@ -22,7 +22,7 @@ export type ModelSource =
   /** The app's own small BERT under public/models/builtin/ (absolute URL of that folder). */
   | { kind: 'builtin'; baseUrl: string }
   | { kind: 'hub'; id: string; revision: string }
-  /** config.json, model.safetensors, vocab.txt / tokenizer.json picked from disk. */
+  /** config.json, the weights and the tokenizer files (tokenizer.json, vocab.txt, vocab.json + merges.txt or spm.model) picked from disk. */
   | { kind: 'files'; files: File[] };
 
 /** A CSV / TSV / JSONL file as the page hands it over (the name tells the format); the worker reads it. */
