@@ -2,12 +2,16 @@
 """Golden fixtures for the TypeScript engine and methods, from PyTorch + transformers (+ PEFT for LoRA).
 
     python3 scripts/reference/make_golden.py tests/fixtures/golden
+    python3 scripts/reference/make_golden.py tests/fixtures/golden-<family> --family distilbert|roberta|electra
 
 Needs python3 + torch + transformers + peft + safetensors + numpy; runs on the CPU in float32 with
 deterministic algorithms (a few seconds). The format is docs/fixture-format.md. Writes into <outdir>:
     model/config.json, model/model.safetensors      seeded small BertForSequenceClassification
     <case>.safetensors + <case>.json                aflora, aflora_both_pxg, lora, elora, aflora_regression,
                                                     aflora_adamw_hf (AFLoRA under transformers 4.31's AdamW)
+With --family (and deberta_golden.py for DeBERTa-v2) the same recipe on that family's tiny seeded model (FAMILIES):
+    model/, aflora.* (defaults, 80 steps), lora.* (r 8 / alpha 16 on all six linears, 80 steps), each case also
+    holding probe.*: one forward + backward with lambda_b / lora_B off zero, where every gradient is non-zero.
 
 AFLoRA here is an implementation of its own, written from the reference code's behaviour
 (zeyuliu1037/AFLoRA glue/utils.py Pruner + glue/trainer.py), in the reference's order of operations:
@@ -21,6 +25,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -96,8 +101,9 @@ def log(msg):
     print(msg, flush=True)
 
 
-def module_path(layer, kind):
-    return f"bert.encoder.layer.{layer}.{MODULE_SUFFIX[kind]}"
+def module_path(layer, kind, family=None):
+    family = family or BERT
+    return f"{family.layers}.{layer}.{family.suffix[kind]}"
 
 
 def get_module(root, path):
@@ -147,7 +153,12 @@ def base_state():
     return {n: p.detach().clone().contiguous() for n, p in model.named_parameters()}
 
 
-def build_model(state, num_labels, classifier_seed):
+def build_model(state, num_labels, classifier_seed, family=None):
+    """The family's model with `state` (BERT by default), its base frozen and its task head trainable."""
+    return (family or BERT).build(state, num_labels, classifier_seed)
+
+
+def build_bert(state, num_labels, classifier_seed):
     """A fresh model with the base weights of `state`; num_labels = 1 gets a seeded new classifier."""
     model = BertForSequenceClassification(make_config(num_labels))
     with torch.no_grad():
@@ -167,8 +178,137 @@ def build_model(state, num_labels, classifier_seed):
     return model
 
 
-def make_batches(regression):
-    """int32 [numBatches, batch, seq] ids / token types / mask with padded rows, labels [numBatches, batch]."""
+# ----------------------------------------------------------------------------------------------- families
+# One reference for every encoder family the engine runs: the cases below build their model, name their modules
+# and feed their batches through a Family (BERT's fixtures are the default; deberta_golden.py and the other
+# families' fixtures pass theirs).
+
+
+class Family:
+    """An encoder family as the reference sees it: transformers config + class, module names, trained head."""
+
+    def __init__(self, id, config, model_class, layers, suffix, head, model_seed, token_types=True, pad_id=PAD_ID, build=None,
+                 aflora_recipe=None):
+        self.id = id
+        self.config = config  # num_labels -> transformers config (tiny, dropout 0)
+        self.model_class = model_class
+        self.layers = layers  # module path above layer i: "bert.encoder.layer"
+        self.suffix = suffix  # role -> linear under a layer
+        self.head = head  # top-level modules the engine trains with the classifier lr
+        self.model_seed = model_seed
+        self.token_types = token_types
+        self.pad_id = pad_id
+        self.build = build or self.build_seeded
+        self.aflora_recipe = aflora_recipe or {}  # changes to RECIPE for this family's aflora case
+
+    def feed(self, batches, b):
+        """Keyword inputs of batch b (int64 tensors [numBatches, batch, seq]); DistilBERT takes no token types."""
+        kwargs = {"input_ids": batches["input_ids"][b], "attention_mask": batches["attention_mask"][b]}
+        if self.id != "distilbert":
+            kwargs["token_type_ids"] = batches["token_type_ids"][b]
+        return kwargs
+
+    def seeded_state(self, config=None, seed=None):
+        """The family's seeded random weights (its config and seed unless given): biases and LayerNorms nudged off
+        their init, DeBERTa's relative embeddings large enough that the position terms move the logits."""
+        seed = self.model_seed if seed is None else seed
+        torch.manual_seed(seed)
+        model = self.model_class(config or self.config(2))
+        gen = torch.Generator().manual_seed(seed + 1)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name:
+                    p.add_(torch.randn(p.shape, generator=gen) * 0.02)
+                elif "rel_embeddings" in name:
+                    p.normal_(0.0, 0.5, generator=gen)
+        return {n: p.detach().clone().contiguous() for n, p in model.named_parameters()}
+
+    def build_seeded(self, state, num_labels, classifier_seed):
+        assert num_labels == 2, f"the {self.id} fixtures are classification only"
+        model = self.model_class(self.config(num_labels))
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        assert not unexpected and all("position_ids" in m for m in missing), (missing, unexpected)
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        for p in head_params(model, self).values():
+            p.requires_grad_(True)
+        return model
+
+
+def tiny(config_class, **kwargs):
+    """A family config at the fixtures' sizes (hidden 32, 2 layers, 4 heads, FFN 64, vocab 500), dropout 0,
+    initializer_range 0.1 (larger than pretrained models use: rows and logits differ visibly)."""
+    def make(num_labels):
+        return config_class(
+            vocab_size=VOCAB,
+            max_position_embeddings=MAX_POS,
+            initializer_range=0.1,
+            num_labels=num_labels,
+            **kwargs,
+        )
+    return make
+
+
+BERT_LIKE = dict(hidden_size=32, num_hidden_layers=LAYERS, num_attention_heads=4, intermediate_size=64, hidden_act="gelu",
+                 hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+
+
+def _families():
+    from transformers import (
+        DebertaV2Config,
+        DebertaV2ForSequenceClassification,
+        DistilBertConfig,
+        DistilBertForSequenceClassification,
+        ElectraConfig,
+        ElectraForSequenceClassification,
+        RobertaConfig,
+        RobertaForSequenceClassification,
+    )
+
+    distilbert_suffix = {"query": "attention.q_lin", "key": "attention.k_lin", "value": "attention.v_lin",
+                         "attn_out": "attention.out_lin", "inter": "ffn.lin1", "out": "ffn.lin2"}
+    deberta_suffix = {**MODULE_SUFFIX, "query": "attention.self.query_proj", "key": "attention.self.key_proj",
+                      "value": "attention.self.value_proj"}
+    families = [
+        Family("bert", make_config, BertForSequenceClassification, "bert.encoder.layer", MODULE_SUFFIX, ["classifier"],
+               MODEL_SEED, build=build_bert),
+        # pre_classifier is new in every base checkpoint: the engine trains it with the classifier.
+        Family("distilbert", tiny(DistilBertConfig, dim=32, n_layers=LAYERS, n_heads=4, hidden_dim=64, activation="gelu",
+                                  dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0, pad_token_id=PAD_ID),
+               DistilBertForSequenceClassification, "distilbert.transformer.layer", distilbert_suffix,
+               ["pre_classifier", "classifier"], 3456, token_types=False),
+        # As the Hub's checkpoints: pad id 1 (positions count from padding_idx + 1), one token type, eps 1e-5.
+        Family("roberta", tiny(RobertaConfig, pad_token_id=1, bos_token_id=0, eos_token_id=2, type_vocab_size=1,
+                               layer_norm_eps=1e-5, classifier_dropout=0.0, **BERT_LIKE),
+               RobertaForSequenceClassification, "roberta.encoder.layer", MODULE_SUFFIX, ["classifier"], 4567,
+               token_types=False, pad_id=1, aflora_recipe={"classifierLr": 1e-2}),
+        # embedding_size 16 != hidden 32: electra.embeddings_project runs, as in electra-small.
+        Family("electra", tiny(ElectraConfig, embedding_size=16, type_vocab_size=2, classifier_dropout=0.0,
+                               pad_token_id=PAD_ID, **BERT_LIKE),
+               ElectraForSequenceClassification, "electra.encoder.layer", MODULE_SUFFIX, ["classifier"], 5678),
+        # deberta-v3-xsmall's config.json with tiny sizes (position_buckets 8 over 16 tokens: log buckets used).
+        # The engine keeps the ContextPooler frozen (as the official AFLoRA runs: modules_to_save ["classifier"]).
+        Family("deberta-v2", tiny(DebertaV2Config, hidden_size=32, num_hidden_layers=LAYERS, num_attention_heads=4,
+                                  intermediate_size=64, hidden_act="gelu", hidden_dropout_prob=0.0,
+                                  attention_probs_dropout_prob=0.0, type_vocab_size=0, layer_norm_eps=1e-7,
+                                  relative_attention=True, max_relative_positions=-1, position_buckets=8,
+                                  norm_rel_ebd="layer_norm", share_att_key=True, pos_att_type=["p2c", "c2p"],
+                                  position_biased_input=False, pad_token_id=PAD_ID, pooler_hidden_size=32,
+                                  pooler_dropout=0, pooler_hidden_act="gelu"),
+               DebertaV2ForSequenceClassification, "deberta.encoder.layer", deberta_suffix, ["classifier"], 2345),
+    ]
+    return {f.id: f for f in families}
+
+
+FAMILIES = _families()
+BERT = FAMILIES["bert"]
+
+
+def make_batches(regression, family=None):
+    """int32 [numBatches, batch, seq] ids / token types / mask with padded rows, labels [numBatches, batch].
+    A family without token types gets zeros; pads are the family's pad id (RoBERTa's positions count non-pads)."""
+    family = family or BERT
     rng = np.random.default_rng(DATA_SEED + (1 if regression else 0))
     nb, bs, seq = RECIPE["numBatches"], RECIPE["batchSize"], RECIPE["seqLen"]
     ids = np.zeros((nb, bs, seq), dtype=np.int32)
@@ -192,6 +332,9 @@ def make_batches(regression):
         labels = rng.integers(0, 2, size=(nb, bs)).astype(np.int32)
         labels[:, 0], labels[:, 1] = 0, 1  # both classes in every batch
     assert (mask.sum(-1) < seq).any(axis=1).all(), "every batch needs padded rows"
+    if not family.token_types:
+        types[:] = 0
+    ids[mask == 0] = family.pad_id
     return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask, "labels": labels}
 
 
@@ -220,13 +363,13 @@ def kaiming_uniform_bound(fan_in, a):
     return math.sqrt(2.0 / (1.0 + a * a)) * math.sqrt(3.0 / fan_in)
 
 
-def wrap_scaled(model, kinds, rank, a, seed):
+def wrap_scaled(model, kinds, rank, a, seed, family=None):
     """Wraps the given linears; returns {name: Parameter} of every adapter variable, in layer/kind order."""
     gen = torch.Generator().manual_seed(seed)
     owned = {}
     for layer in range(LAYERS):
         for kind in kinds:
-            path = module_path(layer, kind)
+            path = module_path(layer, kind, family)
             base = get_module(model, path)
             assert isinstance(base, nn.Linear), path
             out_f, in_f = base.weight.shape
@@ -240,13 +383,14 @@ def wrap_scaled(model, kinds, rank, a, seed):
     return owned
 
 
-def wrap_peft_lora(model, r, alpha, kinds, seed):
-    """PEFT LoRA on query/value/inter/out. PEFT's list targets match by name suffix, so "output.dense" would
+def wrap_peft_lora(model, r, alpha, kinds, seed, family=None):
+    """PEFT LoRA on the given linears. PEFT's list targets match by name suffix, so "output.dense" would
     also catch attention.output.dense: a full-match regex names exactly the wanted modules."""
     from peft import LoraConfig, get_peft_model
 
-    alternatives = "|".join(MODULE_SUFFIX[k].replace(".", r"\.") for k in kinds)
-    target_regex = rf"bert\.encoder\.layer\.\d+\.({alternatives})"
+    family = family or BERT
+    alternatives = "|".join(family.suffix[k].replace(".", r"\.") for k in kinds)
+    target_regex = rf"{re.escape(family.layers)}\.\d+\.({alternatives})"
     torch.manual_seed(seed)
     config = LoraConfig(r=r, lora_alpha=alpha, target_modules=target_regex, lora_dropout=0.0, bias="none")
     peft_model = get_peft_model(model, config)  # injects the LoRA layers into `model` in place
@@ -255,16 +399,16 @@ def wrap_peft_lora(model, r, alpha, kinds, seed):
         if ".lora_A." in name or ".lora_B." in name:
             assert name.endswith(".default.weight"), name
             stem = name[: -len(".default.weight")]
-            stem = stem[stem.index("bert.encoder.") :]
+            stem = stem[stem.index(f"{family.layers}.") :]
             owned[stem] = p
-    expected = {f"{module_path(l, k)}.lora_{m}" for l in range(LAYERS) for k in kinds for m in "AB"}
+    expected = {f"{module_path(l, k, family)}.lora_{m}" for l in range(LAYERS) for k in kinds for m in "AB"}
     assert set(owned) == expected, sorted(set(owned) ^ expected)
     for layer in range(LAYERS):
         for kind in kinds:
-            lora_layer = get_module(model, module_path(layer, kind))
+            lora_layer = get_module(model, module_path(layer, kind, family))
             assert abs(lora_layer.scaling["default"] - alpha / r) < 1e-12, "expected PEFT scaling alpha / r"
-            assert torch.all(owned[f"{module_path(layer, kind)}.lora_B"] == 0)
-    for p in model.classifier.parameters():
+            assert torch.all(owned[f"{module_path(layer, kind, family)}.lora_B"] == 0)
+    for p in head_params(model, family).values():
         p.requires_grad_(True)
     return owned, target_regex
 
@@ -437,31 +581,41 @@ def lr_factor(step, total, warmup_ratio):
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
-def param_groups(adapter_params, model, r):
-    """Reference groups: everything but classifier bias decays (the scaling vectors too: their names hold
-    no "bias"); the classifier takes its own lr."""
+def head_params(model, family=None):
+    """{state-dict name: Parameter} of the family's trained task head (BERT: classifier.weight, classifier.bias)."""
+    family = family or BERT
+    return {n: p for n, p in model.named_parameters() if any(n.startswith(f"{m}.") for m in family.head)}
+
+
+def param_groups(adapter_params, head, r):
+    """Reference groups: everything but the head's biases decays (the scaling vectors too: their names hold
+    no "bias"); the head (`head`: name -> Parameter) takes its own lr."""
+    weights = [n for n in head if not n.endswith(".bias")]
+    biases = [n for n in head if n.endswith(".bias")]
     groups = [
         {"params": list(adapter_params.values()), "lr": r["adapterLr"], "weight_decay": r["weightDecay"]},
-        {"params": [model.classifier.weight], "lr": r["classifierLr"], "weight_decay": r["classifierWeightDecay"]},
-        {"params": [model.classifier.bias], "lr": r["classifierLr"], "weight_decay": 0.0},
+        {"params": [head[n] for n in weights], "lr": r["classifierLr"], "weight_decay": r["classifierWeightDecay"]},
+        {"params": [head[n] for n in biases], "lr": r["classifierLr"], "weight_decay": 0.0},
     ]
     record = {n: {"lr": r["adapterLr"], "weightDecay": r["weightDecay"]} for n in adapter_params}
-    record["classifier.weight"] = {"lr": r["classifierLr"], "weightDecay": r["classifierWeightDecay"]}
-    record["classifier.bias"] = {"lr": r["classifierLr"], "weightDecay": 0.0}
+    for n in weights:
+        record[n] = {"lr": r["classifierLr"], "weightDecay": r["classifierWeightDecay"]}
+    for n in biases:
+        record[n] = {"lr": r["classifierLr"], "weightDecay": 0.0}
     return groups, record
 
 
-def train(model, owned, trainable_names, batches, regression, freezer=None, r=RECIPE):
+def train(model, owned, trainable_names, batches, regression, freezer=None, r=RECIPE, family=None):
     """Runs recipe `r`; returns (tensors, log). `owned`: every adapter variable; `trainable_names`: those that
     train from step 0 (frozen ones have requires_grad False already)."""
     total = r["totalSteps"]
     adapter_params = {n: owned[n] for n in trainable_names}
     for n, p in owned.items():
         p.requires_grad_(n in adapter_params)
-    named = dict(adapter_params)
-    named["classifier.weight"] = model.classifier.weight
-    named["classifier.bias"] = model.classifier.bias
-    groups, group_record = param_groups(adapter_params, model, r)
+    family = family or BERT
+    head = head_params(model, family)
+    named = {**adapter_params, **head}
+    groups, group_record = param_groups(adapter_params, head, r)
     opt = make_optimizer(groups, r)
     base_lrs = [g["lr"] for g in opt.param_groups]
     tensors = {}
@@ -473,9 +627,7 @@ def train(model, owned, trainable_names, batches, regression, freezer=None, r=RE
         for g, base_lr in zip(opt.param_groups, base_lrs):
             g["lr"] = base_lr * factor
         b = step % r["numBatches"]
-        logits = model(
-            input_ids=tb["input_ids"][b], token_type_ids=tb["token_type_ids"][b], attention_mask=tb["attention_mask"][b]
-        ).logits  # [batch, numLabels]
+        logits = model(**family.feed(tb, b)).logits  # [batch, numLabels]
         if regression:
             loss = F.mse_loss(logits.squeeze(-1), labels[b].float())
         else:
@@ -515,14 +667,14 @@ def input_tensors(batches):
     return out
 
 
-def aflora_case(state, options, regression, seed, recipe=RECIPE):
+def aflora_case(state, options, regression, seed, recipe=RECIPE, family=None):
     """One AFLoRA training run; returns (tensors, json, checks)."""
     opts = {**AFLORA_DEFAULTS, **options}
-    model = build_model(state, 1 if regression else 2, classifier_seed=seed + 7)
-    owned = wrap_scaled(model, MODULE_KINDS, opts["rank"], a=0.0, seed=seed)
+    model = build_model(state, 1 if regression else 2, seed + 7, family)
+    owned = wrap_scaled(model, MODULE_KINDS, opts["rank"], a=0.0, seed=seed, family=family)
     ab_kinds = {"ffn": FFN_KINDS, "attention": ATTENTION_KINDS, "both": MODULE_KINDS}[opts["trainableMatrices"]]
     freezable = {
-        f"{module_path(l, k)}.lora_{m}": owned[f"{module_path(l, k)}.lora_{m}"]
+        f"{module_path(l, k, family)}.lora_{m}": owned[f"{module_path(l, k, family)}.lora_{m}"]
         for l in range(LAYERS)
         for k in ab_kinds
         for m in "AB"
@@ -537,8 +689,8 @@ def aflora_case(state, options, regression, seed, recipe=RECIPE):
         init["init.classifier.weight"] = model.classifier.weight.detach().clone()
         init["init.classifier.bias"] = model.classifier.bias.detach().clone()
     freezer = AfloraFreezer(freezable, pairs, opts, recipe["totalSteps"])
-    batches = make_batches(regression)
-    tensors, log_data = train(model, owned, trainable_names, batches, regression, freezer, r=recipe)
+    batches = make_batches(regression, family)
+    tensors, log_data = train(model, owned, trainable_names, batches, regression, freezer, r=recipe, family=family)
     # Permanence: a frozen tensor keeps the value it had right after the step that froze it.
     for n, at in freezer.frozen_at.items():
         if at is not None:
@@ -577,11 +729,11 @@ def acceptable(checks, margin):
     )
 
 
-def search_aflora(state, options, regression, first_seed, tries, recipe=RECIPE):
+def search_aflora(state, options, regression, first_seed, tries, recipe=RECIPE, family=None):
     """Re-seeds the adapter init until freezing is spread out and no decision is a near-tie."""
     best = None
     for seed in range(first_seed, first_seed + tries):
-        result = aflora_case(state, options, regression, seed, recipe)
+        result = aflora_case(state, options, regression, seed, recipe, family)
         checks = result[2]
         log(f"    seed {seed}: {checks}")
         if acceptable(checks, PREFERRED_REL_MARGIN):
@@ -593,16 +745,19 @@ def search_aflora(state, options, regression, first_seed, tries, recipe=RECIPE):
     return best
 
 
-def lora_case(state, seed):
-    r, alpha, kinds = 8, 16, ["query", "value", "inter", "out"]
-    model = build_model(state, 2, classifier_seed=0)
-    owned, target_regex = wrap_peft_lora(model, r, alpha, kinds, seed)
+def lora_case(state, seed, kinds=("query", "value", "inter", "out"), family=None, probe=False):
+    """PEFT LoRA r 8 / alpha 16 on `kinds`; `probe` adds the probe.* tensors (probe_tensors)."""
+    r, alpha, kinds = 8, 16, list(kinds)
+    model = build_model(state, 2, 0, family)
+    owned, target_regex = wrap_peft_lora(model, r, alpha, kinds, seed, family)
     init = {f"init.{n}": p.detach().clone() for n, p in owned.items()}
-    batches = make_batches(False)
+    batches = make_batches(False, family)
     # Gentler learning rates than AFLoRA's: at 1e-2 / 4e-2 LoRA fits the 32 rows to a loss of 5e-4 and the late
     # steps become too sensitive to float32 rounding for a cross-framework comparison.
     recipe = {**RECIPE, "adapterLr": 2e-3, "classifierLr": 8e-3}
-    tensors, log_data = train(model, owned, list(owned), batches, False, r=recipe)
+    if probe:
+        init.update(probe_tensors(model, owned, list(owned), batches, seed, family))
+    tensors, log_data = train(model, owned, list(owned), batches, False, r=recipe, family=family)
     info = {
         "method": "lora",
         "options": {"r": r, "alpha": alpha, "targetModules": kinds},
@@ -632,6 +787,66 @@ def elora_case(state, seed):
     return {**input_tensors(batches), **init, **tensors}, info
 
 
+def probe_tensors(model, owned, trainable, batches, seed, family=None):
+    """probe.init.<name> (every adapter variable, lambda_b / lora_B nudged off their zero init: at step 0 the A/B
+    gradients vanish by construction), probe.logits, probe.loss, probe.grad.<name> for the trainable ones and the
+    head, on batch 0. Restores the variables afterwards."""
+    family = family or BERT
+    gen = torch.Generator().manual_seed(seed + 99)
+    saved = {n: p.detach().clone() for n, p in owned.items()}
+    out = {}
+    with torch.no_grad():
+        for n, p in owned.items():
+            if n.endswith(".lambda_b") or n.endswith(".lora_B"):
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+            out[f"probe.init.{n}"] = p.detach().clone()
+    for n, p in owned.items():
+        p.requires_grad_(n in trainable)
+    named = {**{n: owned[n] for n in trainable}, **head_params(model, family)}
+    feed = {k: torch.from_numpy(v.astype(np.int64)) for k, v in batches.items() if k != "labels"}
+    logits = model(**family.feed(feed, 0)).logits
+    loss = F.cross_entropy(logits, torch.from_numpy(batches["labels"][0]).long())
+    loss.backward()
+    out["probe.logits"] = logits.detach().clone()
+    out["probe.loss"] = loss.detach().clone().reshape(())
+    for n, p in named.items():
+        assert p.grad is not None and p.grad.abs().max() > 0, f"probe: no gradient for {n}"
+        out[f"probe.grad.{n}"] = p.grad.detach().clone()
+        p.grad = None
+    with torch.no_grad():
+        for n, p in owned.items():
+            p.copy_(saved[n])
+    return out
+
+
+def aflora_probe(state, tensors, info, family):
+    """The probe point of an accepted AFLoRA case: its model and adapters rebuilt at the case's init."""
+    model = build_model(state, 2, 0, family)
+    owned = wrap_scaled(model, MODULE_KINDS, info["options"]["rank"], a=0.0, seed=info["seed"], family=family)
+    for n, p in owned.items():
+        assert torch.equal(p, tensors[f"init.{n}"]), n
+    vectors = [n for n in owned if n.endswith(".lambda_d") or n.endswith(".lambda_b")]
+    ffn_ab = [f"{module_path(l, k, family)}.lora_{m}" for l in range(LAYERS) for k in FFN_KINDS for m in "AB"]
+    return probe_tensors(model, owned, ffn_ab + vectors, make_batches(False, family), info["seed"], family)
+
+
+def family_cases(outdir, family, tries):
+    """A non-BERT family's fixtures: model/, aflora (defaults, 80 steps) and lora (all six linears, 80 steps),
+    each with its probe point. Returns the seeded state."""
+    state = family.seeded_state()
+    write_model_dir(os.path.join(outdir, "model"), family.config(2), state, family)
+    log("aflora:")
+    tensors, info, checks = search_aflora(state, {}, False, 100, tries, {**RECIPE, **family.aflora_recipe}, family)
+    tensors.update(aflora_probe(state, tensors, info, family))
+    write_case(outdir, "aflora", tensors, info)
+    summarize("aflora", info, checks)
+    log("lora:")
+    tensors, info = lora_case(state, 400, MODULE_KINDS, family, probe=True)
+    write_case(outdir, "lora", tensors, info)
+    summarize("lora", info)
+    return state
+
+
 # ----------------------------------------------------------------------------------------------- output
 
 
@@ -648,18 +863,21 @@ def write_case(outdir, name, tensors, info):
 
 
 def write_model(outdir, state):
-    model_dir = os.path.join(outdir, "model")
-    os.makedirs(model_dir, exist_ok=True)
-    config = make_config(2)
-    config.architectures = ["BertForSequenceClassification"]
+    write_model_dir(os.path.join(outdir, "model"), make_config(2), state, BERT)
+
+
+def write_model_dir(path, config, state, family):
+    """config.json + model.safetensors, as save_pretrained lays out a *ForSequenceClassification folder."""
+    os.makedirs(path, exist_ok=True)
+    config.architectures = [family.model_class.__name__]
     as_json = json.loads(config.to_json_string())
     # Some transformers versions leave the default label maps out; the TS config parser counts them.
     as_json.setdefault("id2label", {"0": "LABEL_0", "1": "LABEL_1"})
     as_json.setdefault("label2id", {"LABEL_0": 0, "LABEL_1": 1})
-    with open(os.path.join(model_dir, "config.json"), "w", encoding="utf-8") as f:
+    with open(os.path.join(path, "config.json"), "w", encoding="utf-8") as f:
         json.dump(as_json, f, indent=2, sort_keys=True)
         f.write("\n")
-    save_file({k: v.contiguous() for k, v in state.items()}, os.path.join(model_dir, "model.safetensors"))
+    save_file({k: v.contiguous() for k, v in state.items()}, os.path.join(path, "model.safetensors"))
 
 
 def summarize(name, info, checks=None):
@@ -677,6 +895,8 @@ def main():
     parser.add_argument("outdir")
     parser.add_argument("--tries", type=int, default=60, help="adapter seeds to try per AFLoRA case")
     parser.add_argument("--only", nargs="*", help="write only these cases (the model is always written)")
+    parser.add_argument("--family", default="bert", choices=[f for f in FAMILIES if f != "deberta-v2"],
+                        help="another family's model, aflora and lora cases (DeBERTa: deberta_golden.py)")
     args = parser.parse_args()
 
     torch.use_deterministic_algorithms(True)
@@ -684,6 +904,9 @@ def main():
     torch.set_default_dtype(torch.float32)
     os.makedirs(args.outdir, exist_ok=True)
     log(f"torch {torch.__version__}, transformers {__import__('transformers').__version__}")
+    if args.family != "bert":
+        family_cases(args.outdir, FAMILIES[args.family], args.tries)
+        return
 
     state = base_state()
     write_model(args.outdir, state)

@@ -1,9 +1,8 @@
 /**
  * DeBERTa-v2/v3 encoder against transformers (fixtures: scripts/reference/deberta_golden.py, cpu backend).
- * Tolerances relative to the largest magnitude of each compared tensor: logits, loss and raw gradients 1e-4;
- * position buckets exact. Cases: the v3-like model with AFLoRA and PEFT LoRA adapters at step 0 (A/B gradients
- * are 0 there by construction) and at the `probe` point (Λb / B off zero, so every gradient is non-zero), and
- * the variant config (the branches v3 does not take) without adapters.
+ * Tolerances relative to the largest magnitude of each compared tensor: logits and loss 1e-4; position buckets
+ * exact. Cases: the variant config (the branches v3 does not take) without adapters, config parsing, loading. The
+ * v3-like model's AFLoRA and PEFT LoRA steps are tests/engine/family-steps.test.ts (with the other families').
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
@@ -19,7 +18,7 @@ import {
 import { DebertaV2Model } from '../../src/engine/deberta/model';
 import { UnsupportedModelError } from '../../src/engine/errors';
 import { expectScaledClose, floats, readSafetensors } from '../helpers/golden';
-import { DEBERTA_FIXTURES, batchOf, debertaPass, prefixed, readJson, readStateDict } from '../helpers/deberta';
+import { DEBERTA_FIXTURES, batchOf, encoderPass, readJson, readStateDict } from '../helpers/encoder-pass';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -93,33 +92,11 @@ describe('relative position buckets', () => {
   });
 });
 
-describe('DeBERTa-v2 forward and backward (transformers + PEFT reference)', () => {
+describe('DeBERTa-v2 forward (transformers reference)', () => {
   const modelDir = join(DEBERTA_FIXTURES, 'model');
-  for (const name of ['aflora', 'lora']) {
-    for (const point of ['step0', 'probe'] as const) {
-      it(`${name} at ${point}: logits, loss and every gradient within 1e-4`, { timeout: 60_000 }, async () => {
-        const info = readJson(join(DEBERTA_FIXTURES, `${name}.json`)) as { method: string; options: object };
-        const tensors = readSafetensors(join(DEBERTA_FIXTURES, `${name}.safetensors`));
-        const initial = prefixed(tensors, point === 'step0' ? 'init.' : 'probe.init.');
-        const result = await debertaPass(modelDir, batchOf(tensors, 0), { id: info.method, options: info.options, initial }, false);
-        const want = (key: string) => floats(tensors.get(`${point}.${key}`)!);
-        expectScaledClose(result.logits, want('logits'), 1e-4, 'logits');
-        expectScaledClose([result.loss], want('loss'), 1e-4, 'loss');
-        const expected = [...tensors.keys()].filter((k) => k.startsWith(`${point}.grad.`)).map((k) => k.slice(`${point}.grad.`.length));
-        expect([...result.grads.keys()].sort()).toEqual(expected.sort());
-        let nonZero = 0;
-        for (const key of expected) {
-          expectScaledClose(result.grads.get(key)!, want(`grad.${key}`), 1e-4, `grad ${key}`);
-          if (want(`grad.${key}`).some((v) => v !== 0)) nonZero++;
-        }
-        if (point === 'probe') expect(nonZero).toBe(expected.length);
-      });
-    }
-  }
-
   it('variant config (separate position projections, c2p only, absolute positions, token types, embed_proj)', async () => {
     const tensors = readSafetensors(join(DEBERTA_FIXTURES, 'variant.safetensors'));
-    const result = await debertaPass(join(DEBERTA_FIXTURES, 'variant'), batchOf(tensors, null), null, false);
+    const result = await encoderPass(join(DEBERTA_FIXTURES, 'variant'), batchOf(tensors, null), null, false);
     expectScaledClose(result.logits, floats(tensors.get('logits')!), 1e-4, 'logits');
     expectScaledClose([result.loss], floats(tensors.get('loss')!), 1e-4, 'loss');
   });

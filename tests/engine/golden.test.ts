@@ -8,7 +8,8 @@
  *   scheduled remaining fraction / trainable fraction: 1e-9; parameter groups and freeze steps: identical.
  * aflora_adamw_hf is the aflora problem under transformers 4.31's AdamW (the recipe's optimizer); its freeze steps
  * differ from aflora's (layer 0 inter-B: 20 instead of 30), so a replay with the wrong optimizer fails.
- * tests/fixtures/golden-deberta replays the aflora and lora cases on DeBERTa-v2 (scripts/reference/deberta_golden.py).
+ * tests/fixtures/golden-{distilbert,roberta,electra,deberta} replay the aflora and lora cases on those families
+ * (scripts/reference/make_golden.py --family, deberta_golden.py).
  * Missing fixtures FAIL this file: run `python3 scripts/reference/make_golden.py tests/fixtures/golden` (needs torch).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -22,14 +23,15 @@ import { Trainer, type StepMetrics } from '../../src/engine/trainer';
 import type { StateDict } from '../../src/engine/types';
 import type { RawTensor } from '../../src/io/safetensors';
 import { expectEachRelClose, expectScaledClose, floats, readSafetensors } from '../helpers/golden';
+import { FAMILY_FIXTURES } from '../helpers/encoder-pass';
 import type { MethodEvent } from '../../src/engine/adapter';
 import { adapterMethod } from '../../src/methods/registry';
 
 // GOLDEN_FIXTURES points elsewhere, e.g. at a fresh make_golden.py output before it is copied in.
-// tests/fixtures/golden-deberta: the same cases on DeBERTa-v2 (scripts/reference/deberta_golden.py).
+// The other families' aflora and lora cases (make_golden.py --family, deberta_golden.py) are replayed too.
 const FIXTURE_DIRS = process.env.GOLDEN_FIXTURES
   ? [process.env.GOLDEN_FIXTURES]
-  : [join(__dirname, '..', 'fixtures', 'golden'), join(__dirname, '..', 'fixtures', 'golden-deberta')];
+  : [join(__dirname, '..', 'fixtures', 'golden'), ...Object.values(FAMILY_FIXTURES)];
 const casesOf = (dir: string) =>
   existsSync(dir)
     ? readdirSync(dir)

@@ -1,8 +1,9 @@
 /**
- * Shared by the DeBERTa golden tests (cpu: tests/engine/deberta.test.ts, webgpu: deberta-webgpu.test.ts): one
- * forward + backward of the fixture model (scripts/reference/deberta_golden.py) with a method's adapters at
- * given values, through the engine's DebertaV2Model. Engine modules are imported lazily so a webgpu test
- * shares the tfjs instance it installed.
+ * Shared by the per-family golden step tests (cpu: tests/engine/family-steps.test.ts and deberta.test.ts, webgpu:
+ * family-steps-webgpu.test.ts): one forward + backward of a family's fixture model (scripts/reference/make_golden.py
+ * --family, deberta_golden.py) with a method's adapters at given values, through the model the Trainer would build
+ * (BertModel or DebertaV2Model). Engine modules are imported lazily so a webgpu test shares the tfjs instance it
+ * installed.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,16 @@ import type { RawTensor } from '../../src/io/safetensors';
 import type { StateDict } from '../../src/engine/types';
 import { floats, readSafetensors } from './golden';
 
-export const DEBERTA_FIXTURES = join(__dirname, '..', 'fixtures', 'golden-deberta');
+const FIXTURES = join(__dirname, '..', 'fixtures');
+export const DEBERTA_FIXTURES = join(FIXTURES, 'golden-deberta');
+
+/** The golden step fixtures of every family but BERT (whose are tests/fixtures/golden), by family id. */
+export const FAMILY_FIXTURES = {
+  distilbert: join(FIXTURES, 'golden-distilbert'),
+  roberta: join(FIXTURES, 'golden-roberta'),
+  electra: join(FIXTURES, 'golden-electra'),
+  'deberta-v2': DEBERTA_FIXTURES,
+} as const;
 
 export function readStateDict(path: string): StateDict {
   const out: StateDict = new Map();
@@ -46,26 +56,30 @@ export function batchOf(tensors: Map<string, RawTensor>, index: number | null) {
  * Logits, loss and gradients of the model in `dir` on one batch, with `method`'s adapters set to `initial`
  * (null: the plain model, no adapters). `kernels` as the Trainer's switch.
  */
-export async function debertaPass(
+export async function encoderPass(
   dir: string,
   batch: ReturnType<typeof batchOf>,
   method: { id: string; options: object; initial: StateDict } | null,
   kernels: boolean,
 ): Promise<PassResult> {
   const tf = await import('@tensorflow/tfjs');
-  const { parseDebertaV2Config, debertaTargets } = await import('../../src/engine/deberta/config');
+  const { parseBertConfig } = await import('../../src/engine/config');
+  const { isDebertaV2Config } = await import('../../src/engine/deberta/config');
   const { DebertaV2Model } = await import('../../src/engine/deberta/model');
+  const { BertModel } = await import('../../src/engine/model');
+  const { linearTargets } = await import('../../src/engine/types');
+  const { normalizeBertWeights } = await import('../../src/io/model/weights');
   const { withKernels } = await import('../../src/engine/kernels');
   const { crossEntropyLoss, classificationTargets } = await import('../../src/engine/loss');
   const { MASK_NEGATIVE } = await import('../../src/engine/model');
   const { adapterMethod } = await import('../../src/methods/registry');
 
-  const config = parseDebertaV2Config(readJson(join(dir, 'config.json')));
+  const config = parseBertConfig(readJson(join(dir, 'config.json')));
   const [b, s] = batch.ids.shape;
   const runtime = method
     ? adapterMethod(method.id, method.options).create({
         config,
-        targets: debertaTargets(config),
+        targets: linearTargets(config),
         totalSteps: 80,
         epochs: 8,
         stepsPerEpoch: 10,
@@ -74,7 +88,12 @@ export async function debertaPass(
         initial: method.initial,
       })
     : null;
-  const model = new DebertaV2Model(config, readStateDict(join(dir, 'model.safetensors')), { trainBase: false, trainEmbeddings: false, seed: 0 });
+  const checkpoint = readStateDict(join(dir, 'model.safetensors'));
+  const modelOptions = { trainBase: false, trainEmbeddings: false, seed: 0 };
+  // As the Trainer builds it; BERT-style checkpoints through io's renaming, as the loader reads them.
+  const model = isDebertaV2Config(config)
+    ? new DebertaV2Model(config, checkpoint, modelOptions)
+    : new BertModel(config, normalizeBertWeights(checkpoint, config, 'model.safetensors').weights, modelOptions);
   try {
     const inputIds = tf.tensor2d(batch.ids.data, [b, s], 'int32');
     const tokenTypeIds = tf.tensor2d(batch.types.data, [b, s], 'int32');
