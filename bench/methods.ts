@@ -1,4 +1,4 @@
-/** The four benchmarked method configurations, all from the method registry. */
+/** The benchmarked method configurations, all from the method registry (catalog defaults unless named). */
 import type { AdapterMethod } from '../src/engine/adapter';
 import { MODULE_KINDS } from '../src/engine/types';
 import { adapterMethod } from '../src/methods/registry';
@@ -10,7 +10,16 @@ export interface BenchMethod {
   method: AdapterMethod;
 }
 
-export const METHOD_LABELS = ['aflora-both', 'aflora-pm-frozen', 'lora-r8', 'elora'] as const;
+export const METHOD_LABELS = [
+  'aflora-both',
+  'aflora-pm-frozen',
+  'lora-r8',
+  'elora',
+  'adalora',
+  'increlora',
+  'alora',
+  'full',
+] as const;
 export type MethodLabel = (typeof METHOD_LABELS)[number];
 
 export function benchMethod(label: MethodLabel): BenchMethod {
@@ -23,6 +32,10 @@ export function benchMethod(label: MethodLabel): BenchMethod {
       // All six linears, like the AFLoRA module (PEFT: query, key, value, output.dense, intermediate.dense).
       return { label, method: adapterMethod('lora', { r: 8, alpha: 16, targetModules: [...MODULE_KINDS] }) };
     case 'elora':
-      return { label, method: adapterMethod('elora') };
+    case 'adalora':
+    case 'increlora':
+    case 'alora':
+    case 'full':
+      return { label, method: adapterMethod(label) };
   }
 }

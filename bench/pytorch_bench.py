@@ -1,7 +1,8 @@
 """PyTorch eager reference for bench/run.ts: the same training step on the same shapes.
 
-    python3 bench/pytorch_bench.py OUT_DIR [--models tiny,mini,small,base] [--batch 32] [--seq 128]
-                                           [--steps 20] [--warmup 5]
+    python3 bench/pytorch_bench.py OUT_DIR [--models tiny,mini,small,base] [--methods ...] [--batch 32]
+                                           [--seq 128] [--steps 20] [--warmup 5]
+                                           [--compile aflora-both,lora-r8] [--compile-models tiny,mini,small,base]
 
 BertForSequenceClassification (transformers) with random weights of BERT tiny / mini / small / base shapes,
 vocab 30522, dropout 0.1, fp32, cross-entropy, global-norm clipping 0.1, torch.optim.AdamW
@@ -12,8 +13,18 @@ vocab 30522, dropout 0.1, fp32, cross-entropy, global-norm clipping 0.1, torch.o
   lora-r8           PEFT LoRA r = 8, alpha 16, on query/key/value/attention-output/intermediate/output
   elora             frozen random A [r, in], B [out, r] (r = min(1024, 4 H)), trainable Λd, Λb on
                     query/value/intermediate/output (the TS method's defaults)
+  adalora           PEFT AdaLoRA, the TS defaults (init_r 12 -> target_r 8, alpha 8, query/value, orth_reg 0.5,
+                    tinit 0, tfinal 0, deltaT 1: update_and_allocate every step)
+  increlora         no PyTorch package: PEFT LoRA on all six linears at rank 1 + 4 reserve components (the TS
+                    defaults: lora_r 1, incre_rank_num 4, advance_learn) with IncreLoRA's per-step |p·g|
+                    importance EMA (Ī, Ū) on every A/B; no growth inside the run (init_warmup 100 steps)
+  alora             the ScaledLowRank module with trainable A, B and per-rank gate (16 rank slots, the TS
+                    max_rank) on all six linears; no allocation inside the run
+  full              every weight trains except the three embedding matrices (the TS default)
+With --compile, the listed methods also run with the model under torch.compile (default mode), variant
+"pytorch-compile"; warm-up steps include the compilation.
 Base weights and pooler frozen, classifier trains. Per config: CUDA-synchronised median ms/step over
-`steps` steps after `warmup`, examples/s, tokens/s, peak CUDA memory. Writes OUT_DIR/pytorch.json.
+`steps` steps after `warmup`, ms/step pipelined (`steps` steps, one synchronisation at the end), examples/s, tokens/s, peak CUDA memory. Writes OUT_DIR/pytorch.json.
 Needs python3 + torch + transformers + peft (+ numpy).
 """
 
@@ -28,13 +39,20 @@ import time
 import torch
 from torch import nn
 
+CUDA = torch.cuda.is_available()
+
+
+def sync():
+    if CUDA:
+        torch.cuda.synchronize()
+
 MODELS = {
     "tiny": dict(num_hidden_layers=2, hidden_size=128, num_attention_heads=2, intermediate_size=512),
     "mini": dict(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024),
     "small": dict(num_hidden_layers=4, hidden_size=512, num_attention_heads=8, intermediate_size=2048),
     "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072),
 }
-METHODS = ["aflora-both", "aflora-pm-frozen", "lora-r8", "elora"]
+METHODS = ["aflora-both", "aflora-pm-frozen", "lora-r8", "elora", "adalora", "increlora", "alora", "full"]
 # Module-name suffixes of the six adaptable linears inside bert.encoder.layer.{i}.
 SIX_LINEARS = (
     "attention.self.query",
@@ -81,7 +99,7 @@ def wrap_linears(model, suffixes, make):
     return len(targets)
 
 
-def build(model_name, method, device):
+def build(model_name, method, device, total_steps):
     from transformers import BertConfig, BertForSequenceClassification
 
     config = BertConfig(
@@ -105,6 +123,42 @@ def build(model_name, method, device):
     elif method == "elora":
         rank = min(1024, 4 * config.hidden_size)
         wrap_linears(model, ELORA_LINEARS, lambda lin: ScaledLowRank(lin, rank, False, math.sqrt(5)))
+    elif method == "alora":
+        wrap_linears(model, SIX_LINEARS, lambda lin: ScaledLowRank(lin, 16, True, math.sqrt(5)))
+    elif method == "full":
+        for name, p in model.named_parameters():
+            if not name.endswith("_embeddings.weight"):
+                p.requires_grad_(True)
+    elif method == "adalora":
+        from peft import AdaLoraConfig, get_peft_model
+
+        adalora = AdaLoraConfig(
+            init_r=12,
+            target_r=8,
+            lora_alpha=8,
+            lora_dropout=0.0,
+            target_modules=["query", "value"],
+            orth_reg_weight=0.5,
+            tinit=0,
+            tfinal=0,
+            deltaT=1,
+            beta1=0.85,
+            beta2=0.85,
+            total_step=total_steps,
+            task_type="SEQ_CLS",
+        )
+        model = get_peft_model(model, adalora)
+    elif method == "increlora":
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(
+            r=5,
+            lora_alpha=32,
+            lora_dropout=0.0,
+            target_modules=["query", "key", "value", "output.dense", "intermediate.dense"],
+            task_type="SEQ_CLS",
+        )
+        model = get_peft_model(model, lora)
     elif method == "lora-r8":
         from peft import LoraConfig, get_peft_model
 
@@ -118,7 +172,7 @@ def build(model_name, method, device):
         model = get_peft_model(model, lora)
     else:
         raise ValueError(method)
-    if method != "lora-r8":  # PEFT's SEQ_CLS task already trains its copy of the classifier
+    if method not in ("lora-r8", "adalora", "increlora"):  # PEFT's SEQ_CLS task trains its copy of the classifier
         for name, p in model.named_parameters():
             if name.startswith("classifier."):
                 p.requires_grad_(True)
@@ -144,13 +198,16 @@ def param_groups(model, adapter_lr, classifier_lr, weight_decay):
     return list(groups.values())
 
 
-def bench_one(model_name, method, args, device):
-    model = build(model_name, method, device)
+def bench_one(model_name, method, args, device, compiled=False):
+    model = build(model_name, method, device, args.warmup + 2 * args.steps + 1)
+    forward = torch.compile(model) if compiled else model
     optimizer = torch.optim.AdamW(param_groups(model, 1e-3, 4e-3, 0.1))
     trainable = [p for p in model.parameters() if p.requires_grad]
     # AFLoRA's freezing score: a running |grad| per A/B element, updated every step.
     scored = [p for n, p in model.named_parameters() if p.requires_grad and ("lora_A" in n or "lora_B" in n)]
     score_sums = [torch.zeros_like(p) for p in scored] if method.startswith("aflora") else []
+    # IncreLoRA's importance: EMAs of |p·g| (Ī) and of its deviation (Ū), every step.
+    importance = [(torch.zeros_like(p), torch.zeros_like(p)) for p in scored] if method == "increlora" else []
     generator = torch.Generator(device="cpu").manual_seed(7)
     batches = []
     for _ in range(4):
@@ -162,42 +219,60 @@ def bench_one(model_name, method, args, device):
 
     def step(i):
         ids, types, mask, labels = batches[i % len(batches)]
-        out = model(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels)
+        out = forward(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels)
         out.loss.backward()
         for acc, p in zip(score_sums, scored):
             acc.add_(p.grad.abs())
+        with torch.no_grad():
+            for (ibar, ubar), p in zip(importance, scored):
+                ipt = (p * p.grad).abs()
+                ibar.mul_(0.85).add_(ipt, alpha=0.15)
+                ubar.mul_(0.85).add_((ipt - ibar).abs(), alpha=0.15)
         torch.nn.utils.clip_grad_norm_(trainable, 0.1)
         optimizer.step()
+        if method == "adalora":
+            model.base_model.update_and_allocate(i)
         optimizer.zero_grad(set_to_none=True)
         return out.loss
 
     for i in range(args.warmup):
         step(i)
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
+    sync()
+    if CUDA:
+        torch.cuda.reset_peak_memory_stats()
     samples = []
     loss = None
     for i in range(args.steps):
         start = time.perf_counter()
         loss = step(args.warmup + i)
-        torch.cuda.synchronize()
+        sync()
         samples.append((time.perf_counter() - start) * 1000)
+    # Pipelined: steps back to back, one synchronisation at the end (the CPU launches ahead of the GPU).
+    start = time.perf_counter()
+    for i in range(args.steps):
+        loss = step(args.warmup + args.steps + i)
+    sync()
+    pipelined = (time.perf_counter() - start) * 1000 / args.steps
     median = statistics.median(samples)
     result = {
         "model": model_name,
         "method": method,
-        "variant": "pytorch-eager",
+        "variant": "pytorch-compile" if compiled else "pytorch-eager",
         "batch": args.batch,
         "seq": args.seq,
         "msPerStep": {"median": median, "mean": statistics.fmean(samples), "min": min(samples), "max": max(samples), "samples": samples},
+        "pipelinedMs": pipelined,
         "examplesPerSec": args.batch * 1000 / median,
         "tokensPerSec": args.batch * args.seq * 1000 / median,
         "trainableParams": sum(p.numel() for p in trainable),
-        "peakCudaBytes": torch.cuda.max_memory_allocated(),
+        "peakCudaBytes": torch.cuda.max_memory_allocated() if CUDA else 0,
         "lastLoss": float(loss.item()),
     }
-    del model, optimizer
-    torch.cuda.empty_cache()
+    del model, forward, optimizer
+    if compiled:
+        torch._dynamo.reset()
+    if CUDA:
+        torch.cuda.empty_cache()
     return result
 
 
@@ -210,27 +285,40 @@ def main():
     parser.add_argument("--seq", type=int, default=128)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--compile", default="", help="methods also timed under torch.compile")
+    parser.add_argument("--compile-models", default="tiny,mini,small,base")
+    parser.add_argument("--cpu-check", action="store_true", help="run on the cpu (no timing value): checks the code")
     args = parser.parse_args()
-    if not torch.cuda.is_available():
-        sys.exit("CUDA is not available: this benchmark times GPU steps")
-    device = torch.device("cuda")
+    if not torch.cuda.is_available() and not args.cpu_check:
+        sys.exit("CUDA is not available: this benchmark times GPU steps (--cpu-check: a dry run of the code)")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32 like TF.js
     torch.backends.cudnn.allow_tf32 = False
     os.makedirs(args.out_dir, exist_ok=True)
     results, failures = [], []
-    for model_name in args.models.split(","):
-        for method in args.methods.split(","):
-            try:
-                r = bench_one(model_name, method, args, device)
-                results.append(r)
-                print(f"{model_name}/{method}: {r['msPerStep']['median']:.2f} ms/step, "
-                      f"{r['examplesPerSec']:.0f} ex/s, peak {r['peakCudaBytes'] / 2**20:.0f} MiB", flush=True)
-            except Exception as error:  # keep the other configs' numbers
-                failures.append({"model": model_name, "method": method, "error": repr(error)})
-                print(f"{model_name}/{method} FAILED: {error!r}", flush=True)
+    configs = [(m, method, False) for m in args.models.split(",") for method in args.methods.split(",")]
+    if args.compile:
+        # After every eager config: a slow compilation cut off by a time limit leaves the eager numbers written.
+        configs += [(m, method, True) for m in args.compile_models.split(",") for method in args.compile.split(",")]
+    for model_name, method, compiled in configs:
+        label = f"{model_name}/{method}{' (compile)' if compiled else ''}"
+        try:
+            r = bench_one(model_name, method, args, device, compiled)
+            results.append(r)
+            print(f"{label}: {r['msPerStep']['median']:.2f} ms/step (pipelined {r['pipelinedMs']:.2f}), "
+                  f"{r['examplesPerSec']:.0f} ex/s, peak {r['peakCudaBytes'] / 2**20:.0f} MiB", flush=True)
+        except Exception as error:  # keep the other configs' numbers
+            failures.append({"model": model_name, "method": method, "compiled": compiled, "error": repr(error)})
+            print(f"{label} FAILED: {error!r}", flush=True)
+        write_report(args, results, failures)
+    print(f"wrote {os.path.join(args.out_dir, 'pytorch.json')}")
+    sys.exit(1 if failures else 0)
+
+
+def write_report(args, results, failures):
     report = {
         "torch": torch.__version__,
-        "device": torch.cuda.get_device_name(0),
+        "device": torch.cuda.get_device_name(0) if CUDA else "cpu (--cpu-check)",
         "tf32": False,
         "args": vars(args),
         "results": results,
@@ -238,8 +326,6 @@ def main():
     }
     with open(os.path.join(args.out_dir, "pytorch.json"), "w") as f:
         json.dump(report, f, indent=2)
-    print(f"wrote {os.path.join(args.out_dir, 'pytorch.json')}")
-    sys.exit(1 if failures else 0)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@
  *
  *   npm run bench -- --model mini --method aflora-both --batch 32 --seq 128 --steps 10 --json out.json
  *
- * Per config and variant (plain = Trainer with kernels: false; engine = Trainer with its fused kernels,
- * the default on webgpu and what the app runs; `fused` is an alias of engine): median ms/step with the
- * GPU queue drained (every step reads its loss back), examples/s, tokens/s,
+ * Per config and variant (plain = Trainer with kernels: false; engine = Trainer with its fused kernels op by op;
+ * `fused` is an alias of engine; replayed = the kernels recorded once and replayed, engine/replay.ts): median
+ * ms/step with the GPU queue drained (every step reads its loss back; split into awaiting step() = enqueue and
+ * awaiting the read = GPU wait), ms/step pipelined (steps back to back, one read: how a run trains between
+ * metric flushes), examples/s, tokens/s,
  * tf.memory(), the webgpu buffer manager's bytes, GPU dispatches per step (runWebGPUProgram calls) and a
  * per-kernel breakdown of one step (tf.profile). --verify N compares N plain and engine steps from the same
  * start (dropout off): the kernels must reproduce the losses and gradient norms.
@@ -200,6 +202,8 @@ interface Result {
   trainableParams: number;
   lastLoss: number;
   uncapturedErrors: string[];
+  /** ms per step over `steps` steps enqueued back to back with one metrics read at the end. */
+  pipelinedMs: number;
   /** Medians over the timed steps: awaiting step() vs awaiting the metrics read after it. */
   enqueueMs: number;
   gpuWaitMs: number;
@@ -227,7 +231,7 @@ async function benchOne(
 ): Promise<Result> {
   const profileSteps = args.profile ? 1 : 0;
   const counted = gpu ? 1 : 0;
-  const total = args.warmup + args.steps + profileSteps + counted + 1;
+  const total = args.warmup + 2 * args.steps + profileSteps + counted + 1;
   const tensorsBefore = tf.memory().numTensors;
   const { trainer } = makeTrainer(args, model, method, total, args.dropout, variant);
   const step = stepFunction(trainer);
@@ -257,6 +261,13 @@ async function benchOne(
       last = await step();
       samples.push(performance.now() - start);
     }
+    // Pipelined, as a run trains between metric flushes (logEvery): steps enqueued back to back, one read at the
+    // end, so the next step's JavaScript overlaps the GPU's work on the previous one.
+    const pipelinedStart = performance.now();
+    for (let i = 0; i < args.steps; i++) await trainer.step();
+    const flushed = await trainer.flushMetrics();
+    last = [flushed[flushed.length - 1].loss, flushed[flushed.length - 1].gradNorm];
+    const pipelinedMs = (performance.now() - pipelinedStart) / args.steps;
 
     let kernelsPerStep: number | null = null;
     let breakdown: Record<string, number> | null = null;
@@ -309,6 +320,7 @@ async function benchOne(
       trainableParams: trainer.trainableParamCount(),
       lastLoss: last[0],
       uncapturedErrors: gpu ? gpu.uncapturedErrors.slice(errorsBefore) : [],
+      pipelinedMs,
       enqueueMs,
       gpuWaitMs,
       usPerDispatch: dispatches ? (enqueueMs * 1000) / dispatches : null,
@@ -373,6 +385,7 @@ function formatTable(results: Result[]): string {
     'kernels',
     'tensors',
     'MB',
+    'piped',
     'enqueue',
     'wait',
     'us/disp',
@@ -392,6 +405,7 @@ function formatTable(results: Result[]): string {
       String(r.kernelsPerStep ?? '-'),
       String(r.memory.numTensors),
       (r.memory.numBytes / 2 ** 20).toFixed(1),
+      r.pipelinedMs.toFixed(1),
       r.enqueueMs.toFixed(1),
       r.gpuWaitMs.toFixed(1),
       r.usPerDispatch === null ? '-' : r.usPerDispatch.toFixed(1),
@@ -461,7 +475,8 @@ async function main(): Promise<void> {
           results.push(result);
           writeReport();
           console.log(
-            `${model}/${method}/${variant}: ${result.msPerStep.median.toFixed(1)} ms/step, ` +
+            `${model}/${method}/${variant}: ${result.msPerStep.median.toFixed(1)} ms/step ` +
+              `(pipelined ${result.pipelinedMs.toFixed(1)}, enqueue ${result.enqueueMs.toFixed(1)}, wait ${result.gpuWaitMs.toFixed(1)}), ` +
               `${result.dispatchesPerStep ?? '-'} dispatches, ${result.kernelsPerStep ?? '-'} kernels, loss ${result.lastLoss.toFixed(4)}` +
               (result.uncapturedErrors.length ? `, ${result.uncapturedErrors.length} WebGPU ERRORS` : ''),
           );

@@ -662,3 +662,22 @@ export interface ReplayStatus {
   lastRefusal: string | null;
   stats: PlanStats | null;
 }
+
+/**
+ * Copies every `[from, into]` tensor pair's bytes on the GPU in one command encoder, queued after TF.js's work
+ * (same shapes, float32). What a replaying trainer keeps its last good adapter with: a clone would share the
+ * buffers a plan updates in place, and a TF.js op per variable costs ~100 µs of JavaScript each.
+ */
+export function copyTensors(pairs: ReadonlyArray<readonly [tf.Tensor, tf.Tensor]>): void {
+  const backend = backendOf();
+  const encoder = backend.device.createCommandEncoder();
+  for (const [from, into] of pairs) {
+    if (from.size !== into.size || from.dtype !== into.dtype) throw new Error('replay: copy between different tensors');
+    const src = bufferOf(backend, from);
+    const dst = bufferOf(backend, into);
+    if (src === dst) throw new Error('replay: copy of a buffer onto itself');
+    encoder.copyBufferToBuffer(src, 0, dst, 0, from.size * 4);
+  }
+  flushBackend(backend);
+  backend.queue.submit([encoder.finish()]);
+}

@@ -21,9 +21,10 @@ import { classificationMetrics, regressionMetrics, softmaxRows, type EvalMetrics
 import { maxSequenceLength } from './families';
 import { isDebertaV2Config } from './deberta/config';
 import { DebertaV2Model } from './deberta/model';
+import { sameShape } from './encoder';
 import { BertModel, type InitNote } from './model';
 import { AdamW, adamWOptionsOf, STEP_INPUT_ADAMW, type ParamEntry } from './optimizer';
-import { buildPlan, markStepInput, Recording, type ReplayStatus, type StepPlan } from './replay';
+import { buildPlan, copyTensors, markStepInput, Recording, type ReplayStatus, type StepPlan } from './replay';
 import type { NumericalError } from './errors';
 import { nonFiniteError } from './numerics';
 import { Rng, mixSeed } from './random';
@@ -130,7 +131,7 @@ export class Trainer {
    * The last good adapter, on the device: tf.clone of every trained variable at the last flush whose steps were
    * all finite (and at the start). A clone shares the variable's buffer, and updates assign new tensors
    * (optimizer, kernels/adamw), so keeping it costs no copy, only the buffers of one older state; a replaying
-   * trainer updates buffers in place and keeps real copies. Replaced at each clean flush; restoreLastGood()
+   * trainer updates buffers in place and keeps buffers of its own, refilled by GPU copies (keepLastGood). Replaced at each clean flush; restoreLastGood()
    * writes it back after a NaN.
    */
   private lastGood: { step: number; tensors: Map<string, tf.Tensor> } | null = null;
@@ -474,7 +475,8 @@ export class Trainer {
     for (const v of this.keptVariables()) {
       const value = kept.tensors.get(v.name);
       if (!value || value.shape.join() !== v.variable.shape.join()) throw new Error(`the kept adapter has no [${v.variable.shape.join(', ')}] ${v.name}`);
-      v.variable.assign(value);
+      if (this.replays) tf.tidy(() => v.variable.assign(tf.mul(value, 1)));
+      else v.variable.assign(value);
     }
   }
 
@@ -659,13 +661,29 @@ export class Trainer {
   }
 
   private keepLastGood(): void {
-    // A replayed step writes the variables' buffers in place (engine/replay.ts), which a clone shares: there the
-    // snapshot is a real copy (one multiply per variable per clean flush).
-    const snapshot = (v: tf.Variable) => tf.keep(this.replays ? tf.tidy(() => tf.mul(v, 1)) : tf.clone(v));
-    const tensors = new Map(this.keptVariables().map((v) => [v.name, snapshot(v.variable)] as const));
+    const variables = this.keptVariables();
+    if (this.replays) {
+      // A replayed step writes the variables' buffers in place (engine/replay.ts), which a clone would share:
+      // the snapshot is a set of buffers of its own, refilled with one GPU copy per variable.
+      const kept = this.lastGood?.tensors ?? new Map<string, tf.Tensor>();
+      for (const [name, t] of kept) {
+        const v = variables.find((x) => x.name === name);
+        if (!v || !sameShape(v.variable.shape, t.shape)) {
+          t.dispose();
+          kept.delete(name);
+        }
+      }
+      for (const v of variables)
+        if (!kept.has(v.name)) kept.set(v.name, tf.keep(tf.zerosLike(v.variable)));
+      copyTensors(variables.map((v) => [v.variable, kept.get(v.name)!] as const));
+      this.lastGood = { step: this.nextStep, tensors: kept };
+      return;
+    }
+    const tensors = new Map(variables.map((v) => [v.name, tf.keep(tf.clone(v.variable))] as const));
     tf.dispose([...(this.lastGood?.tensors.values() ?? [])]);
     this.lastGood = { step: this.nextStep, tensors };
   }
+
 
   /** MethodContext.probe: a fixed batch of validation rows (else training rows), uploaded now, kept for the run. */
   private createProbe(count: number): ModelProbe {

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { AdapterRuntime, AfterStepResult, MethodContext, MethodEvent, MethodState, MethodVariable, ViewCell } from '../../engine/adapter';
 import { fromTensorData, tensorsData } from '../../engine/checkpoint';
 import { Rng } from '../../engine/random';
+import { sumScalars } from '../../engine/kernels';
 import { linearScheduleFactor } from '../../engine/schedule';
 import { linearTargets, type LinearTarget, type StateDict, type TensorData } from '../../engine/types';
 import { exportPeftRankPattern, type RankModuleState } from '../../io/export/peft';
@@ -197,7 +198,8 @@ class IncreLoraRuntime implements AdapterRuntime {
       const frob = (cov: tf.Tensor2D) => tf.sqrt(tf.sum(tf.square(tf.mul(tf.sub(cov, eye), mask))));
       return tf.add(frob(tf.matMul(a, a, false, true)), frob(tf.matMul(bMat, bMat, true, false)));
     });
-    return tf.mul(tf.div(tf.addN(terms), 2 * this.modules.length), this.options.regOrthCoef) as tf.Scalar;
+    // Chunked: tf.addN over more than 7 inputs fails silently on WebGPU (storage-buffer limit).
+    return tf.mul(tf.div(sumScalars(terms), 2 * this.modules.length), this.options.regOrthCoef) as tf.Scalar;
   }
 
   async afterStep(step: number): Promise<AfterStepResult> {
