@@ -4,9 +4,16 @@
  * device machine (commands printed at the end and written to <outdir>/summary.json). See docs/proofs.md.
  *
  *   npx tsx scripts/proof/peft-export.ts [outdir=build/proof] [--model tests/fixtures/golden/model] [--backend cpu|webgpu]
+ *     [--methods aflora,lora] [--without pooler]
+ *
+ * --model takes any family's folder (tests/fixtures/golden-<family>/model); --without drops a head module from the
+ * base weights (as deberta-v3 checkpoints have no pooler: the engine initialises it, the export must carry it) and
+ * writes the stripped base folder to <outdir>/base-model for the Python check.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { isHeadName } from '../../src/engine/families';
+import { writeSafetensors } from '../../src/io/safetensors';
 import { loadModelDir, parseArgs, selectBackend } from './model-dir';
 import { PROOF_CASES, maxAbsDiff, maxAbsOf, mergedLogits, plainLoraLogits, tokenIdExamples, trainAndExport } from './peft-proof';
 
@@ -15,10 +22,24 @@ const TOLERANCE = 1e-4;
 async function main(): Promise<void> {
   const { positional, flags } = parseArgs(process.argv.slice(2));
   const outdir = positional[0] ?? 'build/proof';
-  const modelDir = flags.get('model') ?? 'tests/fixtures/golden/model';
+  let modelDir = flags.get('model') ?? 'tests/fixtures/golden/model';
   await selectBackend(flags.get('backend') ?? 'cpu');
   const model = await loadModelDir(modelDir);
-  if (model.missing.some((name) => name.startsWith('bert.'))) throw new Error(`${modelDir} lacks encoder weights: ${model.missing.join(', ')}`);
+  if (model.missing.some((name) => !isHeadName(name))) throw new Error(`${modelDir} lacks encoder weights: ${model.missing.join(', ')}`);
+  const without = flags.get('without');
+  if (without) {
+    const kept = new Map([...model.weights].filter(([name]) => !name.startsWith(`${without}.`)));
+    if (kept.size === model.weights.size) throw new Error(`--without ${without}: ${modelDir} has no such weights`);
+    const baseDir = join(outdir, 'base-model');
+    mkdirSync(baseDir, { recursive: true });
+    copyFileSync(join(modelDir, 'config.json'), join(baseDir, 'config.json'));
+    writeFileSync(join(baseDir, 'model.safetensors'), writeSafetensors(kept));
+    model.weights = kept;
+    modelDir = baseDir;
+  }
+  const methods = flags.get('methods')?.split(',') ?? PROOF_CASES.map((c) => c.method);
+  const cases = PROOF_CASES.filter((c) => methods.includes(c.method));
+  if (cases.length !== methods.length) throw new Error(`--methods: pick from ${PROOF_CASES.map((c) => c.method).join(', ')}`);
   const seqLen = PROOF_CASES[0].recipe.maxLength;
   const train = tokenIdExamples(model.config, 32, seqLen, 1);
   const inputs = tokenIdExamples(model.config, 24, seqLen, 2);
@@ -26,7 +47,7 @@ async function main(): Promise<void> {
   const summary: Record<string, unknown> = { baseModelDir: modelDir, backend: flags.get('backend') ?? 'cpu', tolerance: TOLERANCE, cases: {} };
   const commands: string[] = [];
   let ok = true;
-  for (const proof of PROOF_CASES) {
+  for (const proof of cases) {
     const run = await trainAndExport(model, proof, train, inputs, modelDir);
     const dir = join(outdir, proof.method);
     mkdirSync(join(dir, 'adapter'), { recursive: true });
@@ -66,7 +87,7 @@ async function main(): Promise<void> {
   }
   summary.deviceCommands = commands;
   writeFileSync(join(outdir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  console.log(`\nwrote ${outdir}/{${PROOF_CASES.map((c) => c.method).join(',')}}/{adapter/,inputs.json} and summary.json`);
+  console.log(`\nwrote ${outdir}/{${cases.map((c) => c.method).join(',')}}/{adapter/,inputs.json} and summary.json`);
   console.log(`TS check (plain LoRA and merged weights vs the app, tolerance ${TOLERANCE}): ${ok ? 'OK' : 'FAIL'}`);
   console.log('device commands:');
   for (const c of commands) console.log(`  ${c}`);

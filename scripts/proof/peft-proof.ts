@@ -85,8 +85,9 @@ export const PROOF_CASES: readonly ProofCase[] = [
 ];
 
 /**
- * Token-id rows (the golden model has no vocabulary): [CLS]=101 % vocab first, random lengths with padding 0,
- * token types 0 then 1 from the middle on (a pair), label 1 iff the marker id occurs, so training has a signal.
+ * Token-id rows (the golden models have no vocabulary): [CLS]=101 % vocab first, random lengths padded with the
+ * model's pad id (never drawn inside a row: RoBERTa's positions count the non-pad ids), token types 0 then 1 from the
+ * middle on (a pair) where the model has two types, label 1 iff the marker id occurs, so training has a signal.
  */
 export function tokenIdExamples(
   config: BertConfig,
@@ -97,7 +98,9 @@ export function tokenIdExamples(
   const rng = new Rng(seed);
   const cls = 101 % config.vocabSize;
   const marker = 42 % config.vocabSize;
-  const inputIds = new Int32Array(count * seqLen);
+  const pad = config.padTokenId;
+  const pairs = config.typeVocabSize >= 2;
+  const inputIds = new Int32Array(count * seqLen).fill(pad);
   const tokenTypeIds = new Int32Array(count * seqLen);
   const attentionMask = new Int32Array(count * seqLen);
   const labels = new Int32Array(count);
@@ -107,9 +110,10 @@ export function tokenIdExamples(
     for (let j = 0; j < length; j++) {
       let id = j === 0 ? cls : 1 + rng.int(config.vocabSize - 1);
       if (id === marker) id = marker + 1;
+      if (id === pad) id = (pad + 1) % config.vocabSize;
       inputIds[i * seqLen + j] = id;
       attentionMask[i * seqLen + j] = 1;
-      tokenTypeIds[i * seqLen + j] = j >= length / 2 ? 1 : 0;
+      tokenTypeIds[i * seqLen + j] = pairs && j >= length / 2 ? 1 : 0;
     }
     if (positive) inputIds[i * seqLen + 1 + rng.int(length - 1)] = marker;
     labels[i] = positive ? 1 : 0;
@@ -159,8 +163,10 @@ export async function trainAndExport(
     }
     const losses = (await trainer.flushMetrics()).map((m) => m.loss);
     const state = await trainer.adapterState();
-    // The method's own export (LoRA with its alpha, AFLoRA with its Λ vectors folded), as the app's worker does it.
-    const adapter = method.exportPeft!(state, baseModel, { totalSteps: trainer.totalSteps });
+    // The method's own export (LoRA with its alpha, AFLoRA with its Λ vectors folded), as the app's worker does it:
+    // with the weights the engine made up for what the base checkpoint lacks (DeBERTa-v3's pooler).
+    const withInitialised: StateDict = new Map([...state, ...(await trainer.initialisedWeights())]);
+    const adapter = method.exportPeft!(withInitialised, baseModel, { totalSteps: trainer.totalSteps });
     const logits = await trainer.logits(inputs);
     const baseLogits = await trainer.logits(inputs, false);
     const inputsJson = peftCheckInputs({
@@ -214,9 +220,11 @@ export async function plainLoraLogits(
   batchSize: number,
 ): Promise<Float32Array> {
   const back = readBack(adapter);
+  // The file's modules_to_save replace the base model's, as PEFT does (DeBERTa's pooler is no trained variable).
+  const saved = [...back.variables].filter(([name]) => !name.endsWith('.lora_A') && !name.endsWith('.lora_B'));
   const trainer = new Trainer({
     config: model.config,
-    weights: model.weights,
+    weights: new Map([...model.weights, ...saved]),
     method: adapterMethod('lora', { r: back.r, alpha: back.loraAlpha, targetModules: back.kinds }),
     initial: back.variables,
     train: inputs,

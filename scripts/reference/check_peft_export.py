@@ -4,15 +4,16 @@
 Usage: python3 scripts/reference/check_peft_export.py <exported_dir_or_zip> <base_model_dir> <inputs.json> [result.json]
 
   exported_dir_or_zip  adapter_config.json + adapter_model.safetensors (a folder, or the app's zip)
-  base_model_dir       the Hugging Face BERT checkpoint the run started from (config.json + weights)
+  base_model_dir       the Hugging Face checkpoint the run started from (config.json + weights; any family the app
+                       runs: BERT, DistilBERT, RoBERTa, ELECTRA, DeBERTa-v2/v3)
   inputs.json          {"num_labels": 2,
                         "input_ids": [[...], ...], "token_type_ids": [[...], ...],
                         "attention_mask": [[...], ...],
                         "logits": [[...], ...]}          <- the app's logits for these inputs
   result.json          optional: where to write the numbers (diffs, versions, pass/fail)
 
-Loads BertForSequenceClassification (float32, eager attention, eval mode, dropout off), wraps it with
-PeftModel.from_pretrained, checks that every tensor of the adapter file was loaded unchanged (PEFT only warns
+Loads AutoModelForSequenceClassification (float32, eager attention, eval mode, dropout off; token types passed
+where the family's forward takes them), wraps it with PeftModel.from_pretrained, checks that every tensor of the adapter file was loaded unchanged (PEFT only warns
 about keys it cannot place), runs the inputs and compares with the app's logits.
 Exit status 0 when every file tensor was loaded and max |diff| < 1e-4, 1 otherwise (2 on bad arguments).
 Needs: torch, transformers, peft, safetensors. Written for torch 2.11, transformers 5.x, peft 0.21.
@@ -61,34 +62,40 @@ def main():
         sys.exit(2)
     exported, base_dir, inputs_path = sys.argv[1:4]
     result_path = sys.argv[4] if len(sys.argv) == 5 else None
+    import inspect
+
     import peft
     import torch
     import transformers
     from peft import PeftModel
-    from transformers import BertForSequenceClassification
+    from transformers import AutoModelForSequenceClassification
 
     torch.manual_seed(0)
     with open(inputs_path, encoding="utf-8") as fh:
         spec = json.load(fh)
     num_labels = int(spec["num_labels"])
-    # `dtype` (transformers 5 renamed torch_dtype); eager attention = the plain softmax the app computes.
-    base, info = BertForSequenceClassification.from_pretrained(
-        base_dir, num_labels=num_labels, dtype=torch.float32, attn_implementation="eager", output_loading_info=True
-    )
-    missing = [k for k in info.get("missing_keys", []) if not k.startswith("classifier.")]
-    if missing:
-        print(f"WARNING: base checkpoint lacks {missing}: randomly initialised here, so logits cannot match")
-    base.eval()
-    feed = {
-        key: torch.tensor(spec[key], dtype=torch.long)
-        for key in ("input_ids", "token_type_ids", "attention_mask")
-    }
-    expected = torch.tensor(spec["logits"], dtype=torch.float32)
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = adapter_dir(exported, tmp)
         with open(os.path.join(folder, "adapter_config.json"), encoding="utf-8") as fh:
             config = json.load(fh)
+        # `dtype` (transformers 5 renamed torch_dtype); eager attention = the plain softmax the app computes.
+        base, info = AutoModelForSequenceClassification.from_pretrained(
+            base_dir, num_labels=num_labels, dtype=torch.float32, attn_implementation="eager", output_loading_info=True
+        )
+        # What the checkpoint lacks is initialised at random here: fine only where the adapter file carries it.
+        saved = tuple(f"{m}." for m in config.get("modules_to_save") or [])
+        missing = [k for k in info.get("missing_keys", []) if not k.startswith(saved)]
+        if missing:
+            print(f"WARNING: base checkpoint lacks {missing}: randomly initialised here, so logits cannot match")
+        base.eval()
+        accepted = inspect.signature(base.forward).parameters
+        feed = {
+            key: torch.tensor(spec[key], dtype=torch.long)
+            for key in ("input_ids", "token_type_ids", "attention_mask")
+            if key in accepted
+        }
+        expected = torch.tensor(spec["logits"], dtype=torch.float32)
         print(f"adapter: r={config.get('r')} lora_alpha={config.get('lora_alpha')} "
               f"targets={len(config.get('target_modules', []))} modules_to_save={config.get('modules_to_save')}")
         with torch.no_grad():

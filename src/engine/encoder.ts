@@ -40,6 +40,16 @@ export abstract class EncoderModel {
     return [...this.trainableBase, ...this.head];
   }
 
+  /**
+   * Frozen weights the model made up itself (init notes that do not train: DeBERTa-v3's ContextPooler, which its
+   * LM-pretrained checkpoints lack). Their values come from the run's seed, not from the base checkpoint, so an
+   * export for another framework must carry them, or it initialises its own and the logits differ.
+   */
+  initialisedConstants(): { name: string; tensor: tf.Tensor }[] {
+    const trained = new Set(this.trainedParams().map((v) => v.name));
+    return this.initNotes.filter((note) => !trained.has(note.name)).map((note) => ({ name: note.name, tensor: this.param(note.name) }));
+  }
+
   dispose(): void {
     for (const tensor of this.params.values()) tensor.dispose();
     this.params.clear();

@@ -591,6 +591,16 @@ export class Trainer {
     return state;
   }
 
+  /** Plain copies of model.initialisedConstants() (e.g. DeBERTa-v3's fresh pooler): what a PEFT export adds to adapterState(). */
+  async initialisedWeights(): Promise<StateDict> {
+    this.assertAlive();
+    const state: StateDict = new Map();
+    for (const { name, tensor } of this.model.initialisedConstants()) {
+      state.set(name, { shape: [...tensor.shape], data: Float32Array.from((await tensor.data()) as Float32Array) });
+    }
+    return state;
+  }
+
   /**
    * Everything a fresh Trainer of the same run needs to continue from here exactly (restore()): the step, every
    * variable's value, the optimizer's moments and step counts, the method's own state. Between steps, after the

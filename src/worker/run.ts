@@ -66,6 +66,8 @@ export class Run {
   private readonly validationRows: number;
   /** The adapter as of the last evaluation, on the CPU: what can still be exported after a device loss. */
   private lastGoodState: StateDict | null = null;
+  /** Trainer.initialisedWeights() as read when training started (constant): for an export after a device loss. */
+  private initialisedWeights: StateDict = new Map();
   private running = false;
   /** Training hit a NaN / Inf and the last good adapter was put back: the run failed, but its weights are good. */
   private restored = false;
@@ -183,6 +185,7 @@ export class Run {
     let lastCompleted = first - 1;
     let lastCheckpoint = performance.now();
     let reason: FinishReason = 'completed';
+    this.initialisedWeights = await this.trainer.initialisedWeights();
     try {
       this.emit({ type: 'progress', phase: 'compile', done: 0, total: 1, message: 'the first step compiles GPU kernels' });
       for (; step < totalSteps; step++) {
@@ -333,7 +336,10 @@ export class Run {
     const baseModel = this.config.model.hubId ?? this.config.model.name;
     if (format === 'peft') {
       if (!this.method.exportPeft) throw new InputError(`${this.config.method.id} has no PEFT form.`, 'Export the native file instead.');
-      const adapter = withLabelNames(this.method.exportPeft(state, baseModel, { totalSteps: this.plan.totalSteps }), this.config.data.task === 'regression' ? [] : this.config.data.labelNames);
+      // PEFT initialises what the base checkpoint lacks on its own: the weights the engine made up travel along.
+      const initialised = fromSnapshot ? this.initialisedWeights : await this.trainer.initialisedWeights();
+      const withInitialised: StateDict = new Map([...state, ...initialised]);
+      const adapter = withLabelNames(this.method.exportPeft(withInitialised, baseModel, { totalSteps: this.plan.totalSteps }), this.config.data.task === 'regression' ? [] : this.config.data.labelNames);
       return [
         { name: 'adapter_config.json', bytes: new TextEncoder().encode(adapter.files['adapter_config.json']) },
         { name: 'adapter_model.safetensors', bytes: adapter.files['adapter_model.safetensors'] },
