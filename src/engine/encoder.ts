@@ -50,6 +50,14 @@ export abstract class EncoderModel {
     return this.initNotes.filter((note) => !trained.has(note.name)).map((note) => ({ name: note.name, tensor: this.param(note.name) }));
   }
 
+  /** Puts a saved value (an imported adapter's) in place of one of initialisedConstants(). */
+  setInitialisedConstant(name: string, data: Float32Array): void {
+    const old = this.param(name);
+    if (data.length !== old.size) throw new Error(`initial ${name}: ${data.length} values for [${old.shape.join(', ')}]`);
+    this.params.set(name, tf.tensor(data, old.shape, 'float32'));
+    old.dispose();
+  }
+
   dispose(): void {
     for (const tensor of this.params.values()) tensor.dispose();
     this.params.clear();

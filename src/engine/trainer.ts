@@ -808,6 +808,11 @@ export class Trainer {
       if (value.data.length !== entry.variable.size) throw new Error(`initial ${entry.name}: wrong size`);
       tf.tidy(() => entry.variable.assign(tf.tensor(value.data, entry.variable.shape)));
     }
+    // A PEFT file exported from a run on a pooler-less checkpoint carries the pooler that run initialised.
+    for (const { name } of this.model.initialisedConstants()) {
+      const value = initial.get(name);
+      if (value) this.model.setInitialisedConstant(name, value.data);
+    }
   }
 
   private assertAlive(): void {

@@ -354,8 +354,10 @@ export class Run {
   /** An imported adapter must name exactly the variables this method has on this model (else its values are not what is used). */
   async checkImported(initial: StateDict, file: string): Promise<void> {
     const state = await this.trainer.adapterState();
+    // A PEFT file may also carry weights the model initialised (DeBERTa-v3's pooler; others draw them from the run's seed).
+    const initialised = await this.trainer.initialisedWeights();
     const missing = [...state.keys()].filter((name) => !initial.has(name));
-    const extra = [...initial.keys()].filter((name) => !state.has(name));
+    const extra = [...initial.keys()].filter((name) => !state.has(name) && !initialised.has(name));
     for (const [name, tensor] of state) {
       const given = initial.get(name);
       if (given && given.data.length !== tensor.data.length) throw new InputError(`${file}: ${name} has ${given.data.length} values; this model needs [${tensor.shape.join(', ')}].`, 'It was trained on another model: load that one first.');

@@ -157,7 +157,8 @@ describe.each(Object.keys(FAMILIES) as Dir[])('%s folder through loadModel, toke
     const config = buildRunConfig({
       method: 'aflora',
       options: { initialWarmup: 2, finalWarmup: 4, deltaT: 1 },
-      recipe: { epochs: 2, batchSize: 4, maxLength: 16, logEvery: 1 },
+      // Not the default seed: an imported run (default seed) would draw another pooler than this one.
+      recipe: { epochs: 2, batchSize: 4, maxLength: 16, logEvery: 1, seed: 3 },
       split,
       model: { name: 'local files', hubId: null, revision: null },
       data: { name: preview.name, train: preview.files.train, validation: preview.files.validation, columns: preview.mapping!, task: preview.task, labels: preview.labels.map((l) => l.name) },
@@ -175,6 +176,11 @@ describe.each(Object.keys(FAMILIES) as Dir[])('%s folder through loadModel, toke
     const pooler = ['base_model.model.pooler.dense.bias', 'base_model.model.pooler.dense.weight'];
     expect(adapterConfig.modules_to_save).toEqual(stripPooler ? ['classifier', 'pooler'] : ['classifier']);
     expect(adapterTensors.filter((name) => name.includes('.pooler.')).sort()).toEqual(stripPooler ? pooler : []);
+    // Imported back (a LoRA run made from the file, its own recipe seed): the same predictions, pooler included.
+    const adapterFiles = ['adapter_config.json', 'adapter_model.safetensors'].map((name) => new File([file(name) as Uint8Array<ArrayBuffer>], name));
+    expect(only(await send({ type: 'importAdapter', files: adapterFiles }), 'error')).toEqual([]);
+    const [again] = only(await send({ type: 'predict', requestId: 2, text: 'a happy sunny day' }), 'prediction');
+    again.probabilities.forEach((p, i) => expect(Math.abs(p - prediction.probabilities[i])).toBeLessThan(1e-5));
     // Not on the Hub: the model goes along under base/, with the tokenizer files it was read from.
     for (const name of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) expect(file(`base/${name}`), name).toBeDefined();
     const root = { roberta: 'roberta.encoder.layer.', deberta: 'deberta.encoder.layer.' }[dir];
