@@ -59,8 +59,24 @@ export interface TrainingRecipe extends Omit<Recipe, 'evalEvery'> {
 }
 
 /**
- * How training steps run: 'plain' (TF.js composites, the reference path), 'engine' (the fused kernels, every op
- * through TF.js) or 'replayed' (the kernels, recorded once and replayed: engine/replay.ts; webgpu only).
+ * How training steps run: 'replayed' (the fused kernels recorded once and replayed: engine/replay.ts; WebGPU
+ * only, elsewhere it is 'plain'), 'engine' (the kernels, every op through TF.js) or 'plain' (TF.js composites, the
+ * reference path). Not part of a run config: the paths agree to float rounding (same dropout masks on the
+ * kernels), so it is a setting of this browser, like the backend.
  */
-export const EXECUTIONS = ['plain', 'engine', 'replayed'] as const;
-export type Execution = (typeof EXECUTIONS)[number];
+export const EXECUTION_SCHEMA = [
+  choice('execution', {
+    urlKey: 'exec',
+    label: 'Step execution',
+    help:
+      'Replayed: the step is recorded once and replayed on the GPU (fastest; WebGPU only). Kernels op by op: the ' +
+      "same kernels through TF.js's per-op bookkeeping. Plain TF.js: composite ops, the reference path (slowest).",
+    group: 'Advanced',
+    choices: choicesOf({ replayed: 'Replayed (recorded once)', engine: 'Kernels op by op', plain: 'Plain TF.js' }),
+    default: 'replayed',
+  }),
+] as const;
+
+export type Execution = OptionsOf<typeof EXECUTION_SCHEMA>['execution'];
+export const EXECUTIONS: readonly Execution[] = EXECUTION_SCHEMA[0].choices.map((c) => c.value);
+export const DEFAULT_EXECUTION: Execution = EXECUTION_SCHEMA[0].default;

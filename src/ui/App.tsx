@@ -16,7 +16,7 @@ import { ThemeToggle } from './components/ThemeToggle';
 import { useAppState, useController } from './context';
 import { useTitleProgress } from './useTitleProgress';
 import { BUILTIN_SOURCE } from './builtin';
-import { setupFromConfig, setupFromQuery, setupToQuery, splitOf, valuesOf, type Setup } from './setup';
+import { executionOf, setupFromConfig, setupFromQuery, setupToQuery, splitOf, valuesOf, type Setup } from './setup';
 
 const DATA_PARAM = 'data';
 /** Module-level so StrictMode's double effect in development does not load the model twice. */
@@ -34,6 +34,9 @@ export function App() {
   // One object per split value, so the data panel re-maps only when the split itself changes.
   const { validationFraction, validationSeed } = splitOf(setup);
   const split = useMemo(() => ({ validationFraction, validationSeed }), [validationFraction, validationSeed]);
+
+  const execution = executionOf(setup);
+  useEffect(() => controller.setExecution(execution), [controller, execution]);
 
   // The setup lives in the URL: copying the address shares it.
   useEffect(() => {

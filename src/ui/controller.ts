@@ -2,6 +2,7 @@
  * Glue between the worker client, the store and the browser (downloads, IndexedDB, URL).
  * Components call these intents; they never talk to the worker directly.
  */
+import { DEFAULT_EXECUTION, type Execution } from '../engine/recipe';
 import type { WorkerClient } from '../worker/client';
 import type { DataInput, ExportFormat, ModelSource, TextEncoding } from '../worker/protocol';
 import { describeRun, type DataColumns, type DataSplit, type RunConfig, type Task } from '../worker/run-config';
@@ -35,6 +36,8 @@ export interface Controller {
   reloadData(encoding: TextEncoding | null, split: DataSplit): void;
   mapData(columns: DataColumns, task: Task, split: DataSplit): void;
   start(config: RunConfig): void;
+  /** How the worker runs the steps of the runs started from now on (the Advanced setting). */
+  setExecution(execution: Execution): void;
   pause(): void;
   resume(): void;
   stop(): void;
@@ -214,6 +217,8 @@ export function createController(client: WorkerClient): Controller {
     })
     .catch((error: unknown) => console.warn('IndexedDB unavailable: runs will not be kept', error));
 
+  let execution: Execution = DEFAULT_EXECUTION;
+
   function startRun(config: RunConfig, what: string) {
     const createdAt = Date.now();
     const time = new Date(createdAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
@@ -224,7 +229,7 @@ export function createController(client: WorkerClient): Controller {
       createdAt,
       config,
     });
-    client.send({ type: 'start', config });
+    client.send({ type: 'start', config, execution });
   }
 
   return {
@@ -253,6 +258,9 @@ export function createController(client: WorkerClient): Controller {
     },
     start(config) {
       startRun(config, describeRun(config));
+    },
+    setExecution(next) {
+      execution = next;
     },
     startCompare(plan, base) {
       const createdAt = Date.now();
@@ -293,7 +301,7 @@ export function createController(client: WorkerClient): Controller {
       }
       store.dispatch({ type: 'resumable', offer: resumeOfferOf(kept) });
       store.dispatch({ type: 'resumeRequested', run: kept.record, step: kept.checkpoint.trainer.step });
-      client.send({ type: 'resumeRun', config: kept.record.config, checkpoint: kept.checkpoint });
+      client.send({ type: 'resumeRun', config: kept.record.config, checkpoint: kept.checkpoint, execution });
     },
     async discardInterrupted() {
       const offer = store.getState().resumable;

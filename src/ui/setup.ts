@@ -4,7 +4,7 @@
  * link); the run config is built from it (worker/run-config.ts), which is where the defaults are merged.
  */
 import { choice, choicesOf, formatUrlValue, parseUrlValue, resolveOptions, sameValue, type OptionSchema, type OptionSpec, type OptionValue } from '../engine/options';
-import { RECIPE_SCHEMA, type Recipe } from '../engine/recipe';
+import { EXECUTION_SCHEMA, RECIPE_SCHEMA, type Execution, type Recipe } from '../engine/recipe';
 import { CATALOG, isMethodId, methodEntry, type MethodId } from '../methods/catalog';
 import type { Preset } from '../methods/entry';
 import type { DataPreview, ModelInfo } from '../worker/protocol';
@@ -22,7 +22,7 @@ export const VIEW_SCHEMA = [
   }),
 ] as const;
 
-export type Section = 'method' | 'recipe' | 'split' | 'view';
+export type Section = 'method' | 'recipe' | 'split' | 'view' | 'advanced';
 
 type Values = Record<string, OptionValue>;
 
@@ -33,10 +33,12 @@ export interface Setup {
   recipe: Values;
   split: Values;
   view: Values;
+  /** How this browser runs steps (not part of the run: EXECUTION_SCHEMA). */
+  advanced: Values;
 }
 
 export const DEFAULT_METHOD: MethodId = CATALOG[0].id;
-export const EMPTY_SETUP: Setup = { method: DEFAULT_METHOD, options: {}, recipe: {}, split: {}, view: {} };
+export const EMPTY_SETUP: Setup = { method: DEFAULT_METHOD, options: {}, recipe: {}, split: {}, view: {}, advanced: {} };
 
 export function schemaOf(setup: Setup, section: Section): OptionSchema {
   switch (section) {
@@ -48,6 +50,8 @@ export function schemaOf(setup: Setup, section: Section): OptionSchema {
       return DATA_SPLIT_SCHEMA;
     case 'view':
       return VIEW_SCHEMA;
+    case 'advanced':
+      return EXECUTION_SCHEMA;
   }
 }
 
@@ -86,13 +90,18 @@ export function applyPreset(setup: Setup, preset: Preset | 'defaults'): Setup {
   return next;
 }
 
+/** How the worker runs this setup's steps. */
+export function executionOf(setup: Setup): Execution {
+  return valuesOf(setup, 'advanced').execution as Execution;
+}
+
 export function splitOf(setup: Setup): DataSplit {
   return valuesOf(setup, 'split') as DataSplit;
 }
 
 /* -------------------------------------------------------------- URL query round trip */
 
-const SECTIONS: Section[] = ['method', 'recipe', 'split', 'view'];
+export const SECTIONS: Section[] = ['method', 'recipe', 'split', 'view', 'advanced'];
 
 /** Only the changed values go into the link (the method's own by its URL keys). */
 export function setupToQuery(setup: Setup, extra: Record<string, string> = {}): URLSearchParams {

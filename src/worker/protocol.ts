@@ -6,6 +6,7 @@
  */
 import type { MethodEvent, ViewCell } from '../engine/adapter';
 import type { TrainerCheckpoint } from '../engine/checkpoint';
+import type { Execution } from '../engine/recipe';
 import type { StepMetrics } from '../engine/trainer';
 import type { ErrorPayload } from '../engine/errors';
 import type { BertConfig } from '../engine/types';
@@ -45,9 +46,10 @@ export type Command =
   | { type: 'loadData'; data: DataInput; columns: DataColumns | null; task: Task | null; split: DataSplit }
   /** Another mapping or split of the loaded files (no new read). */
   | { type: 'mapData'; columns: DataColumns; task: Task; split: DataSplit }
-  | { type: 'start'; config: RunConfig }
+  /** `execution`: how steps run (engine/recipe.ts EXECUTION_SCHEMA; default replayed, plain off WebGPU). */
+  | { type: 'start'; config: RunConfig; execution?: Execution }
   /** A run interrupted by a reload, continued from its last checkpoint as if it had not stopped. */
-  | { type: 'resumeRun'; config: RunConfig; checkpoint: RunCheckpoint }
+  | { type: 'resumeRun'; config: RunConfig; checkpoint: RunCheckpoint; execution?: Execution }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }

@@ -3,6 +3,7 @@
  * stop, evaluations at epoch ends, the CPU copy of the adapter kept in case the GPU is lost, predictions and the
  * export files. It reports through `emit`; the metrics and the method's events go out as protocol events.
  */
+import { DEFAULT_EXECUTION, type Execution } from '../engine/recipe';
 import type { EvalMetrics } from '../engine/metrics';
 import { maxSequenceLength } from '../engine/families';
 import { Trainer, type StepMetrics } from '../engine/trainer';
@@ -92,6 +93,7 @@ export class Run {
     private readonly emit: (event: WorkerEvent) => void,
     initial?: StateDict,
     private readonly checkpoints: CheckpointPolicy | null = null,
+    execution: Execution = DEFAULT_EXECUTION,
   ) {
     this.method = adapterMethod(config.method.id, config.method.options);
     const { task, labels } = config.data;
@@ -110,8 +112,9 @@ export class Run {
       train = encodeExamples(model.tokenizer, [{ text: '', textPair: null, label: 0, line: 0 }], task, this.seqLen);
     }
     this.validationRows = validation?.count ?? 0;
-    // The Trainer's default: fused kernels on WebGPU (about 4x fewer dispatches per step), composites elsewhere.
-    this.trainer = new Trainer({ config: modelConfig, weights: model.weights, method: this.method, train, validation, recipe: config.recipe, initial });
+    // Replayed by default: on WebGPU the kernels' step is recorded once and replayed (engine/replay.ts); elsewhere
+    // every execution is the plain composites.
+    this.trainer = new Trainer({ config: modelConfig, weights: model.weights, method: this.method, train, validation, recipe: config.recipe, initial, execution });
     this.plan = {
       method: config.method.id,
       totalSteps: this.trainer.totalSteps,

@@ -2,6 +2,8 @@
  * What the worker holds between commands: the loaded model, the data (./data), the current run (./run), and
  * the rules of when a command may run. Every command answers with events; a thrown error becomes one.
  */
+import { parseOptions } from '../engine/options';
+import { DEFAULT_EXECUTION, EXECUTION_SCHEMA } from '../engine/recipe';
 import { pytorchProjectZip } from '../io/export/pytorch';
 import { loadModel, type LoadedModel, type ModelSource as IoModelSource } from '../io/model/model-source';
 import { DataStore, datasetFingerprint } from './data';
@@ -88,10 +90,10 @@ export class Session {
         });
         return;
       case 'start':
-        await this.start(command.config);
+        await this.start(command.config, undefined, command.execution);
         return;
       case 'resumeRun':
-        await this.start(command.config, command.checkpoint);
+        await this.start(command.config, command.checkpoint, command.execution);
         return;
       case 'pause':
         run?.pause();
@@ -169,10 +171,11 @@ export class Session {
   }
 
   /** A new run, or (`from`) an interrupted one continued from its checkpoint, on the same model and rows only. */
-  private async start(raw: unknown, from?: RunCheckpoint): Promise<void> {
+  private async start(raw: unknown, from?: RunCheckpoint, rawExecution?: unknown): Promise<void> {
     if (this.run?.active) throw new InputError('A run is already in progress.', 'Stop it first.');
     if (this.deviceLost) throw new DeviceLostError('The GPU device was lost earlier.');
     const config = parseRunConfig(raw);
+    const { execution } = parseOptions(EXECUTION_SCHEMA, { execution: rawExecution ?? DEFAULT_EXECUTION }, 'step setting');
     const model = this.model;
     if (!model) throw new InputError('No model is loaded.', 'Load a model first.');
     if (config.model.name !== model.info.name) throw new InputError(`The run is for ${config.model.name}, but ${model.info.name} is loaded.`, 'Load that model first.');
@@ -186,7 +189,7 @@ export class Session {
       throw new InputError(`The loaded ${config.data.train} has other rows than the interrupted run trained on.`, 'Load the same data file (same rows, mapping and validation split) to resume it.');
     }
     this.disposeRun();
-    const run = new Run(config, model.loaded, data, this.emit, undefined, { model: model.info.fingerprint, data: rows, everyMs: this.checkpointEveryMs });
+    const run = new Run(config, model.loaded, data, this.emit, undefined, { model: model.info.fingerprint, data: rows, everyMs: this.checkpointEveryMs }, execution);
     if (from) {
       try {
         run.restore(from);

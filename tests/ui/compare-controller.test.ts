@@ -33,6 +33,8 @@ describe('compare grid in the controller', () => {
     controller.startCompare({ arms: armsOf(['aflora', 'lora'], { method: 'aflora', options: {} }), seeds: [1, 2], metric: 'accuracy' }, base);
     const starts = () => sent.filter((c): c is Extract<Command, { type: 'start' }> => c.type === 'start');
     expect(starts().map((c) => [c.config.method.id, c.config.recipe.seed])).toEqual([['aflora', 1]]);
+    // Every cell runs replayed unless the Advanced setting says otherwise.
+    expect(starts()[0].execution).toBe('replayed');
     await finishCell(0.5);
     expect(starts().map((c) => [c.config.method.id, c.config.recipe.seed])).toEqual([['aflora', 1], ['aflora', 2]]);
     expect(controller.compare.getState().grid!.results.map((r) => r.perEpoch)).toEqual([[0.5]]);

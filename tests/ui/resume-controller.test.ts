@@ -72,9 +72,12 @@ describe('resume after a reload (controller + IndexedDB)', () => {
     second.emit({ type: 'dataPreview', preview: preview('D') });
     expect(resumeOffer(second.state())?.blocker).toBeNull();
 
+    second.controller.setExecution('engine');
     await second.controller.resumeInterrupted();
     const [resume] = second.sent.filter((c): c is Extract<Command, { type: 'resumeRun' }> => c.type === 'resumeRun');
     expect(resume.config).toEqual(config);
+    // Resumed the way this browser now runs steps (the Advanced setting), not as a setting of the run.
+    expect(resume.execution).toBe('engine');
     expect(resume.checkpoint.trainer.step).toBe(7);
     expect(resume.checkpoint.trainer.variables.get('w')?.data).toEqual(Float32Array.of(7, -7));
     // Shown as it stood at the checkpoint: steps 0..6 and the evaluation, the same run id.

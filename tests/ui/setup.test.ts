@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RECIPE } from '../../src/engine/recipe';
 import { CATALOG, methodEntry, methodOptions } from '../../src/methods/catalog';
-import { applyPreset, EMPTY_SETUP, runConfigOf, schemaOf, setupFromConfig, setupFromQuery, setupToQuery, setValue, valuesOf, type Setup } from '../../src/ui/setup';
+import { applyPreset, EMPTY_SETUP, executionOf, runConfigOf, schemaOf, setupFromConfig, setupFromQuery, setupToQuery, setValue, valuesOf, type Setup } from '../../src/ui/setup';
 import type { DataPreview, ModelInfo } from '../../src/worker/protocol';
 
 function set(setup: Setup, section: Parameters<typeof setValue>[1], key: string, value: unknown): Setup {
@@ -16,12 +16,15 @@ describe('setup <-> URL query', () => {
     expect(setupFromQuery(new URLSearchParams())).toEqual(EMPTY_SETUP);
     expect(valuesOf(EMPTY_SETUP, 'method')).toEqual(methodOptions('aflora'));
     expect(valuesOf(EMPTY_SETUP, 'recipe')).toEqual(DEFAULT_RECIPE);
+    // Steps are replayed unless the Advanced setting says otherwise; the link names another choice.
+    expect(executionOf(EMPTY_SETUP)).toBe('replayed');
+    expect(executionOf(setupFromQuery(new URLSearchParams('exec=plain')))).toBe('plain');
   });
 
   it('round-trips a changed value of every field of every method, recipe, split and view', () => {
     for (const entry of CATALOG.map((m) => m.id)) {
       let setup: Setup = { ...EMPTY_SETUP, method: entry };
-      for (const section of ['method', 'recipe', 'split', 'view'] as const) {
+      for (const section of ['method', 'recipe', 'split', 'view', 'advanced'] as const) {
         for (const spec of schemaOf(setup, section)) {
           const other =
             spec.kind === 'bool' ? !spec.default

@@ -252,6 +252,8 @@ describe('worker session', () => {
     expect(await errors({ ...config, model: { ...config.model, name: 'bert-base-uncased' } })).toEqual([expect.stringMatching(/^bad-input: The run is for bert-base-uncased/)]);
     expect(await errors({ ...config, recipe: { ...config.recipe, batchSize: 0 } })).toEqual([expect.stringMatching(/^bad-input: run config: recipe.batchSize must be in \[1, 512\]/)]);
     expect(await errors({ ...config, data: { ...config.data, labels: ['a', 'b'] } })).toEqual([expect.stringMatching(/^bad-input: The run expects classes a, b/)]);
+    const execution = only(await send({ type: 'start', config, execution: 'fastest' as never }), 'error').map((e) => `${e.kind}: ${e.message}`);
+    expect(execution).toEqual(['bad-input: step setting: execution must be one of replayed, engine, plain (got fastest)']);
   });
 
   it('shows its phases, reads the first two steps for an early ETA, evaluates every N steps and on demand', { timeout: 120_000 }, async () => {

@@ -4,7 +4,7 @@ import { CATALOG, methodEntry } from '../../methods/catalog';
 import { runShape } from '../../methods/entry';
 import { useAppState, useController } from '../context';
 import { isActive } from '../state';
-import { applyPreset, schemaOf, setValue, valuesOf, type Section, type Setup } from '../setup';
+import { applyPreset, schemaOf, SECTIONS, setValue, valuesOf, type Section, type Setup } from '../setup';
 import { OptionField } from './OptionField';
 
 /** A schema's fields under their group headings, in schema order. */
@@ -14,7 +14,6 @@ function groups(schema: OptionSchema): [string, OptionSchema][] {
   return [...out];
 }
 
-const SECTIONS: Section[] = ['method', 'recipe', 'split', 'view'];
 
 export function MethodPanel({ setup, onChange }: { setup: Setup; onChange: (s: Setup) => void }) {
   const training = useAppState((s) => s.training);
