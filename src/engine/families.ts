@@ -242,17 +242,26 @@ export function parseModulePath(path: string): { family: FamilyId; layer: number
   return null;
 }
 
-/** A state-dict name of any family's task head (`classifier.*`, `pre_classifier.*`): what PEFT's modules_to_save holds. */
-export function isHeadName(name: string): boolean {
-  return Object.values(FAMILIES).some((family) => family.headModules.some((module) => name.startsWith(`${module}.`)));
+/**
+ * What a PEFT file may carry whole (modules_to_save): the task head, and the optional base modules, which a
+ * state holds only when the engine initialised them (BERT's pooler of an MLM-only checkpoint): PEFT would draw its own.
+ */
+function savedModules(family: FamilyLayout): readonly string[] {
+  return [...family.headModules, ...family.optionalModules];
 }
 
-/** The top-level head modules among the names given (PEFT modules_to_save), in the first family order that has them. */
+/** A state-dict name of any family's task head (`classifier.*`, `pre_classifier.*`, `pooler.*`) or optional base module
+ * (`bert.pooler.dense.*`): what PEFT's modules_to_save holds. */
+export function isHeadName(name: string): boolean {
+  return Object.values(FAMILIES).some((family) => savedModules(family).some((module) => name.startsWith(`${module}.`)));
+}
+
+/** The modules among the names given that PEFT's modules_to_save lists (isHeadName's), sorted. */
 export function headModulesOf(names: Iterable<string>): string[] {
   const present = new Set<string>();
   for (const name of names) {
     for (const family of Object.values(FAMILIES)) {
-      for (const module of family.headModules) if (name.startsWith(`${module}.`)) present.add(module);
+      for (const module of savedModules(family)) if (name.startsWith(`${module}.`)) present.add(module);
     }
   }
   return [...present].sort();

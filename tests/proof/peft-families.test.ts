@@ -4,7 +4,8 @@
  * model, is docs/proofs.md §1): AFLoRA and LoRA trained with the real Trainer on DistilBERT, RoBERTa, ELECTRA and
  * DeBERTa-v2 (its checkpoint without a pooler, as deberta-v3's: the engine initialises one, so the export must carry
  * it), exported, read back and applied as plain LoRA or merged into the base weights: the app's logits within 1e-4.
- * The files name each family's own modules and its head (modules_to_save).
+ * The files name each family's own modules and its head (modules_to_save); BERT without its pooler (MLM-only
+ * checkpoints) exports the pooler the engine initialised, as DeBERTa does.
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
@@ -78,6 +79,20 @@ describe.each(Object.keys(FAMILY_FIXTURES).flatMap((family) => METHODS.map((meth
     });
   },
 );
+
+describe('BERT without its pooler (an MLM-only checkpoint)', () => {
+  it('exports the pooler the engine initialised (modules_to_save bert.pooler.dense), and the file reproduces the logits', { timeout: 600_000 }, async () => {
+    const model = await loadModelDir('tests/fixtures/golden/model');
+    model.weights = new Map([...model.weights].filter(([name]) => !name.startsWith('bert.pooler.')));
+    const proof = PROOF_CASES.find((c) => c.method === 'lora')!;
+    const inputs = tokenIdExamples(model.config, 24, proof.recipe.maxLength, 2);
+    const run = await trainAndExport(model, proof, tokenIdExamples(model.config, 32, proof.recipe.maxLength, 1), inputs, 'bert-base');
+    expect(run.adapter.config.modules_to_save).toEqual(['bert.pooler.dense', 'classifier']);
+    expect(run.adapter.tensors.get('base_model.model.bert.pooler.dense.weight')?.shape).toEqual([64, 64]);
+    expect(maxAbsDiff(await plainLoraLogits(model, run.adapter, inputs, proof.recipe.batchSize), run.logits)).toBeLessThan(TOLERANCE);
+    expect(maxAbsDiff(await mergedLogits(model, run.adapter, inputs, proof.recipe.batchSize), run.logits)).toBeLessThan(TOLERANCE);
+  });
+});
 
 describe('negative control', () => {
   it('a DeBERTa export without the initialised pooler does not reproduce the app logits', async () => {
