@@ -14,33 +14,75 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .config import SCHEMA
 from .rng import Rng, kaiming_uniform, variable_rng
 
-MODULE_SUFFIX = {
-    "query": "attention.self.query",
-    "key": "attention.self.key",
-    "value": "attention.self.value",
-    "attn_out": "attention.output.dense",
-    "inter": "intermediate.dense",
-    "out": "output.dense",
-}
-MODULE_KINDS = list(MODULE_SUFFIX)
+# Every model family the app runs, by id (src/engine/families.ts, through schema.json): module names per layer, the
+# trained task head, frozen modules a checkpoint may lack.
+FAMILIES: Dict[str, dict] = SCHEMA["families"]
+MODULE_KINDS = list(FAMILIES["bert"]["moduleSuffix"])
 FFN_KINDS = ["inter", "out"]
 ATTENTION_KINDS = ["query", "key", "value", "attn_out"]
 MATRIX_SCOPES = {"ffn": FFN_KINDS, "attention": ATTENTION_KINDS, "both": MODULE_KINDS}
-EMBEDDING_NAMES = [
-    "bert.embeddings.word_embeddings.weight",
-    "bert.embeddings.position_embeddings.weight",
-    "bert.embeddings.token_type_embeddings.weight",
-]
 PEFT_PREFIX = "base_model.model."
 # The app's methods this package runs (a method added to the app's catalog is refused with a clear message
 # until it is added here).
 SUPPORTED = ("aflora", "pm-trainable", "pm-frozen", "lora", "elora", "full", "adalora")
 
 
-def module_path(layer: int, kind: str) -> str:
-    return f"bert.encoder.layer.{layer}.{MODULE_SUFFIX[kind]}"
+def supported_families_text() -> str:
+    return ", ".join(f"{f['label']} ({', '.join(repr(t) for t in f['modelTypes'])})" for f in FAMILIES.values())
+
+
+def family_of(model_or_type) -> dict:
+    """The family of a model (its config's model_type) or of a model_type; a clear error for any other."""
+    model_type = model_or_type if isinstance(model_or_type, str) else model_or_type.config.model_type
+    for family in FAMILIES.values():
+        if model_type in family["modelTypes"]:
+            return family
+    raise ValueError(f"model_type {model_type!r} is not a family the playground runs: use one of {supported_families_text()}")
+
+
+def module_path(layer: int, kind: str, family: Optional[dict] = None) -> str:
+    """Layer `layer`'s `kind` linear, e.g. bert.encoder.layer.3.attention.self.query (BERT unless told)."""
+    family = family or FAMILIES["bert"]
+    return f"{family['layers']}.{layer}.{family['moduleSuffix'][kind]}"
+
+
+def parse_module_path(path: str):
+    """(layer, kind) of an adapted linear's path in any family (`distilbert.transformer.layer.1.ffn.lin1` -> (1,
+    'inter')), or None for anything else (engine/families.ts parseModulePath)."""
+    for family in FAMILIES.values():
+        prefix = family["layers"] + "."
+        if path.startswith(prefix):
+            layer, _, suffix = path[len(prefix) :].partition(".")
+            kind = next((k for k, v in family["moduleSuffix"].items() if v == suffix), None)
+            if layer.isdigit() and kind:
+                return int(layer), kind
+    return None
+
+
+def model_inputs(model: nn.Module, rows: dict) -> dict:
+    """The forward's keyword inputs: token types only for a family that has them (DistilBERT's forward takes none)."""
+    keys = ("input_ids", "attention_mask", "token_type_ids") if family_of(model)["tokenTypes"] else ("input_ids", "attention_mask")
+    return {k: rows[k] for k in keys}
+
+
+def head_modules(model: nn.Module) -> Dict[str, nn.Module]:
+    """The family's trained task head by module path (classifier; DistilBERT's pre_classifier too), PEFT's
+    modules_to_save copy where PEFT wraps it."""
+    out = {}
+    for path in family_of(model)["headModules"]:
+        module = get_module(model, path)
+        if hasattr(module, "modules_to_save"):
+            module = module.modules_to_save["default"]
+        out[path] = module
+    return out
+
+
+def head_params(model: nn.Module) -> Dict[str, nn.Parameter]:
+    """{state-dict name: Parameter} of the trained head: `classifier.weight`, `pre_classifier.bias`, ..."""
+    return {f"{path}.{leaf}": p for path, module in head_modules(model).items() for leaf, p in module.named_parameters()}
 
 
 def get_module(root: nn.Module, path: str) -> nn.Module:
@@ -122,9 +164,10 @@ def _full(v):
 
 def _scaled_modules(model, layers, kinds, rank, init: Init, a_gain: float, b_fan_rank: bool, lambda_d: float, ab_trainable, dropout: float = 0.0):
     variables, trainable, modules = {}, [], []
+    family = family_of(model)
     for layer in range(layers):
         for kind in kinds:
-            path = module_path(layer, kind)
+            path = module_path(layer, kind, family)
             base = get_module(model, path)
             out_f, in_f = base.weight.shape
             a = init(f"{path}.lora_A", (rank, in_f), lambda g, n: kaiming_uniform(g, n, in_f, a_gain))
@@ -153,6 +196,7 @@ def attach(model: nn.Module, method: str, options: dict, seed: int, initial=None
     if method not in SUPPORTED:
         raise NotImplementedError(f'method "{method}" is in the app but not yet in peft_playground (supported: {", ".join(SUPPORTED)})')
     cfg = model.config
+    family_of(model)  # refuses a model no family describes
     layers = cfg.num_hidden_layers
     init = Init(seed, initial)
     for p in model.parameters():
@@ -172,18 +216,18 @@ def attach(model: nn.Module, method: str, options: dict, seed: int, initial=None
     elif method == "adalora":
         adapter = _attach_adalora(model, options, init, layers, total_steps)
     elif method == "full":
-        variables = {
-            n: p for n, p in model.named_parameters() if not n.startswith("classifier.") and (options["trainEmbeddings"] or n not in EMBEDDING_NAMES)
-        }
+        head, embeddings = head_params(model), family_of(model)["embeddingMatrices"]
+        variables = {n: p for n, p in model.named_parameters() if n not in head and (options["trainEmbeddings"] or n not in embeddings)}
         decays = {n: not (n.endswith(".bias") or "LayerNorm" in n) for n in variables}
         adapter = Adapter(method, options, variables, list(variables), decays)
     else:
         raise ValueError(f"unknown method {method}")
     for name in adapter.trainable:
         adapter.variables[name].requires_grad_(True)
-    for p in model.classifier.parameters():
+    head = head_params(model)
+    for p in head.values():
         p.requires_grad_(True)
-    unused = set(init.initial) - init.used - {"classifier.weight", "classifier.bias"}
+    unused = set(init.initial) - init.used - set(saved_params(model))
     if unused:
         raise ValueError(f"initial values for variables this method does not have: {sorted(unused)[:5]}")
     return adapter
@@ -192,8 +236,8 @@ def attach(model: nn.Module, method: str, options: dict, seed: int, initial=None
 def _attach_lora(model, options, init: Init, layers) -> Adapter:
     from peft import LoraConfig, get_peft_model
 
-    kinds = options["targetModules"]
-    paths = [module_path(l, k) for l in range(layers) for k in kinds]
+    kinds, family = options["targetModules"], family_of(model)
+    paths = [module_path(l, k, family) for l in range(layers) for k in kinds]
     # Full paths: PEFT matches by equality or "."-suffix; the suffix "output.dense" alone would also catch
     # attention.output.dense.
     config = LoraConfig(r=options["r"], lora_alpha=options["alpha"], target_modules=paths, lora_dropout=options["loraDropout"], bias="none")
@@ -217,7 +261,7 @@ def _attach_adalora(model, options, init: Init, layers, total_steps) -> Adapter:
 
     if total_steps is None:
         raise ValueError("AdaLoRA needs the run's total steps (its budget schedule)")
-    paths = [module_path(l, k) for l in range(layers) for k in options["targetModules"]]
+    paths = [module_path(l, k, family_of(model)) for l in range(layers) for k in options["targetModules"]]
     config = AdaLoraConfig(
         init_r=options["initR"], target_r=options["targetR"], lora_alpha=options["loraAlpha"], target_modules=paths, lora_dropout=0.0,
         orth_reg_weight=options["orthRegWeight"], tinit=options["tinit"], tfinal=options["tfinal"], deltaT=options["deltaT"],
@@ -262,14 +306,16 @@ def init_head(model: nn.Module, seed: int, names: List[str]) -> None:
 
 def param_groups(adapter: Adapter, model: nn.Module, recipe: dict):
     """The reference trainer's groups (docs/engine.md): adapter variables lr adapterLr and weightDecay where they
-    decay; classifier.weight classifierLr / classifierWeightDecay; classifier.bias classifierLr, no decay."""
+    decay; the head's weights (classifier, DistilBERT's pre_classifier, RoBERTa's classifier.dense / out_proj)
+    classifierLr / classifierWeightDecay; its biases classifierLr, no decay."""
     decayed = [adapter.variables[n] for n in adapter.trainable if adapter.decays.get(n, True)]
     plain = [adapter.variables[n] for n in adapter.trainable if not adapter.decays.get(n, True)]
+    head = head_params(model)
     groups = [
         {"params": decayed, "lr": recipe["adapterLr"], "weight_decay": recipe["weightDecay"]},
         {"params": plain, "lr": recipe["adapterLr"], "weight_decay": 0.0},
-        {"params": [model.classifier.weight], "lr": recipe["classifierLr"], "weight_decay": recipe["classifierWeightDecay"]},
-        {"params": [model.classifier.bias], "lr": recipe["classifierLr"], "weight_decay": 0.0},
+        {"params": [p for n, p in head.items() if not n.endswith(".bias")], "lr": recipe["classifierLr"], "weight_decay": recipe["classifierWeightDecay"]},
+        {"params": [p for n, p in head.items() if n.endswith(".bias")], "lr": recipe["classifierLr"], "weight_decay": 0.0},
     ]
     return [g for g in groups if g["params"]]
 
@@ -293,8 +339,9 @@ def peft_adapter(adapter: Adapter, model: nn.Module, base_model: str):
         tensors[f"{PEFT_PREFIX}{path}.lora_A.weight"] = v["lora_A"].contiguous()
         tensors[f"{PEFT_PREFIX}{path}.lora_B.weight"] = b.contiguous()
         rank = v["lora_A"].shape[0]
-    for name in ("classifier.weight", "classifier.bias"):
-        tensors[f"{PEFT_PREFIX}{name}"] = _head(model, name)
+    saved = saved_modules(model)
+    for name, p in saved_params(model).items():
+        tensors[f"{PEFT_PREFIX}{name}"] = p.detach().float().cpu().contiguous()
     alpha = adapter.options["alpha"] if adapter.method == "lora" else rank
     config = {
         "peft_type": "LORA",
@@ -302,7 +349,7 @@ def peft_adapter(adapter: Adapter, model: nn.Module, base_model: str):
         "base_model_name_or_path": base_model,
         "lora_dropout": 0,
         "target_modules": list(adapter.modules),
-        "modules_to_save": ["classifier"],
+        "modules_to_save": saved,
         "bias": "none",
         "fan_in_fan_out": False,
         "inference_mode": True,
@@ -318,9 +365,18 @@ def peft_adapter(adapter: Adapter, model: nn.Module, base_model: str):
     return config, tensors
 
 
-def _head(model: nn.Module, name: str) -> torch.Tensor:
-    """The trained classifier tensor (PEFT keeps a trained copy under modules_to_save)."""
-    module = model.classifier
-    if hasattr(module, "modules_to_save"):
-        module = module.modules_to_save["default"]
-    return getattr(module, name.split(".")[-1]).detach().float().cpu().contiguous()
+def saved_modules(model: nn.Module) -> List[str]:
+    """PEFT's modules_to_save, as the app's export lists them: the head, and the family's optional frozen modules
+    (BERT's pooler, DeBERTa's ContextPooler) where the checkpoint lacked them and init_head drew them (marked by
+    load_model), else PEFT would draw its own."""
+    fresh = getattr(model, "playground_fresh_modules", [])
+    return sorted([*family_of(model)["headModules"], *(m for m in family_of(model)["optionalModules"] if m in fresh)])
+
+
+def saved_params(model: nn.Module) -> Dict[str, nn.Parameter]:
+    """{state-dict name: Parameter} of saved_modules (the trained copies where PEFT wraps the head)."""
+    out = dict(head_params(model))
+    for path in saved_modules(model):
+        if path not in family_of(model)["headModules"]:
+            out.update({f"{path}.{leaf}": p for leaf, p in get_module(model, path).named_parameters()})
+    return out

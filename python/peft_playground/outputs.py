@@ -4,14 +4,12 @@ evaluations CSV, and the PEFT adapter (adapter_config.json + adapter_model.safet
 import csv
 import json
 import os
-import re
 from typing import Dict, List, Optional
 
 from safetensors.torch import save_file
 
-from .methods import MODULE_SUFFIX, peft_adapter
+from .methods import parse_module_path, peft_adapter
 
-KIND_OF_SUFFIX = {v: k for k, v in MODULE_SUFFIX.items()}
 FREEZE_COLUMNS = ["name", "layer", "kind", "matrix", "frozen_at_step", "steps_trained", "last_score"]
 METRIC_COLUMNS = ["step", "epoch", "loss", "grad_norm", "lr", "trainable_params"]
 
@@ -30,8 +28,9 @@ def write_csv(path: str, columns: List[str], rows: List[dict]) -> None:
 
 def parse_name(name: str):
     """`bert.encoder.layer.3.intermediate.dense.lora_A` -> (3, 'inter', 'A')."""
-    m = re.match(r"bert\.encoder\.layer\.(\d+)\.(.+)\.lora_([AB])$", name)
-    return int(m.group(1)), KIND_OF_SUFFIX[m.group(2)], m.group(3)
+    path, _, leaf = name.rpartition(".lora_")
+    layer, kind = parse_module_path(path)
+    return layer, kind, leaf
 
 
 def freeze_rows(frozen_at: Dict[str, Optional[int]], last_score: Dict[str, Optional[float]], total_steps: int) -> List[dict]:
@@ -49,10 +48,10 @@ def rank_rows(adapter) -> List[dict]:
     """Rank of every adapted module (fixed-rank methods: the same all run) and how many of its A/B still train."""
     rows = []
     for path in adapter.modules:
-        m = re.match(r"bert\.encoder\.layer\.(\d+)\.(.+)$", path)
+        layer, kind = parse_module_path(path)
         a, e = adapter.variables[f"{path}.lora_A"], adapter.variables.get(f"{path}.lora_E")
         rank = int((e != 0).sum()) if e is not None else a.shape[0]  # AdaLoRA: the triplets PEFT has not masked
-        rows.append({"module": path, "layer": int(m.group(1)), "kind": KIND_OF_SUFFIX[m.group(2)], "rank": rank,
+        rows.append({"module": path, "layer": layer, "kind": kind, "rank": rank,
                      "trainable_matrices": sum(int(adapter.variables[f"{path}.lora_{x}"].requires_grad) for x in "AB")})
     return rows
 

@@ -18,7 +18,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from .freezer import AfloraFreezer, resolve_schedule
-from .methods import Adapter, orthogonal_regularizer, param_groups
+from .methods import Adapter, model_inputs, orthogonal_regularizer, param_groups
 from .optim import make_optimizer
 
 
@@ -73,7 +73,7 @@ class Session:
         count = batch["labels"].shape[0]
         mine = {k: v[self.rank :: self.world].to(self.device) for k, v in batch.items()}
         self.model.train()
-        logits = self.wrapped(input_ids=mine["input_ids"], attention_mask=mine["attention_mask"], token_type_ids=mine["token_type_ids"]).logits
+        logits = self.wrapped(**model_inputs(self.model, mine)).logits
         loss_sum = self._loss_sum(logits, mine["labels"])
         loss = loss_sum * (self.world / count)
         extra = None
@@ -117,5 +117,5 @@ class Session:
         out = []
         for start in range(0, len(encoded), batch_size):
             rows = {k: v.to(self.device) for k, v in encoded.rows(slice(start, start + batch_size)).items()}
-            out.append(self.model(input_ids=rows["input_ids"], attention_mask=rows["attention_mask"], token_type_ids=rows["token_type_ids"]).logits.float().cpu())
+            out.append(self.model(**model_inputs(self.model, rows)).logits.float().cpu())
         return torch.cat(out)

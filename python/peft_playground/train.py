@@ -20,12 +20,15 @@ import torch
 
 from .config import RunConfig, load_run_config
 from .data import encode, epoch_order, load_split
-from .methods import attach, init_head
+from .methods import attach, family_of, init_head, saved_params, supported_families_text
 from .metrics import evaluate
 from .outputs import FREEZE_COLUMNS, METRIC_COLUMNS, freeze_rows, rank_rows, write_csv, write_peft
 from .session import Session
 
-HEAD = ["classifier.weight", "classifier.bias", "bert.pooler.dense.weight", "bert.pooler.dense.bias"]
+# Every family's dropout keys (config.json): BERT / RoBERTa / ELECTRA / DeBERTa, DistilBERT, DeBERTa's pooler. The
+# head's own dropout (classifier_dropout, cls_dropout) falls back to the hidden one when None.
+DROPOUT_KEYS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout", "attention_dropout", "seq_classif_dropout", "pooler_dropout")
+HEAD_DROPOUT_KEYS = ("classifier_dropout", "cls_dropout")
 
 
 def model_source(config: RunConfig, config_dir: str, override: Optional[str]):
@@ -42,24 +45,34 @@ def model_source(config: RunConfig, config_dir: str, override: Optional[str]):
 
 
 def load_model(source: str, revision: Optional[str], num_labels: int, seed: int, dropout: Optional[float], device):
-    from transformers import AutoConfig, BertForSequenceClassification
+    from transformers import AutoConfig, AutoModelForSequenceClassification
     from transformers.utils import logging
 
     logging.set_verbosity_error()  # the head is new by design: no MISSING / UNEXPECTED table
     cfg = AutoConfig.from_pretrained(source, revision=revision, num_labels=num_labels)
-    if cfg.model_type != "bert":
-        raise SystemExit(f"model_type {cfg.model_type!r}: the playground's methods target BERT-family encoders (model_type 'bert'), as the app does")
+    try:
+        family = family_of(cfg.model_type)
+    except ValueError:
+        raise SystemExit(f"model_type {cfg.model_type!r}: the playground runs the families the app loads: {supported_families_text()}") from None
     if dropout is not None:
-        cfg.hidden_dropout_prob = cfg.attention_probs_dropout_prob = dropout
-        cfg.classifier_dropout = None
-    model, info = BertForSequenceClassification.from_pretrained(
+        for key in DROPOUT_KEYS:
+            if hasattr(cfg, key):
+                setattr(cfg, key, dropout)
+        for key in HEAD_DROPOUT_KEYS:
+            if hasattr(cfg, key):
+                setattr(cfg, key, None)
+    model, info = AutoModelForSequenceClassification.from_pretrained(
         source, revision=revision, config=cfg, output_loading_info=True, ignore_mismatched_sizes=True, dtype=torch.float32
     )
     fresh = set(info.get("missing_keys", []))
     for item in info.get("mismatched_keys", []):
         fresh.add(item[0] if isinstance(item, (tuple, list)) else item)
-    # A fresh head as the app draws it (seeded by name), not transformers' torch-RNG init.
-    init_head(model, seed, [n for n in HEAD if n in fresh])
+    # A fresh head (and a pooler the checkpoint lacks: BERT's MLM-only exports, deberta-v3) as the app draws them,
+    # seeded by name, not transformers' torch-RNG init; the PEFT export then carries the drawn pooler.
+    drawable = [*family["headModules"], *family["optionalModules"]]
+    names = [n for n, _ in model.named_parameters() if n in fresh and any(n.startswith(f"{m}.") for m in drawable)]
+    init_head(model, seed, names)
+    model.playground_fresh_modules = [m for m in family["optionalModules"] if any(n.startswith(f"{m}.") for n in names)]
     return model.to(device)
 
 
@@ -77,9 +90,9 @@ def run(args, world: int = 1, rank: int = 0, device=None) -> dict:
 
         initial = load_file(args.init)
         with torch.no_grad():
-            for name in ("classifier.weight", "classifier.bias"):
+            for name, p in saved_params(model).items():
                 if name in initial:
-                    dict(model.named_parameters())[name].copy_(initial[name])
+                    p.copy_(initial[name])
     n_train = None  # AdaLoRA's budget needs the total steps: count the rows first
     from transformers import AutoTokenizer
 

@@ -1,6 +1,7 @@
 """The package's methods and training loop against the golden fixtures the TypeScript engine is tested with
-(tests/fixtures/golden, docs/fixture-format.md): same freeze steps, every step's loss within 1e-4, every final tensor
-within 1e-3 of its largest value (the TS engine's golden tolerance)."""
+(tests/fixtures/golden and every family's tests/fixtures/golden-<family>, docs/fixture-format.md): the same trained
+parameters in the same groups, same freeze steps, every step's loss within 1e-4, every final tensor within 1e-3 of its
+largest value (the TS engine's golden tolerance)."""
 
 import json
 import os
@@ -8,25 +9,34 @@ import os
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import BertForSequenceClassification
+from transformers import AutoModelForSequenceClassification
 
 from conftest import GOLDEN
 from peft_playground.config import resolve_options
-from peft_playground.methods import attach
+from peft_playground.methods import FAMILIES, attach, head_params
 from peft_playground.session import Session
 
-CASES = ["aflora", "aflora_both_pxg", "aflora_regression", "aflora_adamw_hf", "lora", "elora", "adalora"]
+BERT_CASES = ["aflora", "aflora_both_pxg", "aflora_regression", "aflora_adamw_hf", "lora", "elora", "adalora"]
+# Every family's fixtures (make_golden.py --family, deberta_golden.py): 80 AFLoRA / LoRA steps on its tiny model.
+FAMILY_DIRS = {"distilbert": "golden-distilbert", "roberta": "golden-roberta", "electra": "golden-electra", "deberta-v2": "golden-deberta"}
+FIXTURES = os.path.dirname(GOLDEN)
+CASES = [(GOLDEN, case) for case in BERT_CASES] + [
+    (os.path.join(FIXTURES, folder), case)
+    for folder in FAMILY_DIRS.values()
+    for case in ("aflora", "lora")
+    if os.path.exists(os.path.join(FIXTURES, folder, f"{case}.json"))
+]
 TOL = 1e-4
 # Final tensors after all steps, relative to each tensor's largest |value| (as tests/engine/golden.test.ts): 80 float32
 # steps under another torch build drift past 1e-4 absolute (torch 2.13: 1.5e-4 on a lambda_b of scale 0.3, losses 2.4e-7).
 FINAL_TOL = 1e-3
 
 
-def run_case(case, world=1, rank=0):
-    info = json.load(open(os.path.join(GOLDEN, f"{case}.json")))
-    tensors = load_file(os.path.join(GOLDEN, f"{case}.safetensors"))
+def run_case(case, world=1, rank=0, folder=GOLDEN):
+    info = json.load(open(os.path.join(folder, f"{case}.json")))
+    tensors = load_file(os.path.join(folder, f"{case}.safetensors"))
     regression = case.endswith("regression")
-    model = BertForSequenceClassification.from_pretrained(os.path.join(GOLDEN, "model"), num_labels=1 if regression else 2, ignore_mismatched_sizes=True, dtype=torch.float32)
+    model = AutoModelForSequenceClassification.from_pretrained(os.path.join(folder, "model"), num_labels=1 if regression else 2, ignore_mismatched_sizes=True, dtype=torch.float32)
     initial = {k[len("init."):]: v for k, v in tensors.items() if k.startswith("init.")}
     with torch.no_grad():
         for name in ("classifier.weight", "classifier.bias"):
@@ -48,11 +58,27 @@ def run_case(case, world=1, rank=0):
     return info, tensors, adapter, model, session, losses
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_golden(case):
-    info, tensors, adapter, model, session, losses = run_case(case)
+def test_every_family_has_fixtures():
+    assert set(FAMILY_DIRS) == set(FAMILIES) - {"bert"}
+    assert len(CASES) == len(BERT_CASES) + 2 * len(FAMILY_DIRS)
+
+
+def param_group_record(session, params):
+    """{"<engine name> lr" / "<engine name> weightDecay": value} of what the optimizer trains (the fixtures' paramGroups, flat)."""
+    name_of = {id(p): n for n, p in params.items()}
+    groups = zip(session.optimizer.param_groups, session.base_lrs)  # lr: the peak, before the schedule scales it
+    return {k: v for g, lr in groups for p in g["params"] for k, v in ((f"{name_of[id(p)]} lr", lr), (f"{name_of[id(p)]} weightDecay", g["weight_decay"]))}
+
+
+@pytest.mark.parametrize("folder,case", CASES, ids=[f"{os.path.basename(f)}-{c}" for f, c in CASES])
+def test_golden(folder, case):
+    info, tensors, adapter, model, session, losses = run_case(case, folder=folder)
+    params = {**adapter.variables, **head_params(model)}
+    if info["method"] != "adalora":  # PEFT's AdaLoRA groups are its own
+        # The trained head per family (DeBERTa's pooler stays frozen, DistilBERT's pre_classifier trains) and its lr.
+        expected = {f"{n} {key}": v for n, group in info["paramGroups"].items() for key, v in group.items()}
+        assert param_group_record(session, params) == pytest.approx(expected)
     assert max(abs(a - b) for a, b in zip(losses, info["losses"])) < TOL
-    params = {**adapter.variables, "classifier.weight": model.classifier.weight, "classifier.bias": model.classifier.bias}
     finals = {k[len("final."):]: v for k, v in tensors.items() if k.startswith("final.")}
     assert len(finals) > 0
     for name, expected in finals.items():

@@ -203,10 +203,11 @@ export const FAMILIES: Readonly<Record<FamilyId, FamilyLayout>> = {
     },
     positions: 'absolute',
     head: 'context_pooler',
-    // The ContextPooler is new in every base checkpoint, like DistilBERT's pre_classifier: it trains with the head.
-    headModules: ['pooler', 'classifier'],
+    // The ContextPooler stays frozen, as in the official AFLoRA runs (PEFT modules_to_save ["classifier"]) and
+    // DebertaV2Model; deberta-v3 checkpoints (LM-pretrained) lack it, so it is drawn fresh like BERT's MLM-only pooler.
+    headModules: ['classifier'],
     logitsModule: 'classifier',
-    optionalModules: [],
+    optionalModules: ['pooler'],
     tokenizer: 'unigram',
     example: 'microsoft/deberta-v3-xsmall',
   },

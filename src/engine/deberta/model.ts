@@ -52,7 +52,7 @@ export class DebertaV2Model extends EncoderModel {
     const embeddings = new Set(debertaEmbeddingNames(config));
     const missing: string[] = [];
     for (const [name, shape] of debertaWeightShapes(config)) {
-      // The pooler is part of the head: deberta-v3 checkpoints (pre-trained with an LM head) have none.
+      // Drawn fresh when missing, like the head: deberta-v3 checkpoints (pre-trained with an LM head) have no pooler.
       const isHead = name.startsWith(`${DEBERTA.classifier}.`) || name.startsWith(`${DEBERTA.pooler}.`);
       let tensorData = weights.get(name);
       if (!tensorData || !sameShape(tensorData.shape, shape)) {

@@ -28,9 +28,9 @@ export function canonicalName(name: string, config: BertConfig): string {
   // DataParallel / some converters wrap everything once more.
   if (out.startsWith('module.')) out = out.slice('module.'.length);
   const family = FAMILIES[config.family];
-  // DeBERTa's ContextPooler is a top-level head module (`pooler.dense`), not the base model's pooler.
-  const isHead = family.headModules.some((module) => out.startsWith(`${module}.`));
-  if (!isHead && BASE_MODEL_ROOTS.some((root) => out.startsWith(root))) out = `${family.root}.${out}`;
+  // DeBERTa's ContextPooler is a top-level module (`pooler.dense`), not the base model's pooler.
+  const isTopLevel = [...family.headModules, ...family.optionalModules].some((module) => out.startsWith(`${module}.`));
+  if (!isTopLevel && BASE_MODEL_ROOTS.some((root) => out.startsWith(root))) out = `${family.root}.${out}`;
   out = out.replace(/\.LayerNorm\.gamma$/, '.LayerNorm.weight').replace(/\.LayerNorm\.beta$/, '.LayerNorm.bias');
   return out;
 }
@@ -88,6 +88,6 @@ export function normalizeBertWeights(checkpoint: StateDict, config: BertConfig, 
   }
   const warnings: string[] = [];
   const freshBase = missing.filter((name) => isOptionalWeight(config, name));
-  if (freshBase.length > 0) warnings.push('The checkpoint has no pooler (MLM-only export); it starts from random weights.');
+  if (freshBase.length > 0) warnings.push('The checkpoint has no pooler (an MLM- or LM-only export); it starts from seeded random weights and stays frozen.');
   return { weights, missing, dropped, warnings };
 }
