@@ -83,3 +83,54 @@ def test_other_methods_train(tmp_path, method, options):
     summary = json.load(open(out / "summary.json"))
     assert summary["steps"] == 3 and summary["finalLoss"] > 0
     assert (out / ("model" if method == "full" else "adapter")).is_dir()
+
+
+def deberta_without_pooler(tmp_path):
+    """A deberta-v3-like folder: the DeBERTa model-dirs fixture with its pooler and classifier removed (as an
+    LM-pretrained checkpoint has them), with its Unigram tokenizer."""
+    from safetensors.torch import load_file, save_file
+
+    source = os.path.join(REPO, "tests", "fixtures", "model-dirs", "deberta")
+    folder = tmp_path / "deberta"
+    folder.mkdir()
+    shutil.copy(os.path.join(source, "config.json"), folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "spm.model"):
+        shutil.copy(os.path.join(REPO, "tests", "fixtures", "io", "unigram", name), folder)
+    weights = {k: v for k, v in load_file(os.path.join(source, "model.safetensors")).items() if not k.startswith(("pooler.", "classifier."))}
+    save_file(weights, str(folder / "model.safetensors"))
+    return str(folder)
+
+
+def test_deberta_without_pooler_trains_with_it_frozen_and_the_adapter_carries_it(tmp_path):
+    model_dir = deberta_without_pooler(tmp_path)
+    config = project(tmp_path, "aflora", AFLORA, rows=24)
+    out = tmp_path / "out"
+    result = train.run(train.parser().parse_args(["--config", str(config), "--model", model_dir, "--output-dir", str(out), "--dropout", "0"]))
+    model = result["session"].model
+    pooler = model.pooler.dense
+    assert not pooler.weight.requires_grad and not pooler.bias.requires_grad  # frozen, as the engine keeps it
+    assert float(pooler.weight.std()) == pytest.approx(0.02, rel=0.1) and float(pooler.bias.abs().max()) == 0  # the app's draw
+    adapter_config = json.load(open(out / "adapter" / "adapter_config.json"))
+    assert adapter_config["modules_to_save"] == ["classifier", "pooler"]
+    assert adapter_config["target_modules"][0].startswith("deberta.encoder.layer.0.attention.self.query_proj")
+    assert len(read_csv(out / "freeze_log.csv")) == 2 * 2 * 2
+
+    # PEFT, on the same pooler-less checkpoint, gets the pooler from the file and computes the trained model's logits.
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification
+
+    base = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2)
+    peft_model = PeftModel.from_pretrained(base, str(out / "adapter")).eval()
+    ids = torch.randint(5, 1000, (3, 12))
+    with torch.no_grad():
+        ours = model.eval()(input_ids=ids).logits
+        theirs = peft_model(input_ids=ids).logits
+    assert float((ours - theirs).abs().max()) < 1e-5
+
+
+def test_an_unsupported_model_type_is_refused_naming_the_supported_ones(tmp_path):
+    folder = tmp_path / "albert"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "albert"}), encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"'albert'.*BERT \('bert'\).*DistilBERT \('distilbert'\).*RoBERTa.*ELECTRA.*DeBERTa-v2/v3 \('deberta-v2'\)"):
+        train.load_model(str(folder), None, 2, 0, None, torch.device("cpu"))

@@ -34,6 +34,8 @@ describe('PyTorch project export', () => {
     expect(readme).toContain(PIP_INSTALL);
     expect(readme).toContain(TRAIN_COMMAND);
     expect(readme).toContain('`bert-base-uncased` at revision `main` from the Hugging Face Hub');
+    expect(readme).toContain('DistilBERT ("distilbert")'); // --model takes every family the app (and peft_playground) loads
+    expect(readme).toContain('DeBERTa-v2/v3 ("deberta-v2")');
     expect(Object.keys(files).some((p) => p.startsWith('model/'))).toBe(false);
   });
 

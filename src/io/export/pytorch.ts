@@ -5,6 +5,7 @@
  * from disk), the peft_playground package itself (python/ in this repo, a few tens of kB, so the zip runs
  * without cloning anything) and a README with the commands.
  */
+import { supportedFamiliesText } from '../../engine/families';
 import { zipFiles } from './zip';
 
 /** python/peft_playground, bundled as text (Vite import.meta.glob). */
@@ -60,7 +61,8 @@ ${TRAIN_COMMAND}
 
 - Several GPUs (DDP): \`accelerate launch --multi_gpu --num_processes 4 -m peft_playground.train --config run.json\`
   (the batch size in run.json is the global batch; every GPU takes its share).
-- A bigger model: add \`--model bert-base-uncased\` (a Hub id or a local folder; BERT-family encoders).
+- A bigger model: add \`--model bert-base-uncased\` (a Hub id or a local folder of a family the app loads:
+  ${supportedFamiliesText()}).
 - The browser's numbers exactly: add \`--dropout 0\` and turn dropout off in the app too (dropout masks come from
   different generators).
 - More data: replace the files named in run.json, or edit its \`data\` section (same columns).
