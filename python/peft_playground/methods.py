@@ -266,8 +266,14 @@ def _attach_adalora(model, options, init: Init, layers, total_steps) -> Adapter:
         init_r=options["initR"], target_r=options["targetR"], lora_alpha=options["loraAlpha"], target_modules=paths, lora_dropout=0.0,
         orth_reg_weight=options["orthRegWeight"], tinit=options["tinit"], tfinal=options["tfinal"], deltaT=options["deltaT"],
         beta1=options["beta1"], beta2=options["beta2"], total_step=total_steps,
+        # The trained head (and a drawn pooler) go into PEFT's save_pretrained, else the adapter loads onto a random head.
+        modules_to_save=saved_modules(model),
     )
     peft_model = get_peft_model(model, config)
+    head = set(family_of(model)["headModules"])
+    for path in saved_modules(model):
+        if path not in head:  # PEFT makes every saved copy trainable; the pooler stays frozen, as in the app
+            get_module(model, path).requires_grad_(False)
     variables = {}
     with torch.no_grad():
         for path in paths:

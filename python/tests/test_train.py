@@ -79,10 +79,23 @@ def test_aflora_run_writes_the_apps_outputs_and_a_peft_adapter(tmp_path):
 def test_other_methods_train(tmp_path, method, options):
     config = project(tmp_path, method, options, rows=24)
     out = tmp_path / "out"
-    train.run(train.parser().parse_args(["--config", str(config), "--model", BUILTIN, "--output-dir", str(out), "--max-steps", "3"]))
+    result = train.run(train.parser().parse_args(["--config", str(config), "--model", BUILTIN, "--output-dir", str(out), "--max-steps", "3"]))
     summary = json.load(open(out / "summary.json"))
     assert summary["steps"] == 3 and summary["finalLoss"] > 0
     assert (out / ("model" if method == "full" else "adapter")).is_dir()
+    if method == "adalora":  # PEFT's own save_pretrained: it must carry the trained head too
+        adapter_config = json.load(open(out / "adapter" / "adapter_config.json"))
+        assert adapter_config["modules_to_save"] == ["classifier"]
+        from peft import PeftModel
+        from transformers import BertForSequenceClassification
+
+        base = BertForSequenceClassification.from_pretrained(BUILTIN, num_labels=2)
+        peft_model = PeftModel.from_pretrained(base, str(out / "adapter")).eval()
+        ids = torch.randint(5, 1000, (3, 12))
+        with torch.no_grad():
+            ours = result["session"].model.eval()(input_ids=ids).logits
+            theirs = peft_model(input_ids=ids).logits
+        assert float((ours - theirs).abs().max()) < 1e-5
 
 
 def deberta_without_pooler(tmp_path):
