@@ -98,20 +98,46 @@ def test_other_methods_train(tmp_path, method, options):
         assert float((ours - theirs).abs().max()) < 1e-5
 
 
-def deberta_without_pooler(tmp_path):
-    """A deberta-v3-like folder: the DeBERTa model-dirs fixture with its pooler and classifier removed (as an
-    LM-pretrained checkpoint has them), with its Unigram tokenizer."""
+def model_dir(tmp_path, family, strip=()):
+    """A tests/fixtures/model-dirs folder (scripts/reference/model_dirs.py) with its tokenizer files, without the
+    tensors under `strip` (a deberta-v3 checkpoint, LM-pretrained, has neither pooler nor classifier)."""
     from safetensors.torch import load_file, save_file
 
-    source = os.path.join(REPO, "tests", "fixtures", "model-dirs", "deberta")
-    folder = tmp_path / "deberta"
+    source = os.path.join(REPO, "tests", "fixtures", "model-dirs", family)
+    folder = tmp_path / family
     folder.mkdir()
     shutil.copy(os.path.join(source, "config.json"), folder)
-    for name in ("tokenizer.json", "tokenizer_config.json", "spm.model"):
-        shutil.copy(os.path.join(REPO, "tests", "fixtures", "io", "unigram", name), folder)
-    weights = {k: v for k, v in load_file(os.path.join(source, "model.safetensors")).items() if not k.startswith(("pooler.", "classifier."))}
+    for path in json.load(open(os.path.join(source, "golden.json")))["tokenizerFiles"]:
+        shutil.copy(os.path.join(REPO, path), folder)
+    weights = {k: v for k, v in load_file(os.path.join(source, "model.safetensors")).items() if not k.startswith(tuple(strip))}
     save_file(weights, str(folder / "model.safetensors"))
     return str(folder)
+
+
+def deberta_without_pooler(tmp_path):
+    return model_dir(tmp_path, "deberta", ("pooler.", "classifier."))
+
+
+def test_roberta_lora_run_exports_an_adapter_peft_loads_under_roberta_names(tmp_path):
+    folder = model_dir(tmp_path, "roberta")
+    config = project(tmp_path, "lora", {"r": 4, "alpha": 8, "targetModules": ["query", "value", "inter", "out"]}, rows=24)
+    out = tmp_path / "out"
+    result = train.run(train.parser().parse_args(["--config", str(config), "--model", folder, "--output-dir", str(out), "--max-steps", "4"]))
+    adapter_config = json.load(open(out / "adapter" / "adapter_config.json"))
+    assert adapter_config["modules_to_save"] == ["classifier"]
+    assert "roberta.encoder.layer.1.output.dense" in adapter_config["target_modules"]
+    rows = read_csv(out / "rank_log.csv")
+    assert {(r["layer"], r["kind"]) for r in rows} == {(str(l), k) for l in range(2) for k in ("query", "value", "inter", "out")}
+
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification
+
+    peft_model = PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2), str(out / "adapter")).eval()
+    ids = torch.randint(5, 500, (3, 12))
+    with torch.no_grad():
+        ours = result["session"].model.eval()(input_ids=ids).logits
+        theirs = peft_model(input_ids=ids).logits
+    assert float((ours - theirs).abs().max()) < 1e-5
 
 
 def test_deberta_without_pooler_trains_with_it_frozen_and_the_adapter_carries_it(tmp_path):
