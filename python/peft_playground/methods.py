@@ -1,4 +1,4 @@
-"""The app's adapter methods on a transformers BertForSequenceClassification (src/methods/*, same names, inits and
+"""The app's adapter methods on a transformers *ForSequenceClassification of any family the app loads (src/methods/*, same names,
 parameter groups). LoRA is PEFT's own LoraModel. AFLoRA, its PM ablations and ELoRA share one module of their own,
 y = W0 x + b0 + Λb ⊙ (B (Λd ⊙ (A x))), because PEFT has no AFLoRA, and PEFT's VeRA shares one random pair across
 layers where ELoRA keeps one per layer. Full fine-tuning trains the base weights.
