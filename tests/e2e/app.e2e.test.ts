@@ -7,7 +7,8 @@
  * 4000-step run at 50 messages/s (a fast GPU): that isolates what the UI itself costs, and checks that the
  * charts and the heatmap fill in while the stream runs, not only after it.
  * Saves {empty,data-loaded,training,finished}.png into test-results/screenshots (ignored);
- * `npm run screenshots` writes them into docs/screenshots instead (SCREENSHOTS_DIR).
+ * `npm run screenshots` writes them into docs/screenshots instead (SCREENSHOTS_DIR), then replaces training.png
+ * with a run on the default settings mid-training (scripts/screenshots/mid-training.ts).
  *
  * Needs the pretrained built-in model in public/models/builtin (fails until it is there, like
  * tests/builtin/model.test.ts). E2E_RANDOM_MODEL=1 serves a randomly initialised model of the same shape
@@ -20,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { unzipSync } from 'fflate';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium';
 import { writeRandomModel } from './randomModel';
 import { serveStatic } from './server';
 
@@ -27,17 +29,6 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 const SCREENSHOTS = resolve(ROOT, process.env.SCREENSHOTS_DIR ?? join('test-results', 'screenshots'));
 const TINY_CSV = join(ROOT, 'tests', 'fixtures', 'e2e', 'tiny.csv');
 const METHOD = process.env.E2E_METHOD ?? 'aflora';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-  '--use-angle=swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 // Tiny run for software WebGPU: 18 train rows / batch 8 = 3 steps per epoch, 4 epochs = 12 steps; AFLoRA
 // scores every 2 steps (dt) so masking rounds happen inside so few steps; metrics read every step.
 const QUERY = `?method=${METHOD}&bs=8&len=32&ep=4&dt=2&tf=0.5&log=1&val=0.25`;
@@ -49,7 +40,7 @@ const contexts: BrowserContext[] = [];
 /** A fresh browser profile per page, so IndexedDB runs of one test do not show up in the other. */
 async function openPage(name: string): Promise<{ page: Page; problems: string[] }> {
   const context = await chromium.launchPersistentContext(join(work, `profile-${name}`), {
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1440, height: 1000 },
