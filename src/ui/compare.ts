@@ -16,6 +16,7 @@ import {
   type CompareArm,
   type ComparePlan,
   type GridCell,
+  type RunningCell,
 } from '../worker/compare';
 import type { RunConfig } from '../worker/run-config';
 import type { RunRecord } from './state';
@@ -84,8 +85,8 @@ export interface CompareGrid {
   /** Model, data, split and recipe shared by every cell (the form's run config when the grid started). */
   base: RunConfig;
   results: CellResult[];
-  /** The cell running now (a reload redoes it). */
-  current: GridCell | null;
+  /** The cell running now and its run (after a reload: resumed from that run's checkpoint, or run again without one). */
+  current: RunningCell | null;
   /** Seconds the finished cells took (the grid's ETA is their pace). */
   elapsedSeconds: number;
 }

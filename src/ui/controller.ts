@@ -6,8 +6,8 @@ import { DEFAULT_EXECUTION, type Execution } from '../engine/recipe';
 import type { WorkerClient } from '../worker/client';
 import type { DataInput, ExportFormat, ModelSource, TextEncoding } from '../worker/protocol';
 import { describeRun, type DataColumns, type DataSplit, type RunConfig, type Task } from '../worker/run-config';
-import { cellConfig, type ComparePlan } from '../worker/compare';
-import { cellResultOf, gridRemaining, loadGrid, saveGrid, type CompareGrid } from './compare';
+import { cellConfig, nextCell, withResult, type ComparePlan } from '../worker/compare';
+import { cellResultOf, loadGrid, saveGrid, type CompareGrid } from './compare';
 import { downloadFiles } from './exports';
 import {
   deleteAllRuns,
@@ -22,6 +22,7 @@ import {
   saveCheckpoint,
   saveRun,
   saveWeights,
+  type KeptCheckpoint,
   type RunSummary,
 } from './runsDb';
 import { createStore, type Store } from './store';
@@ -90,18 +91,31 @@ export function createController(client: WorkerClient): Controller {
       keep('the comparison')(error);
     }
   };
-  /** The grid's next cell as a run; none left: the grid is done. */
-  const runNextCell = () => {
+  /**
+   * The grid's next cell as a run; none left: the grid is done. The cell a reload interrupted goes on from its
+   * run's kept checkpoint (the same run, so Runs holds one per cell), or runs again when it had none yet.
+   */
+  let choosing = false; // a second click while the checkpoint is read starts nothing
+  const runNextCell = async () => {
     const { grid } = compare.getState();
-    if (!grid) return;
-    const [cell] = gridRemaining(grid);
-    if (!cell) {
+    if (!grid || choosing) return;
+    choosing = true;
+    const kept = grid.current?.runId ? await loadCheckpoint(grid.current.runId).catch(() => undefined) : undefined;
+    choosing = false;
+    const next = nextCell(grid.plan, grid.results, grid.current, (runId) => kept?.runId === runId);
+    if (next.kind === 'done') {
       setCompare({ grid: { ...grid, current: null }, running: false });
       return;
     }
-    setCompare({ grid: { ...grid, current: cell }, running: true });
-    const arm = grid.plan.arms.find((a) => a.id === cell.arm)!;
-    startRun(cellConfig(grid.base, grid.plan, cell), `Compare · ${arm.label} · seed ${cell.seed}`);
+    if (next.kind === 'resume' && kept) {
+      setCompare({ grid, running: true });
+      resumeFrom(kept);
+      return;
+    }
+    const runId = newRunId();
+    setCompare({ grid: { ...grid, current: { ...next.cell, runId } }, running: true });
+    const arm = grid.plan.arms.find((a) => a.id === next.cell.arm)!;
+    startRun(cellConfig(grid.base, grid.plan, next.cell), `Compare · ${arm.label} · seed ${next.cell.seed}`, runId);
   };
   /** The running cell's run ended: its numbers into the grid; the next cell starts once its weights are kept. */
   const cellFinished = () => {
@@ -114,7 +128,7 @@ export function createController(client: WorkerClient): Controller {
       return false;
     }
     const result = cellResultOf(run, grid.current, grid.plan.metric, state.model.info.config);
-    setCompare({ grid: { ...grid, results: [...grid.results, result], current: null, elapsedSeconds: grid.elapsedSeconds + run.finished.seconds }, running: true });
+    setCompare({ grid: { ...grid, results: withResult(grid.results, result), current: null, elapsedSeconds: grid.elapsedSeconds + run.finished.seconds }, running: true });
     return true;
   };
 
@@ -127,7 +141,12 @@ export function createController(client: WorkerClient): Controller {
   };
 
   client.subscribe((event) => {
+    const starting = store.getState().training === 'starting';
     store.dispatch({ type: 'worker', event, at: performance.now() });
+    // A cell the worker refused to start (other data, a lost device): the grid stops there, Resume offers it again.
+    if (event.type === 'error' && starting && store.getState().training === 'idle' && compare.getState().running) {
+      setCompare({ grid: compare.getState().grid, running: false });
+    }
     if (event.type === 'trainedWeights') {
       const run = store.getState().run;
       if (run) {
@@ -142,7 +161,7 @@ export function createController(client: WorkerClient): Controller {
           .catch(keep("the run's weights"))
           // The next cell replaces the shown run: only after this one's weights are kept with it.
           .finally(() => {
-            if (cellDone) runNextCell();
+            if (cellDone) void runNextCell();
           });
       }
     }
@@ -169,7 +188,7 @@ export function createController(client: WorkerClient): Controller {
         queueCheckpoint(() => deleteCheckpoint(run.id));
       }
       // A failed cell sends no weights: go on at once (it is in the grid without numbers).
-      if (cellFinished() && event.reason === 'failed') runNextCell();
+      if (cellFinished() && event.reason === 'failed') void runNextCell();
     }
   });
 
@@ -219,12 +238,23 @@ export function createController(client: WorkerClient): Controller {
 
   let execution: Execution = DEFAULT_EXECUTION;
 
-  function startRun(config: RunConfig, what: string) {
+  /** A run from its kept checkpoint: the record as it stood there, then the worker goes on from that step. */
+  function resumeFrom(kept: KeptCheckpoint) {
+    store.dispatch({ type: 'resumable', offer: resumeOfferOf(kept) });
+    store.dispatch({ type: 'resumeRequested', run: kept.record, step: kept.checkpoint.trainer.step });
+    client.send({ type: 'resumeRun', config: kept.record.config, checkpoint: kept.checkpoint, execution });
+  }
+
+  function newRunId(): string {
+    return `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  }
+
+  function startRun(config: RunConfig, what: string, id = newRunId()) {
     const createdAt = Date.now();
     const time = new Date(createdAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
     store.dispatch({
       type: 'startRequested',
-      id: `${createdAt}-${Math.random().toString(36).slice(2, 8)}`,
+      id,
       label: `${what} · ${time}`,
       createdAt,
       config,
@@ -265,10 +295,10 @@ export function createController(client: WorkerClient): Controller {
     startCompare(plan, base) {
       const createdAt = Date.now();
       setCompare({ grid: { id: `compare-${createdAt}`, createdAt, plan, base, results: [], current: null, elapsedSeconds: 0 }, running: true });
-      runNextCell();
+      void runNextCell();
     },
     resumeCompare() {
-      if (compare.getState().grid && !isActive(store.getState().training)) runNextCell();
+      if (compare.getState().grid && !isActive(store.getState().training)) void runNextCell();
     },
     stopCompare() {
       const { grid } = compare.getState();
@@ -299,9 +329,10 @@ export function createController(client: WorkerClient): Controller {
         store.dispatch({ type: 'localError', kind: 'bad-input', message: 'The interrupted run is no longer kept in this browser.', hint: 'Start it again with Train.' });
         return;
       }
-      store.dispatch({ type: 'resumable', offer: resumeOfferOf(kept) });
-      store.dispatch({ type: 'resumeRequested', run: kept.record, step: kept.checkpoint.trainer.step });
-      client.send({ type: 'resumeRun', config: kept.record.config, checkpoint: kept.checkpoint, execution });
+      // The grid's interrupted cell: the grid goes on with it (its numbers go into the table).
+      const grid = compare.getState().grid;
+      if (grid?.current?.runId === kept.runId && !compare.getState().running) setCompare({ grid, running: true });
+      resumeFrom(kept);
     },
     async discardInterrupted() {
       const offer = store.getState().resumable;

@@ -59,6 +59,40 @@ export function remainingCells(plan: ComparePlan, done: readonly GridCell[]): Gr
   return gridCells(plan).filter((cell) => !done.some((d) => sameCell(d, cell)));
 }
 
+/** The cell a page is running and the run it started as; a reload leaves both in the kept grid. */
+export interface RunningCell extends GridCell {
+  runId: string;
+}
+
+/**
+ * What going on with a grid does next. A cell a reload interrupted goes on from its run's checkpoint when one is kept
+ * (so the run it links to is that run, not a second one), else it runs again from scratch; it is never counted as
+ * done nor skipped. `checkpointOf` answers whether a run has a kept checkpoint.
+ */
+export type NextCell =
+  | { kind: 'resume'; cell: GridCell; runId: string }
+  | { kind: 'fresh'; cell: GridCell }
+  | { kind: 'done' };
+
+export function nextCell(
+  plan: ComparePlan,
+  results: readonly GridCell[],
+  current: RunningCell | null,
+  hasCheckpoint: (runId: string) => boolean,
+): NextCell {
+  const remaining = remainingCells(plan, results);
+  const interrupted = current && remaining.find((cell) => sameCell(cell, current));
+  if (interrupted && current.runId && hasCheckpoint(current.runId)) {
+    return { kind: 'resume', cell: interrupted, runId: current.runId };
+  }
+  return remaining.length > 0 ? { kind: 'fresh', cell: interrupted ?? remaining[0] } : { kind: 'done' };
+}
+
+/** The results with a finished cell's: one per cell (a cell recorded again replaces its earlier result, never adds a second). */
+export function withResult<T extends GridCell>(results: readonly T[], result: T): T[] {
+  return [...results.filter((r) => !sameCell(r, result)), result];
+}
+
 /** The complete run config of a cell: the shared base (model, data, split, recipe) with the arm's method and the seed. */
 export function cellConfig(base: RunConfig, plan: ComparePlan, cell: GridCell): RunConfig {
   const arm = plan.arms.find((a) => a.id === cell.arm);

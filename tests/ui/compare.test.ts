@@ -77,7 +77,7 @@ describe('a finished run in the table', () => {
   it('a grid kept in storage resumes with the cells not done, the interrupted one included', () => {
     const plan = { arms: armsOf(['aflora', 'lora'], { method: 'aflora', options: {} }), seeds: [1, 2], metric: 'accuracy' };
     const done = cellResultOf(finishedRun('r1', [0.7, 0.6]), { arm: 'aflora', seed: 1 }, 'accuracy', model);
-    const grid: CompareGrid = { id: 'g', createdAt: 0, plan, base, results: [done], current: { arm: 'aflora', seed: 2 }, elapsedSeconds: 4 };
+    const grid: CompareGrid = { id: 'g', createdAt: 0, plan, base, results: [done], current: { arm: 'aflora', seed: 2, runId: 'r2' }, elapsedSeconds: 4 };
     const storage = new Map<string, string>();
     const fake = { getItem: (k: string) => storage.get(k) ?? null, setItem: (k: string, v: string) => void storage.set(k, v), removeItem: (k: string) => void storage.delete(k) };
     saveGrid(grid, fake);

@@ -8,11 +8,13 @@ import {
   formatParams,
   gridCells,
   gridProgress,
+  nextCell,
   remainingCells,
   spread,
   tableCsv,
   tableMarkdown,
   trainableWithoutHead,
+  withResult,
   type CellResult,
   type ComparePlan,
 } from '../../src/worker/compare';
@@ -80,6 +82,37 @@ describe('compare grid', () => {
     expect(config.recipe.seed).toBe(3);
     expect(config.data).toEqual(base.data);
     expect(parseRunConfig(JSON.parse(JSON.stringify(config)))).toEqual(config);
+  });
+
+  it('goes on with a cell a reload interrupted: from its checkpoint when kept, else from scratch; never skipped or counted', () => {
+    const done = [result('aflora', 1, [0.5, 0.6])];
+    const current = { arm: 'aflora', seed: 2, runId: 'run-2' };
+    const kept = (ids: string[]) => (runId: string) => ids.includes(runId);
+    // The interrupted cell's run has a checkpoint: that run goes on (the grid links one run per cell).
+    expect(nextCell(PLAN, done, current, kept(['run-2']))).toEqual({ kind: 'resume', cell: { arm: 'aflora', seed: 2 }, runId: 'run-2' });
+    // None yet (interrupted before its first checkpoint), or another run's: the same cell again, from scratch.
+    expect(nextCell(PLAN, done, current, kept([]))).toEqual({ kind: 'fresh', cell: { arm: 'aflora', seed: 2 } });
+    expect(nextCell(PLAN, done, current, kept(['run-1']))).toEqual({ kind: 'fresh', cell: { arm: 'aflora', seed: 2 } });
+    // A grid kept before cells carried their run (no runId): from scratch, not resumed from some checkpoint.
+    expect(nextCell(PLAN, done, { arm: 'aflora', seed: 2 } as typeof current, () => true)).toEqual({ kind: 'fresh', cell: { arm: 'aflora', seed: 2 } });
+    // The interrupted cell comes first even where it is not the grid's next (a seed out of order).
+    expect(nextCell(PLAN, done, { arm: 'lora', seed: 3, runId: 'run-9' }, kept([]))).toEqual({ kind: 'fresh', cell: { arm: 'lora', seed: 3 } });
+    // A current cell already recorded (its end was saved, the reload came before the next began): the next cell.
+    expect(nextCell(PLAN, [...done, result('aflora', 2, [0.7])], current, kept(['run-2']))).toEqual({ kind: 'fresh', cell: { arm: 'aflora', seed: 3 } });
+    // No current cell: the first not done; all done: done.
+    expect(nextCell(PLAN, done, null, kept(['run-2']))).toEqual({ kind: 'fresh', cell: { arm: 'aflora', seed: 2 } });
+    const all = PLAN.seeds.flatMap((seed) => [result('aflora', seed, [0.5]), result('lora', seed, [0.5])]);
+    expect(nextCell(PLAN, all, current, kept(['run-2']))).toEqual({ kind: 'done' });
+  });
+
+  it('keeps one result per cell: a cell recorded twice (resumed after its end was kept) is not counted twice', () => {
+    const first = [result('aflora', 1, [0.5]), result('aflora', 2, [0.9], { runId: 'old' })];
+    const again = withResult(first, result('aflora', 2, [0.7], { runId: 'new' }));
+    expect(again).toHaveLength(2);
+    expect(again.find((r) => r.seed === 2)?.runId).toBe('new');
+    const [row] = compareTable(PLAN, again);
+    expect(row.last).toEqual(spread([0.5, 0.7]));
+    expect(row.runIds).toEqual(['new']); // the first has no run to link
   });
 
   it('reports progress and an ETA for the whole grid', () => {
