@@ -65,6 +65,12 @@ export interface ResolvedSettings {
   warning: string | null;
 }
 
+/**
+ * Fewer masking rounds than this on a schedule's ramp (AFLoRA's freezing, AdaLoRA's budget): the outcome is decided
+ * by one or two rounds, and `resolved` warns (issue #11).
+ */
+export const MIN_RAMP_ROUNDS = 5;
+
 export function runShape(trainRows: number, batchSize: number, epochs: number): RunShape {
   const stepsPerEpoch = Math.max(1, Math.ceil(trainRows / Math.max(1, batchSize)));
   return { totalSteps: stepsPerEpoch * epochs, epochs, stepsPerEpoch };

@@ -14,14 +14,13 @@ import { linearTargets } from '../../src/engine/types';
 import type { AfloraOptions } from '../../src/methods/aflora/schema';
 import {
   isMaskingStep,
-  MIN_RAMP_ROUNDS,
   remainingFraction,
   resolveSchedule,
   summarizeSchedule,
 } from '../../src/methods/aflora/schedule';
 import { ScoreState } from '../../src/methods/aflora/scores';
 import { methodEntry, methodOptions } from '../../src/methods/catalog';
-import { runShape } from '../../src/methods/entry';
+import { MIN_RAMP_ROUNDS, runShape } from '../../src/methods/entry';
 import { adapterMethod } from '../../src/methods/registry';
 import { tinyConfig } from '../helpers/tinyBert';
 

@@ -14,7 +14,7 @@ import { linearTargets, type LinearTarget, type StateDict, type TensorData } fro
 import { exportPeftAdaLora } from '../../io/export/peft';
 import { IMPORTANCE_SERIES, RANK_SERIES } from '../entry';
 import { createVariable, selectTargets, type MethodRuntime } from '../common';
-import { budgetAt, maskThreshold, type BudgetSchedule } from './budget';
+import { budgetAt, maskThreshold, type BudgetSchedule } from './schedule';
 import type { AdaloraOptions } from './schema';
 
 /** PEFT's init (reset_lora_parameters): A, B ~ N(0, 0.02), E = 0. */

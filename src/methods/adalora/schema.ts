@@ -6,6 +6,7 @@
  */
 import { int, multi, num, type OptionsOf } from '../../engine/options';
 import { defineMethod, MODULE_CHOICES, type Preset } from '../entry';
+import { summarizeBudget } from './schedule';
 
 const SVD = 'SVD adapter';
 const BUDGET = 'Rank budget';
@@ -59,7 +60,7 @@ const TABLE8: readonly Table8Row[] = [
  * One preset per GLUE task: Table 8's learning rate (adapter and head alike, as the official run_glue.py trains
  * both), epochs, batch 32, γ, t_i, ΔT, t_f; the 1.2M budget of Table 7 / C.1 (init_r 12 -> average r 8); AdaLoRA on
  * all six linears (the paper's setup). t_i, ΔT, t_f are steps of the full GLUE training set: on fewer rows the
- * schedule may not fit (tinit < T − tfinal is checked at Train).
+ * schedule may not fit (the settings warn: summarizeBudget; tinit < T − tfinal is checked at Train).
  */
 function table8Presets(): Preset<typeof ADALORA_OPTIONS>[] {
   return TABLE8.map((row) => ({
@@ -96,6 +97,16 @@ export const adaloraEntry = defineMethod({
   view: 'rank',
   options: ADALORA_OPTIONS,
   presets: table8Presets(),
+  resolved(options, run) {
+    const s = summarizeBudget(options, run.totalSteps);
+    return {
+      text:
+        `Budget of this run (${run.totalSteps} steps, ${run.stepsPerEpoch} per epoch): every module keeps init_r = ${options.initR} ` +
+        `until step ${options.tinit} (tinit); the total falls cubically to target_r = ${options.targetR} per module by step ` +
+        `${s.finalStep} (T − tfinal) in ${s.rounds} allocation${s.rounds === 1 ? '' : 's'} (every ${options.deltaT} steps); then the rank pattern is fixed.`,
+      warning: s.warning,
+    };
+  },
 });
 
 export type AdaloraOptions = OptionsOf<typeof ADALORA_OPTIONS>;

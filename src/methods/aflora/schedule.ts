@@ -2,6 +2,7 @@
  * AFLoRA's freezing schedule as the reference code runs it (PLATON/AdaLoRA cubic): pure functions of the step.
  * Steps are 0-based optimizer steps.
  */
+import { MIN_RAMP_ROUNDS } from '../entry';
 
 export interface FreezeSchedule {
   totalSteps: number;
@@ -79,8 +80,6 @@ export interface ScheduleSummary extends FreezeSchedule {
   warning: string | null;
 }
 
-/** Fewer masking rounds than this on the ramp: the freezing order is decided by one or two rounds (issue #11). */
-export const MIN_RAMP_ROUNDS = 5;
 
 export function summarizeSchedule(s: FreezeSchedule): ScheduleSummary {
   const rampEnd = s.totalSteps - s.finalWarmup;
