@@ -127,7 +127,8 @@ export function gridStatus(grid: CompareGrid, current: { stepsDone: number; tota
 /**
  * What a finished run adds to the table: its metric after each epoch (the epoch-end evaluations; an extra "Evaluate
  * now" is left out), trainable parameters without the classifier, ms per step over the whole run (its evaluations
- * and the first step's kernel compile included: the same for every arm of one grid), and the FLOPs estimate.
+ * and the first step's kernel compile included: the same for every arm of one grid), and the FLOPs estimate. A failed
+ * run is marked: done, but its epochs so far are no result (the table leaves it out, the panel names it).
  * The FLOPs use the run's counts: every adapter parameter at the start runs forward and backward, the average
  * trainable count gets a weight gradient (full fine-tuning: no adapter, the base weights that train).
  */
@@ -142,8 +143,10 @@ export function cellResultOf(run: RunRecord, cell: GridCell, metric: string, mod
   const full = run.config.method.id === 'full';
   const atStart = plan ? plan.trainableParamsAtStart - head : 0;
   return {
-    ...cell,
+    arm: cell.arm,
+    seed: cell.seed,
     runId: run.id,
+    ...(run.finished?.reason === 'failed' ? { failed: true } : {}),
     perEpoch,
     avgTrainable: avg,
     finalTrainable: final,

@@ -40,6 +40,8 @@ export interface CellResult extends GridCell {
   msPerStep: number;
   /** Estimated training FLOPs of an average step (estimateStepFlops). */
   flopsPerStep: number;
+  /** The run ended in an error: done (not run again), but its epochs so far are not a result. */
+  failed?: boolean;
 }
 
 /** Arm-major: every seed of the first arm, then the next arm (a half-done grid already has complete rows). */
@@ -149,12 +151,12 @@ export function lowerIsBetter(metric: string): boolean {
   return /loss|mse|mae|error/i.test(metric);
 }
 
-/** The table, one row per arm with at least one finished run, in plan order. */
+/** The table, one row per arm with at least one completed run, in plan order; failed runs are left out. */
 export function compareTable(plan: ComparePlan, results: readonly CellResult[]): TableRow[] {
   const pick = lowerIsBetter(plan.metric) ? Math.min : Math.max;
   const rows: TableRow[] = [];
   for (const arm of plan.arms) {
-    const runs = results.filter((r) => r.arm === arm.id && r.perEpoch.length > 0);
+    const runs = results.filter((r) => r.arm === arm.id && r.perEpoch.length > 0 && !r.failed);
     if (runs.length === 0) continue;
     rows.push({
       arm: arm.id,

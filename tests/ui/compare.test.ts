@@ -74,6 +74,18 @@ describe('a finished run in the table', () => {
     expect(report).toEqual({ metric: 'accuracy', last: { epoch: 2, value: 0.6 }, best: { epoch: 1, value: 0.7 }, avgTrainable: 600 });
   });
 
+  it('marks a failed run: its epochs so far are not averaged as if it had finished', () => {
+    const run = finishedRun('r2', [0.9, 0.1]);
+    const failed = cellResultOf({ ...run, finished: { reason: 'failed', step: 5, seconds: 3 } }, { arm: 'aflora', seed: 2 }, 'accuracy', model);
+    expect(failed).toMatchObject({ arm: 'aflora', seed: 2, runId: 'r2', failed: true });
+    expect(cellResultOf(run, { arm: 'aflora', seed: 2 }, 'accuracy', model).failed).toBeUndefined();
+    const plan = { arms: armsOf(['aflora'], { method: 'aflora', options: {} }), seeds: [1, 2], metric: 'accuracy' };
+    const ok = cellResultOf(finishedRun('r1', [0.7, 0.6]), { arm: 'aflora', seed: 1 }, 'accuracy', model);
+    const [row] = compareTable(plan, [ok, failed]);
+    expect([row.last.n, row.last.mean, row.runIds]).toEqual([1, 0.6, ['r1']]);
+    expect(compareTable(plan, [failed])).toEqual([]);
+  });
+
   it('a grid kept in storage resumes with the cells not done, the interrupted one included', () => {
     const plan = { arms: armsOf(['aflora', 'lora'], { method: 'aflora', options: {} }), seeds: [1, 2], metric: 'accuracy' };
     const done = cellResultOf(finishedRun('r1', [0.7, 0.6]), { arm: 'aflora', seed: 1 }, 'accuracy', model);

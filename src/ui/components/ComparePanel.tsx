@@ -89,6 +89,8 @@ export function ComparePanel({ setup }: { setup: Setup }) {
   }
 
   const rows = grid ? compareTable(grid.plan, grid.results) : [];
+  const failed = grid ? grid.results.filter((r) => r.failed) : [];
+  const armLabel = (id: string) => grid?.plan.arms.find((a) => a.id === id)?.label ?? id;
   const left = grid ? gridRemaining(grid).length : 0;
   const status = grid ? gridStatus(grid, current ? { ...current, seconds: stepsPerSecond > 0 ? current.stepsDone / stepsPerSecond : 0 } : null) : null;
   // A kept grid resumes on the model and data it was made for.
@@ -150,11 +152,26 @@ export function ComparePanel({ setup }: { setup: Setup }) {
           <progress max={1} value={status.fraction} aria-label="Comparison progress" />
           <p className="muted small" role="status">
             {grid.results.length} of {gridTotal(grid)} runs done
-            {running && grid.current ? ` · now ${grid.plan.arms.find((a) => a.id === grid.current!.arm)?.label} seed ${grid.current.seed}` : ''}
+            {failed.length > 0 ? ` (${failed.length} failed)` : ''}
+            {running && grid.current ? ` · now ${armLabel(grid.current.arm)} seed ${grid.current.seed}` : ''}
             {running && status.etaSeconds !== null ? ` · about ${formatDuration(status.etaSeconds)} left` : ''}
             {!running && left > 0 ? ` · interrupted${resumeBlocker ? `: ${resumeBlocker}` : ''}` : ''}
           </p>
         </div>
+      )}
+      {failed.length > 0 && (
+        <p className="notice small" data-testid="compare-failed">
+          Failed, so left out of the table:{' '}
+          {failed.map((r, i) => (
+            <span key={`${r.arm}/${r.seed}`}>
+              {i > 0 && ', '}
+              <button type="button" className="link" title="Show this run" onClick={() => r.runId && void controller.openRun(r.runId)}>
+                {armLabel(r.arm)} seed {r.seed}
+              </button>
+            </span>
+          ))}
+          .
+        </p>
       )}
       {rows.length > 0 && grid && (
         <>
