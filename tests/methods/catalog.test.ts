@@ -27,6 +27,13 @@ describe('method catalog', () => {
     }
   });
 
+  it("says on each rank method's card whose code it follows; ALoRA's, on the card itself, that it is reimplemented from the paper", () => {
+    expect(methodEntry('alora').blurb).toMatch(/reimplemented from the paper/);
+    expect(methodEntry('alora').description).toMatch(/reimplemented from the paper \(no official code exists\)/);
+    expect(methodEntry('adalora').description).toMatch(/as huggingface\/peft implements it/);
+    expect(methodEntry('increlora').description).toMatch(/as the official code/);
+  });
+
   it('merges overrides over the defaults in one place and names unknown methods', () => {
     expect(methodOptions('lora', { r: 4 })).toEqual({ r: 4, alpha: 16, targetModules: ['query', 'key', 'value', 'attn_out', 'inter', 'out'], loraDropout: 0 });
     expect(() => methodEntry('nope')).toThrow(UnknownMethodError);

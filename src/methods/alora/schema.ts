@@ -120,7 +120,7 @@ function appendixEPresets(): Preset<typeof ALORA_OPTIONS>[] {
 export const aloraEntry = defineMethod({
   id: 'alora',
   label: 'ALoRA',
-  blurb: 'Prunes the least important LoRA ranks and hands their budget to the modules that kept theirs.',
+  blurb: 'Prunes the least important LoRA ranks and hands their budget to the modules that kept theirs (reimplemented from the paper: no official code).',
   description:
     'Liu et al. 2024 (NAACL), reimplemented from the paper (no official code exists): LoRA with a 0/1 gate per ' +
     'rank; after K1 epochs and then every K2 epochs, AB-LoRA scores each rank on a fixed validation batch by ' +
