@@ -10,6 +10,12 @@ Usage: python3 scripts/reference/check_peft_export.py <exported_dir_or_zip> <bas
                         "input_ids": [[...], ...], "token_type_ids": [[...], ...],
                         "attention_mask": [[...], ...],
                         "logits": [[...], ...]}          <- the app's logits for these inputs
+                       or, for rows the app classified in its Try-it panel (tests/e2e):
+                       {"num_labels": 2, "texts": ["...", ...], "max_length": 16,
+                        "probabilities": [[...], ...]}   <- the app's class probabilities
+                       texts are tokenized by the base folder's tokenizer (truncated to max_length, as the app);
+                       probabilities fix the logits up to a shift per row (softmax ignores it), so both sides
+                       are compared as logits minus their row mean (log p for the app's side).
   result.json          optional: where to write the numbers (diffs, versions, pass/fail)
 
 Loads AutoModelForSequenceClassification (float32, eager attention, eval mode, dropout off; token types passed
@@ -90,12 +96,24 @@ def main():
             print(f"WARNING: base checkpoint lacks {missing}: randomly initialised here, so logits cannot match")
         base.eval()
         accepted = inspect.signature(base.forward).parameters
-        feed = {
-            key: torch.tensor(spec[key], dtype=torch.long)
-            for key in ("input_ids", "token_type_ids", "attention_mask")
-            if key in accepted
-        }
-        expected = torch.tensor(spec["logits"], dtype=torch.float32)
+        if "texts" in spec:
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(base_dir)
+            encoded = tokenizer(spec["texts"], truncation=True, max_length=int(spec["max_length"]), padding=True,
+                                return_tensors="pt")
+            feed = {key: value for key, value in encoded.items() if key in accepted}
+        else:
+            feed = {
+                key: torch.tensor(spec[key], dtype=torch.long)
+                for key in ("input_ids", "token_type_ids", "attention_mask")
+                if key in accepted
+            }
+        from_probabilities = "logits" not in spec
+        if from_probabilities:
+            expected = centered(torch.log(torch.tensor(spec["probabilities"], dtype=torch.float64))).float()
+        else:
+            expected = torch.tensor(spec["logits"], dtype=torch.float32)
         print(f"adapter: r={config.get('r')} lora_alpha={config.get('lora_alpha')} "
               f"targets={len(config.get('target_modules', []))} modules_to_save={config.get('modules_to_save')}")
         with torch.no_grad():
@@ -105,6 +123,8 @@ def main():
         report = loaded_adapter_report(model, folder)
         with torch.no_grad():
             logits = model(**feed).logits
+        if from_probabilities:
+            base_logits, logits = centered(base_logits), centered(logits)
 
     versions = {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__}
     print("versions:", versions)
@@ -115,6 +135,7 @@ def main():
     loaded_ok = not report["not_loaded"] and not report["not_in_file"] and report["max_value_diff"] == 0.0
 
     result = {"adapter": exported, "base_model": base_dir, "inputs": inputs_path, "versions": versions,
+              "compared": "logits minus row mean (from probabilities)" if from_probabilities else "logits",
               "tolerance": TOLERANCE, "rows": int(expected.shape[0]), "adapter_file": report, "passed": False}
     if logits.shape != expected.shape:
         print(f"FAIL: logits shape {tuple(logits.shape)} != app's {tuple(expected.shape)}")
@@ -132,6 +153,11 @@ def main():
         print("FAIL")
         sys.exit(1)
     print("OK")
+
+
+def centered(logits):
+    """Logits minus their row mean: what class probabilities determine of them."""
+    return logits - logits.mean(dim=-1, keepdim=True)
 
 
 def write_result(path, result):
