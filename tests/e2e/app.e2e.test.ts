@@ -454,6 +454,138 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     await page.context().close();
   });
 
+  it('runs a 2 x 2 comparison with live grid progress, resumes it after a mid-grid reload, and exports its table', { timeout: 900_000 }, async () => {
+    const { page, problems } = await openPage('compare');
+    page.on('dialog', (dialog) => void dialog.accept());
+    const dataReady = () => expect.poll(() => page.getByTestId('data-status').textContent(), { timeout: 60_000 }).toMatch(/Ready: 17 train \/ 6 validation rows/);
+    /** The Compare panel as a user sees it now. */
+    const gridSample = () =>
+      page.evaluate(() => {
+        const block = document.querySelector('[data-testid=compare-progress]');
+        return {
+          fraction: Number(block?.querySelector('progress')?.getAttribute('value') ?? Number.NaN),
+          text: block?.querySelector('[role=status]')?.textContent ?? '',
+          rows: document.querySelectorAll('[data-testid=compare-table] tbody tr').length,
+          checkpoint: document.querySelector('[data-testid=checkpoint]')?.textContent ?? '',
+        };
+      });
+    const started = Date.now();
+    // Two epochs of 2 steps per cell (17 rows, batch 16): the checkpoint at the first epoch's end lies inside every cell.
+    await page.goto(server.url + '?method=aflora&bs=16&len=16&ep=2&dt=1&tf=0.5&log=1&val=0.25');
+    await page.getByTestId('model-info').waitFor({ timeout: 120_000 });
+    await page.getByTestId('data-file').setInputFiles(TINY_CSV);
+    await dataReady();
+    await page.getByTestId('compare-arm-pm-trainable').uncheck();
+    await page.getByTestId('compare-seeds').fill('1, 2');
+    expect(await page.getByTestId('compare-start').textContent()).toBe('Run comparison (4 runs)');
+    await page.getByTestId('compare-start').click();
+
+    // While the grid runs: progress within the first cell, then the first row of the table while the second cell
+    // runs; the page reloads once that cell has kept a checkpoint.
+    const samples: Awaited<ReturnType<typeof gridSample>>[] = [];
+    for (;;) {
+      const sample = await gridSample();
+      samples.push(sample);
+      if (/^1 of 4 runs done · now AFLoRA seed 2/.test(sample.text) && /^Resumable after a reload from step \d+/.test(sample.checkpoint)) break;
+      expect(sample.text, 'the reload comes before the second cell ends').not.toMatch(/^[2-4] of 4/);
+      expect(Date.now() - started, 'the second cell keeps a checkpoint within 6 minutes').toBeLessThan(360_000);
+      await page.waitForTimeout(100);
+    }
+    await page.reload();
+    const beforeReload = samples.at(-1)!;
+    console.log(`e2e compare: reloaded after ${((Date.now() - started) / 1000).toFixed(1)} s at "${beforeReload.text}" (${beforeReload.checkpoint})`);
+    expect(samples.some((s) => /^0 of 4 runs done · now AFLoRA seed 1/.test(s.text) && s.fraction > 0 && s.fraction < 0.25), 'the first cell moves the bar').toBe(true);
+    expect(samples.some((s) => / · about .+ left$/.test(s.text)), 'an ETA for the whole grid').toBe(true);
+    expect(beforeReload.rows, 'the first cell is a row while the second runs').toBe(1);
+    expect(beforeReload.fraction).toBeGreaterThan(0.25);
+    expect(beforeReload.fraction).toBeLessThan(0.5);
+    const kept = Number(beforeReload.checkpoint.match(/step (\d+)/)![1]);
+
+    // After the reload: the grid is kept with its one row; it resumes on the same data only.
+    await page.getByTestId('model-info').waitFor({ timeout: 120_000 });
+    await expect.poll(() => gridSample().then((s) => s.text), { timeout: 30_000 }).toBe('1 of 4 runs done · interrupted: Load the data tiny to resume.');
+    expect((await gridSample()).rows).toBe(1);
+    const resume = page.getByTestId('compare-resume');
+    expect(await resume.textContent()).toBe('Resume (3 left)');
+    expect(await resume.isEnabled()).toBe(false);
+    await page.getByTestId('data-file').setInputFiles(TINY_CSV);
+    await dataReady();
+    // The interrupted cell's run is the one on offer; Resume goes on with it from its checkpoint.
+    await expect.poll(() => page.getByTestId('resume-offer').textContent(), { timeout: 30_000 }).toMatch(new RegExp(`^Compare · AFLoRA · seed 2 · .+ was interrupted at step ${kept} of 4`));
+    await expect.poll(() => resume.isEnabled(), { timeout: 10_000 }).toBe(true);
+    await resume.click();
+    await expect.poll(async () => (await liveSample(page)).lossPoints, { timeout: 10_000 }).toBeGreaterThanOrEqual(kept);
+    await expect.poll(() => gridSample().then((s) => s.text), { timeout: 10_000 }).toMatch(/^1 of 4 runs done · now AFLoRA seed 2/);
+    expect(await page.getByTestId('resume-offer').count()).toBe(0);
+    await expect.poll(() => gridSample().then((s) => s.text), { timeout: 600_000 }).toBe('4 of 4 runs done');
+    console.log(`e2e compare: grid done after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    // The table: one row per method, mean ± sd over its 2 seeds; every cell is one kept run (the resumed one once).
+    const table = page.getByTestId('compare-table');
+    const rows = await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    expect(rows.map((r) => r[0])).toEqual(['AFLoRA', 'LoRA']);
+    for (const row of rows) {
+      expect(row[1]).toMatch(/^\d+\.\d\d ± \d+\.\d\d$/);
+      expect(row[2]).toMatch(/^\d+\.\d\d ± \d+\.\d\d$/);
+      expect(row[7]).toBe('#1#2');
+    }
+    const runsList = () =>
+      page.evaluate(() =>
+        [...document.querySelectorAll('[data-testid=runs] > li')].map((li) => ({
+          label: (li.querySelector('.run-head > span')?.firstChild?.textContent ?? '').replace(/ · \d\d:\d\d.*$/, ''),
+          weights: li.querySelector('[data-testid=run-open]')?.getAttribute('title')?.includes('kept weights') ?? false,
+        })),
+      );
+    await expect
+      .poll(() => runsList().then((runs) => runs.filter((r) => r.weights).length), { timeout: 30_000 })
+      .toBe(4)
+      .catch(async (error: unknown) => {
+        console.log(`e2e compare: runs kept ${JSON.stringify(await runsList())}`);
+        throw error;
+      });
+    expect((await runsList()).map((r) => r.label).sort()).toEqual(['Compare · AFLoRA · seed 1', 'Compare · AFLoRA · seed 2', 'Compare · LoRA · seed 1', 'Compare · LoRA · seed 2']);
+
+    // Each link shows its own run (marked in Runs); its last-epoch accuracy is what the table averages.
+    const lastOf: Record<string, number[]> = {};
+    const links = table.getByTestId('compare-run-link');
+    for (let i = 0; i < 4; i++) {
+      await links.nth(i).click();
+      const arm = i < 2 ? 'AFLoRA' : 'LoRA';
+      await expect.poll(() => page.locator('[data-testid=runs] li.current .run-head > span').first().textContent(), { timeout: 10_000 }).toMatch(new RegExp(`^Compare · ${arm} · seed ${(i % 2) + 1} · .* · shown$`));
+      const report = await page.getByTestId('epoch-report').textContent();
+      (lastOf[arm] ??= []).push(Number(report!.match(/at the last epoch \(2\) ([\d.]+)/)![1]));
+    }
+
+    // The exports: CSV at full precision, Markdown as the paper prints it; one line per method.
+    const download = async (testId: string) => {
+      const [file] = await Promise.all([page.waitForEvent('download'), page.getByTestId(testId).click()]);
+      expect(file.suggestedFilename()).toBe(`compare-tiny.${testId === 'compare-csv' ? 'csv' : 'md'}`);
+      const path = join(work, file.suggestedFilename());
+      await file.saveAs(path);
+      return readFileSync(path, 'utf8');
+    };
+    const csv = (await download('compare-csv')).trim().split('\n').map((line) => line.split(','));
+    expect(csv[0]).toEqual(['method', 'runs', 'last', 'last sd', 'best', 'best sd', 'avg trainable', 'final trainable', 'ms/step', 'rel. FLOPs/step']);
+    expect(csv.slice(1).map((r) => [r[0], r[1]])).toEqual([['AFLoRA', '2'], ['LoRA', '2']]);
+    for (const r of csv.slice(1)) {
+      const [a, b] = lastOf[r[0]];
+      expect(Number(r[2])).toBeCloseTo((a + b) / 2, 3); // the run view prints 4 decimals
+      expect(Number(r[3])).toBeCloseTo(Math.abs(a - b) / Math.SQRT2, 3);
+      expect(Number(r[4])).toBeGreaterThanOrEqual(Number(r[2]));
+      expect(Number(r[6])).toBeGreaterThan(0);
+      expect(Number(r[8])).toBeGreaterThan(0);
+    }
+    expect(Number(csv[1][9])).toBe(1);
+    const md = (await download('compare-md')).split('\n').filter((line) => line.startsWith('|'));
+    expect(md).toHaveLength(4);
+    expect(md[0]).toMatch(/^\| method \| runs \| accuracy \(last epoch\) \| accuracy \(best epoch\) \|/);
+    expect(md[2]).toMatch(/^\| AFLoRA \| 2 \| \d+\.\d\d ± \d+\.\d\d \| /);
+    expect(md[3]).toMatch(/^\| LoRA \| 2 \| \d+\.\d\d ± \d+\.\d\d \| /);
+    console.log(`e2e compare: ${((Date.now() - started) / 1000).toFixed(1)} s in all; table ${JSON.stringify(rows.map((r) => r.slice(0, 7)))}`);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
   it('loads the built-in model and a CSV, trains on WebGPU, charts live, exports a PEFT adapter', { timeout: 900_000 }, async () => {
     const { page, problems } = await openPage('webgpu');
     await page.goto(server.url + QUERY);
