@@ -1,13 +1,20 @@
 /**
  * Compare mode in Node: the grid, the per-run numbers and the table come from src/worker/compare.ts (the code path
  * the page's comparison uses); the runs are the engine's Trainer on the built-in model and a slice of a sample
- * dataset, on the tfjs cpu backend. Prints the Markdown table (docs/proofs.md section 3) and writes the CSV + JSON.
+ * dataset (or all of it), on the tfjs cpu backend or WebGPU (Dawn in Node: SwiftShader here, the GPU's Vulkan driver
+ * on the device, scripts/proof/device-proofs.sh). Prints the Markdown table (docs/proofs.md section 3) and writes the
+ * CSV + JSON.
  *
- *   npx tsx scripts/proof/compare-builtin.ts [--dataset spam-ham] [--train 64] [--validation 48] [--epochs 4]
- *       [--batch 16] [--max-length 32] [--seeds 1,2,3] [--arms aflora,pm-trainable,lora] [--out build/proof/compare]
+ *   npx tsx scripts/proof/compare-builtin.ts [--dataset spam-ham] [--train 64|all] [--validation 48|all]
+ *       [--epochs 4] [--batch 16] [--max-length 32] [--seeds 1,2,3] [--arms aflora,pm-trainable,lora]
+ *       [--delta-t 2] [--backend cpu|webgpu] [--execution replayed|engine|plain] [--out build/proof/compare]
+ *       [--dropout P]
  *
- * AFLoRA runs with t_i / t_f in steps (2 and 4 of 16, ΔT 2: five masking rounds on the ramp), so it does freeze in
- * so short a run (issue #11: with t_i = 1 epoch and t_f = 70 % a 4-epoch run has no ramp).
+ * Arms: aflora, aflora-matrices, pm-trainable, pm-frozen, lora, elora, adalora. AFLoRA (and AdaLoRA's budget) run
+ * with t_i = 1/8 and t_f = 1/4 of the run in steps and ΔT --delta-t, so they do freeze (issue #11: with t_i = 1 epoch
+ * and t_f = 70 % a run of up to 3 epochs has no ramp). ms/step is StepTimer's: no compile step, no evaluations.
+ * --dropout P sets every dropout of the model (0: runs on two backends can be compared step by step; their dropout
+ * masks come from different generators). The JSON keeps every step's loss.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,20 +32,22 @@ import {
   tableMarkdown,
   trainableWithoutHead,
   type CellResult,
+  StepTimer,
   type CompareArm,
   type ComparePlan,
 } from '../../src/worker/compare';
+import { DEFAULT_EXECUTION, EXECUTIONS, type Execution } from '../../src/engine/recipe';
 import type { RunConfig } from '../../src/worker/run-config';
 import { loadDataset } from './datasets';
 import { loadModelDir, parseArgs, selectBackend } from './model-dir';
 
 const MATRIX = /\.lora_[AB]$/;
 
-function armOf(id: string, stepsTotal: number): CompareArm {
+function armOf(id: string, stepsTotal: number, deltaT: number): CompareArm {
   const short = {
     initialWarmup: Math.round(stepsTotal / 8),
     finalWarmup: Math.round(stepsTotal / 4),
-    deltaT: 2,
+    deltaT,
   };
   const arms: Record<string, () => CompareArm> = {
     aflora: () => ({
@@ -67,6 +76,20 @@ function armOf(id: string, stepsTotal: number): CompareArm {
       method: { id: 'lora', options: methodOptions('lora') },
     }),
     elora: () => ({ id, label: 'ELoRA', method: { id: 'elora', options: methodOptions('elora') } }),
+    // init_r 12 -> target_r 8 on all six linears (Table 7's budget), its budget on AFLoRA's schedule.
+    adalora: () => ({
+      id,
+      label: 'AdaLoRA (r 12 -> 8, all linears)',
+      method: {
+        id: 'adalora',
+        options: methodOptions('adalora', {
+          targetModules: ['query', 'key', 'value', 'attn_out', 'inter', 'out'],
+          tinit: short.initialWarmup,
+          tfinal: short.finalWarmup,
+          deltaT,
+        }),
+      },
+    }),
   };
   const make = arms[id];
   if (!make) throw new Error(`unknown arm ${id} (known: ${Object.keys(arms).join(', ')})`);
@@ -76,8 +99,13 @@ function armOf(id: string, stepsTotal: number): CompareArm {
 async function main(): Promise<void> {
   const { flags } = parseArgs(process.argv.slice(2));
   const num = (name: string, fallback: number) => (flags.has(name) ? Number(flags.get(name)) : fallback);
+  const rowCount = (name: string, fallback: number) =>
+    flags.get(name) === 'all' ? Infinity : num(name, fallback);
   const datasetId = flags.get('dataset') ?? 'spam-ham';
   const out = flags.get('out') ?? 'build/proof/compare';
+  const backend = flags.get('backend') ?? 'cpu';
+  const execution = (flags.get('execution') ?? DEFAULT_EXECUTION) as Execution;
+  if (!EXECUTIONS.includes(execution)) throw new Error(`--execution takes ${EXECUTIONS.join(', ')}`);
   const recipe: TrainingRecipe = {
     ...DEFAULT_RECIPE,
     epochs: num('epochs', 4),
@@ -85,13 +113,15 @@ async function main(): Promise<void> {
     maxLength: num('max-length', 32),
     optimizer: 'adamw_hf',
     logEvery: 1,
+    execution,
   };
-  await selectBackend('cpu');
+  const adapter = await selectBackend(backend);
   const model = await loadModelDir(flags.get('model') ?? 'public/models/builtin');
   if (!model.tokenizer) throw new Error('the model has no tokenizer');
   const { prepared } = loadDataset('public/datasets', datasetId);
   // Balanced slices: every other row of each class, so a small slice keeps both labels.
   const slice = <T extends { label: number }>(rows: readonly T[], count: number) => {
+    if (count >= rows.length) return [...rows];
     const byClass = prepared.labels.map((_, c) => rows.filter((r) => r.label === c));
     const picked: T[] = [];
     for (let i = 0; picked.length < count && i < rows.length; i++)
@@ -100,29 +130,65 @@ async function main(): Promise<void> {
   };
   const train = encodeExamples(
     model.tokenizer,
-    slice(prepared.train as never, num('train', 64)),
+    slice(prepared.train as never, rowCount('train', 64)),
     prepared.task,
     recipe.maxLength,
   );
   const validation = encodeExamples(
     model.tokenizer,
-    slice(prepared.validation as never, num('validation', 48)),
+    slice(prepared.validation as never, rowCount('validation', 48)),
     prepared.task,
     recipe.maxLength,
   );
-  const config = { ...model.config, numLabels: prepared.labels.length };
+  const dropout = flags.has('dropout') ? num('dropout', 0) : null;
+  const config = {
+    ...model.config,
+    numLabels: prepared.labels.length,
+    ...(dropout === null
+      ? {}
+      : { hiddenDropout: dropout, attentionDropout: dropout, classifierDropout: dropout }),
+  };
   const totalSteps = Math.ceil(train.count / recipe.batchSize) * recipe.epochs;
   const plan: ComparePlan = {
-    arms: (flags.get('arms') ?? 'aflora,pm-trainable,lora').split(',').map((id) => armOf(id, totalSteps)),
+    arms: (flags.get('arms') ?? 'aflora,pm-trainable,lora')
+      .split(',')
+      .map((id) => armOf(id, totalSteps, num('delta-t', 2))),
     seeds: (flags.get('seeds') ?? '1,2,3').split(',').map(Number),
     metric: 'accuracy',
   };
   const cells = gridCells(plan);
   console.log(
-    `${datasetId}: ${train.count} train / ${validation.count} validation rows, ${totalSteps} steps per run, ${cells.length} runs`,
+    `${datasetId}: ${train.count} train / ${validation.count} validation rows, ${totalSteps} steps per run, ${cells.length} runs; backend ${backend} (${adapter}), execution ${execution}`,
   );
 
   const results: CellResult[] = [];
+  const extras: Record<string, unknown>[] = [];
+  const command = `npx tsx scripts/proof/compare-builtin.ts ${process.argv.slice(2).join(' ')}`.trim();
+  // Rewritten after every run: a grid cut short by a time limit still leaves its finished rows.
+  const write = (): string => {
+    const rows = compareTable(plan, results);
+    const markdown = tableMarkdown(rows, plan.metric);
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, `compare-${datasetId}.csv`), tableCsv(rows));
+    writeFileSync(join(out, `compare-${datasetId}.md`), markdown);
+    const done = { finished: results.length, of: cells.length };
+    const record = {
+      command,
+      date: new Date().toISOString(),
+      backend,
+      adapter,
+      ...done,
+      plan,
+      recipe,
+      train: train.count,
+      validation: validation.count,
+      results,
+      runs: extras,
+      rows,
+    };
+    writeFileSync(join(out, `compare-${datasetId}.json`), JSON.stringify(record, null, 2) + '\n');
+    return markdown;
+  };
   const started = Date.now();
   for (const [index, cell] of cells.entries()) {
     const arm = plan.arms.find((a) => a.id === cell.arm)!;
@@ -142,7 +208,9 @@ async function main(): Promise<void> {
       const perEpoch: number[] = [];
       const trainable: number[] = [];
       const matrixParams: number[] = [];
-      let trainMs = 0;
+      const timer = new StepTimer();
+      const losses: number[] = [];
+      const cellStarted = performance.now();
       while (!trainer.finished) {
         matrixParams.push(
           trainer.runtime
@@ -150,21 +218,31 @@ async function main(): Promise<void> {
             .filter((v) => MATRIX.test(v.name))
             .reduce((s, v) => s + v.variable.size, 0),
         );
-        const t0 = performance.now();
         await trainer.step();
-        const rows = await trainer.flushMetrics(); // the read ends the step's GPU work (timed with it)
-        trainMs += performance.now() - t0;
-        trainable.push(...rows.map((r) => r.trainableParams));
-        if (trainer.stepsDone % trainer.stepsPerEpoch === 0)
+        // Reads as the worker's: after the first step (it ends the compile) and at epoch ends (before evaluating).
+        const epochEnd = trainer.stepsDone % trainer.stepsPerEpoch === 0 || trainer.finished;
+        if (trainer.stepsDone === 1 || epochEnd) {
+          const rows = await trainer.flushMetrics();
+          timer.synced(trainer.stepsDone, performance.now());
+          trainable.push(...rows.map((r) => r.trainableParams));
+          losses.push(...rows.map((r) => r.loss));
+          if (rows.some((r) => !Number.isFinite(r.loss)))
+            throw new Error(`${arm.label} seed ${cell.seed}: non-finite loss`);
+        }
+        if (epochEnd) {
           perEpoch.push((await trainer.evaluate()).metrics.accuracy!);
+          timer.skipped(trainer.stepsDone, performance.now());
+        }
       }
+      const frozenAt = trainer.runtime.freezeSteps?.();
+      const tail = losses.slice(-trainer.stepsPerEpoch);
       const { avg, final } = trainableWithoutHead(trainable, headSize(config));
       const result: CellResult = {
         ...cell,
         perEpoch,
         avgTrainable: avg,
         finalTrainable: final,
-        msPerStep: trainMs / trainer.totalSteps,
+        msPerStep: timer.msPerStep,
         flopsPerStep: estimateStepFlops({
           config,
           batchSize: recipe.batchSize,
@@ -174,28 +252,26 @@ async function main(): Promise<void> {
         }),
       };
       results.push(result);
+      extras.push({
+        arm: cell.arm,
+        seed: cell.seed,
+        seconds: (performance.now() - cellStarted) / 1000,
+        timedSteps: timer.timedSteps,
+        trainLossLastEpoch: tail.reduce((a, b) => a + b, 0) / tail.length,
+        losses,
+        frozen: frozenAt ? frozenAt.size : null,
+        freezeSteps: frozenAt ? [...frozenAt.values()].sort((a, b) => a - b) : null,
+      });
+      write();
       const progress = gridProgress(cells.length, index + 1, 0, (Date.now() - started) / 1000);
       console.log(
-        `${arm.label} seed ${cell.seed}: accuracy per epoch ${perEpoch.map((a) => a.toFixed(4)).join(' ')}, avg trainable ${avg.toFixed(0)}, ${result.msPerStep.toFixed(0)} ms/step; grid ${(100 * progress.fraction).toFixed(0)} %, ETA ${progress.etaSeconds?.toFixed(0)} s`,
+        `${arm.label} seed ${cell.seed}: accuracy per epoch ${perEpoch.map((a) => a.toFixed(4)).join(' ')}, avg trainable ${avg.toFixed(0)}, ${result.msPerStep.toFixed(1)} ms/step, ${frozenAt ? `${frozenAt.size} frozen` : 'no freezing'}; grid ${(100 * progress.fraction).toFixed(0)} %, ETA ${progress.etaSeconds?.toFixed(0)} s`,
       );
     } finally {
       trainer.dispose();
     }
   }
-  const rows = compareTable(plan, results);
-  const markdown = tableMarkdown(rows, plan.metric);
-  const command = `npx tsx scripts/proof/compare-builtin.ts ${process.argv.slice(2).join(' ')}`.trim();
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, `compare-${datasetId}.csv`), tableCsv(rows));
-  writeFileSync(join(out, `compare-${datasetId}.md`), markdown);
-  writeFileSync(
-    join(out, `compare-${datasetId}.json`),
-    JSON.stringify(
-      { command, plan, recipe, train: train.count, validation: validation.count, results, rows },
-      null,
-      2,
-    ) + '\n',
-  );
+  const markdown = write();
   console.log(`\n${markdown}\nwrote ${out}/compare-${datasetId}.{md,csv,json}`);
 }
 

@@ -7,7 +7,8 @@
  *   npx tsx scripts/proof/finetune-builtin.ts [--dataset spam-ham] [--epochs 3] [--batch 32] [--max-length 64]
  *       [--adapter-lr 1e-2] [--classifier-lr 4e-2] [--seed 42] [--model public/models/builtin]
  *       [--backend cpu|webgpu] [--out build/proof/finetune-<dataset>.json] [--probe-steps N]
- *       [--ti-steps N] [--tf-steps N] [--delta-t N]
+ *       [--ti-steps N] [--tf-steps N] [--delta-t N] [--execution replayed|engine|plain]
+ *       [--optimizer adamw_torch|adamw_hf]
  *
  * --ti-steps / --tf-steps / --delta-t: AFLoRA's schedule in optimizer steps (initialWarmup, finalWarmup, deltaT).
  *   The defaults (t_i 1 epoch, t_f 70 %) leave a 1-epoch run no ramp: nothing freezes (issue #11).
@@ -21,6 +22,7 @@ import { dirname, join } from 'node:path';
 import type { EncodedExamples } from '../../src/engine/batches';
 import { accuracy, f1Score, matthewsCorrelation } from '../../src/engine/metrics';
 import { DEFAULT_RECIPE, Trainer, type TrainingRecipe } from '../../src/engine/trainer';
+import { DEFAULT_EXECUTION, EXECUTIONS, type Execution } from '../../src/engine/recipe';
 import type { StateDict } from '../../src/engine/types';
 import { randomBertWeights } from '../../src/engine/weights';
 import { adapterMethod } from '../../src/methods/registry';
@@ -116,13 +118,17 @@ async function main(): Promise<void> {
     classifierLr: num('classifier-lr', 4e-2),
     seed: num('seed', 42),
     logEvery: 1_000_000,
+    execution: (flags.get('execution') ?? DEFAULT_EXECUTION) as Execution,
+    optimizer: (flags.get('optimizer') ?? DEFAULT_RECIPE.optimizer) as TrainingRecipe['optimizer'],
   };
+  if (!['adamw_torch', 'adamw_hf'].includes(recipe.optimizer)) throw new Error('--optimizer takes adamw_torch or adamw_hf');
+  if (!EXECUTIONS.includes(recipe.execution!)) throw new Error(`--execution takes ${EXECUTIONS.join(', ')}`);
   const schedule: Record<string, number> = {};
   if (flags.has('ti-steps')) schedule.initialWarmup = num('ti-steps', 0);
   if (flags.has('tf-steps')) schedule.finalWarmup = num('tf-steps', 0);
   if (flags.has('delta-t')) schedule.deltaT = num('delta-t', 10);
 
-  await selectBackend(backend);
+  const adapter = await selectBackend(backend);
   const model = await loadModelDir(modelDir);
   if (!model.tokenizer) throw new Error(`${modelDir} has no tokenizer (vocab.txt / tokenizer.json)`);
   const { prepared } = loadDataset('public/datasets', datasetId);
@@ -130,7 +136,7 @@ async function main(): Promise<void> {
   const train = encode(model.tokenizer, prepared, prepared.train, recipe.maxLength);
   const validation = encode(model.tokenizer, prepared, prepared.validation, recipe.maxLength);
   const modelHash = createHash('sha256').update(readFileSync(join(modelDir, 'model.safetensors'))).digest('hex');
-  console.log(`${modelDir} (model.safetensors sha256 ${modelHash.slice(0, 16)}), ${datasetId}: ${train.count} train / ${validation.count} validation rows, labels ${prepared.labels.join('/')}, max length ${recipe.maxLength}, backend ${backend}`);
+  console.log(`${modelDir} (model.safetensors sha256 ${modelHash.slice(0, 16)}), ${datasetId}: ${train.count} train / ${validation.count} validation rows, labels ${prepared.labels.join('/')}, max length ${recipe.maxLength}, backend ${backend} (${adapter}), execution ${recipe.execution}`);
 
   // Majority class of the training split, scored on validation.
   const trainLabels = Array.from(train.labels);
@@ -165,7 +171,9 @@ async function main(): Promise<void> {
     command,
     model: { dir: modelDir, sha256: modelHash },
     dataset: { id: datasetId, train: train.count, validation: validation.count, labels: prepared.labels },
+    date: new Date().toISOString(),
     backend,
+    adapter,
     method: { id: 'aflora', options: schedule },
     recipe,
     majority: majorityMetrics,

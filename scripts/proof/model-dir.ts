@@ -37,17 +37,23 @@ export async function loadModelDir(dir: string): Promise<ModelDir> {
   return { config, weights: normalized.weights, missing: normalized.missing, tokenizer: null };
 }
 
-/** cpu (default) or webgpu through Dawn/SwiftShader, as tests/helpers/webgpu.ts sets it up. */
-export async function selectBackend(name: string): Promise<void> {
+/**
+ * cpu (default) or webgpu through Dawn: SwiftShader here, the GPU's Vulkan driver where VK_DRIVER_FILES names it
+ * (the device machine). Returns the adapter in words, for the proof's record.
+ */
+export async function selectBackend(name: string): Promise<string> {
   if (name === 'webgpu') {
-    const { installNodeWebGPU } = await import('../../tests/helpers/webgpu');
-    const { tf: gpuTf } = await installNodeWebGPU();
-    if (gpuTf.getBackend() !== 'webgpu') throw new Error('webgpu backend did not start');
-    return;
+    const { setupWebGPU } = await import('../../bench/webgpu-node');
+    const { adapterInfo } = await setupWebGPU();
+    // As the worker: small ops stay on the GPU.
+    tf.env().set('WEBGPU_CPU_FORWARD', false);
+    if (tf.getBackend() !== 'webgpu') throw new Error('webgpu backend did not start');
+    return adapterInfo;
   }
   if (name !== 'cpu') throw new Error(`unknown backend "${name}" (cpu or webgpu)`);
   await tf.setBackend('cpu');
   await tf.ready();
+  return 'tfjs cpu';
 }
 
 /** `--name value` flags and positionals from process.argv. */

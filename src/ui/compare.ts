@@ -126,9 +126,10 @@ export function gridStatus(grid: CompareGrid, current: { stepsDone: number; tota
 
 /**
  * What a finished run adds to the table: its metric after each epoch (the epoch-end evaluations; an extra "Evaluate
- * now" is left out), trainable parameters without the classifier, ms per step over the whole run (its evaluations
- * and the first step's kernel compile included: the same for every arm of one grid), and the FLOPs estimate. A failed
- * run is marked: done, but its epochs so far are no result (the table leaves it out, the panel names it).
+ * now" is left out), trainable parameters without the classifier, ms per step as the worker's StepTimer took it
+ * (without the first step's kernel compile, evaluations and checkpoints; NaN for a run kept without it), and the
+ * FLOPs estimate. A failed run is marked: done, but its epochs so far are no result (the table leaves it out, the
+ * panel names it).
  * The FLOPs use the run's counts: every adapter parameter at the start runs forward and backward, the average
  * trainable count gets a weight gradient (full fine-tuning: no adapter, the base weights that train).
  */
@@ -139,7 +140,6 @@ export function cellResultOf(run: RunRecord, cell: GridCell, metric: string, mod
   const head = headSize(config);
   const { avg, final } = trainableWithoutHead(Array.from(run.metrics.trainableParams), head);
   const perEpoch = epochEndValues(run, metric).map((e) => e.value);
-  const steps = run.finished ? run.finished.step + 1 : run.metrics.step.length;
   const full = run.config.method.id === 'full';
   const atStart = plan ? plan.trainableParamsAtStart - head : 0;
   return {
@@ -150,7 +150,7 @@ export function cellResultOf(run: RunRecord, cell: GridCell, metric: string, mod
     perEpoch,
     avgTrainable: avg,
     finalTrainable: final,
-    msPerStep: run.finished && steps > 0 ? (1000 * run.finished.seconds) / steps : Number.NaN,
+    msPerStep: run.finished?.msPerStep ?? Number.NaN,
     flopsPerStep: estimateStepFlops({
       config,
       batchSize: run.config.recipe.batchSize,

@@ -39,7 +39,8 @@ export interface RunRecord {
   budget?: BudgetEntry[];
   /** The step each cell froze at, from the run's freeze events. */
   freezeSteps: Record<string, number>;
-  finished: { reason: FinishReason; step: number; seconds: number } | null;
+  /** msPerStep: the worker's StepTimer (no compile step, evaluations, checkpoints); absent in runs kept before it. */
+  finished: { reason: FinishReason; step: number; seconds: number; msPerStep?: number } | null;
   /** Imported from this file (not trained here): its weights are in the worker, it has no metrics. */
   imported?: string;
   /** Its trained weights are kept in IndexedDB (runsDb), with the fingerprint of the model they belong to. */
@@ -286,7 +287,7 @@ function reduceWorkerEvent(state: AppState, event: WorkerEvent, at: number): App
       return { ...state, notice: `Deleted ${event.files} downloaded model file${event.files === 1 ? '' : 's'} from this browser's cache.` };
     case 'finished':
       return {
-        ...withRun(state, (run) => ({ ...run, finished: { reason: event.reason, step: event.step, seconds: event.seconds } })),
+        ...withRun(state, (run) => ({ ...run, finished: { reason: event.reason, step: event.step, seconds: event.seconds, msPerStep: event.msPerStep } })),
         training: 'finished',
         progress: { ...state.progress, train: undefined, compile: undefined },
       };

@@ -217,6 +217,57 @@ export function estimateStepFlops(input: {
   return 2 * forward + 2 * tokens * input.trainableMatrixParams;
 }
 
+/**
+ * The table's ms/step: training time per step with the first step (its GPU kernel compile) and whatever runs between
+ * steps (evaluations, checkpoints, pauses) left out. Steps are enqueued without waiting on the GPU, so time is taken
+ * only at a read that ends a stretch of steps: `synced` after such a read, `skipped` after time that is not training.
+ * The first `synced` opens the first stretch: the steps before it (the compile) are not timed.
+ */
+export class StepTimer {
+  private from: number | null = null;
+  private fromStep = 0;
+  private ms = 0;
+  private steps = 0;
+
+  /** After a GPU read, with `stepsDone` steps taken and the clock at `now` (ms). */
+  synced(stepsDone: number, now: number): void {
+    if (this.from !== null) {
+      this.ms += now - this.from;
+      this.steps += stepsDone - this.fromStep;
+    }
+    this.from = now;
+    this.fromStep = stepsDone;
+  }
+
+  /** After time that is not training (an evaluation, a checkpoint, a pause), at a point where the GPU is idle. */
+  skipped(stepsDone: number, now: number): void {
+    if (this.from === null) return;
+    this.from = now;
+    this.fromStep = stepsDone;
+  }
+
+  /** Steps timed so far (the first stretch's steps are not among them). */
+  get timedSteps(): number {
+    return this.steps;
+  }
+
+  /** Mean ms per timed step; NaN before a second read (a run of one step has no step outside the compile). */
+  get msPerStep(): number {
+    return this.steps > 0 ? this.ms / this.steps : Number.NaN;
+  }
+}
+
+/** The FLOPs column's caption (the panel's header title and the Markdown's note): what estimateStepFlops counts. */
+export const FLOPS_CAPTION =
+  'rel. FLOPs/step: an estimate from the shapes, not a measurement, relative to the first row. Forward = 2 x ' +
+  'tokens x (parameters of every linear and adapter matrix) + the attention matmuls; backward to the activations = ' +
+  'the forward again; plus 2 x tokens x the parameters that train (averaged over the run: a frozen A/B matrix gets ' +
+  'no weight gradient). Embeddings, norms, softmax and the optimizer are left out.';
+
+/** The ms/step column's caption: what StepTimer leaves out. */
+export const MS_PER_STEP_CAPTION =
+  'ms/step: wall time per training step on this backend, without the first step (kernel compile), evaluations and checkpoints.';
+
 /* ------------------------------------------------------------------ export */
 
 const COLUMNS = [
@@ -253,6 +304,10 @@ export function tableMarkdown(rows: readonly TableRow[], metric: string): string
       (r) =>
         `| ${r.label} | ${r.last.n} | ${pct(r.last)} | ${pct(r.best)} | ${formatParams(r.avgTrainable)} | ${formatParams(r.finalTrainable)} | ${fixed(r.msPerStep, 0)} | ${fixed(r.relativeFlops, 2)} |`,
     ),
+    '',
+    `${MS_PER_STEP_CAPTION}`,
+    '',
+    FLOPS_CAPTION,
   ];
   return lines.join('\n') + '\n';
 }

@@ -203,7 +203,8 @@ export type WorkerEvent =
   | ({ type: 'prediction' } & Prediction)
   | { type: 'exported'; format: ExportFormat; files: { name: string; bytes: Uint8Array }[] }
   | ({ type: 'error' } & WorkerError)
-  | { type: 'finished'; reason: FinishReason; step: number; seconds: number }
+  /** `seconds`: the whole run (compile, evaluations, checkpoints included); `msPerStep`: compare.ts StepTimer's, NaN if unmeasured. */
+  | { type: 'finished'; reason: FinishReason; step: number; seconds: number; msPerStep?: number }
   /** The run can be resumed from here after a reload (every ~30 s and at epoch ends and pauses, after the step's events). */
   | { type: 'checkpoint'; checkpoint: RunCheckpoint }
   /** This run is not checkpointed (too big for a checkpoint, see io/limits): a reload loses it. Once per run. */

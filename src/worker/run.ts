@@ -15,6 +15,7 @@ import type { LoadedModel } from '../io/model/model-source';
 import { adapterMethod, type BoundMethod } from '../methods/registry';
 import { InputError, LimitError } from '../engine/errors';
 import { LIMITS, formatLimit } from '../io/limits';
+import { StepTimer } from './compare';
 import { toWorkerError } from './errors';
 import { fromMethodEvent, stepMetricsOf } from './events';
 import type { Evaluation, ExportFormat, FinishReason, Prediction, RunCheckpoint, TrainingPlan, WorkerError, WorkerEvent } from './protocol';
@@ -181,6 +182,8 @@ export class Run {
     const { logEvery, evalEvery } = this.config.recipe;
     const started = performance.now();
     const seconds = () => this.priorSeconds + (performance.now() - started) / 1000;
+    // ms/step for the Compare table: this session's steps after the first read, without evaluations and checkpoints.
+    const timer = new StepTimer();
     this.running = true;
     // A restored run starts where its checkpoint was taken.
     const first = this.trainer.stepsDone;
@@ -198,6 +201,7 @@ export class Run {
             reason = 'failed';
             break;
           }
+          if (step > first) timer.synced(step, performance.now());
           if (step > first) await this.saveCheckpoint(seconds());
           lastCheckpoint = performance.now();
           this.emit({ type: 'paused', step });
@@ -205,6 +209,7 @@ export class Run {
           if (this.paused) await new Promise<void>((resolve) => (this.wake = resolve));
           this.wake = null;
           if (!this.stopping) this.emit({ type: 'resumed', step });
+          timer.skipped(step, performance.now());
         }
         if (this.stopping) {
           reason = 'stopped';
@@ -222,6 +227,7 @@ export class Run {
             reason = 'failed';
             break;
           }
+          timer.synced(step + 1, performance.now());
         }
         if (evaluateNow && !this.stopping) {
           this.evaluationWanted = false;
@@ -234,6 +240,7 @@ export class Run {
           await this.saveCheckpoint(seconds());
           lastCheckpoint = performance.now();
         }
+        if (read) timer.skipped(step + 1, performance.now());
         await yieldToEventLoop();
       }
     } catch (error) {
@@ -251,7 +258,7 @@ export class Run {
       this.stopping = false;
       this.evaluationWanted = false;
       this.emit({ type: 'progress', phase: 'evaluate', done: 0, total: 0 });
-      this.emit({ type: 'finished', reason, step: Math.max(0, lastCompleted), seconds: seconds() });
+      this.emit({ type: 'finished', reason, step: Math.max(0, lastCompleted), seconds: seconds(), msPerStep: timer.msPerStep });
     }
     return reason;
   }

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CompareTable } from '../../src/ui/components/ComparePanel';
 import { armsOf, cellResultOf, gridRemaining, gridStatus, loadGrid, parseSeeds, runReport, saveGrid, type CompareGrid } from '../../src/ui/compare';
 import { newRun, type RunRecord } from '../../src/ui/state';
-import { compareTable, headSize, tableCsv, tableMarkdown } from '../../src/worker/compare';
+import { compareTable, FLOPS_CAPTION, headSize, tableCsv, tableMarkdown } from '../../src/worker/compare';
 import { buildRunConfig } from '../../src/worker/run-config';
 import { tinyConfig } from '../helpers/tinyBert';
 
@@ -38,7 +38,7 @@ function finishedRun(id: string, accuracy: [number, number]): RunRecord {
       { step: 3, epoch: 0, metrics: { accuracy: accuracy[0] } },
       { step: 7, epoch: 1, metrics: { accuracy: accuracy[1] } },
     ],
-    finished: { reason: 'completed', step: 7, seconds: 4 },
+    finished: { reason: 'completed', step: 7, seconds: 4, msPerStep: 500 },
   };
 }
 
@@ -62,12 +62,16 @@ describe('compare arms and seeds', () => {
 });
 
 describe('a finished run in the table', () => {
-  it('takes the epoch-end metric, trainable counts without the classifier, ms/step over the run', () => {
+  it('takes the epoch-end metric, trainable counts without the classifier, the worker\'s ms/step', () => {
     const result = cellResultOf(finishedRun('r1', [0.7, 0.6]), { arm: 'aflora', seed: 1 }, 'accuracy', model);
     expect(result.perEpoch).toEqual([0.7, 0.6]); // the step-1 "Evaluate now" (0.99) is not an epoch
     expect(result.avgTrainable).toBe(600);
     expect(result.finalTrainable).toBe(200);
-    expect(result.msPerStep).toBe(500);
+    expect(result.msPerStep).toBe(500); // the worker's StepTimer, not 4 s / 8 steps
+    // A run kept before the worker timed its steps has no ms/step (not the whole run's time per step).
+    const older = finishedRun('r0', [0.7, 0.6]);
+    const untimed = cellResultOf({ ...older, finished: { ...older.finished!, msPerStep: undefined } }, { arm: 'aflora', seed: 1 }, 'accuracy', model);
+    expect(untimed.msPerStep).toBeNaN();
     expect(result.runId).toBe('r1');
     expect(result.flopsPerStep).toBeGreaterThan(0);
     const report = runReport(finishedRun('r1', [0.7, 0.6]), model);
@@ -119,6 +123,7 @@ describe('CompareTable', () => {
     expect(html).toContain('70.00 ± 14.14'); // last epochs 0.6, 0.8
     expect(html).toContain('75.00 ± 7.07'); // best epochs 0.7, 0.8
     expect(html).toContain('600');
+    expect(html).toContain(FLOPS_CAPTION.slice(0, 40)); // the caption says how FLOPs are estimated
     expect(html.match(/data-testid="compare-run-link"/g)).toHaveLength(2);
     expect(html).not.toContain('<td>LoRA</td>'); // no finished run of that arm yet
     expect(tableMarkdown(rows, 'accuracy')).toContain('| AFLoRA | 2 | 70.00 ± 14.14 | 75.00 ± 7.07 | 600 | 200 | 500 | 1.00 |');

@@ -11,6 +11,9 @@ import {
   nextCell,
   remainingCells,
   spread,
+  StepTimer,
+  FLOPS_CAPTION,
+  MS_PER_STEP_CAPTION,
   tableCsv,
   tableMarkdown,
   trainableWithoutHead,
@@ -156,6 +159,10 @@ describe('compare table', () => {
       '| AFLoRA | 1 | 75.00 ± 0.00 | 75.00 ± 0.00 | 0.14M | 20.0K | 10 | 1.00 |',
     );
     expect(tableCsv(rows).split('\n')[1]).toBe('AFLoRA,1,0.75,0,0.75,0,140000,20000,10,1');
+    // The Markdown says what ms/step leaves out and how the FLOPs are estimated.
+    expect(md).toContain(MS_PER_STEP_CAPTION);
+    expect(md).toContain(FLOPS_CAPTION);
+    expect(FLOPS_CAPTION).toMatch(/estimate/);
     expect(formatParams(1_327_104)).toBe('1.33M');
   });
 
@@ -176,5 +183,31 @@ describe('compare table', () => {
       trainableMatrixParams: 0,
     });
     expect(all - frozen).toBe(2 * 16 * 1000);
+  });
+});
+
+describe('StepTimer (the table\'s ms/step)', () => {
+  it('leaves out the steps before the first read (compile) and the time skipped after a read (evaluation)', () => {
+    const timer = new StepTimer();
+    expect(timer.msPerStep).toBeNaN();
+    timer.skipped(0, 0); // nothing to skip before the first read
+    timer.synced(1, 5000); // step 1 with its 5 s compile: not timed
+    expect(timer.msPerStep).toBeNaN();
+    timer.synced(5, 5040); // 4 steps in 40 ms
+    timer.skipped(5, 7040); // a 2 s evaluation
+    timer.synced(10, 7090); // 5 steps in 50 ms
+    expect(timer.timedSteps).toBe(9);
+    expect(timer.msPerStep).toBe(10);
+  });
+
+  it('counts a stretch of several steps between two reads as their sum', () => {
+    const timer = new StepTimer();
+    timer.synced(1, 100);
+    timer.synced(11, 400);
+    expect(timer.msPerStep).toBe(30);
+    timer.skipped(11, 1000);
+    timer.synced(11, 1000); // a read without a step adds nothing
+    expect(timer.timedSteps).toBe(10);
+    expect(timer.msPerStep).toBe(30);
   });
 });

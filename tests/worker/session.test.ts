@@ -242,6 +242,34 @@ describe('worker session', () => {
     }
   });
 
+  it('reports ms/step without the first step (compile) and without evaluations; the run time keeps both', { timeout: 120_000 }, async () => {
+    const { send } = session();
+    await send({ type: 'loadModel', source: { kind: 'files', files: modelFiles() } });
+    const [loaded] = only(await send({ type: 'loadData', data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT }), 'dataPreview');
+    // A slow first step (as a kernel compile) and slow evaluations: 1 s each, 3 s in this 10-step run.
+    const sleep = () => new Promise((resolve) => setTimeout(resolve, 1000));
+    const step = Trainer.prototype.step;
+    const evaluate = Trainer.prototype.evaluate;
+    const stepSpy = vi.spyOn(Trainer.prototype, 'step').mockImplementation(async function (this: Trainer) {
+      if (this.stepsDone === 0) await sleep();
+      return step.call(this);
+    });
+    const evalSpy = vi.spyOn(Trainer.prototype, 'evaluate').mockImplementation(async function (this: Trainer, ...args) {
+      await sleep();
+      return evaluate.apply(this, args);
+    });
+    try {
+      const [finished] = only(await send({ type: 'start', config: configOf(loaded.preview) }), 'finished');
+      expect(evalSpy).toHaveBeenCalledTimes(2);
+      expect(finished.msPerStep).toBeGreaterThan(0);
+      // Steps 2..10 are timed; the 3 s of waits are not in them (with either one counted, this fails).
+      expect(9 * finished.msPerStep! + 3000).toBeLessThanOrEqual(1000 * finished.seconds);
+    } finally {
+      stepSpy.mockRestore();
+      evalSpy.mockRestore();
+    }
+  });
+
   it('refuses a config that is not for the loaded data or model, or does not parse, with a bad-input error', async () => {
     const { send } = session();
     await send({ type: 'loadModel', source: { kind: 'files', files: modelFiles() } });

@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'react';
-import { compareTable, formatParams, tableCsv, tableMarkdown, type TableRow } from '../../worker/compare';
+import { compareTable, FLOPS_CAPTION, formatParams, MS_PER_STEP_CAPTION, tableCsv, tableMarkdown, type TableRow } from '../../worker/compare';
 import { ARM_CHOICES, armsOf, compareMetric, gridRemaining, gridStatus, gridTotal, parseSeeds } from '../compare';
 import { useAppState, useController } from '../context';
 import { downloadBlob } from '../exports';
@@ -16,6 +16,9 @@ const pct = (mean: number, sd: number) => (Number.isFinite(mean) ? `${(100 * mea
 export function CompareTable({ rows, metric, onOpen }: { rows: readonly TableRow[]; metric: string; onOpen: (runId: string) => void }) {
   return (
     <table className="preview compare-table" data-testid="compare-table">
+      <caption className="muted small">
+        {MS_PER_STEP_CAPTION} {FLOPS_CAPTION}
+      </caption>
       <thead>
         <tr>
           <th>method</th>
@@ -23,8 +26,12 @@ export function CompareTable({ rows, metric, onOpen }: { rows: readonly TableRow
           <th className="num">{metric} (best epoch)</th>
           <th className="num">avg trainable</th>
           <th className="num">final trainable</th>
-          <th className="num">ms/step</th>
-          <th className="num">rel. FLOPs/step</th>
+          <th className="num" title={MS_PER_STEP_CAPTION}>
+            ms/step
+          </th>
+          <th className="num" title={FLOPS_CAPTION}>
+            rel. FLOPs/step
+          </th>
           <th>runs</th>
         </tr>
       </thead>

@@ -1,0 +1,67 @@
+#!/usr/bin/env sh
+# Runs ON the device machine (one H200, no Node, no network), from the repository root, with
+# carry [".device", "DIR"] prepared by scripts/proof/device-bundle.sh DIR:
+#   sh DIR/device-proofs.sh DIR [sanity] [finetune] [compare]     (default: all three)
+# Writes into $OUT: gpu.txt, sanity-{cpu,webgpu}/ + .log, finetune-{pretrained,random}.{json,log},
+# compare/compare-spam-ham.{json,md,csv}, compare.log. Each proof is its own process with a time limit; the compare grid rewrites its JSON after every run.
+# The two fine-tuning halves run side by side (independent, seeded: the numbers are those of one process); the
+# compare grid runs alone, so its ms/step has the GPU to itself.
+set -u
+DIR=${1:?usage: device-proofs.sh DIR [sanity] [finetune] [compare]}
+shift
+PARTS=${*:-sanity finetune compare}
+OUT=${OUT:-/tmp/proof-out}
+mkdir -p "$OUT"
+
+if [ ! -x /tmp/node ]; then
+  for f in .device/gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+  xz -d -c .device/node.xz > /tmp/node && chmod +x /tmp/node
+fi
+DAWN="$DIR/node_modules/webgpu/dist/linux-x64/dawn.node"
+if [ ! -f "$DAWN" ]; then
+  mkdir -p "$(dirname "$DAWN")"
+  xz -d -c .device/dawn.node.xz > "$DAWN"
+fi
+export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.txt" 2>&1 || true
+/tmp/node --version >> "$OUT/gpu.txt"
+
+# 3 epochs of spam-ham at batch 16 = 282 steps; t_i 47, t_f 70, ΔT 10: 17 masking rounds on the ramp (steps 47..212).
+FINETUNE="--dataset spam-ham --epochs 3 --batch 16 --max-length 64 --ti-steps 47 --tf-steps 70 --delta-t 10 --optimizer adamw_hf --backend webgpu"
+# The whole train split (1500 rows), 3 epochs at batch 16 (282 steps per run), t_i / t_f 1/8 and 1/4 of the run, ΔT 10.
+COMPARE="--dataset spam-ham --train all --validation all --epochs 3 --batch 16 --max-length 64 --seeds 1,2,3 --delta-t 10 --arms aflora,pm-trainable,lora,elora,adalora --backend webgpu"
+
+# Without dropout (its masks come from other generators on the two backends) 8 steps on this GPU must match cpu's.
+SANITY="--dataset spam-ham --train 64 --validation 32 --epochs 2 --batch 16 --max-length 32 --seeds 1 --arms aflora,lora --delta-t 2 --dropout 0"
+
+for part in $PARTS; do
+  case $part in
+    sanity)
+      echo "== sanity: $SANITY on cpu and webgpu"
+      for backend in cpu webgpu; do
+        # shellcheck disable=SC2086
+        timeout "${SANITY_LIMIT:-60}" /tmp/node "$DIR/compare.mjs" $SANITY --backend $backend \
+          --out "$OUT/sanity-$backend" > "$OUT/sanity-$backend.log" 2>&1 &
+      done
+      wait
+      grep -h 'seed 1:' "$OUT"/sanity-*.log ;;
+    finetune)
+      echo "== finetune: $FINETUNE"
+      for half in pretrained random; do
+        # shellcheck disable=SC2086
+        timeout "${FINETUNE_LIMIT:-100}" /tmp/node "$DIR/finetune.mjs" $FINETUNE --only $half \
+          --out "$OUT/finetune-$half.json" > "$OUT/finetune-$half.log" 2>&1 &
+      done
+      wait
+      tail -n 6 "$OUT"/finetune-*.log ;;
+    compare)
+      echo "== compare: $COMPARE"
+      # shellcheck disable=SC2086
+      timeout "${COMPARE_LIMIT:-260}" /tmp/node "$DIR/compare.mjs" $COMPARE --out "$OUT/compare" > "$OUT/compare.log" 2>&1
+      echo "   exit $?"
+      grep -v '^$' "$OUT/compare.log" | tail -n 24 ;;
+    *) echo "unknown part $part (sanity | finetune | compare)"; exit 2 ;;
+  esac
+done
+ls -la "$OUT" "$OUT/compare" 2>/dev/null
