@@ -2,8 +2,9 @@
 # Runs ON the device machine (one H200, no Node, no network), from the repository root, with
 # carry [".device", "DIR"] prepared by scripts/proof/device-bundle.sh DIR:
 #   sh DIR/device-proofs.sh DIR [sanity] [finetune] [compare]     (default: all three)
-# Writes into $OUT: gpu.txt, sanity-{cpu,webgpu}/ + .log, finetune-{pretrained,random}.{json,log},
-# compare/compare-spam-ham.{json,md,csv}, compare.log. Each proof is its own process with a time limit; the compare grid rewrites its JSON after every run.
+# Writes into $OUT: gpu.txt, finetune-{pretrained,random}.json, compare.log, sanity.txt and proofs.tar.gz with
+# everything (sanity-{cpu,webgpu}/, compare/compare-spam-ham.{json,md,csv}, the logs): the device tool returns at
+# most 8 files. Each proof is its own process with a time limit; the compare grid rewrites its JSON after every run.
 # The two fine-tuning halves run side by side (independent, seeded: the numbers are those of one process); the
 # compare grid runs alone, so its ms/step has the GPU to itself.
 set -u
@@ -41,11 +42,22 @@ for part in $PARTS; do
       echo "== sanity: $SANITY on cpu and webgpu"
       for backend in cpu webgpu; do
         # shellcheck disable=SC2086
-        timeout "${SANITY_LIMIT:-60}" /tmp/node "$DIR/compare.mjs" $SANITY --backend $backend \
+        timeout "${SANITY_LIMIT:-120}" /tmp/node "$DIR/compare.mjs" $SANITY --backend $backend \
           --out "$OUT/sanity-$backend" > "$OUT/sanity-$backend.log" 2>&1 &
       done
       wait
-      grep -h 'seed 1:' "$OUT"/sanity-*.log ;;
+      grep -h 'seed 1:' "$OUT"/sanity-*.log
+      # Largest step-loss difference per arm between the two backends.
+      /tmp/node -e '
+        const fs = require("fs");
+        const runs = (b) => JSON.parse(fs.readFileSync(process.argv[1] + "/sanity-" + b + "/compare-spam-ham.json", "utf8")).runs;
+        const cpu = runs("cpu"), gpu = runs("webgpu");
+        for (const c of cpu) {
+          const g = gpu.find((r) => r.arm === c.arm);
+          if (!g) continue;
+          const d = Math.max(...c.losses.map((l, i) => Math.abs(l - g.losses[i])));
+          console.log(c.arm + ": " + c.losses.length + " steps, max |loss cpu - loss webgpu| " + d.toExponential(2));
+        }' "$OUT" | tee "$OUT/sanity.txt" ;;
     finetune)
       echo "== finetune: $FINETUNE"
       for half in pretrained random; do
@@ -64,4 +76,6 @@ for part in $PARTS; do
     *) echo "unknown part $part (sanity | finetune | compare)"; exit 2 ;;
   esac
 done
-ls -la "$OUT" "$OUT/compare" 2>/dev/null
+tar czf /tmp/proofs.tar.gz -C "$OUT" . && mv /tmp/proofs.tar.gz "$OUT"/ &&
+  (cd "$OUT" && rm -rf sanity-cpu sanity-webgpu compare sanity-*.log finetune-*.log)
+ls -la "$OUT"
