@@ -71,6 +71,11 @@ export interface ResolvedSettings {
  */
 export const MIN_RAMP_ROUNDS = 5;
 
+/** How many multiples of `every` lie in (after, through]: the masking or growth steps of a schedule. */
+export function multiplesIn(after: number, through: number, every: number): number {
+  return through > after ? Math.floor(through / every) - Math.floor(after / every) : 0;
+}
+
 export function runShape(trainRows: number, batchSize: number, epochs: number): RunShape {
   const stepsPerEpoch = Math.max(1, Math.ceil(trainRows / Math.max(1, batchSize)));
   return { totalSteps: stepsPerEpoch * epochs, epochs, stepsPerEpoch };

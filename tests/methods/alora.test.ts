@@ -1,6 +1,7 @@
 /** ALoRA's tensor-free decisions (src/methods/alora/allocate.ts): round steps, pruning, sharing the budget out. */
 import { describe, expect, it } from 'vitest';
-import { allocateRound, roundSteps, shareOut, type SlotState } from '../../src/methods/alora/allocate';
+import { allocateRound, shareOut, type SlotState } from '../../src/methods/alora/allocate';
+import { roundSteps } from '../../src/methods/alora/schedule';
 import { adapterMethod } from '../../src/methods/registry';
 import { tinyConfig } from '../helpers/tinyBert';
 

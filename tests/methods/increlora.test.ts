@@ -18,7 +18,8 @@ import { DEFAULT_RECIPE, Trainer, type StepMetrics } from '../../src/engine/trai
 import type { StateDict } from '../../src/engine/types';
 import { randomBertWeights } from '../../src/engine/weights';
 import { methodOptions } from '../../src/methods/catalog';
-import { decideGrowth, growthPlan, isGrowthStep } from '../../src/methods/increlora/plan';
+import { decideGrowth, growthPlan } from '../../src/methods/increlora/plan';
+import { isGrowthStep } from '../../src/methods/increlora/schedule';
 import { adapterMethod } from '../../src/methods/registry';
 import { expectEachRelClose, expectScaledClose as expectScaledCloseFrom, floats, readSafetensors as read } from '../helpers/golden';
 import { tinyConfig } from '../helpers/tinyBert';

@@ -2,7 +2,7 @@
  * AdaLoRA's budget schedule and threshold as PEFT's RankAllocator computes them (peft 0.21
  * tuners/adalora/layer.py budget_schedule, mask_to_budget): pure functions of the step and the scores.
  */
-import { MIN_RAMP_ROUNDS } from '../entry';
+import { MIN_RAMP_ROUNDS, multiplesIn } from '../entry';
 
 export interface BudgetSchedule {
   initBudget: number;
@@ -60,7 +60,7 @@ export interface BudgetSummary {
 export function summarizeBudget(o: BudgetOptions, totalSteps: number): BudgetSummary {
   const finalStep = totalSteps - o.tfinal;
   // Multiples of deltaT in (tinit, finalStep − 1], and the forced round at finalStep when it is a step of the run.
-  const ramp = finalStep - 1 > o.tinit ? Math.floor((finalStep - 1) / o.deltaT) - Math.floor(o.tinit / o.deltaT) : 0;
+  const ramp = multiplesIn(o.tinit, finalStep - 1, o.deltaT);
   const rounds = ramp + (finalStep <= totalSteps - 1 && finalStep > o.tinit ? 1 : 0);
   let warning: string | null = null;
   if (o.targetR >= o.initR) {

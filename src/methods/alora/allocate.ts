@@ -1,27 +1,9 @@
 /**
- * ALoRA's decisions, tensor-free: when rounds run, which ranks a round prunes and where their budget goes
- * (scripts/reference/alora_reference.py is the same rule in Python; README.md states the choices).
+ * ALoRA's decisions, tensor-free: which ranks a round prunes and where their budget goes; when rounds run is
+ * schedule.ts (scripts/reference/alora_reference.py is the same rule in Python; README.md states the choices).
  */
-import { spanSteps } from '../../engine/options';
-import type { AloraOptions } from './schema';
 
 export type SlotState = 'active' | 'dormant' | 'pruned';
-
-/** 0-based optimizer steps after whose update a round runs: K1, K1 + K2, ... steps done, N_A of them, before the end. */
-export function roundSteps(
-  options: Pick<AloraOptions, 'superEpochs' | 'roundEvery' | 'rounds'>,
-  stepsPerEpoch: number,
-  totalSteps: number,
-): number[] {
-  const first = spanSteps(options.superEpochs, stepsPerEpoch);
-  const every = Math.max(1, spanSteps(options.roundEvery, stepsPerEpoch));
-  const steps: number[] = [];
-  for (let k = 0; k < options.rounds; k++) {
-    const done = first + k * every;
-    if (done > 0 && done < totalSteps) steps.push(done - 1);
-  }
-  return steps;
-}
 
 /**
  * The pruned count over the receivers: an equal share each, the remainder one each in order of higher mean

@@ -23,7 +23,8 @@ import { linearTargets, type LinearTarget, type TensorData } from '../../engine/
 import { exportPeftRankPattern } from '../../io/export/peft';
 import { createVariable, lowRankRuntime, selectTargets, type MethodRuntime } from '../common';
 import { IMPORTANCE_SERIES, RANK_SERIES } from '../entry';
-import { allocateRound, roundSteps, type SlotState } from './allocate';
+import { allocateRound, type SlotState } from './allocate';
+import { roundSteps } from './schedule';
 import type { AloraOptions } from './schema';
 
 interface GatedModule {

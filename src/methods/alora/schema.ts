@@ -3,8 +3,9 @@
  * for ALoRA"): r_init 8, n_A = N_mod, |B_val| = 32, K1 = 1 epoch, K2 = 0.25 epoch, N_A <= 8. Presets: its three GLUE
  * tasks (Table 1) with the training settings of its Appendix E (the paper has no per-task table).
  */
-import { int, multi, num, optionalInt, span, type OptionsOf } from '../../engine/options';
+import { int, multi, num, optionalInt, span, spanSteps, type OptionsOf } from '../../engine/options';
 import { defineMethod, MODULE_CHOICES, type Preset } from '../entry';
+import { roundSteps } from './schedule';
 
 const ALLOCATION = 'Allocation';
 
@@ -128,6 +129,24 @@ export const aloraEntry = defineMethod({
   view: 'rank',
   options: ALORA_OPTIONS,
   presets: appendixEPresets(),
+  resolved(options, run) {
+    const rounds = roundSteps(options, run.stepsPerEpoch, run.totalSteps);
+    const first = spanSteps(options.superEpochs, run.stepsPerEpoch);
+    const at = rounds.length === 0 ? '' : ` (after steps ${rounds.map((s) => s + 1).join(', ')})`;
+    const cut = rounds.length < options.rounds ? `; N_A = ${options.rounds}, the run ends first` : '';
+    let warning: string | null = null;
+    if (options.rounds > 0 && rounds.length === 0) {
+      warning =
+        `K1 (${first} steps) covers the whole run of ${run.totalSteps} steps: no allocation round runs and every module keeps ` +
+        `r_init. Lower K1 (it can be given in steps) or train longer.`;
+    }
+    return {
+      text:
+        `Rounds of this run (${run.totalSteps} steps, ${run.stepsPerEpoch} per epoch): super-network training for ${first} steps (K1), ` +
+        `then ${rounds.length} allocation round${rounds.length === 1 ? '' : 's'}${at}, every ${Math.max(1, spanSteps(options.roundEvery, run.stepsPerEpoch))} steps (K2)${cut}.`,
+      warning,
+    };
+  },
 });
 
 export type AloraOptions = OptionsOf<typeof ALORA_OPTIONS>;

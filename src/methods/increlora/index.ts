@@ -18,7 +18,8 @@ import { linearTargets, type LinearTarget, type StateDict, type TensorData } fro
 import { exportPeftRankPattern, type RankModuleState } from '../../io/export/peft';
 import { createVariable, selectTargets, type MethodRuntime } from '../common';
 import { IMPORTANCE_SERIES, RANK_SERIES } from '../entry';
-import { decideGrowth, growthPlan, isGrowthStep, RESERVE_E, type GrowthPlan } from './plan';
+import { decideGrowth, growthPlan, RESERVE_E, type GrowthPlan } from './plan';
+import { isGrowthStep } from './schedule';
 import type { IncreLoraOptions } from './schema';
 
 /** official reset_parameters / add_reserve_param: A, B ~ normal(0, 0.02). */

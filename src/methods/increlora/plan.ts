@@ -4,6 +4,7 @@
  */
 import { InputError, LimitError } from '../../engine/errors';
 import type { IncreLoraOptions } from './schema';
+import { isGrowthStep } from './schedule';
 
 /** run_glue.py's incre_rank_num default: rank_dic[target_rank]. */
 const RANK_DIC: Readonly<Record<number, number>> = { 2: 1, 4: 2, 6: 3, 8: 4 };
@@ -40,10 +41,6 @@ export function addRankOf(options: IncreLoraOptions): number {
   return fromDic;
 }
 
-/** The official condition: global_step > init_warmup and global_step % incre_interval == 0. */
-export function isGrowthStep(step: number, options: Pick<IncreLoraOptions, 'initWarmup' | 'increInterval'>): boolean {
-  return step > options.initWarmup && step % options.increInterval === 0;
-}
 
 export function growthPlan(options: IncreLoraOptions, modules: number, totalSteps: number): GrowthPlan {
   const addRank = addRankOf(options);

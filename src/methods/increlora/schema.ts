@@ -5,6 +5,7 @@
  */
 import { bool, int, multi, num, optionalInt, type OptionsOf } from '../../engine/options';
 import { defineMethod, MODULE_CHOICES, type Preset } from '../entry';
+import { growthStepCount } from './schedule';
 
 const MODULE = 'Module';
 const GROWTH = 'Growth';
@@ -81,4 +82,21 @@ export const increloraEntry = defineMethod({
   view: 'rank',
   options: INCRELORA_OPTIONS,
   presets: scriptPresets(),
+  resolved(options, run) {
+    const steps = growthStepCount(options, run.totalSteps);
+    const budget = options.targetTotalRank === null ? `target_rank ${options.targetRank} × modules` : `target_total_rank ${options.targetTotalRank}`;
+    const warning =
+      steps === 0
+        ? `No growth round falls in this run of ${run.totalSteps} steps (rounds come at steps after init_warmup ${options.initWarmup} that are ` +
+          `multiples of incre_interval ${options.increInterval}): every module stays at lora_r = ${options.loraR}. The presets' intervals are ` +
+          'for the full GLUE sets: lower init_warmup / incre_interval (they are steps), or train longer.'
+        : null;
+    return {
+      text:
+        `Growth of this run (${run.totalSteps} steps, ${run.stepsPerEpoch} per epoch): every module starts at lora_r = ${options.loraR}; ` +
+        `${steps} step${steps === 1 ? '' : 's'} may hold a round (after step ${options.initWarmup}, every ${options.increInterval}), each growing ` +
+        `the top_h = ${options.topH} modules, until the total reaches ${budget}.`,
+      warning,
+    };
+  },
 });
