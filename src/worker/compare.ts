@@ -145,6 +145,7 @@ export interface TableRow {
 }
 
 const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+const meanOrNaN = (values: readonly number[]) => (values.length > 0 ? mean(values) : Number.NaN);
 
 /** Higher is better for every classification / correlation metric; lower for losses and errors. */
 export function lowerIsBetter(metric: string): boolean {
@@ -165,7 +166,8 @@ export function compareTable(plan: ComparePlan, results: readonly CellResult[]):
       best: spread(runs.map((r) => pick(...r.perEpoch))),
       avgTrainable: mean(runs.map((r) => r.avgTrainable)),
       finalTrainable: mean(runs.map((r) => r.finalTrainable)),
-      msPerStep: mean(runs.map((r) => r.msPerStep)),
+      // Over the runs that timed a step (a run resumed for its last step has none): NaN only if no run did.
+      msPerStep: meanOrNaN(runs.map((r) => r.msPerStep).filter(Number.isFinite)),
       relativeFlops: mean(runs.map((r) => r.flopsPerStep)),
       runIds: runs.flatMap((r) => (r.runId ? [r.runId] : [])),
     });

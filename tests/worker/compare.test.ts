@@ -187,6 +187,16 @@ describe('compare table', () => {
 });
 
 describe('StepTimer (the table\'s ms/step)', () => {
+  it('the table averages ms/step over the runs that timed a step', () => {
+    const rows = compareTable(PLAN, [
+      result('aflora', 1, [0.5], { msPerStep: 10 }),
+      result('aflora', 2, [0.5], { msPerStep: Number.NaN }),
+      result('aflora', 3, [0.5], { msPerStep: 20 }),
+      result('lora', 1, [0.5], { msPerStep: Number.NaN }),
+    ]);
+    expect(rows.map((r) => r.msPerStep)).toEqual([15, Number.NaN]);
+  });
+
   it('leaves out the steps before the first read (compile) and the time skipped after a read (evaluation)', () => {
     const timer = new StepTimer();
     expect(timer.msPerStep).toBeNaN();
