@@ -246,25 +246,28 @@ describe('worker session', () => {
     const { send } = session();
     await send({ type: 'loadModel', source: { kind: 'files', files: modelFiles() } });
     const [loaded] = only(await send({ type: 'loadData', data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT }), 'dataPreview');
-    // A slow first step (as a kernel compile) and slow evaluations: 1 s each, 3 s in this 10-step run.
-    const sleep = () => new Promise((resolve) => setTimeout(resolve, 1000));
+    // The worker's clock, advanced by hand: 10 ms per step, 2 s more for the first step (as a kernel compile) and
+    // for each evaluation (at steps 5 and 10).
+    let clock = 0;
+    const DELAY = 2000;
+    const nowSpy = vi.spyOn(performance, 'now').mockImplementation(() => clock);
     const step = Trainer.prototype.step;
     const evaluate = Trainer.prototype.evaluate;
     const stepSpy = vi.spyOn(Trainer.prototype, 'step').mockImplementation(async function (this: Trainer) {
-      if (this.stepsDone === 0) await sleep();
+      clock += this.stepsDone === 0 ? DELAY + 10 : 10;
       return step.call(this);
     });
     const evalSpy = vi.spyOn(Trainer.prototype, 'evaluate').mockImplementation(async function (this: Trainer, ...args) {
-      await sleep();
+      clock += DELAY;
       return evaluate.apply(this, args);
     });
     try {
       const [finished] = only(await send({ type: 'start', config: configOf(loaded.preview) }), 'finished');
       expect(evalSpy).toHaveBeenCalledTimes(2);
-      expect(finished.msPerStep).toBeGreaterThan(0);
-      // Steps 2..10 are timed; the 3 s of waits are not in them (with either one counted, this fails).
-      expect(9 * finished.msPerStep! + 3000).toBeLessThanOrEqual(1000 * finished.seconds);
+      expect(finished.seconds).toBeCloseTo((3 * DELAY + 10 * 10) / 1000, 9); // the run's time has it all
+      expect(finished.msPerStep).toBeCloseTo(10, 9); // steps 2..10 alone
     } finally {
+      nowSpy.mockRestore();
       stepSpy.mockRestore();
       evalSpy.mockRestore();
     }
