@@ -266,6 +266,11 @@ export const FLOPS_CAPTION =
   'the forward again; plus 2 x tokens x the parameters that train (averaged over the run: a frozen A/B matrix gets ' +
   'no weight gradient). Embeddings, norms, softmax and the optimizer are left out.';
 
+/** What the metric and count columns hold (the panel's caption and the Markdown's first note). */
+export const METRIC_CAPTION =
+  'Metric: mean ± sample standard deviation over the seeds, in percent, after the last epoch and at each run\'s best ' +
+  'epoch; trainable parameters without the classifier (as the paper\'s Table 1), averaged over the steps and at the end.';
+
 /** The ms/step column's caption: what StepTimer leaves out. */
 export const MS_PER_STEP_CAPTION =
   'ms/step: wall time per training step on this backend, without the first step (kernel compile), evaluations and checkpoints.';
@@ -307,7 +312,9 @@ export function tableMarkdown(rows: readonly TableRow[], metric: string): string
         `| ${r.label} | ${r.last.n} | ${pct(r.last)} | ${pct(r.best)} | ${formatParams(r.avgTrainable)} | ${formatParams(r.finalTrainable)} | ${fixed(r.msPerStep, 0)} | ${fixed(r.relativeFlops, 2)} |`,
     ),
     '',
-    `${MS_PER_STEP_CAPTION}`,
+    METRIC_CAPTION,
+    '',
+    MS_PER_STEP_CAPTION,
     '',
     FLOPS_CAPTION,
   ];

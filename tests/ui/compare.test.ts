@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CompareTable } from '../../src/ui/components/ComparePanel';
 import { armsOf, cellResultOf, gridRemaining, gridStatus, loadGrid, parseSeeds, runReport, saveGrid, type CompareGrid } from '../../src/ui/compare';
 import { newRun, type RunRecord } from '../../src/ui/state';
-import { compareTable, FLOPS_CAPTION, headSize, tableCsv, tableMarkdown } from '../../src/worker/compare';
+import { compareTable, FLOPS_CAPTION, headSize, METRIC_CAPTION, MS_PER_STEP_CAPTION, tableCsv, tableMarkdown } from '../../src/worker/compare';
 import { buildRunConfig } from '../../src/worker/run-config';
 import { tinyConfig } from '../helpers/tinyBert';
 
@@ -124,6 +124,9 @@ describe('CompareTable', () => {
     expect(html).toContain('75.00 ± 7.07'); // best epochs 0.7, 0.8
     expect(html).toContain('600');
     expect(html).toContain(FLOPS_CAPTION.slice(0, 40)); // the caption says how FLOPs are estimated
+    // ...what ms/step leaves out and what ± is (apostrophes are escaped in the markup)
+    expect(html).toContain(MS_PER_STEP_CAPTION);
+    expect(html).toContain(METRIC_CAPTION.slice(0, 60));
     expect(html.match(/data-testid="compare-run-link"/g)).toHaveLength(2);
     expect(html).not.toContain('<td>LoRA</td>'); // no finished run of that arm yet
     expect(tableMarkdown(rows, 'accuracy')).toContain('| AFLoRA | 2 | 70.00 ± 14.14 | 75.00 ± 7.07 | 600 | 200 | 500 | 1.00 |');

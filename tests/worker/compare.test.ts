@@ -13,6 +13,7 @@ import {
   spread,
   StepTimer,
   FLOPS_CAPTION,
+  METRIC_CAPTION,
   MS_PER_STEP_CAPTION,
   tableCsv,
   tableMarkdown,
@@ -160,6 +161,7 @@ describe('compare table', () => {
     );
     expect(tableCsv(rows).split('\n')[1]).toBe('AFLoRA,1,0.75,0,0.75,0,140000,20000,10,1');
     // The Markdown says what ms/step leaves out and how the FLOPs are estimated.
+    expect(md).toContain(METRIC_CAPTION);
     expect(md).toContain(MS_PER_STEP_CAPTION);
     expect(md).toContain(FLOPS_CAPTION);
     expect(FLOPS_CAPTION).toMatch(/estimate/);

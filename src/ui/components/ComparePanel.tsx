@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'react';
-import { compareTable, FLOPS_CAPTION, formatParams, MS_PER_STEP_CAPTION, tableCsv, tableMarkdown, type TableRow } from '../../worker/compare';
+import { compareTable, FLOPS_CAPTION, formatParams, METRIC_CAPTION, MS_PER_STEP_CAPTION, tableCsv, tableMarkdown, type TableRow } from '../../worker/compare';
 import { ARM_CHOICES, armsOf, compareMetric, gridRemaining, gridStatus, gridTotal, parseSeeds } from '../compare';
 import { useAppState, useController } from '../context';
 import { downloadBlob } from '../exports';
@@ -16,8 +16,8 @@ const pct = (mean: number, sd: number) => (Number.isFinite(mean) ? `${(100 * mea
 export function CompareTable({ rows, metric, onOpen }: { rows: readonly TableRow[]; metric: string; onOpen: (runId: string) => void }) {
   return (
     <table className="preview compare-table" data-testid="compare-table">
-      <caption className="muted small">
-        {MS_PER_STEP_CAPTION} {FLOPS_CAPTION}
+      <caption className="muted small" data-testid="compare-caption">
+        {METRIC_CAPTION} {MS_PER_STEP_CAPTION} {FLOPS_CAPTION}
       </caption>
       <thead>
         <tr>
