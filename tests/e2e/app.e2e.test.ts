@@ -517,13 +517,18 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     await expect.poll(async () => (await liveSample(page)).lossPoints, { timeout: 10_000 }).toBeGreaterThanOrEqual(kept);
     await expect.poll(() => gridSample().then((s) => s.text), { timeout: 10_000 }).toMatch(/^1 of 4 runs done · now AFLoRA seed 2/);
     expect(await page.getByTestId('resume-offer').count()).toBe(0);
-    await expect.poll(() => gridSample().then((s) => s.text), { timeout: 600_000 }).toBe('4 of 4 runs done');
+    await expect.poll(() => gridSample().then((s) => s.text), { timeout: 600_000 }).toMatch(/^4 of 4 runs done/);
+    const failedCells = await page.getByTestId('compare-failed').count();
+    if (failedCells > 0) console.log(`e2e compare: ${await page.getByTestId('compare-failed').textContent()} ${await page.getByTestId('errors').textContent()}`);
+    expect((await gridSample()).text, 'no cell failed').toBe('4 of 4 runs done');
     console.log(`e2e compare: grid done after ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
     // The table: one row per method, mean ± sd over its 2 seeds; every cell is one kept run (the resumed one once).
     const table = page.getByTestId('compare-table');
     const rows = await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
     expect(rows.map((r) => r[0])).toEqual(['AFLoRA', 'LoRA']);
+    // The caption says what ± is, what ms/step leaves out and that the FLOPs are an estimate.
+    expect(await page.getByTestId('compare-caption').textContent()).toMatch(/^Metric: mean ± sample standard deviation over the seeds.* ms\/step: .*without the first step.* rel\. FLOPs\/step: an estimate/);
     for (const row of rows) {
       expect(row[1]).toMatch(/^\d+\.\d\d ± \d+\.\d\d$/);
       expect(row[2]).toMatch(/^\d+\.\d\d ± \d+\.\d\d$/);
