@@ -3,13 +3,14 @@
 #   bench/bundle.sh                 -> .device/bench.mjs + .device/node_modules/webgpu/{index.js,package.json}
 #                                      (the device machine has no node_modules; device-run.sh adds dawn.node)
 #   bench/bundle.sh path/out.mjs    -> just the bundle (local runs resolve `webgpu` from ./node_modules)
+#   ENTRY=bench/matmul.ts bench/bundle.sh path/out.mjs   -> another entry point (the matmul microbenchmark)
 # Needs .device/ from ../shared/device/prepare.sh for the device run (node.xz, gl/*.deb, dawn.node.xz).
 set -eu
 cd "$(dirname "$0")/.."
 OUT=${1:-.device/bench.mjs}
 mkdir -p "$(dirname "$OUT")"
 # `webgpu` stays external: it loads dawn.node relative to its own index.js.
-npx esbuild bench/run.ts --bundle --platform=node --format=esm --target=node20 \
+npx esbuild "${ENTRY:-bench/run.ts}" --bundle --platform=node --format=esm --target=node20 \
   --external:webgpu --outfile="$OUT" --log-level=warning \
   --banner:js="import { createRequire as __benchCreateRequire } from 'module'; const require = __benchCreateRequire(import.meta.url);"
 if [ "$OUT" = ".device/bench.mjs" ]; then

@@ -1,6 +1,6 @@
 /** The benchmarked method configurations, all from the method registry (catalog defaults unless named). */
 import type { AdapterMethod } from '../src/engine/adapter';
-import { MODULE_KINDS } from '../src/engine/types';
+import { MODULE_KINDS, type BertConfig } from '../src/engine/types';
 import { adapterMethod } from '../src/methods/registry';
 
 export interface BenchMethod {
@@ -9,6 +9,14 @@ export interface BenchMethod {
   /** The method with its options bound. */
   method: AdapterMethod;
 }
+
+/** BERT shapes the benchmarks run (bench/run.ts, bench/matmul.ts). */
+export const MODEL_SHAPES = {
+  tiny: { numLayers: 2, hiddenSize: 128, numHeads: 2, intermediateSize: 512 },
+  mini: { numLayers: 4, hiddenSize: 256, numHeads: 4, intermediateSize: 1024 },
+  small: { numLayers: 4, hiddenSize: 512, numHeads: 8, intermediateSize: 2048 },
+  base: { numLayers: 12, hiddenSize: 768, numHeads: 12, intermediateSize: 3072 },
+} satisfies Record<string, Pick<BertConfig, 'numLayers' | 'hiddenSize' | 'numHeads' | 'intermediateSize'>>;
 
 export const METHOD_LABELS = [
   'aflora-both',

@@ -22,18 +22,10 @@ import { Trainer, DEFAULT_RECIPE, type TrainingRecipe } from '../src/engine/trai
 import type { BertConfig } from '../src/engine/types';
 import { randomBertWeights } from '../src/engine/weights';
 import { Rng } from '../src/engine/random';
-import { METHOD_LABELS, benchMethod, type MethodLabel } from './methods';
+import { METHOD_LABELS, MODEL_SHAPES, benchMethod, type MethodLabel } from './methods';
 import { setupWebGPU, webgpuBufferBytes, type NodeWebGPUHandle } from './webgpu-node';
 
-const MODELS: Record<
-  string,
-  Pick<BertConfig, 'numLayers' | 'hiddenSize' | 'numHeads' | 'intermediateSize'>
-> = {
-  tiny: { numLayers: 2, hiddenSize: 128, numHeads: 2, intermediateSize: 512 },
-  mini: { numLayers: 4, hiddenSize: 256, numHeads: 4, intermediateSize: 1024 },
-  small: { numLayers: 4, hiddenSize: 512, numHeads: 8, intermediateSize: 2048 },
-  base: { numLayers: 12, hiddenSize: 768, numHeads: 12, intermediateSize: 3072 },
-};
+const MODELS: Record<string, (typeof MODEL_SHAPES)[keyof typeof MODEL_SHAPES]> = MODEL_SHAPES;
 // plain: Trainer with kernels off; engine: its kernels op by op; replayed: the kernels recorded once and
 // replayed (engine/replay.ts, the webgpu default).
 const VARIANTS = ['plain', 'engine', 'replayed'] as const;
@@ -198,6 +190,8 @@ interface Result {
   dispatchesByProgram: Record<string, number> | null;
   kernelsPerStep: number | null;
   kernelBreakdown: Record<string, number> | null;
+  /** GPU ms of the profiled step per kernel name + input shapes (timestamp queries; all 0 without them). */
+  kernelGpuMs: Record<string, number> | null;
   memory: { numTensors: number; numBytes: number; gpuBytesUsed?: number; gpuBytesAllocated?: number };
   trainableParams: number;
   lastLoss: number;
@@ -271,15 +265,24 @@ async function benchOne(
 
     let kernelsPerStep: number | null = null;
     let breakdown: Record<string, number> | null = null;
+    let kernelGpuMs: Record<string, number> | null = null;
     if (args.profile) {
       const info = await tf.profile(async () => {
         last = await step();
         return tf.scalar(0);
       });
       const counts = new Map<string, number>();
-      for (const kernel of info.kernels) counts.set(kernel.name, (counts.get(kernel.name) ?? 0) + 1);
+      const gpuMs = new Map<string, number>();
+      for (const kernel of info.kernels) {
+        counts.set(kernel.name, (counts.get(kernel.name) ?? 0) + 1);
+        // GPU time per kernel and input shapes: timestamp queries, one pass per program (0 without the feature).
+        const ms = typeof kernel.kernelTimeMs === 'number' ? kernel.kernelTimeMs : 0;
+        const key = `${kernel.name} ${JSON.stringify(kernel.inputShapes)}`;
+        gpuMs.set(key, (gpuMs.get(key) ?? 0) + ms);
+      }
       kernelsPerStep = info.kernels.length;
       breakdown = sortedRecord(counts);
+      kernelGpuMs = Object.fromEntries([...gpuMs].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Number(v.toFixed(4))]));
     }
 
     const enqueueMs = median(split.enqueue.slice(0, args.steps));
@@ -312,6 +315,7 @@ async function benchOne(
       dispatchesByProgram: byProgram,
       kernelsPerStep,
       kernelBreakdown: breakdown,
+      kernelGpuMs,
       memory: {
         numTensors: memory.numTensors,
         numBytes: memory.numBytes,
@@ -423,7 +427,8 @@ async function main(): Promise<void> {
   for (const [key, value] of Object.entries(args.flags)) tf.env().set(key, value);
   let gpu: NodeWebGPUHandle | null = null;
   if (args.backend === 'webgpu') {
-    gpu = await setupWebGPU();
+    // DAWN_FLAGS, e.g. "disable-dawn-features=timestamp_quantization" for exact per-kernel times in the profile.
+    gpu = await setupWebGPU(process.env.DAWN_FLAGS ? process.env.DAWN_FLAGS.split(' ') : []);
     // Small ops would silently run on the CPU otherwise; an explicit --flags value wins.
     if (!('WEBGPU_CPU_FORWARD' in args.flags)) tf.env().set('WEBGPU_CPU_FORWARD', false);
   } else {

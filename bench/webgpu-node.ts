@@ -15,13 +15,14 @@ export interface NodeWebGPUHandle {
   teardown(): Promise<void>;
 }
 
-export async function setupWebGPU(): Promise<NodeWebGPUHandle> {
+/** `flags`: Dawn's create() options, e.g. `enable-dawn-features=allow_unsafe_apis` (bench/matmul.ts). */
+export async function setupWebGPU(flags: string[] = []): Promise<NodeWebGPUHandle> {
   if (!process.env.VK_DRIVER_FILES && !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   }
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals);
-  const gpu = create([]);
+  const gpu = create(flags);
   if (!('navigator' in globalThis)) {
     Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
   }

@@ -108,8 +108,9 @@ export class BertModel extends EncoderModel {
     let hidden = this.embed(batch, options);
 
     const headSize = h / numHeads;
-    const toHeads = (x: tf.Tensor2D): tf.Tensor4D =>
-      tf.transpose(tf.reshape(x, [b, s, numHeads, headSize]), [0, 2, 1, 3]); // [B, nH, S, dh]
+    // [B * nH, S, dh]: attention's batched matmuls run on rank-3 operands (kernels.matMul).
+    const toHeads = (x: tf.Tensor2D): tf.Tensor3D =>
+      tf.reshape(tf.transpose(tf.reshape(x, [b, s, numHeads, headSize]), [0, 2, 1, 3]), [b * numHeads, s, headSize]);
 
     for (let layer = 0; layer < numLayers; layer++) {
       const prefix = family.layerPrefix(layer);
@@ -118,10 +119,10 @@ export class BertModel extends EncoderModel {
       const query = this.adaptedLinear(hidden, path('query'), runtime, options);
       const key = this.adaptedLinear(hidden, path('key'), runtime, options);
       const value = this.adaptedLinear(hidden, path('value'), runtime, options);
-      const rawScores = tf.matMul(toHeads(query), toHeads(key), false, true) as tf.Tensor4D; // [B, nH, S, S]
+      const rawScores = tf.reshape(kernels.matMul(toHeads(query), toHeads(key), false, true), [b, numHeads, s, s]) as tf.Tensor4D;
       let probs = kernels.maskedSoftmax(rawScores, batch.additiveMask, 1 / Math.sqrt(headSize));
       probs = this.dropout(probs, this.config.attentionDropout, options);
-      const context = tf.matMul(probs, toHeads(value)); // [B, nH, S, dh]
+      const context = tf.reshape(kernels.matMul(tf.reshape(probs, [b * numHeads, s, s]) as tf.Tensor3D, toHeads(value)), [b, numHeads, s, headSize]);
       const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [tokens, h]) as tf.Tensor2D;
       let attnOut = this.adaptedLinear(merged, path('attn_out'), runtime, options);
       if (family.attentionOutputDropout) attnOut = this.dropout(attnOut, this.config.hiddenDropout, options);

@@ -10,5 +10,6 @@ export { adamWState, adamWUpdate, clipCoefficients, clipCoefficientsComposite, s
 export { installDispatchCounter, type DispatchCounter } from './dispatchCounter';
 export { isWebGPUBackend, kernelsActive, withKernels } from './program';
 export { linear, linearComposite } from './linear';
+export { matMul } from './matmul';
 export { lowRankAdapter, lowRankAdapterComposite, MAX_FUSED_RANK, type LowRankModule } from './lowRank';
 export { dropout } from './dropout';

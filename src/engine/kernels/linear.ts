@@ -5,6 +5,7 @@
  * a third of the backward matMul FLOPs and 2 dispatches per linear are thrown away.
  */
 import * as tf from '@tensorflow/tfjs';
+import { matMul, tiledMatMulSupported } from './matmul';
 import { assertShape, registerGradientOnce, runKernel, kernelsActive } from './program';
 
 const LINEAR = 'AfloraLinear';
@@ -54,5 +55,11 @@ export function linear(x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D): 
     x.shape[1] === weight.shape[1] && bias.size === weight.shape[0],
     () => 'linear: shape mismatch',
   );
+  const [tokens, inputs] = x.shape;
+  const outputs = weight.shape[0];
+  // The tiled matmul (bias in its epilogue, same lazy gradients) where it applies; small or odd shapes (a
+  // classifier's few labels) keep TF.js's fused matMul.
+  if (tiledMatMulSupported({ batch: 1, m: tokens, n: outputs, k: inputs, transposeA: false, transposeB: true }))
+    return matMul(x, weight, false, true, bias);
   return runKernel<tf.Tensor2D>(LINEAR, { x, weight, bias });
 }

@@ -3,12 +3,13 @@
  *   y = base + scale * Λb ⊙ ( B ( Λd ⊙ (A x) ) )      (Λd, Λb optional: LoRA has neither)
  * x [T, in], base [T, out], A [r, in], B [out, r], Λd [r], Λb [out].
  *
- * WebGPU: u = x A^T is a TF.js matMul (its own lazy gradients give dx and dA from du); everything after u
+ * WebGPU: u = x A^T is the tiled matMul (its lazy gradients give dx and dA from du; dA splits K); everything after u
  * is one program forward (plain: 4 dispatches) and one program per needed input gradient backward
  * (du, dB, dΛb: 1 each; dΛd: 2), instead of ~11 plain dispatches. Ranks above MAX_FUSED_RANK (ELoRA's
  * large shared ranks) take the composite path, where tiled matMuls win.
  */
 import * as tf from '@tensorflow/tfjs';
+import { matMul } from './matmul';
 import {
   assertShape,
   flatDispatch,
@@ -247,7 +248,7 @@ export function lowRankAdapter(x: tf.Tensor2D, base: tf.Tensor2D, module: LowRan
   );
   if (!kernelsActive() || rank > MAX_FUSED_RANK) return lowRankAdapterComposite(x, base, module);
   assertShape(b.shape[1] === rank && base.shape[1] === b.shape[0], () => 'lowRankAdapter: shape mismatch');
-  const u = tf.matMul(x, a, false, true); // [T, r]
+  const u = matMul(x, a, false, true); // [T, r]
   return ld && lb
     ? runKernel<tf.Tensor2D>(UP, { u, b, base, lambdaD: ld, lambdaB: lb }, { scale })
     : runKernel<tf.Tensor2D>(UP_SCALED, { u, b, base }, { scale });
