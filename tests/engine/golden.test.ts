@@ -16,13 +16,9 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { EncodedExamples } from '../../src/engine/batches';
-import { parseBertConfig } from '../../src/engine/config';
 import { TORCH_ADAMW_DEFAULTS } from '../../src/engine/optimizer';
 import { Trainer, type StepMetrics } from '../../src/engine/trainer';
-import type { StateDict } from '../../src/engine/types';
-import type { RawTensor } from '../../src/io/safetensors';
-import { expectEachRelClose, expectScaledClose, floats, readSafetensors } from '../helpers/golden';
+import { expectEachRelClose, expectScaledClose, expectStep0, fixtureExamples, floats, initialState, readFixture, readGoldenModel } from '../helpers/golden';
 import { FAMILY_FIXTURES } from '../helpers/encoder-pass';
 import type { MethodEvent } from '../../src/engine/adapter';
 import { adapterMethod } from '../../src/methods/registry';
@@ -89,16 +85,8 @@ for (const FIXTURES of FIXTURE_DIRS) {
     for (const name of caseNames) {
       it(`replays case ${name}`, { timeout: 300_000 }, async () => {
         const info = JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), 'utf8')) as CaseJson;
-        const tensors = readSafetensors(join(FIXTURES, `${name}.safetensors`));
-        const weights: StateDict = new Map();
-        for (const [key, raw] of readSafetensors(join(FIXTURES, 'model', 'model.safetensors'))) {
-          weights.set(key, { shape: raw.shape, data: floats(raw) });
-        }
-        const get = (key: string): RawTensor => {
-          const tensor = tensors.get(key);
-          if (!tensor) throw new Error(`${name}.safetensors lacks ${key}`);
-          return tensor;
-        };
+        const fixture = readFixture(join(FIXTURES, `${name}.safetensors`));
+        const { get, tensors } = fixture;
 
         // The optimizer constants the fixture was made with must be the engine's.
         const r = info.recipe;
@@ -110,22 +98,10 @@ for (const FIXTURES of FIXTURE_DIRS) {
 
         const labelsRaw = get('input.labels');
         const regression = labelsRaw.dtype !== 'I32' && labelsRaw.dtype !== 'I64';
-        const config = parseBertConfig(JSON.parse(readFileSync(join(FIXTURES, 'model', 'config.json'), 'utf8')), regression ? 1 : undefined);
-        const ids = get('input.input_ids');
-        const [numBatches, batchSize, seqLen] = ids.shape;
-        expect([numBatches, batchSize, seqLen]).toEqual([r.numBatches, r.batchSize, r.seqLen]);
-        const train: EncodedExamples = {
-          count: numBatches * batchSize,
-          seqLen,
-          inputIds: Int32Array.from(ids.data as ArrayLike<number>),
-          tokenTypeIds: Int32Array.from(get('input.token_type_ids').data as ArrayLike<number>),
-          attentionMask: Int32Array.from(get('input.attention_mask').data as ArrayLike<number>),
-          labels: Float32Array.from(labelsRaw.data as ArrayLike<number>),
-        };
-        const initial: StateDict = new Map();
-        for (const [key, raw] of tensors) {
-          if (key.startsWith('init.')) initial.set(key.slice('init.'.length), { shape: raw.shape, data: floats(raw) });
-        }
+        const { weights, config } = readGoldenModel(join(FIXTURES, 'model'), regression ? 1 : undefined);
+        expect(get('input.input_ids').shape).toEqual([r.numBatches, r.batchSize, r.seqLen]);
+        const train = fixtureExamples(fixture, 'input');
+        const initial = initialState(fixture);
 
         const trainer = new Trainer({
           config,
@@ -161,14 +137,7 @@ for (const FIXTURES of FIXTURE_DIRS) {
           expect(trainer.paramGroups()).toEqual(info.paramGroups);
 
           // Step 0 before any update.
-          const step0 = await trainer.inspectNextStep();
-          expectScaledClose(step0.logits.data, floats(get('step0.logits')), 1e-4, 'step0 logits');
-          expectScaledClose([step0.loss], floats(get('step0.loss')), 1e-4, 'step0 loss');
-          const gradNames = [...tensors.keys()].filter((k) => k.startsWith('step0.grad.')).map((k) => k.slice('step0.grad.'.length));
-          expect([...step0.grads.keys()].sort()).toEqual(gradNames.sort());
-          for (const gradName of gradNames) {
-            expectScaledClose(step0.grads.get(gradName)!.data, floats(get(`step0.grad.${gradName}`)), 1e-4, `step0 grad ${gradName}`);
-          }
+          await expectStep0(trainer, fixture);
 
           // The whole run.
           const events: MethodEvent[] = [];

@@ -12,12 +12,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { MethodEvent } from '../../src/engine/adapter';
-import type { EncodedExamples } from '../../src/engine/batches';
-import { parseBertConfig } from '../../src/engine/config';
 import { Trainer, type StepMetrics } from '../../src/engine/trainer';
-import type { StateDict } from '../../src/engine/types';
-import type { RawTensor } from '../../src/io/safetensors';
-import { expectEachRelClose, expectScaledClose, floats, readSafetensors } from '../helpers/golden';
+import { expectEachRelClose, expectScaledClose, expectStep0, fixtureExamples, floats, initialState, readFixture, readGoldenModel } from '../helpers/golden';
 import { adapterMethod } from '../../src/methods/registry';
 
 const FIXTURES = join(__dirname, '..', 'fixtures');
@@ -43,10 +39,6 @@ interface CaseJson {
   rounds: Round[];
 }
 
-function ints(t: RawTensor): Int32Array {
-  return Int32Array.from(t.data as ArrayLike<number>);
-}
-
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
@@ -57,38 +49,17 @@ describe('ALoRA golden fixture (PyTorch reference from the paper)', () => {
     { timeout: 300_000 },
     async () => {
       const info = JSON.parse(readFileSync(join(CASE, 'alora.json'), 'utf8')) as CaseJson;
-      const tensors = readSafetensors(join(CASE, 'alora.safetensors'));
-      const get = (key: string) => {
-        const t = tensors.get(key);
-        if (!t) throw new Error(`fixture lacks ${key}`);
-        return t;
-      };
-      const weights: StateDict = new Map();
-      for (const [key, raw] of readSafetensors(join(MODEL, 'model.safetensors')))
-        weights.set(key, { shape: raw.shape, data: floats(raw) });
-      const config = parseBertConfig(JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8')));
-      const examples = (prefix: string): EncodedExamples => {
-        const ids = get(`${prefix}.input_ids`);
-        const seqLen = ids.shape[ids.shape.length - 1];
-        return {
-          count: ids.data.length / seqLen,
-          seqLen,
-          inputIds: ints(ids),
-          tokenTypeIds: ints(get(`${prefix}.token_type_ids`)),
-          attentionMask: ints(get(`${prefix}.attention_mask`)),
-          labels: Float32Array.from(get(`${prefix}.labels`).data as ArrayLike<number>),
-        };
-      };
-      const initial: StateDict = new Map();
-      for (const [key, raw] of tensors)
-        if (key.startsWith('init.')) initial.set(key.slice(5), { shape: raw.shape, data: floats(raw) });
+      const fixture = readFixture(join(CASE, 'alora.safetensors'));
+      const { tensors } = fixture;
+      const { weights, config } = readGoldenModel(MODEL);
+      const initial = initialState(fixture);
       const r = info.recipe;
       const trainer = new Trainer({
         config,
         weights,
         method: adapterMethod('alora', info.options),
-        train: examples('input'),
-        validation: examples('probe'),
+        train: fixtureExamples(fixture, 'input'),
+        validation: fixtureExamples(fixture, 'probe'),
         initial,
         recipe: {
           epochs: r.epochs,
@@ -108,14 +79,7 @@ describe('ALoRA golden fixture (PyTorch reference from the paper)', () => {
         },
       });
       try {
-        const step0 = await trainer.inspectNextStep();
-        expectScaledClose(step0.logits.data, floats(get('step0.logits')), 1e-4, 'step0 logits');
-        expectScaledClose([step0.loss], floats(get('step0.loss')), 1e-4, 'step0 loss');
-        for (const [key, raw] of tensors) {
-          if (!key.startsWith('step0.grad.')) continue;
-          const name = key.slice('step0.grad.'.length);
-          expectScaledClose(step0.grads.get(name)!.data, floats(raw), 1e-4, `step0 grad ${name}`);
-        }
+        await expectStep0(trainer, fixture);
 
         const gates = () => trainer.runtime.variables().filter((v) => v.name.endsWith('.lora_gate'));
         const patterns = new Map<number, Record<string, number[]>>();

@@ -12,16 +12,14 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { MethodEvent, MethodVariable } from '../../src/engine/adapter';
 import type { EncodedExamples } from '../../src/engine/batches';
-import { parseBertConfig } from '../../src/engine/config';
 import { InputError, LimitError } from '../../src/engine/errors';
 import { DEFAULT_RECIPE, Trainer, type StepMetrics } from '../../src/engine/trainer';
-import type { StateDict } from '../../src/engine/types';
 import { randomBertWeights } from '../../src/engine/weights';
 import { methodOptions } from '../../src/methods/catalog';
 import { decideGrowth, growthPlan } from '../../src/methods/increlora/plan';
 import { isGrowthStep } from '../../src/methods/increlora/schedule';
 import { adapterMethod } from '../../src/methods/registry';
-import { expectEachRelClose, expectScaledClose as expectScaledCloseFrom, floats, readSafetensors as read } from '../helpers/golden';
+import { expectEachRelClose, expectScaledClose as expectScaledCloseFrom, expectStep0, fixtureExamples, floats, initialState, readFixture, readGoldenModel } from '../helpers/golden';
 import { tinyConfig } from '../helpers/tinyBert';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'increlora');
@@ -57,8 +55,9 @@ beforeAll(async () => {
 });
 
 // IncreLoRA's module scores here are 1e-15..5e-9: scale tolerances from a floor far below the shared default.
+const SCORE_FLOOR = 1e-12;
 const expectScaledClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, what: string) =>
-  expectScaledCloseFrom(actual, expected, tolerance, what, 1e-12);
+  expectScaledCloseFrom(actual, expected, tolerance, what, SCORE_FLOOR);
 
 function valuesAt(events: MethodEvent[], series: string): Map<number, Record<string, number>> {
   const out = new Map<number, Record<string, number>>();
@@ -69,27 +68,11 @@ function valuesAt(events: MethodEvent[], series: string): Map<number, Record<str
 describe.each(['increlora', 'increlora_overshoot', 'increlora_plain'])('golden case %s (PyTorch reference)', (name) => {
   it('replays every step, round and final value', { timeout: 300_000 }, async () => {
     const info = JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), 'utf8')) as CaseJson;
-    const tensors = read(join(FIXTURES, `${name}.safetensors`));
-    const get = (key: string) => {
-      const t = tensors.get(key);
-      if (!t) throw new Error(`${name}: no ${key}`);
-      return t;
-    };
-    const weights: StateDict = new Map();
-    for (const [key, raw] of read(join(MODEL, 'model.safetensors'))) weights.set(key, { shape: raw.shape, data: floats(raw) });
-    const config = parseBertConfig(JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8')));
-    const ids = get('input.input_ids');
-    const [numBatches, batchSize, seqLen] = ids.shape;
-    const train: EncodedExamples = {
-      count: numBatches * batchSize,
-      seqLen,
-      inputIds: Int32Array.from(ids.data as ArrayLike<number>),
-      tokenTypeIds: Int32Array.from(get('input.token_type_ids').data as ArrayLike<number>),
-      attentionMask: Int32Array.from(get('input.attention_mask').data as ArrayLike<number>),
-      labels: Float32Array.from(get('input.labels').data as ArrayLike<number>),
-    };
-    const initial: StateDict = new Map();
-    for (const [key, raw] of tensors) if (key.startsWith('init.')) initial.set(key.slice(5), { shape: raw.shape, data: floats(raw) });
+    const fixture = readFixture(join(FIXTURES, `${name}.safetensors`));
+    const { get, tensors } = fixture;
+    const { weights, config } = readGoldenModel(MODEL);
+    const train = fixtureExamples(fixture, 'input');
+    const initial = initialState(fixture);
     const r = info.recipe;
     const options = Object.fromEntries(Object.entries(info.options).filter(([, v]) => v !== null));
     const trainer = new Trainer({
@@ -121,12 +104,7 @@ describe.each(['increlora', 'increlora_overshoot', 'increlora_plain'])('golden c
         expect(state0.has(key), `trainer has no variable ${key}`).toBe(true);
         expectScaledClose(state0.get(key)!.data, value.data, 0, `init ${key}`);
       }
-      const step0 = await trainer.inspectNextStep();
-      expectScaledClose(step0.logits.data, floats(get('step0.logits')), 1e-4, 'step0 logits');
-      expectScaledClose([step0.loss], floats(get('step0.loss')), 1e-4, 'step0 loss');
-      const gradNames = [...tensors.keys()].filter((k) => k.startsWith('step0.grad.')).map((k) => k.slice('step0.grad.'.length));
-      expect([...step0.grads.keys()].sort()).toEqual(gradNames.sort());
-      for (const g of gradNames) expectScaledClose(step0.grads.get(g)!.data, floats(get(`step0.grad.${g}`)), 1e-4, `step0 grad ${g}`);
+      await expectStep0(trainer, fixture, 1e-4, SCORE_FLOOR);
 
       const events: MethodEvent[] = [];
       const metrics: StepMetrics[] = [];
