@@ -21,18 +21,8 @@ const EXTRA_TILINGS: Record<string, MatMulTiling> = {
   t128x64k32: { bm: 128, bn: 64, bk: 32, tm: 8, cn: 1 },
 };
 
-interface Product {
-  label: string;
-  batch: number;
-  m: number;
-  n: number;
-  k: number;
-  transposeA: boolean;
-  transposeB: boolean;
-  bias: boolean;
-  /** How many of these one step runs (per layer x layers). */
-  perStep: number;
-}
+/** One product of the step, and how many of it one step runs (per layer x layers). */
+type Product = Omit<MatMulShape, 'rank'> & { label: string; perStep: number };
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

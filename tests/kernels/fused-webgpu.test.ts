@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as tfType from '@tensorflow/tfjs';
+import { maxRelError, values } from '../helpers/arrays';
 import { installNodeWebGPU, type NodeWebGPU } from '../helpers/webgpu';
 
 type Kernels = typeof import('../../src/engine/kernels');
@@ -24,19 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gpu?.teardown();
 });
-
-/** Deterministic uniform values in [lo, hi). */
-function values(count: number, seed: number, lo = -2, hi = 2): Float32Array {
-  let state = seed >>> 0 || 1;
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    out[i] = lo + ((state >>> 0) / 2 ** 32) * (hi - lo);
-  }
-  return out;
-}
 
 interface Case {
   inputs: Array<{ shape: number[]; data: Float32Array }>;
@@ -62,18 +50,6 @@ async function evaluate(testCase: Case, fused: boolean): Promise<Float32Array[]>
   const out = await Promise.all([y, ...grads].map(async (t) => (await t.data()) as Float32Array));
   tf.dispose([...xs, y, weights, ...grads]);
   return out;
-}
-
-function maxRelError(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).toBe(expected.length);
-  let scale = 1e-6;
-  for (const v of expected) scale = Math.max(scale, Math.abs(v));
-  let worst = 0;
-  for (let i = 0; i < actual.length; i++) {
-    if (!Number.isFinite(actual[i])) return Infinity;
-    worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / scale);
-  }
-  return worst;
 }
 
 /** webgpu (fused) vs cpu (composite); tolerance relative to the largest expected magnitude. */

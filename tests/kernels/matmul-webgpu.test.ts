@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as tfType from '@tensorflow/tfjs';
+import { maxRelError, values } from '../helpers/arrays';
 import { installNodeWebGPU, type NodeWebGPU } from '../helpers/webgpu';
 
 type MatMulModule = typeof import('../../src/engine/kernels/matmul');
@@ -22,30 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gpu?.teardown();
 });
-
-function values(count: number, seed: number): Float32Array {
-  let state = seed >>> 0 || 1;
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    out[i] = ((state >>> 0) / 2 ** 32) * 4 - 2;
-  }
-  return out;
-}
-
-function maxRelError(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).toBe(expected.length);
-  let scale = 1e-6;
-  for (const v of expected) scale = Math.max(scale, Math.abs(v));
-  let worst = 0;
-  for (let i = 0; i < actual.length; i++) {
-    if (!Number.isFinite(actual[i])) return Infinity;
-    worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / scale);
-  }
-  return worst;
-}
 
 type Layout = [transposeA: boolean, transposeB: boolean];
 const LAYOUTS: Layout[] = [
