@@ -174,6 +174,12 @@ export interface AdapterRuntime {
    * and the method's hooks above keep no host-side state in them), or null / absent: run through TF.js.
    */
   replayKey?(step: number): string | null;
+  /**
+   * A replayed step of this runtime: the values of the step inputs its hooks named with markStepInput
+   * (engine/replay.ts) while the step was recorded, and the host-side bookkeeping those hooks would have done for
+   * `step` (they are not called on a replayed step). Absent: its hooks upload nothing that changes.
+   */
+  replayInputs?(step: number): ReadonlyMap<string, ArrayBufferView>;
   /** The step each variable froze at (the method's own record of its freeze events), for the run's export. */
   freezeSteps?(): ReadonlyMap<string, number>;
   /**

@@ -80,3 +80,15 @@ export const EXECUTION_SCHEMA = [
 export type Execution = OptionsOf<typeof EXECUTION_SCHEMA>['execution'];
 export const EXECUTIONS: readonly Execution[] = EXECUTION_SCHEMA[0].choices.map((c) => c.value);
 export const DEFAULT_EXECUTION: Execution = EXECUTION_SCHEMA[0].default;
+
+/** How steps run, as the Train panel shows it (issue #12): the last step's path, and why it was not replayed. */
+export interface ExecutionReport {
+  /** What the trainer was asked for (TrainerInit.execution or its default). */
+  requested: Execution;
+  /** How the last step ran: replayed, the kernels op by op ('engine'), or TF.js composites ('plain'). */
+  path: Execution;
+  /** Why the last step was not replayed; null when it was. */
+  reason: string | null;
+  replayedSteps: number;
+  steps: number;
+}

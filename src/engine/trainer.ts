@@ -28,7 +28,7 @@ import { buildPlan, copyTensors, markStepInput, Recording, type ReplayStatus, ty
 import type { NumericalError } from './errors';
 import { nonFiniteError } from './numerics';
 import { Rng, mixSeed } from './random';
-import type { Execution, TrainingRecipe } from './recipe';
+import { DEFAULT_EXECUTION, type Execution, type ExecutionReport, type TrainingRecipe } from './recipe';
 import { linearScheduleFactor, warmupSteps } from './schedule';
 import {
   linearTargets,
@@ -38,7 +38,7 @@ import {
   type TensorData,
 } from './types';
 
-export { DEFAULT_RECIPE, type Execution, type TrainingRecipe } from './recipe';
+export { DEFAULT_RECIPE, type Execution, type ExecutionReport, type TrainingRecipe } from './recipe';
 
 export interface TrainerInit {
   config: BertConfig;
@@ -60,8 +60,9 @@ export interface TrainerInit {
   kernels?: boolean;
   /**
    * How steps run: 'plain' (TF.js composites), 'engine' (the kernels, every op through TF.js) or 'replayed' (the
-   * kernels, recorded once and replayed: engine/replay.ts). Default: the recipe's, else 'engine' on webgpu.
-   * Only on webgpu with kernels does 'replayed' replay; a method replays only when its runtime gives a replayKey.
+   * kernels, recorded once and replayed: engine/replay.ts). Default: the recipe's, else the app's
+   * (DEFAULT_EXECUTION). Off webgpu every choice runs plain; only on webgpu with kernels does 'replayed' replay, and
+   * a method replays only when its runtime gives a replayKey.
    */
   execution?: Execution;
 }
@@ -139,6 +140,9 @@ export class Trainer {
   private readonly initialValues?: StateDict;
   /** Whether steps may be replayed (execution 'replayed' with kernels on webgpu). */
   readonly replays: boolean;
+  readonly execution: Execution;
+  /** Why the last step was not replayed (null: it was, or no step yet). */
+  private notReplayed: string | null = null;
   private plan: StepPlan | null = null;
   private planKey: string | null = null;
   private recorded: { key: string; recording: Recording } | null = null;
@@ -169,9 +173,10 @@ export class Trainer {
     this.totalSteps = recipe.totalSteps ?? this.stepsPerEpoch * recipe.epochs;
     this.warmupSteps = warmupSteps(this.totalSteps, recipe.warmupRatio);
 
-    const execution = init.execution ?? recipe.execution ?? (kernels.isWebGPUBackend() ? 'engine' : 'plain');
+    const execution = init.execution ?? recipe.execution ?? DEFAULT_EXECUTION;
     this.kernels = init.kernels ?? (execution !== 'plain' && kernels.isWebGPUBackend());
     this.replays = execution === 'replayed' && this.kernels && kernels.isWebGPUBackend();
+    this.execution = execution;
     this.runtime = this.method.create({
       config,
       targets: linearTargets(config),
@@ -280,8 +285,10 @@ export class Trainer {
     if (this.plan) {
       pending.slot = this.replayStep(this.plan, step, entries, lrFactor);
       this.status.replayedSteps++;
+      this.notReplayed = null;
     } else {
       const record = key !== null && (this.planAttempts.get(key) ?? 0) < PLAN_ATTEMPTS;
+      this.notReplayed = this.whyNotReplayed(key, record);
       const recording = record ? new Recording() : null;
       try {
         const { loss, gradNorm } = this.runStep(step, entries, lrFactor);
@@ -306,6 +313,26 @@ export class Trainer {
   /** Where replaying stands (benchmarks, the run's notes). */
   replayStatus(): ReplayStatus {
     return { ...this.status, stats: this.plan?.stats ?? this.status.stats };
+  }
+
+  /** How the last step ran and why it was not replayed (before any step: how the first one will run). */
+  executionReport(): ExecutionReport {
+    const replayed = this.nextStep > 0 && this.notReplayed === null && this.replays;
+    const path: Execution = replayed ? 'replayed' : this.kernels ? 'engine' : 'plain';
+    const reason = replayed ? null : (this.notReplayed ?? this.whyNotReplayed('', true));
+    return { requested: this.execution, path, reason, replayedSteps: this.status.replayedSteps, steps: this.nextStep };
+  }
+
+  /** Why a step that is not replayed is not: `key` its plan key, `recording` whether it is recorded to plan. */
+  private whyNotReplayed(key: string | null, recording: boolean): string {
+    if (!this.replays) {
+      if (!kernels.isWebGPUBackend()) return 'no WebGPU: TF.js runs every op';
+      if (this.execution !== 'replayed') return `"${this.execution}" chosen in the advanced settings`;
+      return 'the fused kernels are off';
+    }
+    if (key === null) return `${this.method.id} keeps host-side state in every step`;
+    if (recording) return 'recording the step to replay (the first steps, and after a freeze or rank change)';
+    return `the step could not be planned (${this.status.lastRefusal ?? 'no pair of recorded steps matched'})`;
   }
 
   /** The synchronous part of a step through TF.js: forward, backward, clip, update; loss and grad norm kept. */
@@ -343,13 +370,14 @@ export class Trainer {
     }
   }
 
-  /** A replayed step: the host computes what changes (batch, AdamW coefficients, dropout seed); the plan runs. */
+  /** A replayed step: the host computes what changes (batch, AdamW coefficients, dropout seed, the method's inputs); the plan runs. */
   private replayStep(plan: StepPlan, step: number, entries: ParamEntry[], lrFactor: number): number {
     const inputs = new Map<string, ArrayBufferView>();
     for (const [field, { data }] of batchArrays(this.batchForStep(step), this.config.numLabels, true))
       inputs.set(stepInputOfBatch(field), data);
     inputs.set(STEP_INPUT_ADAMW, this.optimizer.advance(entries, lrFactor).table);
     inputs.set(STEP_INPUT_DROPOUT, Int32Array.of(this.dropoutSeedOf(step)));
+    for (const [name, data] of this.runtime.replayInputs?.(step) ?? []) inputs.set(name, data);
     return plan.run(inputs);
   }
 

@@ -2,6 +2,7 @@
  * The page's state and its reducer: worker events and UI intents in, plain data out.
  * Pure (timestamps arrive inside actions) so it is unit-tested without a DOM.
  */
+import type { Execution, ExecutionReport } from '../engine/recipe';
 import { concatStepMetrics, emptyStepMetrics } from '../worker/events';
 import type {
   DataPreview,
@@ -45,6 +46,8 @@ export interface RunRecord {
   imported?: string;
   /** Its trained weights are kept in IndexedDB (runsDb), with the fingerprint of the model they belong to. */
   keptWeights?: { fingerprint: string };
+  /** How its steps ran, as of the last metrics read (absent in runs saved before #12's report). */
+  execution?: ExecutionReport;
 }
 
 export interface Throughput {
@@ -238,6 +241,8 @@ function reduceWorkerEvent(state: AppState, event: WorkerEvent, at: number): App
       const next = withRun(state, (run) => ({ ...run, metrics: concatStepMetrics(run.metrics, event.batch) }));
       return { ...next, throughput: updateThroughput(state.throughput, event.batch.step[n - 1], at) };
     }
+    case 'execution':
+      return withRun(state, (run) => ({ ...run, execution: event.report }));
     case 'values':
       return withRun(state, (run) => ({ ...run, values: [...run.values, ...event.snapshots] }));
     case 'schedule':
@@ -379,6 +384,16 @@ export function startBlocker(state: AppState): string | null {
 }
 
 /** What the run is doing now, in words (null: no run going): the Train panel's status line. */
+const PATH_LABELS: Record<Execution, string> = { replayed: 'replayed steps', engine: 'engine', plain: 'plain TF.js' };
+
+/** The Train panel's line on how steps run: "replayed steps (n of m steps)" or "engine (not replayed: why)". */
+export function executionText(report: ExecutionReport): string {
+  const label = PATH_LABELS[report.path];
+  const count = `${report.replayedSteps} of ${report.steps} steps`;
+  if (report.reason === null) return `${label} (${count})`;
+  return `${label} (not replayed: ${report.reason})${report.replayedSteps > 0 ? ` · ${count} replayed` : ''}`;
+}
+
 export function phaseText(state: AppState): string | null {
   const { progress, training } = state;
   const busy = (p: { done: number; total: number } | undefined) => p !== undefined && p.total > 0 && p.done < p.total;

@@ -6,7 +6,7 @@
  */
 import type { MethodEvent, ViewCell } from '../engine/adapter';
 import type { TrainerCheckpoint } from '../engine/checkpoint';
-import type { Execution } from '../engine/recipe';
+import type { Execution, ExecutionReport } from '../engine/recipe';
 import type { StepMetrics } from '../engine/trainer';
 import type { ErrorPayload } from '../engine/errors';
 import type { BertConfig } from '../engine/types';
@@ -195,6 +195,8 @@ export type WorkerEvent =
   | { type: 'paused'; step: number }
   | { type: 'resumed'; step: number }
   | { type: 'stepMetrics'; batch: StepMetricsBatch }
+  /** How the steps just read ran (replayed, or why not): after every stepMetrics. */
+  | { type: 'execution'; report: ExecutionReport }
   | { type: 'values'; snapshots: ValueSnapshot[] }
   | { type: 'schedule'; entries: ScheduleEntry[] }
   | { type: 'freeze'; entries: FreezeEntry[] }

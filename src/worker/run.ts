@@ -272,6 +272,7 @@ export class Run {
     if (compiled) this.emit({ type: 'progress', phase: 'compile', done: 1, total: 1 });
     if (rows.length === 0) return true;
     this.emit({ type: 'stepMetrics', batch: stepMetricsOf(rows) });
+    this.emit({ type: 'execution', report: this.trainer.executionReport() });
     this.emit({ type: 'progress', phase: 'train', done: step + 1, total: this.plan.totalSteps });
     const bad = Trainer.firstNonFinite(rows);
     if (!bad) return true;

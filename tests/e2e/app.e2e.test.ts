@@ -626,6 +626,11 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     await page.getByTestId('finished').waitFor({ timeout: 600_000 });
     const trainSeconds = (Date.now() - started) / 1000;
     expect(await page.getByTestId('finished').textContent()).toMatch(/^Finished after 12 steps/);
+    // Steps replay by default on WebGPU (#12), AFLoRA's scoring steps too: the panel says so and how many.
+    const execution = (await page.getByTestId('execution').textContent()) ?? '';
+    console.log(`e2e webgpu: steps ran as "${execution}"`);
+    expect(execution).toMatch(/^(replayed steps \(|engine \(not replayed: .+\) · )\d+ of 12 steps/);
+    expect(Number(/(\d+) of 12 steps/.exec(execution)![1]), 'replayed steps').toBeGreaterThan(0);
     const longTasks = await longTasksOf(page);
     console.log(`e2e webgpu: 12 steps in ${trainSeconds.toFixed(1)} s (incl. compile); main-thread long tasks (ms): ${JSON.stringify(longTasks)}`);
 

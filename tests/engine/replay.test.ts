@@ -63,17 +63,26 @@ async function run(
   const events: MethodEvent[] = [];
   const metrics = [];
   const tensorsAfter: number[] = [];
+  /** Steps that were replayed (the status's count went up). */
+  const replayedAt: number[] = [];
   while (!trainer.finished) {
+    const before = trainer.replayStatus().replayedSteps;
+    const step = trainer.stepsDone;
     events.push(...(await trainer.step()));
+    if (trainer.replayStatus().replayedSteps > before) replayedAt.push(step);
     if (trainer.stepsDone % 5 === 0) metrics.push(...(await trainer.flushMetrics()));
     tensorsAfter.push(tf.memory().numTensors);
   }
   metrics.push(...(await trainer.flushMetrics()));
   const state = await trainer.adapterState();
   const status = trainer.replayStatus();
+  const report = trainer.executionReport();
   trainer.dispose();
   const freezes = events.flatMap((e) => (e.type === 'freeze' ? [`${e.step}:${e.name}`] : []));
-  return { metrics, state, status, freezes, tensorsAfter };
+  const scores = events.flatMap((e) =>
+    e.type === 'values' ? e.values.map((v) => ({ key: `${e.step}:${v.name}`, value: v.value })) : [],
+  );
+  return { metrics, state, status, report, freezes, scores, replayedAt, tensorsAfter };
 }
 
 function expectRelClose(actual: number[], expected: number[], what: string, tolerance = 1e-5): void {
@@ -98,6 +107,10 @@ describe('replayed steps', () => {
       // Steps 0 and 1 differ (first uploads), 1 and 2 match: replayed from step 3 on.
       expect(replayed.status.replayedSteps).toBe(5);
       expect(engine.status.replayedSteps).toBe(0);
+      // What the Train panel shows: the last step replayed; the engine path says why it does not.
+      expect(replayed.report).toEqual({ requested: 'replayed', path: 'replayed', reason: null, replayedSteps: 5, steps: 8 });
+      expect(engine.report.path).toBe('engine');
+      expect(engine.report.reason).toMatch(/"engine" chosen/);
       expectRelClose(
         replayed.metrics.map((m) => m.loss),
         engine.metrics.map((m) => m.loss),
@@ -117,10 +130,37 @@ describe('replayed steps', () => {
   );
 
   it(
-    'AFLoRA: 50 steps through its freeze rounds, same freeze steps as the engine and plain paths, replayed once everything froze',
+    'AFLoRA while scoring: 50 replayed steps through its masking rounds equal the plain path (losses, grad norms, scores, freeze steps)',
+    { timeout: 900_000 },
+    async () => {
+      // deltaT 3: steps inside a window and window starts alternate in one plan; masking rounds on the ramp at
+      // 15, 18, ..., 42 freeze some matrices (each a re-plan), every step after 42 masks.
+      const options = { rank: 2, trainableMatrices: 'both', initialWarmup: 14, finalWarmup: 8, deltaT: 3 };
+      const plain = await run('plain', 'aflora', options, 50);
+      const replayed = await run('replayed', 'aflora', options, 50);
+      expect(gpu.uncapturedErrors).toEqual([]);
+      expect(plain.status.replayedSteps).toBe(0);
+      const freezeSteps = [...new Set(plain.freezes.map((f) => Number(f.split(':')[0])))];
+      expect(freezeSteps.length, 'freeze rounds').toBeGreaterThan(1);
+      expect(replayed.freezes).toEqual(plain.freezes);
+      // Replayed while scoring: from step 3 to the first freeze, and again between freeze rounds (re-planned).
+      const [first, last] = [Math.min(...freezeSteps), Math.max(...freezeSteps)];
+      expect(replayed.replayedAt.filter((s) => s <= first).length, `replayed up to the first freeze (${first})`).toBeGreaterThanOrEqual(first - 3);
+      expect(replayed.replayedAt.some((s) => s > first && s < last), 'replayed between freeze rounds').toBe(true);
+      expect(replayed.scores.map((s) => s.key)).toEqual(plain.scores.map((s) => s.key));
+      expect(plain.scores.length).toBeGreaterThan(20);
+      expectRelClose(replayed.scores.map((s) => s.value), plain.scores.map((s) => s.value), 'scores');
+      expectRelClose(replayed.metrics.map((m) => m.loss), plain.metrics.map((m) => m.loss), 'loss');
+      expectRelClose(replayed.metrics.map((m) => m.gradNorm), plain.metrics.map((m) => m.gradNorm), 'gradNorm');
+      for (const [name, value] of plain.state)
+        expectRelClose(Array.from(replayed.state.get(name)!.data), Array.from(value.data), name, 1e-4);
+    },
+  );
+
+  it(
+    'AFLoRA: 50 steps through its freeze rounds, same freeze steps as the engine and plain paths',
     { timeout: 600_000 },
     async () => {
-      // Scoring (host-side window bookkeeping) runs through TF.js; after the last freeze the step is replayed.
       const options = { rank: 2, trainableMatrices: 'both', initialWarmup: 1, finalWarmup: 6, deltaT: 1 };
       const plain = await run('plain', 'aflora', options, 50);
       const engine = await run('engine', 'aflora', options, 50);

@@ -67,6 +67,8 @@ async function run(backend: 'webgpu' | 'cpu', method: string, kernelsOrRun: bool
     train: toyExamples(8, 8, 4),
     recipe: { ...recipe, ...opts.recipe },
     ...(opts.kernels === undefined ? {} : { kernels: opts.kernels }),
+    // Op by op: the dispatch count below is TF.js's (a replayed step dispatches outside it).
+    execution: 'engine',
   });
   const usedKernels = trainer.kernels;
   const inspected = await trainer.inspectNextStep();

@@ -75,6 +75,7 @@ export async function trainMethod(
     validation: spec.validation,
     recipe: { ...DEFAULT_RECIPE, ...spec.recipe },
     kernels: spec.kernels,
+    execution: 'engine',
   });
   try {
     const events: MethodEvent[] = [];

@@ -179,6 +179,7 @@ describe('final ratio r_f and β2 = 1', () => {
     const state = new ScoreState(
       matrices.map((v) => ({ name: v.name, variable: v.variable, size: v.variable.size })),
       { sensitivity: 'grad', beta1: 0.85, beta2: 1, deltaT: 10 },
+      3, // window starts 0, 10, 20 before the read
     );
     const ibar = new Map<string, number>(); // every element of a tensor is equal: track one
     const window = new Map<string, number>();

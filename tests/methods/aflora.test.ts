@@ -285,6 +285,7 @@ describe('AFLoRA scores', () => {
       const state = new ScoreState(
         segments.map((v) => ({ name: v.name, variable: v.variable, size: v.variable.size })),
         { sensitivity, beta1: 0.85, beta2: 0.95, deltaT: 10 },
+        3, // window starts 0, 10, 20 before the read
       );
       const js = new JsScores();
       const rows: { step: number; means: Map<string, number> }[] = [];

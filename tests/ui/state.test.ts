@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildHeatmap } from '../../src/ui/heatmap';
-import { INITIAL_STATE, averageTrainable, etaSeconds, hasWeights, latestValues, reducer, runDigest, valueSeries, weightsNote, type Action, type AppState } from '../../src/ui/state';
+import { INITIAL_STATE, averageTrainable, etaSeconds, executionText, hasWeights, latestValues, reducer, runDigest, valueSeries, weightsNote, type Action, type AppState } from '../../src/ui/state';
 import type { ModelInfo } from '../../src/worker/protocol';
 import type { TrainingPlan, WorkerEvent } from '../../src/worker/protocol';
 import { parseRunConfig } from '../../src/worker/run-config';
@@ -92,6 +92,19 @@ describe('reducer', () => {
     expect(s.errors).toHaveLength(1);
     s = reducer(s, { type: 'dismissError', id: s.errors[0].id });
     expect(s.errors).toHaveLength(0);
+  });
+
+  it('keeps how the steps ran (the Train panel line): replayed with its count, or the path and why not', () => {
+    const report = { requested: 'replayed', path: 'replayed', reason: null, replayedSteps: 7, steps: 10 } as const;
+    const s = run([start, worker({ type: 'started', plan }), worker({ type: 'execution', report })]);
+    expect(s.run!.execution).toEqual(report);
+    expect(executionText(report)).toBe('replayed steps (7 of 10 steps)');
+    expect(executionText({ ...report, path: 'engine', reason: 'recording the step to replay' })).toBe(
+      'engine (not replayed: recording the step to replay) · 7 of 10 steps replayed',
+    );
+    expect(executionText({ requested: 'replayed', path: 'plain', reason: 'no WebGPU: TF.js runs every op', replayedSteps: 0, steps: 3 })).toBe(
+      'plain TF.js (not replayed: no WebGPU: TF.js runs every op)',
+    );
   });
 
   it('ignores events that need a run when there is none', () => {

@@ -36,6 +36,7 @@ import {
   remainingFraction,
   resolveSchedule,
   thresholdRank,
+  windowStartsBetweenReads,
   type FreezeSchedule,
 } from './schedule';
 import { ScoreState, type ScoreRow } from './scores';
@@ -136,6 +137,7 @@ class Freezer {
     this.state = new ScoreState(
       matrices.map((v) => ({ name: v.name, variable: v.variable, size: v.variable.size })),
       options,
+      windowStartsBetweenReads(schedule),
     );
     this.initialElements = this.state.elementCount;
     this.initialMatrices = matrices.length;
@@ -145,9 +147,14 @@ class Freezer {
     this.state.observe(step, grads);
   }
 
-  /** Whether any matrix is still being scored (observe does GPU and host work). */
+  /** Whether any matrix is still being scored. */
   get scoring(): boolean {
     return this.state.tensors.length > 0;
+  }
+
+  /** A replayed step: the host's part of observe() (window position, history row) as the plan's step inputs. */
+  replayInputs(step: number): ReadonlyMap<string, ArrayBufferView> {
+    return this.scoring ? this.state.advance(step) : new Map();
   }
 
   async afterStep(step: number): Promise<AfterStepResult> {
@@ -287,8 +294,10 @@ function createAflora(ctx: MethodContext, options: AfloraOptions): AdapterRuntim
     freezeSteps: () => freezer.frozen,
     saveState: () => freezer.save(),
     restoreState: (state) => freezer.restore(state),
-    // The score window's bookkeeping (window position, history rows) lives on the host: replayed once scoring ends.
-    replayKey: () => (freezer.scoring ? null : 'low-rank'),
+    // While scoring, the score update is part of the recorded step; its window position and history row are step
+    // inputs. A freeze compacts the score buffers (the plan is dropped and the next steps re-recorded).
+    replayKey: () => (freezer.scoring ? 'aflora-scoring' : 'low-rank'),
+    replayInputs: (step) => freezer.replayInputs(step),
   };
 }
 

@@ -39,6 +39,20 @@ export function isMaskingStep(step: number, s: FreezeSchedule): boolean {
 }
 
 /**
+ * Most window starts (steps t with t mod deltaT = 0) between two reads of the scores, the read's own step included:
+ * masking rounds and the last step read them. The rows the GPU score history holds (scores.ts).
+ */
+export function windowStartsBetweenReads(s: FreezeSchedule): number {
+  let most = 1;
+  let unread = 0;
+  for (let step = 0; step < s.totalSteps; step++) {
+    if (step % s.deltaT === 0) most = Math.max(most, ++unread);
+    if (isMaskingStep(step, s) || step >= s.totalSteps - 1) unread = 0;
+  }
+  return most;
+}
+
+/**
  * 1-based rank k of the threshold among N still-trainable element scores: floor(N (1 - r)), at least 1
  * (the reference's kthvalue fails on k = 0; k = 1 freezes nothing since no mean is below the minimum).
  */

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { fromTensorData, tensorsData } from '../../engine/checkpoint';
+import { markStepInput } from '../../engine/replay';
 import type { StateDict } from '../../engine/types';
 import type { Sensitivity } from './schema';
 
@@ -34,6 +35,11 @@ export interface ScoreConfig {
   deltaT: number;
 }
 
+/** Names of the score update's per-step inputs (engine/replay.ts markStepInput): what a replayed step writes. */
+export const SCORE_INPUT_WINDOW = 'aflora.window';
+export const SCORE_INPUT_START = 'aflora.windowStart';
+export const SCORE_INPUT_ROW = 'aflora.historyRow';
+
 export class ScoreState {
   private segments: ScoredTensor[];
   /** Running mean of the sensitivity inside the current window: [N]. */
@@ -47,16 +53,19 @@ export class ScoreState {
   /** Segment index of every element: int32 [N]; element count per segment: [numSegments]. */
   private segmentIds: tf.Tensor1D | null = null;
   private segmentSizes: tf.Tensor1D | null = null;
-  /** Per-tensor means of the window starts not read yet, rows end to end: [sum of row widths]. */
-  private history: tf.Tensor1D | null = null;
+  /** Per-tensor means of the window starts not read yet, one row each: [historyCapacity, numSegments]. */
+  private history: tf.Tensor2D | null = null;
   private historyRows: { step: number; names: string[] }[] = [];
 
+  /** `historyCapacity`: most window starts between two reads (schedule.ts windowStartsBetweenReads). */
   constructor(
     segments: readonly ScoredTensor[],
     private readonly config: ScoreConfig,
+    private readonly historyCapacity: number,
   ) {
     this.segments = [...segments];
     this.rebuildSegmentIndex();
+    this.allocate();
   }
 
   get tensors(): readonly ScoredTensor[] {
@@ -71,75 +80,93 @@ export class ScoreState {
     return this.historyRows.length > 0;
   }
 
-  /** Absorbs step `step`'s raw gradients (the reference's update_ipt_with_local_window). No GPU read. */
-  observe(step: number, grads: ReadonlyMap<string, tf.Tensor>): void {
-    if (this.segments.length === 0) return;
+  /**
+   * The host's part of step `step` (window position, history row), as the values of the GPU update's step
+   * inputs: observe() uploads them, a replayed step (engine/replay.ts) writes them into the recorded plan.
+   */
+  advance(step: number): Map<string, ArrayBufferView> {
     const local = step % this.config.deltaT;
-    const windowStart = local === 0;
-    const { beta1, beta2 } = this.config;
-    const previous = { window: this.window, ibar: this.ibar, ubar: this.ubar, elementScore: this.elementScore, history: this.history };
-    const next = tf.tidy(() => {
-      const sensitivity = this.sensitivity(grads); // [N]
-      const window = previous.window ?? tf.zerosLike(sensitivity);
-      if (!windowStart) {
-        // (W * l + s) / (l + 1), in the reference's order of operations.
-        return { window: tf.div(tf.add(tf.mul(window, local), sensitivity), local + 1) as tf.Tensor1D };
-      }
-      const ibarBefore = previous.ibar ?? tf.zerosLike(sensitivity);
-      const ubarBefore = previous.ubar ?? tf.zerosLike(sensitivity);
-      const ibar = tf.add(tf.mul(ibarBefore, beta1), tf.mul(window, 1 - beta1)) as tf.Tensor1D;
-      const ubar = tf.add(tf.mul(ubarBefore, beta2), tf.mul(tf.abs(tf.sub(window, ibar)), 1 - beta2)) as tf.Tensor1D;
-      // β2 = 1: the reference scores by Ī alone (no uncertainty term).
-      const elementScore = (beta2 === 1 ? tf.clone(ibar) : tf.mul(ibar, ubar)) as tf.Tensor1D;
-      const sums = tf.unsortedSegmentSum(elementScore, this.segmentIds!, this.segments.length); // [numSegments]
-      const means = tf.div(sums, this.segmentSizes!) as tf.Tensor1D;
-      const history = this.historyRows.length > 0 && previous.history ? (tf.concat([previous.history, means]) as tf.Tensor1D) : means;
-      return { window: sensitivity, ibar, ubar, elementScore, history };
-    });
-    this.window = next.window;
-    previous.window?.dispose();
-    if (windowStart) {
-      this.ibar = next.ibar!;
-      this.ubar = next.ubar!;
-      this.elementScore = next.elementScore!;
-      this.history = next.history!;
-      previous.ibar?.dispose();
-      previous.ubar?.dispose();
-      previous.elementScore?.dispose();
-      previous.history?.dispose();
+    const start = local === 0;
+    const row = new Int32Array(this.historyCapacity);
+    if (start && this.segments.length > 0) {
+      if (this.historyRows.length >= this.historyCapacity)
+        throw new Error(`AFLoRA: more than ${this.historyCapacity} window starts between two score reads`);
+      row[this.historyRows.length] = 1;
       this.historyRows.push({ step, names: this.segments.map((s) => s.name) });
     }
+    return new Map<string, ArrayBufferView>([
+      [SCORE_INPUT_WINDOW, Float32Array.of(local, local + 1)],
+      [SCORE_INPUT_START, Int32Array.of(start ? 1 : 0)],
+      [SCORE_INPUT_ROW, row],
+    ]);
   }
 
   /**
-   * ONE GPU read: the unread window-start means and, with `withElements`, the current element scores.
-   * The history buffer stays allocated (replaced at the next window start) so tensor counts stay flat.
+   * Absorbs step `step`'s raw gradients (the reference's update_ipt_with_local_window). No GPU read. The same
+   * ops every step (a window start selects its branch with `where`), so the step can be recorded and replayed.
    */
-  async read(withElements: boolean): Promise<ScoreRead> {
-    const parts: tf.Tensor[] = [];
-    if (this.historyRows.length > 0 && this.history) parts.push(this.history);
-    const elements = withElements ? this.elementScore : null;
-    if (elements) parts.push(elements);
-    if (parts.length === 0) return { rows: [], elementScores: null };
-    const joined = parts.length === 1 ? parts[0] : tf.concat(parts);
-    const data = (await joined.data()) as Float32Array;
-    if (joined !== parts[0]) joined.dispose();
-    const rows: ScoreRow[] = [];
-    let offset = 0;
-    if (parts[0] === this.history) {
-      for (const row of this.historyRows) {
-        rows.push({ step: row.step, scores: new Map(row.names.map((name, i) => [name, data[offset + i]])) });
-        offset += row.names.length;
-      }
-      this.historyRows = [];
-    }
-    return { rows, elementScores: elements ? data.subarray(offset) : null };
+  observe(step: number, grads: ReadonlyMap<string, tf.Tensor>): void {
+    if (this.segments.length === 0) return;
+    const inputs = this.advance(step);
+    const { beta1, beta2 } = this.config;
+    const previous = { window: this.window!, ibar: this.ibar!, ubar: this.ubar!, elementScore: this.elementScore!, history: this.history! };
+    const next = tf.tidy(() => {
+      const lw = markStepInput(SCORE_INPUT_WINDOW, tf.tensor1d(inputs.get(SCORE_INPUT_WINDOW) as Float32Array));
+      const start = markStepInput(SCORE_INPUT_START, tf.tensor1d(inputs.get(SCORE_INPUT_START) as Int32Array, 'bool'));
+      const row = markStepInput(SCORE_INPUT_ROW, tf.tensor2d(inputs.get(SCORE_INPUT_ROW) as Int32Array, [this.historyCapacity, 1], 'bool'));
+      const sensitivity = this.sensitivity(grads); // [N]
+      const { window, ibar: ibarBefore, ubar: ubarBefore } = previous;
+      // Inside a window: (W * l + s) / (l + 1), in the reference's order of operations; a window start restarts at s.
+      const running = tf.div(tf.add(tf.mul(window, tf.slice(lw, [0], [1])), sensitivity), tf.slice(lw, [1], [1]));
+      const ibarStart = tf.add(tf.mul(ibarBefore, beta1), tf.mul(window, 1 - beta1));
+      const ubarStart = tf.add(tf.mul(ubarBefore, beta2), tf.mul(tf.abs(tf.sub(window, ibarStart)), 1 - beta2));
+      // β2 = 1: the reference scores by Ī alone (no uncertainty term).
+      const scoreStart = beta2 === 1 ? ibarStart : tf.mul(ibarStart, ubarStart);
+      const elementScore = tf.where(start, scoreStart, previous.elementScore) as tf.Tensor1D;
+      const sums = tf.unsortedSegmentSum(elementScore, this.segmentIds!, this.segments.length); // [numSegments]
+      const means = tf.reshape(tf.div(sums, this.segmentSizes!), [1, this.segments.length]);
+      return {
+        window: tf.where(start, sensitivity, running) as tf.Tensor1D,
+        ibar: tf.where(start, ibarStart, ibarBefore) as tf.Tensor1D,
+        ubar: tf.where(start, ubarStart, ubarBefore) as tf.Tensor1D,
+        elementScore,
+        history: tf.where(row, means, previous.history) as tf.Tensor2D,
+      };
+    });
+    Object.assign(this, next);
+    tf.dispose(Object.values(previous));
   }
 
-  /** Drops the segments not in `keep` (they froze), compacting every buffer; disposes all when none is left. */
+  /** ONE GPU read: the unread window-start means and, with `withElements`, the current element scores. */
+  async read(withElements: boolean): Promise<ScoreRead> {
+    const rows = this.historyRows;
+    const elements = withElements ? this.elementScore : null;
+    if (rows.length === 0 && !elements) return { rows: [], elementScores: null };
+    const joined = tf.tidy(() => {
+      const parts: tf.Tensor1D[] = [];
+      if (rows.length > 0) parts.push(tf.reshape(tf.slice(this.history!, [0, 0], [rows.length, -1]), [-1]));
+      if (elements) parts.push(elements);
+      return parts.length === 1 ? tf.clone(parts[0]) : tf.concat(parts);
+    });
+    const data = (await joined.data()) as Float32Array;
+    joined.dispose();
+    const out: ScoreRow[] = rows.map((row, r) => ({
+      step: row.step,
+      scores: new Map(row.names.map((name, i) => [name, data[r * row.names.length + i]])),
+    }));
+    const offset = rows.length * this.segments.length;
+    this.historyRows = [];
+    return { rows: out, elementScores: elements ? data.subarray(offset) : null };
+  }
+
+  /**
+   * Drops the segments not in `keep` (they froze), compacting every buffer; disposes all when none is left. Only
+   * right after a read (a masking round) or before restore(): no unread history row is lost.
+   */
   keepOnly(keep: ReadonlySet<string>): void {
     const kept = this.segments.filter((s) => keep.has(s.name));
     if (kept.length === this.segments.length) return;
+    if (this.historyRows.length > 0) throw new Error('AFLoRA: segments dropped with unread score history');
     if (kept.length === 0) {
       this.disposeBuffers();
       this.segments = [];
@@ -168,22 +195,49 @@ export class ScoreState {
     gatherIndex.dispose();
     this.segments = kept;
     this.rebuildSegmentIndex();
+    this.history?.dispose();
+    this.history = resident(tf.zeros([this.historyCapacity, kept.length]) as tf.Tensor2D);
   }
 
-  /** The running statistics as plain data, and the unread window starts (a checkpoint). */
+  /** The running statistics as plain data, and the unread window starts (a checkpoint; history: the unread rows end to end). */
   async save(): Promise<{ historyRows: { step: number; names: string[] }[]; tensors: StateDict }> {
-    const { window, ibar, ubar, elementScore, history } = this;
-    return { historyRows: this.historyRows.map((r) => ({ step: r.step, names: [...r.names] })), tensors: await tensorsData({ window, ibar, ubar, elementScore, history }) };
+    const { window, ibar, ubar, elementScore } = this;
+    const rows = this.historyRows.length;
+    const history = rows > 0 ? tf.tidy(() => tf.reshape(tf.slice(this.history!, [0, 0], [rows, -1]), [-1])) : null;
+    try {
+      return {
+        historyRows: this.historyRows.map((r) => ({ step: r.step, names: [...r.names] })),
+        tensors: await tensorsData({ window, ibar, ubar, elementScore, history }),
+      };
+    } finally {
+      history?.dispose();
+    }
   }
 
   /** Puts saved statistics back, on the segments this state holds now (keepOnly the saved ones first). */
   restore(historyRows: readonly { step: number; names: string[] }[], tensors: StateDict): void {
+    if (this.segments.length === 0) return;
     const n = this.elementCount;
-    const read = (name: string, size?: number): tf.Tensor1D | null =>
-      tensors.has(name) ? (tf.tidy(() => tf.reshape(fromTensorData(`AFLoRA ${name}`, tensors.get(name), size), [-1])) as tf.Tensor1D) : null;
-    const next = { window: read('window', n), ibar: read('ibar', n), ubar: read('ubar', n), elementScore: read('elementScore', n), history: read('history') }; // history: read rows stay allocated, any width
+    const width = this.segments.length;
+    const rows = historyRows.length;
+    if (rows > this.historyCapacity) throw new Error(`checkpoint: ${rows} unread AFLoRA score rows; this run holds ${this.historyCapacity}`);
+    const read = (name: string): tf.Tensor1D | null =>
+      tensors.has(name) ? (tf.tidy(() => tf.reshape(fromTensorData(`AFLoRA ${name}`, tensors.get(name), n), [-1])) as tf.Tensor1D) : null;
+    const next = { window: read('window'), ibar: read('ibar'), ubar: read('ubar'), elementScore: read('elementScore') };
+    // Earlier checkpoints kept the history buffer after a read; only its first `rows` rows are unread.
+    const saved = rows > 0 ? tensors.get('history') : undefined;
+    if (rows > 0 && (!saved || saved.data.length < rows * width)) throw new Error(`checkpoint: AFLoRA history has fewer than ${rows} rows of ${width}`);
+    const history = tf.tidy(() => {
+      const empty = tf.zeros([this.historyCapacity - rows, width]);
+      return (saved ? tf.concat([tf.tensor2d(saved.data.subarray(0, rows * width), [rows, width]), empty]) : empty) as tf.Tensor2D;
+    });
     for (const t of [this.window, this.ibar, this.ubar, this.elementScore, this.history]) t?.dispose();
-    Object.assign(this, next);
+    const onDevice = (t: tf.Tensor1D | null) => resident(t ?? (tf.zeros([n]) as tf.Tensor1D));
+    this.window = onDevice(next.window);
+    this.ibar = onDevice(next.ibar);
+    this.ubar = onDevice(next.ubar);
+    this.elementScore = onDevice(next.elementScore);
+    this.history = resident(history);
     this.historyRows = historyRows.map((r) => ({ step: r.step, names: [...r.names] }));
   }
 
@@ -221,13 +275,35 @@ export class ScoreState {
       ids.fill(index, at, at + segment.size);
       at += segment.size;
     });
-    this.segmentIds = tf.tensor1d(ids, 'int32');
-    this.segmentSizes = tf.tensor1d(this.segments.map((s) => s.size), 'float32');
+    this.segmentIds = resident(tf.tensor1d(ids, 'int32'));
+    this.segmentSizes = resident(tf.tensor1d(this.segments.map((s) => s.size), 'float32'));
+  }
+
+  /** Zero statistics for the current segments (W, Ibar, Ubar start at 0). */
+  private allocate(): void {
+    if (this.segments.length === 0) return;
+    const n = this.elementCount;
+    this.window = resident(tf.zeros([n]) as tf.Tensor1D);
+    this.ibar = resident(tf.zeros([n]) as tf.Tensor1D);
+    this.ubar = resident(tf.zeros([n]) as tf.Tensor1D);
+    this.elementScore = resident(tf.zeros([n]) as tf.Tensor1D);
+    this.history = resident(tf.zeros([this.historyCapacity, this.segments.length]) as tf.Tensor2D);
   }
 
   private disposeBuffers(): void {
     for (const t of [this.window, this.ibar, this.ubar, this.elementScore, this.segmentIds, this.segmentSizes, this.history]) t?.dispose();
-    this.window = this.ibar = this.ubar = this.elementScore = this.segmentIds = this.segmentSizes = this.history = null;
+    this.window = this.ibar = this.ubar = this.elementScore = this.segmentIds = this.segmentSizes = null;
+    this.history = null;
     this.historyRows = [];
   }
+}
+
+/**
+ * `t` in a device buffer now: tf.zeros / tf.tensor keep their values on the host until first used, and an upload
+ * inside the next step would make it unlike the step after it (engine/replay.ts then finds no plan after a freeze).
+ */
+function resident<T extends tf.Tensor>(t: T): T {
+  const out = tf.tidy(() => tf.add(t, tf.scalar(0, t.dtype))) as T;
+  t.dispose();
+  return out;
 }

@@ -4,7 +4,7 @@ import { runReport } from '../compare';
 import { useAppState, useController } from '../context';
 import { formatCount, formatDuration, formatSci } from '../format';
 import { runConfigOf, valuesOf, type Setup } from '../setup';
-import { averageTrainable, etaSeconds, isActive, latestEvaluation, phaseText, resumeOffer, startBlocker } from '../state';
+import { averageTrainable, etaSeconds, executionText, isActive, latestEvaluation, phaseText, resumeOffer, startBlocker } from '../state';
 
 export function TrainingPanel({ setup }: { setup: Setup }) {
   const controller = useController();
@@ -146,6 +146,12 @@ export function TrainingPanel({ setup }: { setup: Setup }) {
               {n > 0 ? formatCount(run!.metrics.trainableParams[n - 1]) : formatCount(plan.trainableParamsAtStart)}
               {avg !== null && <span className="muted"> (avg {formatCount(avg)})</span>}
             </dd>
+            {run?.execution && (
+              <>
+                <dt>Steps</dt>
+                <dd data-testid="execution">{executionText(run.execution)}</dd>
+              </>
+            )}
           </dl>
           {evaluation && (
             <p className="validation" data-testid="validation">
