@@ -220,6 +220,7 @@ export class Session {
     const adapter = readAdapterFiles(await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) }))));
     const config = importedConfig(adapter, model.info);
     const run = await this.adopt(adapter, config, model);
+    if (!run) throw new InputError(`A run started while ${adapter.file} was read, so it was not imported.`, 'Import it again once that run has ended.');
     this.emit({ type: 'adapterImported', file: adapter.file, format: adapter.format, config, plan: run.plan });
   }
 
@@ -236,11 +237,17 @@ export class Session {
       );
     }
     const run = await this.adopt(adapter, config, model);
-    this.emit({ type: 'weightsRestored', runId, plan: run.plan });
+    // Replaced meanwhile by a run that started: that one is the worker's; the page shows it, not the kept run.
+    if (run) this.emit({ type: 'weightsRestored', runId, plan: run.plan });
   }
 
-  /** A Run for predictions and export made from trained variables, checked against the model; it becomes the current run. */
-  private async adopt(adapter: ImportedAdapter, config: RunConfig, model: { loaded: LoadedModel; info: ModelInfo }): Promise<Run> {
+  /**
+   * A Run for predictions and export made from trained variables, checked against the model; it becomes the current
+   * run, unless another run took its place while it was checked (null): commands are not queued, and a page that
+   * restores a kept run's weights after a reload may start or resume a run before that check is done.
+   */
+  private async adopt(adapter: ImportedAdapter, config: RunConfig, model: { loaded: LoadedModel; info: ModelInfo }): Promise<Run | null> {
+    const before = this.run;
     let run: Run;
     try {
       run = new Run(config, model.loaded, null, this.emit, adapter.variables);
@@ -253,6 +260,10 @@ export class Session {
     } catch (error) {
       run.dispose();
       throw error;
+    }
+    if (this.run !== before) {
+      run.dispose();
+      return null;
     }
     this.disposeRun();
     this.run = run;

@@ -515,6 +515,33 @@ describe('worker session', () => {
     expect(only(await other.send({ type: 'predict', requestId: 2, text: 'x' }), 'error')[0].hint).toBe('Train a run first.');
   });
 
+  it('a run started while a kept run\'s weights are still being restored trains on: the restore does not replace it', { timeout: 120_000 }, async () => {
+    // The page after a reload: it restores the shown run's weights as soon as the model is loaded, and the user
+    // resumes (or starts) a run before that restore has finished. Before: the restore disposed the training run
+    // ("Cannot read properties of undefined (reading 'backend')" at its next step; the compare e2e's resumed cell).
+    const model = modelFiles();
+    const first = session();
+    only(await first.send({ type: 'loadModel', source: { kind: 'files', files: model } }), 'modelLoaded');
+    const data = { type: 'loadData' as const, data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT };
+    const [loaded] = await first.send(data);
+    const config = configOf((loaded as Extract<WorkerEvent, { type: 'dataPreview' }>).preview, { recipe: { epochs: 1 } });
+    const [kept] = only(await first.send({ type: 'start', config }), 'trainedWeights');
+
+    const page = session();
+    only(await page.send({ type: 'loadModel', source: { kind: 'files', files: model } }), 'modelLoaded');
+    await page.send(data);
+    const from = page.events.length;
+    const restoring = page.send({ type: 'restoreWeights', runId: 'run-1', file: kept.file, fingerprint: kept.fingerprint });
+    const training = page.send({ type: 'start', config: { ...config, recipe: { ...config.recipe, seed: 7 } } });
+    await Promise.all([restoring, training]);
+    const events = page.events.slice(from);
+    expect(only(events, 'error')).toEqual([]);
+    expect(only(events, 'finished').map((e) => e.reason)).toEqual(['completed']);
+    expect(only(events, 'trainedWeights')).toHaveLength(1);
+    // The run that trained is the worker's now (predictions come from it, not from the restored one).
+    expect(only(await page.send({ type: 'predict', requestId: 1, text: 'a happy day' }), 'prediction')).toHaveLength(1);
+  });
+
   it('refuses to start after the GPU was lost, saying so', async () => {
     const lost: WorkerEvent[] = [];
     const dead = new Session((e) => lost.push(e));
