@@ -15,7 +15,8 @@
  *
  * Needs the pretrained built-in model in public/models/builtin (fails until it is there, like
  * tests/builtin/model.test.ts). E2E_RANDOM_MODEL=1 serves a randomly initialised model of the same shape
- * instead, to exercise the app before the model exists; E2E_METHOD overrides the method (default aflora).
+ * instead, to exercise the app before the model exists; E2E_METHOD overrides the method (default aflora);
+ * E2E_RANK_METHODS the real rank runs (default adalora; adalora,increlora,alora for all three).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +36,76 @@ const METHOD = process.env.E2E_METHOD ?? 'aflora';
 // Tiny run for software WebGPU: 18 train rows / batch 8 = 3 steps per epoch, 4 epochs = 12 steps; AFLoRA
 // scores every 2 steps (dt) so masking rounds happen inside so few steps; metrics read every step.
 const QUERY = `?method=${METHOD}&bs=8&len=32&ep=4&dt=2&tf=0.5&log=1&val=0.25`;
+
+/**
+ * Real adaptive-rank runs: each method's settings on the 12-step run of the rank test below (query + value of both
+ * layers: 4 modules), what its totals must do, and what its PEFT export must say. CI runs AdaLoRA;
+ * E2E_RANK_METHODS=adalora,increlora,alora runs the others too (about 2.5 min each on a loaded 2-core box).
+ */
+interface RankRun {
+  label: string;
+  query: string;
+  startTotal: number;
+  checkTotals(totals: number[], finalTotal: number): void;
+  checkExport(config: PeftConfig, finalTotal: number): void;
+}
+
+/** IncreLoRA / ALoRA: PEFT LoRA naming every kept module with its rank, summing to the final frame's total. */
+function expectRankPattern(config: PeftConfig, finalTotal: number): void {
+  expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'SEQ_CLS', base_model_name_or_path: 'base' });
+  const pattern = config.rank_pattern as Record<string, number>;
+  expect(Object.keys(pattern).sort()).toEqual([...config.target_modules].sort());
+  expect(Object.values(pattern).reduce((a, b) => a + b, 0), 'ranks in rank_pattern = the final frame').toBe(finalTotal);
+}
+
+const RANK_RUNS: Record<string, RankRun> = {
+  // Budget 4 x init_r 12 = 48 at step 0, masked every step from 3 to T - tfinal = 10, down to 4 x 8 = 32.
+  adalora: {
+    label: 'AdaLoRA',
+    query: 'tinit=2&tfinal=2&dt=1',
+    startTotal: 48,
+    checkTotals(totals, finalTotal) {
+      expect(Math.min(...totals), 'ranks masked mid-run').toBeLessThan(48);
+      // The pattern is fixed after step 10 at the target budget (ties at the threshold may mask one more).
+      expect(finalTotal).toBeLessThanOrEqual(32);
+      expect(finalTotal).toBeGreaterThan(24);
+    },
+    checkExport(config, finalTotal) {
+      // ADALORA with total_step = the run's steps and a rank_pattern of init_r flags whose kept triplets are the final frame.
+      expect(config).toMatchObject({ peft_type: 'ADALORA', task_type: 'SEQ_CLS', init_r: 12, target_r: 8, tinit: 2, tfinal: 2, deltaT: 1, total_step: 12, base_model_name_or_path: 'base' });
+      const pattern = config.rank_pattern as Record<string, boolean[]>;
+      expect(Object.keys(pattern).length).toBe(4);
+      expect(Object.values(pattern).every((flags) => flags.length === 12)).toBe(true);
+      expect(Object.values(pattern).flat().filter(Boolean).length, 'kept triplets = the final frame').toBe(finalTotal);
+    },
+  },
+  // lora_r 1 on 4 modules = 4; target_rank 2 (incre_rank_num 1): rounds at steps 4, 6 grow the top 2 to 8 (ties may overshoot).
+  increlora: {
+    label: 'IncreLoRA',
+    query: 'tm=query,value&tr=2&iw=2&ii=2&th=2',
+    startTotal: 4,
+    checkTotals(totals, finalTotal) {
+      expect(Math.max(...totals), 'ranks grown mid-run').toBeGreaterThan(4);
+      expect(finalTotal).toBeGreaterThanOrEqual(8);
+    },
+    checkExport: expectRankPattern,
+  },
+  // r_init 2 (4 slots) on 4 modules = 8; K1 1 epoch (3 steps), then 2 rounds every ceil(0.25 x 3) = 1 step, 2 ranks
+  // pruned each, scored on an 8-row probe (each round ablates every rank: r_init 8 with 3 rounds took over 8 min).
+  alora: {
+    label: 'ALoRA',
+    query: 'tm=query,value&r=2&rmax=4&na=2&np=2&pb=8',
+    startTotal: 8,
+    checkTotals(totals, finalTotal) {
+      // Pruned ranks go to modules that lost none; what fits nowhere is dropped, so the total never grows.
+      expect(Math.max(...totals)).toBe(8);
+      expect(finalTotal).toBeLessThanOrEqual(8);
+    },
+    checkExport: expectRankPattern,
+  },
+};
+const RANK_E2E_METHODS = (process.env.E2E_RANK_METHODS ?? 'adalora').split(',');
+for (const method of RANK_E2E_METHODS) if (!(method in RANK_RUNS)) throw new Error(`E2E_RANK_METHODS: ${method} is not one of ${Object.keys(RANK_RUNS).join(', ')}`);
 
 let work: string;
 let server: Awaited<ReturnType<typeof serveStatic>>;
@@ -103,6 +174,8 @@ interface RankSample {
   step: number | null;
   frame: string;
   cells: number;
+  /** Each cell's rank as shown, in grid order: the allocation. */
+  ranks: string;
   budgetDrawn: boolean;
 }
 
@@ -115,6 +188,7 @@ function rankSample(page: Page): Promise<RankSample> {
       step: step ? Number(step[1]) : null,
       frame: document.querySelector('[data-testid=rank-frame]')?.textContent ?? '',
       cells: document.querySelectorAll('[data-testid=heatmap-rank] .heat-cell.filled').length,
+      ranks: [...document.querySelectorAll('[data-testid=heatmap-rank] .heat-cell')].map((c) => c.getAttribute('aria-label')?.match(/rank (\d+)/)?.[1] ?? '-').join(' '),
       budgetDrawn: document.querySelector('[data-testid=chart-budget]')?.getAttribute('data-empty') === 'false',
     };
   });
@@ -203,6 +277,21 @@ function checkWithPeft(files: Record<string, Uint8Array>, name: string, texts: s
   return JSON.parse(readFileSync(result, 'utf8'));
 }
 
+/**
+ * Samples the page every `everyMs` until the run it shows has finished (that sample is the last), failing with
+ * `what` when it runs past `limitMs` from `started`.
+ */
+async function sampleUntilFinished<T extends { finished: boolean }>(page: Page, sample: (page: Page) => Promise<T>, started: number, limitMs: number, what: string, everyMs = 200): Promise<T[]> {
+  const samples: T[] = [];
+  for (;;) {
+    const next = await sample(page);
+    samples.push(next);
+    if (next.finished) return samples;
+    expect(Date.now() - started, what).toBeLessThan(limitMs);
+    await page.waitForTimeout(everyMs);
+  }
+}
+
 function safetensorsHeader(bytes: Uint8Array): Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const length = Number(view.getBigUint64(0, true));
@@ -240,14 +329,7 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     const started = Date.now();
     await page.getByTestId('train').click();
     // What the page shows while the stream runs, sampled until it finishes.
-    const samples: LiveSample[] = [];
-    for (;;) {
-      const sample = await liveSample(page);
-      samples.push(sample);
-      if (sample.finished) break;
-      expect(Date.now() - started, 'the synthetic run finishes within 2 minutes').toBeLessThan(120_000);
-      await page.waitForTimeout(200);
-    }
+    const samples = await sampleUntilFinished(page, liveSample, started, 120_000, 'the synthetic run finishes within 2 minutes');
     const seconds = (Date.now() - started) / 1000;
     const longTasks = await longTasksOf(page);
     console.log(`e2e synthetic: 4000 steps, 48 matrices in ${seconds.toFixed(1)} s; main-thread long tasks (ms): ${JSON.stringify(longTasks)}`);
@@ -287,15 +369,7 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     await page.goto(server.url + '?method=adalora');
     await expect.poll(() => page.getByTestId('train').isEnabled(), { timeout: 60_000 }).toBe(true);
     await page.getByTestId('train').click();
-    const samples: RankSample[] = [];
-    const started = Date.now();
-    for (;;) {
-      const sample = await rankSample(page);
-      samples.push(sample);
-      if (sample.finished) break;
-      expect(Date.now() - started, 'the synthetic run finishes within 2 minutes').toBeLessThan(120_000);
-      await page.waitForTimeout(200);
-    }
+    const samples = await sampleUntilFinished(page, rankSample, Date.now(), 120_000, 'the synthetic run finishes within 2 minutes');
     const live = samples.filter((s) => !s.finished);
     const totals = totalRanks(live);
     console.log(`e2e rank: ${live.length} samples mid-run, total rank ${totals[0]} -> ${totals[totals.length - 1]} before the end`);
@@ -682,63 +756,56 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     await page.context().close();
   });
 
-  it('trains AdaLoRA on the built-in model and spam-ham rows: the rank heatmap fills in live as the budget falls, the export loads in PEFT', { timeout: 600_000 }, async () => {
-    const { page, problems } = await openPage('adalora');
-    await recordPredictions(page);
-    // The sample set's first 32 rows (one row a line; 24 train / 8 validation), batch 8 x 4 epochs = 12 steps.
-    // Budget 4 modules x init_r 12 = 48 at step 0, masked every step from 3 to T - tfinal = 10, down to 4 x 8 = 32.
-    const csv = join(work, 'spam-ham-32.csv');
-    writeFileSync(csv, readFileSync(join(ROOT, 'public', 'datasets', 'spam-ham', 'train.csv'), 'utf8').split('\n').slice(0, 33).join('\n') + '\n');
-    await page.goto(server.url + '?method=adalora&bs=8&len=16&ep=4&log=1&val=0.25&tinit=2&tfinal=2&dt=1');
-    await page.getByTestId('model-info').waitFor({ timeout: 120_000 });
-    await page.getByTestId('data-file').setInputFiles(csv);
-    await expect.poll(() => page.getByTestId('data-status').textContent(), { timeout: 30_000 }).toMatch(/Ready: 24 train \/ 8 validation rows, 2 labels/);
-    expect(await page.getByTestId('resolved-settings').textContent()).toMatch(/12 steps/);
-    const started = Date.now();
-    await page.getByTestId('train').click();
-    const samples: RankSample[] = [];
-    for (;;) {
-      const sample = await rankSample(page);
-      samples.push(sample);
-      if (sample.finished) break;
-      expect(Date.now() - started, 'the 12-step AdaLoRA run finishes within 8 minutes').toBeLessThan(480_000);
-      await page.waitForTimeout(250);
-    }
-    const seconds = (Date.now() - started) / 1000;
-    const live = samples.filter((s) => !s.finished);
-    const totals = totalRanks(live);
-    console.log(`e2e adalora: 12 steps in ${seconds.toFixed(1)} s; ${live.length} samples mid-run, total rank ${totals.filter((t, i) => i === 0 || t !== totals[i - 1]).join(' -> ')}`);
-    // Live: frames move on and the total rank falls while the steps run, every module (2 layers x query, value) drawn.
-    expect(new Set(live.map((s) => s.frame).filter((f) => f.includes('frame'))).size, 'distinct frames shown mid-run').toBeGreaterThanOrEqual(3);
-    expect(totals[0], 'the full budget first').toBe(48);
-    expect(Math.min(...totals), 'ranks masked mid-run').toBeLessThan(48);
-    expect(live.some((s) => s.cells === 4), 'every module has a cell mid-run').toBe(true);
-    expect(live.some((s) => s.budgetDrawn), 'budget chart drawn mid-run').toBe(true);
-    expect(await page.getByTestId('finished').textContent()).toMatch(/^Finished after 12 steps/);
-    // The pattern is fixed after step 10 at the target budget (ties at the threshold may mask one more).
-    const finalFrame = (await page.getByTestId('rank-frame').textContent())!;
-    const finalTotal = Number(finalFrame.match(/total rank (\d+)$/)![1]);
-    expect(finalTotal).toBeLessThanOrEqual(32);
-    expect(finalTotal).toBeGreaterThan(24);
+  for (const method of RANK_E2E_METHODS) {
+    const run = RANK_RUNS[method];
+    it(`trains ${run.label} on the built-in model and spam-ham rows: the rank heatmap fills in live as ranks change, the export loads in PEFT`, { timeout: 600_000 }, async () => {
+      const { page, problems } = await openPage(method);
+      await recordPredictions(page);
+      // The sample set's first 32 rows (one row a line; 24 train / 8 validation), batch 8 x 4 epochs = 12 steps.
+      const csv = join(work, 'spam-ham-32.csv');
+      writeFileSync(csv, readFileSync(join(ROOT, 'public', 'datasets', 'spam-ham', 'train.csv'), 'utf8').split('\n').slice(0, 33).join('\n') + '\n');
+      await page.goto(`${server.url}?method=${method}&bs=8&len=16&ep=4&log=1&val=0.25&${run.query}`);
+      await page.getByTestId('model-info').waitFor({ timeout: 120_000 });
+      await page.getByTestId('data-file').setInputFiles(csv);
+      await expect.poll(() => page.getByTestId('data-status').textContent(), { timeout: 30_000 }).toMatch(/Ready: 24 train \/ 8 validation rows, 2 labels/);
+      expect(await page.getByTestId('resolved-settings').textContent()).toMatch(/\(12 steps, 3 per epoch\)/);
+      expect(await page.getByTestId('resolved-settings').textContent()).not.toContain('⚠');
+      const started = Date.now();
+      await page.getByTestId('train').click();
+      const samples = await sampleUntilFinished(page, rankSample, started, 480_000, 'the 12-step run finishes within 8 minutes', 250);
+      const seconds = (Date.now() - started) / 1000;
+      const live = samples.filter((s) => !s.finished);
+      const totals = totalRanks(live);
+      const allocations = new Set(live.map((s) => s.ranks).filter((r) => r !== ''));
+      console.log(
+        `e2e ${method}: 12 steps in ${seconds.toFixed(1)} s; ${live.length} samples mid-run, total rank ` +
+          `${totals.filter((t, i) => i === 0 || t !== totals[i - 1]).join(' -> ')}, ${allocations.size} allocations seen`,
+      );
+      // Live: frames move on and the allocation changes while the steps run, every module (2 layers x query, value) drawn.
+      expect(new Set(live.map((s) => s.frame).filter((f) => f.includes('frame'))).size, 'distinct frames shown mid-run').toBeGreaterThanOrEqual(3);
+      expect(allocations.size, 'module ranks changed mid-run').toBeGreaterThanOrEqual(2);
+      expect(totals[0], 'the starting total first').toBe(run.startTotal);
+      expect(live.some((s) => s.cells === 4), 'every module has a cell mid-run').toBe(true);
+      expect(live.some((s) => s.budgetDrawn), 'budget chart drawn mid-run').toBe(true);
+      expect(await page.getByTestId('finished').textContent()).toMatch(/^Finished after 12 steps/);
+      const finalTotal = Number((await page.getByTestId('rank-frame').textContent())!.match(/total rank (\d+)$/)![1]);
+      run.checkTotals(totals, finalTotal);
 
-    // Its PEFT export: an ADALORA adapter whose rank_pattern is the final frame and whose total_step is the run's.
-    const { files, config } = await downloadPeftExport(page, 'adalora-');
-    expect(config).toMatchObject({ peft_type: 'ADALORA', task_type: 'SEQ_CLS', init_r: 12, target_r: 8, tinit: 2, tfinal: 2, deltaT: 1, total_step: 12, base_model_name_or_path: 'base' });
-    const pattern = config.rank_pattern as Record<string, boolean[]>;
-    expect(Object.keys(pattern).length).toBe(4);
-    expect(Object.values(pattern).every((flags) => flags.length === 12)).toBe(true);
-    expect(Object.values(pattern).flat().filter(Boolean).length, 'kept triplets = the final frame').toBe(finalTotal);
-    // PEFT loads it on the exported base model and reproduces what Try it computed in the browser.
-    const texts = ['Congratulations! You have won a FREE prize, call now to claim your cash', 'Can we move the meeting to Thursday? I will send the notes tonight.'];
-    const probabilities: number[][] = [];
-    for (const text of texts) probabilities.push(await predictExactly(page, text));
-    const peft = checkWithPeft(files, 'adalora-peft', texts, 16, probabilities);
-    console.log(`e2e adalora: PEFT vs app logits (row-centred) max |diff| ${peft.max_abs_diff.toExponential(2)}, adapter effect ${peft.adapter_effect.toFixed(3)}`);
-    expect(peft.passed).toBe(true);
-    expect(peft.max_abs_diff).toBeLessThan(1e-4);
-    expect(peft.adapter_effect, 'the adapter and trained head move the logits').toBeGreaterThan(1e-2);
-    expect(problems).toEqual([]);
-    await page.context().close();
-  });
+      // Its PEFT export carries the final frame's ranks.
+      const { files, config } = await downloadPeftExport(page, `${method}-`);
+      run.checkExport(config, finalTotal);
+      // PEFT loads it on the exported base model and reproduces what Try it computed in the browser.
+      const texts = ['Congratulations! You have won a FREE prize, call now to claim your cash', 'Can we move the meeting to Thursday? I will send the notes tonight.'];
+      const probabilities: number[][] = [];
+      for (const text of texts) probabilities.push(await predictExactly(page, text));
+      const peft = checkWithPeft(files, `${method}-peft`, texts, 16, probabilities);
+      console.log(`e2e ${method}: PEFT vs app logits (row-centred) max |diff| ${peft.max_abs_diff.toExponential(2)}, adapter + head effect ${peft.adapter_effect.toFixed(3)}`);
+      expect(peft.passed).toBe(true);
+      expect(peft.max_abs_diff).toBeLessThan(1e-4);
+      expect(peft.adapter_effect, 'the adapter and trained head move the logits').toBeGreaterThan(1e-2);
+      expect(problems).toEqual([]);
+      await page.context().close();
+    });
+  }
 
 });
