@@ -8,19 +8,21 @@
  *   npx tsx scripts/proof/compare-builtin.ts [--dataset spam-ham] [--train 64|all] [--validation 48|all]
  *       [--epochs 4] [--batch 16] [--max-length 32] [--seeds 1,2,3] [--arms aflora,pm-trainable,lora]
  *       [--delta-t 2] [--backend cpu|webgpu] [--execution replayed|engine|plain] [--out build/proof/compare]
- *       [--dropout P]
+ *       [--dropout P] [--lr lora=5e-4,aflora=1e-2]
  *
  * Arms: aflora, aflora-matrices, pm-trainable, pm-frozen, lora, elora, adalora. AFLoRA (and AdaLoRA's budget) run
  * with t_i = 1/8 and t_f = 1/4 of the run in steps and ΔT --delta-t, so they do freeze (issue #11: with t_i = 1 epoch
  * and t_f = 70 % a run of up to 3 epochs has no ramp). ms/step is StepTimer's: no compile step, no evaluations.
  * --dropout P sets every dropout of the model (0: runs on two backends can be compared step by step; their dropout
- * masks come from different generators). The JSON keeps every step's loss.
+ * masks come from different generators). Each arm trains at its method's suggested adapter LR (catalog
+ * suggestedAdapterLr: LoRA 5e-4, AFLoRA 1e-2, ...; the table's "adapter LR" column), or at --lr's. The JSON keeps
+ * every step's loss.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_RECIPE, Trainer, type TrainingRecipe } from '../../src/engine/trainer';
 import { encodeExamples } from '../../src/io/datasets';
-import { methodOptions } from '../../src/methods/catalog';
+import { methodOptions, suggestedAdapterLr } from '../../src/methods/catalog';
 import { adapterMethod } from '../../src/methods/registry';
 import {
   compareTable,
@@ -43,13 +45,13 @@ import { loadModelDir, parseArgs, selectBackend } from './model-dir';
 
 const MATRIX = /\.lora_[AB]$/;
 
-function armOf(id: string, stepsTotal: number, deltaT: number): CompareArm {
+function armOf(id: string, stepsTotal: number, deltaT: number, lrs: ReadonlyMap<string, number>): CompareArm {
   const short = {
     initialWarmup: Math.round(stepsTotal / 8),
     finalWarmup: Math.round(stepsTotal / 4),
     deltaT,
   };
-  const arms: Record<string, () => CompareArm> = {
+  const arms: Record<string, () => Omit<CompareArm, 'adapterLr'>> = {
     aflora: () => ({
       id,
       label: 'AFLoRA (r 4)',
@@ -93,7 +95,8 @@ function armOf(id: string, stepsTotal: number, deltaT: number): CompareArm {
   };
   const make = arms[id];
   if (!make) throw new Error(`unknown arm ${id} (known: ${Object.keys(arms).join(', ')})`);
-  return make() as CompareArm & { method: RunConfig['method'] };
+  const arm = make() as Omit<CompareArm, 'adapterLr'> & { method: RunConfig['method'] };
+  return { ...arm, adapterLr: lrs.get(id) ?? suggestedAdapterLr(arm.method.id) };
 }
 
 async function main(): Promise<void> {
@@ -149,10 +152,22 @@ async function main(): Promise<void> {
       : { hiddenDropout: dropout, attentionDropout: dropout, classifierDropout: dropout }),
   };
   const totalSteps = Math.ceil(train.count / recipe.batchSize) * recipe.epochs;
+  // --lr lora=1e-3,aflora=2e-2: an arm's adapter LR instead of its method's suggested one.
+  const lrs = new Map(
+    (flags.get('lr') ?? '')
+      .split(',')
+      .filter((p) => p !== '')
+      .map((pair) => {
+        const [arm, value] = pair.split('=');
+        const lr = Number(value);
+        if (!arm || !(lr > 0 && lr <= 1)) throw new Error(`--lr takes arm=lr pairs with 0 < lr <= 1 (got "${pair}")`);
+        return [arm, lr] as const;
+      }),
+  );
   const plan: ComparePlan = {
     arms: (flags.get('arms') ?? 'aflora,pm-trainable,lora')
       .split(',')
-      .map((id) => armOf(id, totalSteps, num('delta-t', 2))),
+      .map((id) => armOf(id, totalSteps, num('delta-t', 2), lrs)),
     seeds: (flags.get('seeds') ?? '1,2,3').split(',').map(Number),
     metric: 'accuracy',
   };
@@ -198,7 +213,7 @@ async function main(): Promise<void> {
       method: adapterMethod(arm.method.id, arm.method.options),
       train,
       validation,
-      recipe: { ...recipe, seed: cell.seed },
+      recipe: { ...recipe, adapterLr: arm.adapterLr, seed: cell.seed },
     });
     try {
       const adapterMatrixParams = trainer.runtime
@@ -265,7 +280,7 @@ async function main(): Promise<void> {
       write();
       const progress = gridProgress(cells.length, index + 1, 0, (Date.now() - started) / 1000);
       console.log(
-        `${arm.label} seed ${cell.seed}: accuracy per epoch ${perEpoch.map((a) => a.toFixed(4)).join(' ')}, avg trainable ${avg.toFixed(0)}, ${result.msPerStep.toFixed(1)} ms/step, ${frozenAt ? `${frozenAt.size} frozen` : 'no freezing'}; grid ${(100 * progress.fraction).toFixed(0)} %, ETA ${progress.etaSeconds?.toFixed(0)} s`,
+        `${arm.label} (adapter LR ${arm.adapterLr}) seed ${cell.seed}: accuracy per epoch ${perEpoch.map((a) => a.toFixed(4)).join(' ')}, avg trainable ${avg.toFixed(0)}, ${result.msPerStep.toFixed(1)} ms/step, ${frozenAt ? `${frozenAt.size} frozen` : 'no freezing'}; grid ${(100 * progress.fraction).toFixed(0)} %, ETA ${progress.etaSeconds?.toFixed(0)} s`,
       );
     } finally {
       trainer.dispose();

@@ -46,3 +46,8 @@ export function methodOptions(id: string, overrides: object = {}): Record<string
   const entry = methodEntry(id);
   return resolveOptions(entry.options, overrides, entry.label);
 }
+
+/** The adapter learning rate method `id` is run with in its paper (its entry cites the table). */
+export function suggestedAdapterLr(id: string): number {
+  return methodEntry(id).suggestedAdapterLr;
+}

@@ -44,6 +44,12 @@ export interface MethodEntry<Id extends string = string, S extends OptionSchema 
   /** What it decides and where it comes from (the card's details). */
   description: string;
   view: LiveView;
+  /**
+   * The adapter (or, fully fine-tuned, base) learning rate this method is run with in its own paper: what the form's
+   * Adapter LR shows until the user sets one, and each Compare arm's default (one shared LR would train every method
+   * at AFLoRA's, issue #11). The entry's comment cites the table.
+   */
+  suggestedAdapterLr: number;
   options: S;
   presets: readonly Preset<S>[];
   /**

@@ -4,7 +4,7 @@
  * exports themselves are src/worker/compare.ts (shared with scripts/proof/compare-builtin.ts).
  */
 import type { BertConfig } from '../engine/types';
-import { methodOptions, type MethodId } from '../methods/catalog';
+import { methodOptions, suggestedAdapterLr, type MethodId } from '../methods/catalog';
 import {
   estimateStepFlops,
   gridProgress,
@@ -12,6 +12,7 @@ import {
   lowerIsBetter,
   remainingCells,
   trainableWithoutHead,
+  withArmLrs,
   type CellResult,
   type CompareArm,
   type ComparePlan,
@@ -46,18 +47,42 @@ export const ARM_CHOICES: readonly ArmChoice[] = [
   { id: 'aflora-sim', label: 'AFLoRA, A and B frozen simultaneously', group: 'AFLoRA ablations', method: 'aflora', overrides: { freezeTogether: true } },
 ];
 
+function armChoice(id: string): ArmChoice {
+  const choice = ARM_CHOICES.find((c) => c.id === id);
+  if (!choice) throw new Error(`no comparison arm ${id}`);
+  return choice;
+}
+
+/** An arm's adapter LR before the user edits it: its method's suggested one (LoRA 5e-4, AFLoRA 1e-2, ...). */
+export function defaultArmLr(id: string): number {
+  return suggestedAdapterLr(armChoice(id).method);
+}
+
 /**
  * The arms of a plan, in the order picked. The form's options of a method are used where that method is the one in
  * the form (so AFLoRA's schedule in steps carries into every AFLoRA arm); other methods run with their defaults.
+ * Each arm trains at `lrs[id]` where the panel set one, else at its method's suggested adapter LR.
  */
-export function armsOf(ids: readonly string[], form: { method: string; options: Record<string, unknown> | undefined }): CompareArm[] {
+export function armsOf(
+  ids: readonly string[],
+  form: { method: string; options: Record<string, unknown> | undefined },
+  lrs: Readonly<Record<string, number>> = {},
+): CompareArm[] {
   return ids.map((id) => {
-    const choice = ARM_CHOICES.find((c) => c.id === id);
-    if (!choice) throw new Error(`no comparison arm ${id}`);
+    const choice = armChoice(id);
     const own = form.method === choice.method ? (form.options ?? {}) : {};
     const options = methodOptions(choice.method, { ...own, ...choice.overrides });
-    return { id, label: choice.label, method: { id: choice.method, options } as RunConfig['method'] };
+    const adapterLr = lrs[id] ?? defaultArmLr(id);
+    if (!(Number.isFinite(adapterLr) && adapterLr > 0 && adapterLr <= 1)) throw new Error(`${choice.label}: the adapter LR must be a number in (0, 1]`);
+    return { id, label: choice.label, method: { id: choice.method, options } as RunConfig['method'], adapterLr };
   });
+}
+
+/** The panel's per-arm LR field: a problem in words, or the LR. */
+export function parseArmLr(text: string): { lr: number; problem: string | null } {
+  const lr = Number(text.trim());
+  if (text.trim() === '' || !Number.isFinite(lr) || lr <= 0 || lr > 1) return { lr: Number.NaN, problem: 'An adapter LR is a number above 0 and at most 1 (e.g. 5e-4).' };
+  return { lr, problem: null };
 }
 
 /** "1, 2, 3" -> [1, 2, 3]; a problem in words (the panel shows it), or the seeds. */
@@ -104,7 +129,8 @@ export function loadGrid(storage: Pick<Storage, 'getItem'> = localStorage): Comp
     const text = storage.getItem(GRID_KEY);
     if (!text) return null;
     const grid = JSON.parse(text) as CompareGrid;
-    return grid && Array.isArray(grid.results) && grid.plan && Array.isArray(grid.plan.arms) ? grid : null;
+    if (!(grid && Array.isArray(grid.results) && grid.plan && Array.isArray(grid.plan.arms))) return null;
+    return { ...grid, plan: withArmLrs(grid.plan, grid.base.recipe.adapterLr) };
   } catch {
     return null;
   }

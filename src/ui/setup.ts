@@ -5,7 +5,7 @@
  */
 import { choice, choicesOf, formatUrlValue, parseUrlValue, resolveOptions, sameValue, type OptionSchema, type OptionSpec, type OptionValue } from '../engine/options';
 import { EXECUTION_SCHEMA, RECIPE_SCHEMA, type Execution, type Recipe } from '../engine/recipe';
-import { CATALOG, isMethodId, methodEntry, type MethodId } from '../methods/catalog';
+import { CATALOG, isMethodId, methodEntry, suggestedAdapterLr, type MethodId } from '../methods/catalog';
 import type { Preset } from '../methods/entry';
 import type { DataPreview, ModelInfo } from '../worker/protocol';
 import { buildRunConfig, DATA_SPLIT_SCHEMA, type DataSplit, type RunConfig } from '../worker/run-config';
@@ -40,12 +40,21 @@ export interface Setup {
 export const DEFAULT_METHOD: MethodId = CATALOG[0].id;
 export const EMPTY_SETUP: Setup = { method: DEFAULT_METHOD, options: {}, recipe: {}, split: {}, view: {}, advanced: {} };
 
+/**
+ * The recipe's fields with the method's suggested adapter LR as the Adapter LR default: switching method moves an LR
+ * the user has not set to the new method's (LoRA 5e-4, AFLoRA 1e-2), and keeps one the user set.
+ */
+function recipeSchemaOf(method: MethodId): OptionSchema {
+  const lr = suggestedAdapterLr(method);
+  return RECIPE_SCHEMA.map((spec) => (spec.key === 'adapterLr' ? { ...spec, default: lr } : spec));
+}
+
 export function schemaOf(setup: Setup, section: Section): OptionSchema {
   switch (section) {
     case 'method':
       return methodEntry(setup.method).options;
     case 'recipe':
-      return RECIPE_SCHEMA;
+      return recipeSchemaOf(setup.method);
     case 'split':
       return DATA_SPLIT_SCHEMA;
     case 'view':
@@ -137,7 +146,7 @@ export function runConfigOf(setup: Setup, model: ModelInfo, data: DataPreview, l
   return buildRunConfig({
     method: setup.method,
     options: setup.options[setup.method],
-    recipe: setup.recipe as Partial<Recipe>,
+    recipe: { adapterLr: suggestedAdapterLr(setup.method), ...setup.recipe } as Partial<Recipe>,
     split: setup.split as Partial<DataSplit>,
     model: { name: model.name, hubId: model.hubId, revision: model.revision },
     data: {

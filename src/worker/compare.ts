@@ -13,6 +13,11 @@ export interface CompareArm {
   id: string;
   label: string;
   method: RunConfig['method'];
+  /**
+   * The arm's peak adapter learning rate (default: the method's suggested one, catalog suggestedAdapterLr): each
+   * method trains at its own paper's LR, not all at the shared recipe's (issue #11).
+   */
+  adapterLr: number;
 }
 
 export interface ComparePlan {
@@ -95,11 +100,19 @@ export function withResult<T extends GridCell>(results: readonly T[], result: T)
   return [...results.filter((r) => !sameCell(r, result)), result];
 }
 
-/** The complete run config of a cell: the shared base (model, data, split, recipe) with the arm's method and the seed. */
+/** The complete run config of a cell: the shared base (model, data, split, recipe) with the arm's method, its adapter LR and the seed. */
 export function cellConfig(base: RunConfig, plan: ComparePlan, cell: GridCell): RunConfig {
   const arm = plan.arms.find((a) => a.id === cell.arm);
   if (!arm) throw new Error(`no arm ${cell.arm} in the comparison`);
-  return { ...base, method: arm.method, recipe: { ...base.recipe, seed: cell.seed } } as RunConfig;
+  return { ...base, method: arm.method, recipe: { ...base.recipe, adapterLr: arm.adapterLr, seed: cell.seed } } as RunConfig;
+}
+
+/**
+ * A plan kept before arms carried their LR: each arm gets the shared recipe's, which is what its runs trained with
+ * (a resumed grid stays one experiment).
+ */
+export function withArmLrs(plan: ComparePlan, sharedAdapterLr: number): ComparePlan {
+  return { ...plan, arms: plan.arms.map((arm) => (Number.isFinite(arm.adapterLr) ? arm : { ...arm, adapterLr: sharedAdapterLr })) };
 }
 
 /** Progress of the whole grid: finished runs, the current run's share, and the time left at the pace so far. */
@@ -133,6 +146,7 @@ export function spread(values: readonly number[]): Spread {
 export interface TableRow {
   arm: string;
   label: string;
+  adapterLr: number;
   /** Metric after the last epoch, and at each run's best epoch (as the paper reports GLUE dev numbers). */
   last: Spread;
   best: Spread;
@@ -162,6 +176,7 @@ export function compareTable(plan: ComparePlan, results: readonly CellResult[]):
     rows.push({
       arm: arm.id,
       label: arm.label,
+      adapterLr: arm.adapterLr,
       last: spread(runs.map((r) => r.perEpoch[r.perEpoch.length - 1])),
       best: spread(runs.map((r) => pick(...r.perEpoch))),
       avgTrainable: mean(runs.map((r) => r.avgTrainable)),
@@ -279,6 +294,7 @@ export const MS_PER_STEP_CAPTION =
 
 const COLUMNS = [
   'method',
+  'adapter LR',
   'runs',
   'last',
   'last sd',
@@ -301,15 +317,20 @@ export function formatParams(count: number): string {
   return String(Math.round(count));
 }
 
+/** A learning rate as the papers print it: 5e-4, 1e-2, 2.2e-3. */
+export function formatLr(lr: number): string {
+  return Number.isFinite(lr) ? lr.toExponential().replace('e+', 'e') : '';
+}
+
 /** Markdown, one row per arm; metric values in percent with 2 decimals, as the paper's tables. */
 export function tableMarkdown(rows: readonly TableRow[], metric: string): string {
   const pct = (s: Spread) => `${fixed(100 * s.mean, 2)} ± ${fixed(100 * s.sd, 2)}`;
   const lines = [
-    `| method | runs | ${metric} (last epoch) | ${metric} (best epoch) | avg trainable | final trainable | ms/step | rel. FLOPs/step |`,
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| method | adapter LR | runs | ${metric} (last epoch) | ${metric} (best epoch) | avg trainable | final trainable | ms/step | rel. FLOPs/step |`,
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.label} | ${r.last.n} | ${pct(r.last)} | ${pct(r.best)} | ${formatParams(r.avgTrainable)} | ${formatParams(r.finalTrainable)} | ${fixed(r.msPerStep, 0)} | ${fixed(r.relativeFlops, 2)} |`,
+        `| ${r.label} | ${formatLr(r.adapterLr)} | ${r.last.n} | ${pct(r.last)} | ${pct(r.best)} | ${formatParams(r.avgTrainable)} | ${formatParams(r.finalTrainable)} | ${fixed(r.msPerStep, 0)} | ${fixed(r.relativeFlops, 2)} |`,
     ),
     '',
     METRIC_CAPTION,
@@ -332,6 +353,7 @@ export function tableCsv(rows: readonly TableRow[]): string {
     lines.push(
       [
         r.label,
+        String(r.adapterLr),
         String(r.last.n),
         String(r.last.mean),
         String(r.last.sd),

@@ -90,7 +90,8 @@ describe('compare grid in the controller', () => {
     };
 
     const first = page();
-    first.controller.startCompare({ arms: armsOf(['aflora', 'lora'], { method: 'aflora', options: {} }), seeds: [1, 2], metric: 'accuracy' }, base);
+    // LoRA's LR set in the panel (2e-3): the reloaded pages' runs keep it.
+    first.controller.startCompare({ arms: armsOf(['aflora', 'lora'], { method: 'aflora', options: {} }, { lora: 2e-3 }), seeds: [1, 2], metric: 'accuracy' }, base);
     await settle();
     first.emit({ type: 'started', plan });
     await first.finish(0.5);
@@ -111,7 +112,7 @@ describe('compare grid in the controller', () => {
     await vi.waitFor(() => expect(second.commands('resumeRun')).toHaveLength(1));
     expect(second.commands('start')).toEqual([]);
     const [resumed] = second.commands('resumeRun');
-    expect([resumed.config.method.id, resumed.config.recipe.seed, resumed.checkpoint.trainer.step]).toEqual(['aflora', 2, 1]);
+    expect([resumed.config.method.id, resumed.config.recipe.seed, resumed.config.recipe.adapterLr, resumed.checkpoint.trainer.step]).toEqual(['aflora', 2, 1e-2, 1]);
     expect(second.controller.store.getState().run!.id).toBe(interrupted);
     expect(second.grid().running).toBe(true);
     second.emit({ type: 'started', plan });
@@ -130,7 +131,7 @@ describe('compare grid in the controller', () => {
     third.controller.resumeCompare();
     await vi.waitFor(() => expect(third.commands('start')).toHaveLength(1));
     expect(third.commands('resumeRun')).toEqual([]);
-    expect(third.commands('start').map((c) => [c.config.method.id, c.config.recipe.seed])).toEqual([['lora', 1]]);
+    expect(third.commands('start').map((c) => [c.config.method.id, c.config.recipe.seed, c.config.recipe.adapterLr])).toEqual([['lora', 1, 2e-3]]);
     expect(third.grid().grid!.current).toMatchObject({ arm: 'lora', seed: 1 });
     expect(third.grid().grid!.current!.runId).not.toBe(lost);
     expect(third.grid().grid!.current!.runId).toBe(third.controller.store.getState().run!.id);

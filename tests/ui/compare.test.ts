@@ -3,7 +3,8 @@ import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import { CompareTable } from '../../src/ui/components/ComparePanel';
-import { armsOf, cellResultOf, gridRemaining, gridStatus, loadGrid, parseSeeds, runReport, saveGrid, type CompareGrid } from '../../src/ui/compare';
+import { suggestedAdapterLr } from '../../src/methods/catalog';
+import { armsOf, cellResultOf, parseArmLr, gridRemaining, gridStatus, loadGrid, parseSeeds, runReport, saveGrid, type CompareGrid } from '../../src/ui/compare';
 import { newRun, type RunRecord } from '../../src/ui/state';
 import { compareTable, FLOPS_CAPTION, headSize, METRIC_CAPTION, MS_PER_STEP_CAPTION, tableCsv, tableMarkdown } from '../../src/worker/compare';
 import { buildRunConfig } from '../../src/worker/run-config';
@@ -53,6 +54,17 @@ describe('compare arms and seeds', () => {
     expect(() => armsOf(['nope'], { method: 'aflora', options: {} })).toThrow(/no comparison arm/);
   });
 
+  it("gives every arm its method's suggested adapter LR, or the one the panel set", () => {
+    const form = { method: 'aflora', options: {} };
+    const arms = armsOf(['aflora', 'aflora-g', 'lora', 'elora', 'full'], form);
+    expect(arms.map((a) => a.adapterLr)).toEqual([1e-2, 1e-2, 5e-4, 4e-3, 2e-5]);
+    expect(arms.map((a) => a.adapterLr)).toEqual(['aflora', 'aflora', 'lora', 'elora', 'full'].map(suggestedAdapterLr));
+    expect(armsOf(['aflora', 'lora'], form, { lora: 1e-3 }).map((a) => a.adapterLr)).toEqual([1e-2, 1e-3]);
+    expect(() => armsOf(['lora'], form, { lora: 0 })).toThrow(/LoRA: the adapter LR/);
+    expect(parseArmLr(' 5e-4 ')).toEqual({ lr: 5e-4, problem: null });
+    for (const bad of ['', 'abc', '0', '-1e-3', '2']) expect(parseArmLr(bad).problem).toMatch(/above 0 and at most 1/);
+  });
+
   it('parses seeds and says what is wrong', () => {
     expect(parseSeeds('1, 2 3')).toEqual({ seeds: [1, 2, 3], problem: null });
     expect(parseSeeds('').problem).toMatch(/at least one seed/);
@@ -99,6 +111,11 @@ describe('a finished run in the table', () => {
     saveGrid(grid, fake);
     const back = loadGrid(fake)!;
     expect(back).toEqual(grid);
+    expect(back.plan.arms.map((a) => a.adapterLr)).toEqual([1e-2, 5e-4]); // each arm keeps its LR across the reload
+    // A grid kept before arms carried an LR: its arms get the shared recipe's, the LR their runs trained with.
+    const old = { ...grid, plan: { ...plan, arms: plan.arms.map(({ adapterLr: _lr, ...arm }) => arm) } };
+    fake.setItem('aflora-playground.compare', JSON.stringify(old));
+    expect(loadGrid(fake)!.plan.arms.map((a) => a.adapterLr)).toEqual([base.recipe.adapterLr, base.recipe.adapterLr]);
     expect(gridRemaining(back)).toEqual([{ arm: 'aflora', seed: 2 }, { arm: 'lora', seed: 1 }, { arm: 'lora', seed: 2 }]);
     // 1 of 4 done in 4 s, the current one half way: 1.5 / 4 done, 4 + 2 s so far -> 10 s left.
     expect(gridStatus(back, { stepsDone: 4, totalSteps: 8, seconds: 2 })).toEqual({ fraction: 0.375, etaSeconds: 10 });
@@ -120,6 +137,7 @@ describe('CompareTable', () => {
     const opened: string[] = [];
     const html = renderToStaticMarkup(createElement(CompareTable, { rows, metric: 'accuracy', onOpen: (id: string) => opened.push(id) }));
     expect(html).toContain('<td>AFLoRA</td>');
+    expect(html).toContain('<td class="num">1e-2</td>'); // the arm's adapter LR
     expect(html).toContain('70.00 ± 14.14'); // last epochs 0.6, 0.8
     expect(html).toContain('75.00 ± 7.07'); // best epochs 0.7, 0.8
     expect(html).toContain('600');
@@ -129,13 +147,13 @@ describe('CompareTable', () => {
     expect(html).toContain(METRIC_CAPTION.slice(0, 60));
     expect(html.match(/data-testid="compare-run-link"/g)).toHaveLength(2);
     expect(html).not.toContain('<td>LoRA</td>'); // no finished run of that arm yet
-    expect(tableMarkdown(rows, 'accuracy')).toContain('| AFLoRA | 2 | 70.00 ± 14.14 | 75.00 ± 7.07 | 600 | 200 | 500 | 1.00 |');
+    expect(tableMarkdown(rows, 'accuracy')).toContain('| AFLoRA | 1e-2 | 2 | 70.00 ± 14.14 | 75.00 ± 7.07 | 600 | 200 | 500 | 1.00 |');
     const csv = tableCsv(rows).split('\n')[1].split(',').map((v, i) => (i === 0 ? v : Number(v)));
-    expect(csv.slice(0, 2)).toEqual(['AFLoRA', 2]);
-    expect(csv[2]).toBeCloseTo(0.7, 12);
-    expect(csv[3]).toBeCloseTo(Math.sqrt(0.02), 12);
-    expect(csv[4]).toBeCloseTo(0.75, 12);
-    expect(csv[5]).toBeCloseTo(Math.sqrt(0.005), 12);
-    expect(csv.slice(6)).toEqual([600, 200, 500, 1]);
+    expect(csv.slice(0, 3)).toEqual(['AFLoRA', 0.01, 2]);
+    expect(csv[3]).toBeCloseTo(0.7, 12);
+    expect(csv[4]).toBeCloseTo(Math.sqrt(0.02), 12);
+    expect(csv[5]).toBeCloseTo(0.75, 12);
+    expect(csv[6]).toBeCloseTo(Math.sqrt(0.005), 12);
+    expect(csv.slice(7)).toEqual([600, 200, 500, 1]);
   });
 });

@@ -89,7 +89,7 @@ describe('runConfigOf', () => {
     const setup = set(set({ ...EMPTY_SETUP, method: 'lora' }, 'method', 'r', 4), 'split', 'validationFraction', 0.2);
     const config = runConfigOf(setup, model, data);
     expect(config.method).toEqual({ id: 'lora', options: { r: 4, alpha: 16, targetModules: ['query', 'key', 'value', 'attn_out', 'inter', 'out'], loraDropout: 0 } });
-    expect(config.recipe).toEqual(DEFAULT_RECIPE);
+    expect(config.recipe).toEqual({ ...DEFAULT_RECIPE, adapterLr: 5e-4 }); // LoRA's suggested adapter LR
     expect(config.data).toEqual({ name: 'spam-ham', train: 'spam-ham/train.csv', validation: null, columns: { text: 'text', textPair: null, label: 'label' }, task: 'classification', labels: ['ham', 'spam'], labelNames: ['ham', 'spam'], validationFraction: 0.2, validationSeed: 42 });
     // Renamed classes go into the config next to the file's values; two classes under one name do not.
     expect(runConfigOf(setup, model, data, { spam: 'junk' }).data).toMatchObject({ labels: ['ham', 'spam'], labelNames: ['ham', 'junk'] });
@@ -120,6 +120,23 @@ describe('setupFromConfig (restoring a run)', () => {
     expect(restored.split).toEqual({ validationFraction: 0.25 });
     expect(restored.options[id]).toEqual({});
     expect(valuesOf(restored, 'view').metric).toBe('f1');
+  });
+
+  it("shows the method's suggested adapter LR until the user sets one, and keeps one the user set", () => {
+    expect(valuesOf(EMPTY_SETUP, 'recipe').adapterLr).toBe(1e-2); // AFLoRA's
+    const lora = { ...EMPTY_SETUP, method: 'lora' as const };
+    expect(valuesOf(lora, 'recipe').adapterLr).toBe(5e-4);
+    expect(runConfigOf(lora, model, data).recipe.adapterLr).toBe(5e-4);
+    expect(setupToQuery(lora).get('alr')).toBeNull(); // a default: not in the link
+    // Set by the user, it stays when the method changes (and travels in the link).
+    const mine = set(EMPTY_SETUP, 'recipe', 'adapterLr', 3e-3);
+    expect(valuesOf({ ...mine, method: 'lora' }, 'recipe').adapterLr).toBe(3e-3);
+    expect(runConfigOf({ ...mine, method: 'lora' }, model, data).recipe.adapterLr).toBe(3e-3);
+    // AFLoRA's 1e-2 set on LoRA is a change there (LoRA's default is 5e-4): kept, and restored from a run.
+    const high = set(lora, 'recipe', 'adapterLr', 1e-2);
+    expect(high.recipe).toEqual({ adapterLr: 1e-2 });
+    expect(setupFromConfig(runConfigOf(high, model, data)).recipe).toEqual({ adapterLr: 1e-2 });
+    expect(setupFromConfig(runConfigOf(lora, model, data)).recipe).toEqual({});
   });
 
   it('keeps a method option that differs from its default', () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { methodOptions } from '../../src/methods/catalog';
 import {
   cellConfig,
+  formatLr,
   compareTable,
   estimateStepFlops,
   formatParams,
@@ -29,8 +30,8 @@ import { tinyConfig } from '../helpers/tinyBert';
 
 const PLAN: ComparePlan = {
   arms: [
-    { id: 'aflora', label: 'AFLoRA', method: { id: 'aflora', options: methodOptions('aflora') } },
-    { id: 'lora', label: 'LoRA', method: { id: 'lora', options: methodOptions('lora') } },
+    { id: 'aflora', label: 'AFLoRA', method: { id: 'aflora', options: methodOptions('aflora') }, adapterLr: 1e-2 },
+    { id: 'lora', label: 'LoRA', method: { id: 'lora', options: methodOptions('lora') }, adapterLr: 5e-4 },
   ],
   seeds: [1, 2, 3],
   metric: 'accuracy',
@@ -77,13 +78,16 @@ describe('compare grid', () => {
     expect(() => gridCells({ ...PLAN, arms: [] })).toThrow(/at least one/);
   });
 
-  it("gives each cell the base run config with the arm's method and the seed (and it parses)", () => {
+  it("gives each cell the base run config with the arm's method, its adapter LR and the seed (and it parses)", () => {
     const base = parseRunConfig(
       JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'run-config', 'aflora.json'), 'utf8')),
     ) as RunConfig;
     const config = cellConfig(base, PLAN, { arm: 'lora', seed: 3 });
     expect(config.method.id).toBe('lora');
     expect(config.recipe.seed).toBe(3);
+    expect(config.recipe.adapterLr).toBe(5e-4);
+    expect(cellConfig(base, PLAN, { arm: 'aflora', seed: 1 }).recipe.adapterLr).toBe(1e-2);
+    expect(config.recipe.classifierLr).toBe(base.recipe.classifierLr);
     expect(config.data).toEqual(base.data);
     expect(parseRunConfig(JSON.parse(JSON.stringify(config)))).toEqual(config);
   });
@@ -157,9 +161,10 @@ describe('compare table', () => {
     ]);
     const md = tableMarkdown(rows, 'accuracy');
     expect(md.split('\n')[2]).toBe(
-      '| AFLoRA | 1 | 75.00 ± 0.00 | 75.00 ± 0.00 | 0.14M | 20.0K | 10 | 1.00 |',
+      '| AFLoRA | 1e-2 | 1 | 75.00 ± 0.00 | 75.00 ± 0.00 | 0.14M | 20.0K | 10 | 1.00 |',
     );
-    expect(tableCsv(rows).split('\n')[1]).toBe('AFLoRA,1,0.75,0,0.75,0,140000,20000,10,1');
+    expect(tableCsv(rows).split('\n')[1]).toBe('AFLoRA,0.01,1,0.75,0,0.75,0,140000,20000,10,1');
+    expect([5e-4, 2.2e-3, 2e-5, 1].map(formatLr)).toEqual(['5e-4', '2.2e-3', '2e-5', '1e0']);
     // The Markdown says what ms/step leaves out and how the FLOPs are estimated.
     expect(md).toContain(METRIC_CAPTION);
     expect(md).toContain(MS_PER_STEP_CAPTION);

@@ -88,6 +88,8 @@ function table8Presets(): Preset<typeof ADALORA_OPTIONS>[] {
 export const adaloraEntry = defineMethod({
   id: 'adalora',
   label: 'AdaLoRA',
+  // AdaLoRA paper Table 8: 5e-4 .. 2.2e-3 over the GLUE tasks; MRPC's 1e-3, mid-range.
+  suggestedAdapterLr: TABLE8.find((row) => row.id === 'mrpc')!.lr,
   blurb: 'SVD-form adapters whose least important singular triplets are masked on a cubic budget.',
   description:
     'Zhang et al. 2023 (ICLR), as huggingface/peft implements it: ΔW = B (A ⊙ E) · α / r per module; after every ' +

@@ -100,6 +100,8 @@ export const ALORA_OPTIONS = [
  * length 2048 (LLaMA-2 7B; ours stops at 512), early stopping (patience 10 on the dev loss) and the LM-head
  * prompts (we train a classification head, as its RoBERTa-large runs in Appendix G do).
  */
+const APPENDIX_E_LR = 1e-4;
+
 function appendixEPresets(): Preset<typeof ALORA_OPTIONS>[] {
   const tasks = [
     { id: 'sst2', label: 'SST-2', batchSize: 128 },
@@ -112,7 +114,7 @@ function appendixEPresets(): Preset<typeof ALORA_OPTIONS>[] {
     note:
       `ALoRA paper, Table 1 task with Appendix E's settings: lr 1e-4, 10 epochs (the paper stops early), batch ${task.batchSize}, ` +
       'warm-up 6 %, AdamW, weight decay 0; r_init 8, K1 1 epoch, K2 0.25 epoch, N_A 8 (§4.3). Length 512 (the paper: 2048 on LLaMA-2).',
-    recipe: { adapterLr: 1e-4, classifierLr: 1e-4, epochs: 10, batchSize: task.batchSize, maxLength: 512, warmupRatio: 0.06, weightDecay: 0, classifierWeightDecay: 0, maxGradNorm: 1, optimizer: 'adamw_torch' },
+    recipe: { adapterLr: APPENDIX_E_LR, classifierLr: APPENDIX_E_LR, epochs: 10, batchSize: task.batchSize, maxLength: 512, warmupRatio: 0.06, weightDecay: 0, classifierWeightDecay: 0, maxGradNorm: 1, optimizer: 'adamw_torch' },
     options: { rInit: 8 },
     metric: 'accuracy',
   }));
@@ -121,6 +123,7 @@ function appendixEPresets(): Preset<typeof ALORA_OPTIONS>[] {
 export const aloraEntry = defineMethod({
   id: 'alora',
   label: 'ALoRA',
+  suggestedAdapterLr: APPENDIX_E_LR,
   blurb: 'Prunes the least important LoRA ranks and hands their budget to the modules that kept theirs (reimplemented from the paper: no official code).',
   description:
     'Liu et al. 2024 (NAACL), reimplemented from the paper (no official code exists): LoRA with a 0/1 gate per ' +

@@ -5,6 +5,8 @@ import { defineMethod, MODULE_CHOICES } from '../entry';
 export const eloraEntry = defineMethod({
   id: 'elora',
   label: 'ELoRA / VeRA',
+  // VeRA paper (Kopiczko et al., ICLR 2024) Table 8, RoBERTa-base: VeRA learning rate 4e-3 on most GLUE tasks (1e-2 on CoLA).
+  suggestedAdapterLr: 4e-3,
   blurb: 'Frozen random A/B, only the scaling vectors train.',
   description: 'Kopiczko et al. 2024, as the AFLoRA code runs it: frozen random low-rank matrices (Kaiming uniform, a = 0) on every linear; only the vectors Λd (init 0.1) and Λb (init 0) train.',
   options: [

@@ -74,6 +74,8 @@ function scriptPresets(): Preset<typeof INCRELORA_OPTIONS>[] {
 export const increloraEntry = defineMethod({
   id: 'increlora',
   label: 'IncreLoRA',
+  // The official rank=8 scripts use 5e-4 .. 2.2e-3; MRPC's (and CoLA's) 1e-3.
+  suggestedAdapterLr: RANK8_SCRIPTS.find((row) => row.id === 'mrpc')!.lr,
   blurb: 'Starts every module at rank 1 and grows the most important ones, round by round, up to a rank budget.',
   description:
     'Zhang et al. 2023, as the official code (FeiyuZhang98/IncreLoRA loralib + trainer) does it: rank-1 components ' +

@@ -5,6 +5,8 @@ import { defineMethod, MODULE_CHOICES } from '../entry';
 export const loraEntry = defineMethod({
   id: 'lora',
   label: 'LoRA',
+  // LoRA paper (Hu et al. 2021) Table 9, RoBERTa-base: 5e-4 (MNLI, SST-2, QQP, RTE), 4e-4 (MRPC, CoLA, QNLI, STS-B).
+  suggestedAdapterLr: 5e-4,
   blurb: 'Classic LoRA: all A/B matrices train for the whole run.',
   description: 'Hu et al. 2021, as huggingface/peft implements it: y = W0 x + (α / r) B A x; A Kaiming-uniform, B = 0.',
   options: [

@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'react';
-import { compareTable, FLOPS_CAPTION, formatParams, METRIC_CAPTION, MS_PER_STEP_CAPTION, tableCsv, tableMarkdown, type TableRow } from '../../worker/compare';
-import { ARM_CHOICES, armsOf, compareMetric, gridRemaining, gridStatus, gridTotal, parseSeeds } from '../compare';
+import { compareTable, FLOPS_CAPTION, formatLr, formatParams, METRIC_CAPTION, MS_PER_STEP_CAPTION, tableCsv, tableMarkdown, type TableRow } from '../../worker/compare';
+import { ARM_CHOICES, armsOf, compareMetric, defaultArmLr, gridRemaining, gridStatus, gridTotal, parseArmLr, parseSeeds } from '../compare';
 import { useAppState, useController } from '../context';
 import { downloadBlob } from '../exports';
 import { formatDuration } from '../format';
@@ -22,6 +22,9 @@ export function CompareTable({ rows, metric, onOpen }: { rows: readonly TableRow
       <thead>
         <tr>
           <th>method</th>
+          <th className="num" title="Peak adapter learning rate of the arm's runs">
+            adapter LR
+          </th>
           <th className="num">{metric} (last epoch)</th>
           <th className="num">{metric} (best epoch)</th>
           <th className="num">avg trainable</th>
@@ -39,6 +42,7 @@ export function CompareTable({ rows, metric, onOpen }: { rows: readonly TableRow
         {rows.map((r) => (
           <tr key={r.arm}>
             <td>{r.label}</td>
+            <td className="num">{formatLr(r.adapterLr)}</td>
             <td className="num">{pct(r.last.mean, r.last.sd)}</td>
             <td className="num">{pct(r.best.mean, r.best.sd)}</td>
             <td className="num">{formatParams(r.avgTrainable)}</td>
@@ -65,6 +69,8 @@ export function ComparePanel({ setup }: { setup: Setup }) {
   const { grid, running } = useStore(controller.compare, (s) => s);
   const [picked, setPicked] = useState<string[]>(DEFAULT_ARMS);
   const [seedText, setSeedText] = useState('1, 2, 3');
+  // Adapter LRs the user typed per arm; an arm without one trains at its method's suggested LR.
+  const [lrText, setLrText] = useState<Record<string, string>>({});
   const model = useAppState((s) => (s.model.status === 'ready' ? s.model.info : null));
   const data = useAppState((s) => (s.data.status === 'ready' ? s.data.preview : null));
   const labelNames = useAppState((s) => s.labelNames);
@@ -76,6 +82,14 @@ export function ComparePanel({ setup }: { setup: Setup }) {
   const n = run?.metrics.step.length ?? 0;
   const current = running && run?.plan && !run.finished ? { stepsDone: n > 0 ? run.metrics.step[n - 1] + 1 : 0, totalSteps: run.plan.totalSteps } : null;
   const { seeds, problem: seedProblem } = parseSeeds(seedText);
+  const lrs: Record<string, number> = {};
+  let lrProblem: string | null = null;
+  for (const id of picked) {
+    if (lrText[id] === undefined) continue;
+    const { lr, problem } = parseArmLr(lrText[id]);
+    if (problem) lrProblem ??= `${ARM_CHOICES.find((c) => c.id === id)?.label ?? id}: ${problem}`;
+    else lrs[id] = lr;
+  }
 
   const built = useMemo(() => {
     if (!model || !data) return null;
@@ -86,12 +100,12 @@ export function ComparePanel({ setup }: { setup: Setup }) {
     }
   }, [setup, model, data, labelNames]);
 
-  const why = blocker ?? (picked.length === 0 ? 'Pick at least one method.' : seedProblem) ?? (built ? null : 'Fix the settings first (3 · Method & settings).');
+  const why = blocker ?? (picked.length === 0 ? 'Pick at least one method.' : (seedProblem ?? lrProblem)) ?? (built ? null : 'Fix the settings first (3 · Method & settings).');
   const total = picked.length * seeds.length;
 
   function start() {
     if (why || !built || active) return;
-    const arms = armsOf(picked, { method: setup.method, options: setup.options[setup.method] });
+    const arms = armsOf(picked, { method: setup.method, options: setup.options[setup.method] }, lrs);
     controller.startCompare({ arms, seeds, metric: compareMetric(built.data.task) }, built);
   }
 
@@ -110,7 +124,10 @@ export function ComparePanel({ setup }: { setup: Setup }) {
   return (
     <section className="panel compare" aria-labelledby="compare-title">
       <h2 id="compare-title">Compare</h2>
-      <p className="muted small">Methods and ablations × seeds on the loaded data with the recipe above, one run after another; every run is kept in Runs.</p>
+      <p className="muted small">
+        Methods and ablations × seeds on the loaded data with the recipe above, one run after another; every run is kept in Runs. Each arm trains at its own adapter LR (next to it:
+        its method's suggested one until you change it).
+      </p>
       <fieldset className="compare-arms" disabled={running}>
         {(['Methods', 'AFLoRA ablations'] as const).map((group) => (
           <div key={group}>
@@ -124,6 +141,22 @@ export function ComparePanel({ setup }: { setup: Setup }) {
                   data-testid={`compare-arm-${c.id}`}
                 />{' '}
                 {c.label}
+                {picked.includes(c.id) && (
+                  <>
+                    {' '}
+                    <input
+                      type="text"
+                      className="compare-lr"
+                      size={7}
+                      value={lrText[c.id] ?? formatLr(defaultArmLr(c.id))}
+                      onChange={(e) => setLrText((texts) => ({ ...texts, [c.id]: e.target.value }))}
+                      aria-label={`${c.label} adapter LR`}
+                      title="Adapter learning rate of this arm (default: the method's suggested one, from its paper)"
+                      aria-invalid={lrText[c.id] !== undefined && parseArmLr(lrText[c.id]).problem !== null}
+                      data-testid={`compare-lr-${c.id}`}
+                    />
+                  </>
+                )}
               </label>
             ))}
           </div>
