@@ -604,10 +604,12 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
     expect(rows.map((r) => r[0])).toEqual(['AFLoRA', 'LoRA']);
     // The caption says what ± is, what ms/step leaves out and that the FLOPs are an estimate.
     expect(await page.getByTestId('compare-caption').textContent()).toMatch(/^Metric: mean ± sample standard deviation over the seeds.* ms\/step: .*without the first step.* rel\. FLOPs\/step: an estimate/);
+    // Each arm at its method's own adapter LR (AFLoRA 1e-2, LoRA 5e-4).
+    expect(rows.map((r) => r[1])).toEqual(['1e-2', '5e-4']);
     for (const row of rows) {
-      expect(row[1]).toMatch(/^\d+\.\d\d ± \d+\.\d\d$/);
       expect(row[2]).toMatch(/^\d+\.\d\d ± \d+\.\d\d$/);
-      expect(row[7]).toBe('#1#2');
+      expect(row[3]).toMatch(/^\d+\.\d\d ± \d+\.\d\d$/);
+      expect(row[8]).toBe('#1#2');
     }
     const runsList = () =>
       page.evaluate(() =>
