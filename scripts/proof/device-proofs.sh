@@ -1,7 +1,8 @@
 #!/usr/bin/env sh
 # Runs ON the device machine (one H200, no Node, no network), from the repository root, with
 # carry [".device", "DIR"] prepared by scripts/proof/device-bundle.sh DIR:
-#   sh DIR/device-proofs.sh DIR [sanity] [finetune] [compare]     (default: all three)
+#   sh DIR/device-proofs.sh DIR [sanity] [finetune] [compare] [lora]     (default: the first three)
+# lora: only the LoRA arm of the compare grid (its 3 seeds, its own adapter LR), into compare-lora/ (issue #11).
 # Writes into $OUT: gpu.txt, finetune-{pretrained,random}.json, compare.log, sanity.txt and proofs.tar.gz with
 # everything (sanity-{cpu,webgpu}/, compare/compare-spam-ham.{json,md,csv}, the logs): the device tool returns at
 # most 8 files. Each proof is its own process with a time limit; the compare grid rewrites its JSON after every run.
@@ -73,9 +74,15 @@ for part in $PARTS; do
       timeout "${COMPARE_LIMIT:-260}" /tmp/node "$DIR/compare.mjs" $COMPARE --out "$OUT/compare" > "$OUT/compare.log" 2>&1
       echo "   exit $?"
       grep -v '^$' "$OUT/compare.log" | tail -n 24 ;;
-    *) echo "unknown part $part (sanity | finetune | compare)"; exit 2 ;;
+    lora)
+      echo "== compare, LoRA arm only: $COMPARE --arms lora"
+      # shellcheck disable=SC2086
+      timeout "${COMPARE_LIMIT:-260}" /tmp/node "$DIR/compare.mjs" $COMPARE --arms lora --out "$OUT/compare-lora" > "$OUT/compare-lora.log" 2>&1
+      echo "   exit $?"
+      grep -v '^$' "$OUT/compare-lora.log" | tail -n 16 ;;
+    *) echo "unknown part $part (sanity | finetune | compare | lora)"; exit 2 ;;
   esac
 done
 tar czf /tmp/proofs.tar.gz -C "$OUT" . && mv /tmp/proofs.tar.gz "$OUT"/ &&
-  (cd "$OUT" && rm -rf sanity-cpu sanity-webgpu compare sanity-*.log finetune-*.log)
+  (cd "$OUT" && rm -rf sanity-cpu sanity-webgpu compare compare-lora sanity-*.log finetune-*.log)
 ls -la "$OUT"
