@@ -647,22 +647,22 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
       return readFileSync(path, 'utf8');
     };
     const csv = (await download('compare-csv')).trim().split('\n').map((line) => line.split(','));
-    expect(csv[0]).toEqual(['method', 'runs', 'last', 'last sd', 'best', 'best sd', 'avg trainable', 'final trainable', 'ms/step', 'rel. FLOPs/step']);
-    expect(csv.slice(1).map((r) => [r[0], r[1]])).toEqual([['AFLoRA', '2'], ['LoRA', '2']]);
+    expect(csv[0]).toEqual(['method', 'adapter LR', 'runs', 'last', 'last sd', 'best', 'best sd', 'avg trainable', 'final trainable', 'ms/step', 'rel. FLOPs/step']);
+    expect(csv.slice(1).map((r) => [r[0], r[1], r[2]])).toEqual([['AFLoRA', '0.01', '2'], ['LoRA', '0.0005', '2']]);
     for (const r of csv.slice(1)) {
       const [a, b] = lastOf[r[0]];
-      expect(Number(r[2])).toBeCloseTo((a + b) / 2, 3); // the run view prints 4 decimals
-      expect(Number(r[3])).toBeCloseTo(Math.abs(a - b) / Math.SQRT2, 3);
-      expect(Number(r[4])).toBeGreaterThanOrEqual(Number(r[2]));
-      expect(Number(r[6])).toBeGreaterThan(0);
-      expect(Number(r[8])).toBeGreaterThan(0);
+      expect(Number(r[3])).toBeCloseTo((a + b) / 2, 3); // the run view prints 4 decimals
+      expect(Number(r[4])).toBeCloseTo(Math.abs(a - b) / Math.SQRT2, 3);
+      expect(Number(r[5])).toBeGreaterThanOrEqual(Number(r[3]));
+      expect(Number(r[7])).toBeGreaterThan(0);
+      expect(Number(r[9])).toBeGreaterThan(0);
     }
-    expect(Number(csv[1][9])).toBe(1);
+    expect(Number(csv[1][10])).toBe(1);
     const md = (await download('compare-md')).split('\n').filter((line) => line.startsWith('|'));
     expect(md).toHaveLength(4);
-    expect(md[0]).toMatch(/^\| method \| runs \| accuracy \(last epoch\) \| accuracy \(best epoch\) \|/);
-    expect(md[2]).toMatch(/^\| AFLoRA \| 2 \| \d+\.\d\d ± \d+\.\d\d \| /);
-    expect(md[3]).toMatch(/^\| LoRA \| 2 \| \d+\.\d\d ± \d+\.\d\d \| /);
+    expect(md[0]).toMatch(/^\| method \| adapter LR \| runs \| accuracy \(last epoch\) \| accuracy \(best epoch\) \|/);
+    expect(md[2]).toMatch(/^\| AFLoRA \| 1e-2 \| 2 \| \d+\.\d\d ± \d+\.\d\d \| /);
+    expect(md[3]).toMatch(/^\| LoRA \| 5e-4 \| 2 \| \d+\.\d\d ± \d+\.\d\d \| /);
     console.log(`e2e compare: ${((Date.now() - started) / 1000).toFixed(1)} s in all; table ${JSON.stringify(rows.map((r) => r.slice(0, 7)))}`);
     expect(problems).toEqual([]);
     await page.context().close();
