@@ -88,7 +88,7 @@ describe('tiled WebGPU matmul', () => {
     for (const layout of LAYOUTS) {
       for (const [batch, m, n, k] of [
         [0, 36, 20, 28],
-        [3, 12, 8, 16],
+        [3, 24, 16, 16],
         [0, 8, 64, 1028], // few output tiles, long K: the forward splits K
       ]) {
         const shapes = operandShapes(batch, m, n, k, layout);
