@@ -4,7 +4,7 @@
  * shows its first frozen matrices while others still train, then shot mid-run. The e2e's own shots use a
  * 12-step toy config to stay fast; this one is slow on purpose (minutes) and runs only from `npm run screenshots`.
  *
- *   npx tsx scripts/screenshots/mid-training.ts [--out docs/screenshots/training.png] [--max-minutes 40]
+ *   npx tsx scripts/screenshots/mid-training.ts [--out docs/screenshots/training.png] [--max-minutes 90]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../tests/e2e/chromium';
 import { serveStatic } from '../../tests/e2e/server';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const { values } = parseArgs({ options: { out: { type: 'string', default: 'docs/screenshots/training.png' }, 'max-minutes': { type: 'string', default: '40' } } });
+const { values } = parseArgs({ options: { out: { type: 'string', default: 'docs/screenshots/training.png' }, 'max-minutes': { type: 'string', default: '90' } } });
 const out = resolve(ROOT, values.out!);
 const deadline = Date.now() + Number(values['max-minutes']) * 60_000;
 
