@@ -11,12 +11,14 @@
  * metric flushes), examples/s, tokens/s,
  * tf.memory(), the webgpu buffer manager's bytes, GPU dispatches per step (runWebGPUProgram calls) and a
  * per-kernel breakdown of one step (tf.profile). --verify N compares N plain and engine steps from the same
- * start (dropout off): the kernels must reproduce the losses and gradient norms.
+ * start (dropout off): the kernels must reproduce the losses and gradient norms. --submit-every 0,64 runs the
+ * replayed variant once per value (dispatches per command buffer; engine/replay.ts replayTuning).
  */
 import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { installDispatchCounter, type DispatchCounter } from '../src/engine/kernels';
+import { replayTuning } from '../src/engine/replay';
 import type { EncodedExamples } from '../src/engine/batches';
 import { Trainer, DEFAULT_RECIPE, type TrainingRecipe } from '../src/engine/trainer';
 import type { BertConfig } from '../src/engine/types';
@@ -48,6 +50,8 @@ interface Args {
   profile: boolean;
   json: string | null;
   label: string;
+  /** Replayed steps: dispatches per command buffer (engine/replay.ts replayTuning), one config each. */
+  submitEvery: number[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -85,6 +89,7 @@ function parseArgs(argv: string[]): Args {
     profile: !argv.includes('--no-profile'),
     json: get('json') ?? null,
     label: get('label') ?? '',
+    submitEvery: (get('submit-every') ?? String(replayTuning.submitEvery)).split(',').map(Number),
   };
 }
 
@@ -204,6 +209,8 @@ interface Result {
   /** JS µs per dispatch: enqueue time / dispatches per step. */
   usPerDispatch: number | null;
   replay: ReturnType<Trainer['replayStatus']>;
+  /** Replayed: dispatches per command buffer (0: one per step); null for the other variants. */
+  submitEvery: number | null;
 }
 
 function median(values: number[]): number {
@@ -222,7 +229,7 @@ async function benchOne(
   method: MethodLabel,
   variant: Variant,
   gpu: NodeWebGPUHandle | null,
-): Promise<Result> {
+): Promise<Omit<Result, 'submitEvery'>> {
   const profileSteps = args.profile ? 1 : 0;
   const counted = gpu ? 1 : 0;
   const total = args.warmup + 2 * args.steps + profileSteps + counted + 1;
@@ -401,7 +408,7 @@ function formatTable(results: Result[]): string {
     return [
       r.model,
       r.method,
-      r.variant,
+      r.submitEvery === null ? r.variant : `${r.variant}/${r.submitEvery}`,
       r.msPerStep.median.toFixed(1),
       r.examplesPerSec.toFixed(1),
       r.tokensPerSec.toFixed(0),
@@ -474,13 +481,17 @@ async function main(): Promise<void> {
           failures.push({ model, method, variant: 'verify', error: String((error as Error).stack ?? error) });
         }
       }
-      for (const variant of args.variants) {
+      const configs = args.variants.flatMap((variant): Array<{ variant: Variant; every: number | null }> =>
+        variant === 'replayed' ? args.submitEvery.map((every) => ({ variant, every })) : [{ variant, every: null }],
+      );
+      for (const { variant, every } of configs) {
         try {
-          const result = await benchOne(args, model, method, variant, gpu);
+          if (every !== null) replayTuning.submitEvery = every;
+          const result = { ...(await benchOne(args, model, method, variant, gpu)), submitEvery: every };
           results.push(result);
           writeReport();
           console.log(
-            `${model}/${method}/${variant}: ${result.msPerStep.median.toFixed(1)} ms/step ` +
+            `${model}/${method}/${variant}${every === null ? '' : `/${every}`}: ${result.msPerStep.median.toFixed(1)} ms/step ` +
               `(pipelined ${result.pipelinedMs.toFixed(1)}, enqueue ${result.enqueueMs.toFixed(1)}, wait ${result.gpuWaitMs.toFixed(1)}), ` +
               `${result.dispatchesPerStep ?? '-'} dispatches, ${result.kernelsPerStep ?? '-'} kernels, loss ${result.lastLoss.toFixed(4)}` +
               (result.uncapturedErrors.length ? `, ${result.uncapturedErrors.length} WebGPU ERRORS` : ''),

@@ -1,9 +1,9 @@
 /**
  * A training step planned once and replayed (issue #12, "idea A"): two consecutive steps run through TF.js's
  * webgpu backend while their GPU work is recorded (pipelines, bind groups, dispatch sizes, uniforms, uploads);
- * if both steps did the same work, the second one becomes the plan and every following step re-encodes it into
- * ONE command encoder and compute pass, writing only its per-step inputs (batch, AdamW coefficient table, dropout
- * step seed) into GPU buffers. TF.js's ~100 µs of bookkeeping per dispatch becomes a few µs.
+ * if both steps did the same work, the second one becomes the plan and every following step re-encodes it (a few
+ * command buffers of one compute pass each: replayTuning), writing only its per-step inputs (batch, AdamW
+ * coefficient table, dropout step seed) into GPU buffers. TF.js's ~100 µs of bookkeeping per dispatch becomes a few µs.
  *
  * Written here because no library records a WebGPU command stream of TF.js programs. It leans on the webgpu
  * backend's internals of @tensorflow/tfjs-backend-webgpu 4.22 (tensorMap, bufferManager, recordAndSubmit,
@@ -237,6 +237,14 @@ function bytesOf(data: TensorData): Uint8Array {
 // ---------------------------------------------------------------------------------------------- plan
 
 const UNIFORM_ALIGN = 256;
+
+/**
+ * How a replayed step is submitted: a command buffer every `submitEvery` dispatches (0: one for the whole step),
+ * so the GPU starts on the first layers while JavaScript still encodes the rest; with one submit a step waited for
+ * all of its encoding (3-5 ms on the H200) before any GPU work. A tuning knob like TF.js's env flags: the default
+ * is the benchmarks' choice (BENCHMARKS.md), `npm run bench -- --submit-every N` compares others.
+ */
+export const replayTuning = { submitEvery: 64 };
 /** Steps of [loss, gradNorm] the plan keeps on the device between metric reads. */
 export const METRIC_RING_STEPS = 1024;
 
@@ -491,7 +499,7 @@ export class StepPlan {
     return slot;
   }
 
-  /** One replayed step: writes the step inputs, encodes the plan into one encoder, submits. Returns its ring slot. */
+  /** One replayed step: writes the step inputs, encodes and submits the plan (in chunks: replayTuning). Returns its ring slot. */
   run(inputs: ReadonlyMap<string, ArrayBufferView>): number {
     if (this.invalidReason) throw new Error(`replay: plan is no longer valid (${this.invalidReason})`);
     if (this.ringFull) throw new Error('replay: metric ring full; read it first');
@@ -505,11 +513,13 @@ export class StepPlan {
       }
     }
     flushBackend(this.backend);
-    const encoder = this.device.createCommandEncoder();
+    let encoder = this.device.createCommandEncoder();
     for (const c of this.carries) encoder.copyBufferToBuffer(c.src, 0, c.dst, 0, c.size);
     let pass: GPUComputePassEncoder | null = null;
     let pipeline: GPUComputePipeline | null = null;
     const program = this.program;
+    const submitEvery = replayTuning.submitEvery;
+    let encoded = 0;
     for (let i = 0; i < program.length; i++) {
       const p = program[i];
       if (p.kind === 'dispatch') {
@@ -520,6 +530,12 @@ export class StepPlan {
         if (p.pipeline !== pipeline) pass.setPipeline((pipeline = p.pipeline));
         pass.setBindGroup(0, p.bindGroup);
         pass.dispatchWorkgroups(p.x, p.y, p.z);
+        if (submitEvery > 0 && ++encoded % submitEvery === 0 && i < program.length - 1) {
+          pass.end();
+          pass = null;
+          this.queue.submit([encoder.finish()]);
+          encoder = this.device.createCommandEncoder();
+        }
       } else {
         if (pass) pass.end();
         pass = null;

@@ -356,4 +356,40 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
     tf.dispose([x, w, y, again, other, grad]);
     expect(gpu.uncapturedErrors).toEqual([]);
   });
+
+  it('segment means: one dispatch, the cpu composite\'s values, the same bits every run', async () => {
+    // Sizes around the workgroup (256) and a long one; positive values like AFLoRA's scores.
+    const sizes = [1, 255, 256, 257, 3001, 7];
+    const n = sizes.reduce((a, b) => a + b, 0);
+    const data = values(n, 40, 0.001, 3);
+    const run = async () => {
+      const layout = new kernels.SegmentLayout(sizes);
+      const x = tf.tensor1d(data);
+      const counter = tf.getBackend() === 'webgpu' ? kernels.installDispatchCounter() : null;
+      const means = layout.means(x);
+      counter?.uninstall();
+      const out = (await means.data()) as Float32Array;
+      tf.dispose([x, means]);
+      layout.dispose();
+      return { out, dispatches: counter?.total() };
+    };
+    await tf.setBackend('webgpu');
+    const first = await run();
+    const second = await run();
+    expect(first.dispatches).toBe(1);
+    expect(Array.from(second.out)).toEqual(Array.from(first.out));
+    await tf.setBackend('cpu');
+    const plain = await run();
+    await tf.setBackend('webgpu');
+    const exact = sizes.map((size, s) => {
+      const start = sizes.slice(0, s).reduce((a, b) => a + b, 0);
+      let sum = 0;
+      for (let i = start; i < start + size; i++) sum += data[i];
+      return sum / size;
+    });
+    expect(maxRelError(first.out, Float32Array.from(exact))).toBeLessThan(1e-6);
+    expect(maxRelError(plain.out, Float32Array.from(exact))).toBeLessThan(1e-6);
+    expect(() => new kernels.SegmentLayout([3, 0])).toThrow(/positive integers/);
+    expect(gpu.uncapturedErrors).toEqual([]);
+  });
 });

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { fromTensorData, tensorsData } from '../../engine/checkpoint';
+import { onDevice, SegmentLayout } from '../../engine/kernels';
 import { markStepInput } from '../../engine/replay';
 import type { StateDict } from '../../engine/types';
 import type { Sensitivity } from './schema';
@@ -50,9 +51,8 @@ export class ScoreState {
   private ubar: tf.Tensor1D | null = null;
   /** Ibar * Ubar as of the last window start: [N]. */
   private elementScore: tf.Tensor1D | null = null;
-  /** Segment index of every element: int32 [N]; element count per segment: [numSegments]. */
-  private segmentIds: tf.Tensor1D | null = null;
-  private segmentSizes: tf.Tensor1D | null = null;
+  /** Where each tensor's elements lie in the flat buffers (per-tensor means). */
+  private layout: SegmentLayout | null = null;
   /** Per-tensor means of the window starts not read yet, one row each: [historyCapacity, numSegments]. */
   private history: tf.Tensor2D | null = null;
   private historyRows: { step: number; names: string[] }[] = [];
@@ -123,8 +123,7 @@ export class ScoreState {
       // β2 = 1: the reference scores by Ī alone (no uncertainty term).
       const scoreStart = beta2 === 1 ? ibarStart : tf.mul(ibarStart, ubarStart);
       const elementScore = tf.where(start, scoreStart, previous.elementScore) as tf.Tensor1D;
-      const sums = tf.unsortedSegmentSum(elementScore, this.segmentIds!, this.segments.length); // [numSegments]
-      const means = tf.reshape(tf.div(sums, this.segmentSizes!), [1, this.segments.length]);
+      const means = tf.reshape(this.layout!.means(elementScore), [1, this.segments.length]); // [1, numSegments]
       return {
         window: tf.where(start, sensitivity, running) as tf.Tensor1D,
         ibar: tf.where(start, ibarStart, ibarBefore) as tf.Tensor1D,
@@ -196,7 +195,7 @@ export class ScoreState {
     this.segments = kept;
     this.rebuildSegmentIndex();
     this.history?.dispose();
-    this.history = resident(tf.zeros([this.historyCapacity, kept.length]) as tf.Tensor2D);
+    this.history = onDevice(tf.zeros([this.historyCapacity, kept.length]) as tf.Tensor2D);
   }
 
   /** The running statistics as plain data, and the unread window starts (a checkpoint; history: the unread rows end to end). */
@@ -232,12 +231,12 @@ export class ScoreState {
       return (saved ? tf.concat([tf.tensor2d(saved.data.subarray(0, rows * width), [rows, width]), empty]) : empty) as tf.Tensor2D;
     });
     for (const t of [this.window, this.ibar, this.ubar, this.elementScore, this.history]) t?.dispose();
-    const onDevice = (t: tf.Tensor1D | null) => resident(t ?? (tf.zeros([n]) as tf.Tensor1D));
-    this.window = onDevice(next.window);
-    this.ibar = onDevice(next.ibar);
-    this.ubar = onDevice(next.ubar);
-    this.elementScore = onDevice(next.elementScore);
-    this.history = resident(history);
+    const orZeros = (t: tf.Tensor1D | null) => onDevice(t ?? (tf.zeros([n]) as tf.Tensor1D));
+    this.window = orZeros(next.window);
+    this.ibar = orZeros(next.ibar);
+    this.ubar = orZeros(next.ubar);
+    this.elementScore = orZeros(next.elementScore);
+    this.history = onDevice(history);
     this.historyRows = historyRows.map((r) => ({ step: r.step, names: [...r.names] }));
   }
 
@@ -264,46 +263,27 @@ export class ScoreState {
   }
 
   private rebuildSegmentIndex(): void {
-    this.segmentIds?.dispose();
-    this.segmentSizes?.dispose();
-    this.segmentIds = null;
-    this.segmentSizes = null;
-    if (this.segments.length === 0) return;
-    const ids = new Int32Array(this.elementCount);
-    let at = 0;
-    this.segments.forEach((segment, index) => {
-      ids.fill(index, at, at + segment.size);
-      at += segment.size;
-    });
-    this.segmentIds = resident(tf.tensor1d(ids, 'int32'));
-    this.segmentSizes = resident(tf.tensor1d(this.segments.map((s) => s.size), 'float32'));
+    this.layout?.dispose();
+    this.layout = this.segments.length > 0 ? new SegmentLayout(this.segments.map((s) => s.size)) : null;
   }
 
   /** Zero statistics for the current segments (W, Ibar, Ubar start at 0). */
   private allocate(): void {
     if (this.segments.length === 0) return;
     const n = this.elementCount;
-    this.window = resident(tf.zeros([n]) as tf.Tensor1D);
-    this.ibar = resident(tf.zeros([n]) as tf.Tensor1D);
-    this.ubar = resident(tf.zeros([n]) as tf.Tensor1D);
-    this.elementScore = resident(tf.zeros([n]) as tf.Tensor1D);
-    this.history = resident(tf.zeros([this.historyCapacity, this.segments.length]) as tf.Tensor2D);
+    this.window = onDevice(tf.zeros([n]) as tf.Tensor1D);
+    this.ibar = onDevice(tf.zeros([n]) as tf.Tensor1D);
+    this.ubar = onDevice(tf.zeros([n]) as tf.Tensor1D);
+    this.elementScore = onDevice(tf.zeros([n]) as tf.Tensor1D);
+    this.history = onDevice(tf.zeros([this.historyCapacity, this.segments.length]) as tf.Tensor2D);
   }
 
   private disposeBuffers(): void {
-    for (const t of [this.window, this.ibar, this.ubar, this.elementScore, this.segmentIds, this.segmentSizes, this.history]) t?.dispose();
-    this.window = this.ibar = this.ubar = this.elementScore = this.segmentIds = this.segmentSizes = null;
+    for (const t of [this.window, this.ibar, this.ubar, this.elementScore, this.history]) t?.dispose();
+    this.layout?.dispose();
+    this.layout = null;
+    this.window = this.ibar = this.ubar = this.elementScore = null;
     this.history = null;
     this.historyRows = [];
   }
-}
-
-/**
- * `t` in a device buffer now: tf.zeros / tf.tensor keep their values on the host until first used, and an upload
- * inside the next step would make it unlike the step after it (engine/replay.ts then finds no plan after a freeze).
- */
-function resident<T extends tf.Tensor>(t: T): T {
-  const out = tf.tidy(() => tf.add(t, tf.scalar(0, t.dtype))) as T;
-  t.dispose();
-  return out;
 }
