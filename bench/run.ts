@@ -213,6 +213,11 @@ interface Result {
   submitEvery: number | null;
 }
 
+/** `replayed/64` for a replayed config, else the variant. */
+function variantLabel(variant: Variant, submitEvery: number | null): string {
+  return submitEvery === null ? variant : `${variant}/${submitEvery}`;
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -408,7 +413,7 @@ function formatTable(results: Result[]): string {
     return [
       r.model,
       r.method,
-      r.submitEvery === null ? r.variant : `${r.variant}/${r.submitEvery}`,
+      variantLabel(r.variant, r.submitEvery),
       r.msPerStep.median.toFixed(1),
       r.examplesPerSec.toFixed(1),
       r.tokensPerSec.toFixed(0),
@@ -491,7 +496,7 @@ async function main(): Promise<void> {
           results.push(result);
           writeReport();
           console.log(
-            `${model}/${method}/${variant}${every === null ? '' : `/${every}`}: ${result.msPerStep.median.toFixed(1)} ms/step ` +
+            `${model}/${method}/${variantLabel(variant, every)}: ${result.msPerStep.median.toFixed(1)} ms/step ` +
               `(pipelined ${result.pipelinedMs.toFixed(1)}, enqueue ${result.enqueueMs.toFixed(1)}, wait ${result.gpuWaitMs.toFixed(1)}), ` +
               `${result.dispatchesPerStep ?? '-'} dispatches, ${result.kernelsPerStep ?? '-'} kernels, loss ${result.lastLoss.toFixed(4)}` +
               (result.uncapturedErrors.length ? `, ${result.uncapturedErrors.length} WebGPU ERRORS` : ''),

@@ -106,6 +106,17 @@ export function markStepInput<T extends tf.Tensor>(name: string, tensor: T): T {
   return tensor;
 }
 
+/**
+ * `t` in a device buffer now: tf.tensor / tf.zeros keep their values on the host until first used, and that upload
+ * inside the next recorded step would make it unlike the step after it (no plan). For state a method creates between
+ * steps (a freeze's compacted buffers, a restored checkpoint).
+ */
+export function onDevice<T extends tf.Tensor>(t: T): T {
+  const out = tf.tidy(() => tf.add(t, tf.scalar(0, t.dtype))) as T;
+  t.dispose();
+  return out;
+}
+
 /** The GPU work of one step, captured while TF.js runs it. */
 export class Recording {
   readonly commands: Command[] = [];

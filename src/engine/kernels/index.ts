@@ -13,4 +13,4 @@ export { linear, linearComposite } from './linear';
 export { matMul } from './matmul';
 export { lowRankAdapter, lowRankAdapterComposite, MAX_FUSED_RANK, type LowRankModule } from './lowRank';
 export { dropout } from './dropout';
-export { onDevice, SegmentLayout } from './segmentMean';
+export { SegmentLayout } from './segmentMean';

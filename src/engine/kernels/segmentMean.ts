@@ -8,6 +8,7 @@
  * dispatch, no atomics, the same order every time.
  */
 import * as tf from '@tensorflow/tfjs';
+import { onDevice } from '../replay';
 import { flatDispatch, kernelsActive, registerWebGPUKernel, runKernel, workgroupSumSnippet } from './program';
 
 const SEGMENT_MEANS = 'AfloraSegmentMeans';
@@ -77,14 +78,4 @@ export class SegmentLayout {
   dispose(): void {
     tf.dispose([this.bounds, this.ids, this.sizes]);
   }
-}
-
-/**
- * `t` in a device buffer now: tf.tensor keeps its values on the host until first used, and an upload inside the
- * next recorded step would make it unlike the step after it (engine/replay.ts then finds no plan).
- */
-export function onDevice<T extends tf.Tensor>(t: T): T {
-  const out = tf.tidy(() => tf.add(t, tf.scalar(0, t.dtype))) as T;
-  t.dispose();
-  return out;
 }

@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { fromTensorData, tensorsData } from '../../engine/checkpoint';
-import { onDevice, SegmentLayout } from '../../engine/kernels';
-import { markStepInput } from '../../engine/replay';
+import { SegmentLayout } from '../../engine/kernels';
+import { markStepInput, onDevice } from '../../engine/replay';
 import type { StateDict } from '../../engine/types';
 import type { Sensitivity } from './schema';
 
