@@ -11,19 +11,7 @@ OUT=${OUT:-/tmp/bench-out}
 mkdir -p "$OUT"
 PARTS=${*:-mini pytorch}
 
-setup_node() {
-  if [ ! -x /tmp/node ]; then
-    for f in .device/gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-    xz -d -c .device/node.xz > /tmp/node && chmod +x /tmp/node
-  fi
-  local dawn=.device/node_modules/webgpu/dist/linux-x64/dawn.node
-  if [ ! -f "$dawn" ]; then
-    mkdir -p "$(dirname "$dawn")"
-    xz -d -c .device/dawn.node.xz > "$dawn"
-  fi
-  export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
-}
+. "$(dirname "$0")/device-setup.sh"
 
 # bench NAME LIMIT_S ARGS...: one TF.js bench process, JSON + log into $OUT.
 bench() {

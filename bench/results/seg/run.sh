@@ -8,11 +8,7 @@
 set -u
 C=${C:-.carry/seg}
 OUT=${OUT:-/tmp/out}; R=/tmp/r; mkdir -p "$OUT" $R
-for f in .device/gl/*.deb; do dpkg -x "$f" /; done; ldconfig
-xz -d -c .device/node.xz > /tmp/node && chmod +x /tmp/node
-mkdir -p $C/node_modules/webgpu/dist/linux-x64
-xz -d -c .device/dawn.node.xz > $C/node_modules/webgpu/dist/linux-x64/dawn.node
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+. bench/device-setup.sh && setup_node $C
 export DAWN_FLAGS="enable-dawn-features=allow_unsafe_apis disable-dawn-features=timestamp_quantization"
 nvidia-smi --query-gpu=name,driver_version --format=csv > "$R/gpu.txt" 2>&1
 b() { local name=$1 lim=$2 bundle=$3; shift 3; timeout $lim /tmp/node $C/$bundle "$@" --json "$R/bench-$name.json" > "$R/bench-$name.log" 2>&1; echo "== $name exit $?"; grep -E "ms/step|FAIL|rror" "$R/bench-$name.log" | cut -c1-170 | tail -n 24; tar czf $OUT/results.tgz -C $R .; }
