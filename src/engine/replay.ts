@@ -23,6 +23,8 @@ interface TensorData {
   resource: GPUBuffer | null;
   values: ArrayLike<number> | null;
   dtype: string;
+  /** Tensors sharing this data (a reshape or clone of it shares the buffer). */
+  refCount: number;
 }
 
 interface BufferManagerLike {
@@ -707,4 +709,24 @@ export function copyTensors(pairs: ReadonlyArray<readonly [tf.Tensor, tf.Tensor]
   }
   flushBackend(backend);
   backend.queue.submit([encoder.finish()]);
+}
+
+/**
+ * variable := value, into the variable's own GPU buffer on webgpu: a live plan reads and updates that buffer, so a
+ * method's decision between steps (AdaLoRA's masking of E) is a buffer write rather than a re-plan. A plain assign
+ * elsewhere (cpu; a buffer another tensor shares). Disposes `value`.
+ */
+export function assignInPlace(variable: tf.Variable, value: tf.Tensor): void {
+  const data = tf.getBackend() === 'webgpu' ? backendOf().tensorMap.get(variable.dataId) : undefined;
+  if (!tf.util.arraysEqual(value.shape, variable.shape) || value.dtype !== variable.dtype)
+    throw new Error(`assignInPlace: a ${value.dtype} [${value.shape}] into a ${variable.dtype} [${variable.shape}] variable`);
+  if (!data?.resource || data.refCount !== 1) {
+    variable.assign(value);
+    value.dispose();
+    return;
+  }
+  copyTensors([[value, variable]]);
+  // A read caches the values on the host (the webgpu backend then answers from the cache): drop it.
+  data.values = null;
+  value.dispose();
 }

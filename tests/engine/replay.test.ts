@@ -203,6 +203,59 @@ describe('replayed steps', () => {
   );
 
   it(
+    'AdaLoRA with deltaT 1: a masking round every step is a buffer write, the plan keeps replaying (ranks, importance, losses as the engine path)',
+    { timeout: 900_000 },
+    async () => {
+      // Budget phase to step 23 (every step masks), the last allocation at 24, the fixed pattern 25-29.
+      const options = { initR: 4, targetR: 2, targetModules: ['query', 'value'], tinit: 3, tfinal: 6, deltaT: 1 };
+      const engine = await run('engine', 'adalora', options, 30);
+      const replayed = await run('replayed', 'adalora', options, 30);
+      expect(gpu.uncapturedErrors).toEqual([]);
+      expect(replayed.scores.map((s) => s.key)).toEqual(engine.scores.map((s) => s.key));
+      // The budget fell: some rank events after step 0 (the masking rounds decided something).
+      expect(engine.scores.filter((s) => !s.key.startsWith('0:')).length).toBeGreaterThan(10);
+      expectRelClose(replayed.scores.map((s) => s.value), engine.scores.map((s) => s.value), 'rank and importance events');
+      // One plan through the budget phase (masking rounds do not re-plan), one for the fixed pattern.
+      expect(replayed.replayedAt.filter((s) => s > 3 && s < 24)).toEqual(Array.from({ length: 20 }, (_, i) => i + 4));
+      expect(replayed.replayedAt.filter((s) => s > 24).length, 'replayed with the pattern fixed').toBeGreaterThanOrEqual(2);
+      expect(replayed.status.plans).toBe(2);
+      expectRelClose(replayed.metrics.map((m) => m.loss), engine.metrics.map((m) => m.loss), 'loss');
+      expectRelClose(replayed.metrics.map((m) => m.gradNorm), engine.metrics.map((m) => m.gradNorm), 'gradNorm');
+      for (const [name, value] of engine.state)
+        expectRelClose(Array.from(replayed.state.get(name)!.data), Array.from(value.data), name, 1e-4);
+      // Masked triplets hold E = 0 at the end, on both paths (the in-place write reached the variable).
+      const named = (suffix: string) => [...replayed.state].find(([name]) => name.endsWith(`query.${suffix}`))![1].data;
+      const [mask, e] = [named('lora_mask'), named('lora_E')];
+      expect(Array.from(mask).some((m) => m === 0)).toBe(true);
+      mask.forEach((m, i) => m === 0 && expect(Math.abs(e[i])).toBe(0));
+    },
+  );
+
+  it(
+    'IncreLoRA: replayed between growth rounds, re-planned at each; ranks and losses as the engine path',
+    { timeout: 900_000 },
+    async () => {
+      // Two modules from rank 1, a total budget of 4: growth rounds at steps 5 and 10 (top 1), then the hooks go.
+      const options = { loraR: 1, targetRank: 2, targetModules: ['query', 'value'], initWarmup: 4, increInterval: 5, topH: 1 };
+      const engine = await run('engine', 'increlora', options, 20);
+      const replayed = await run('replayed', 'increlora', options, 20);
+      expect(gpu.uncapturedErrors).toEqual([]);
+      expect(replayed.scores.map((s) => s.key)).toEqual(engine.scores.map((s) => s.key));
+      // The last event is round 10's ranks: the budget (2 modules x target 2) is met, so the hooks went.
+      const lastRanks = engine.scores.slice(-2);
+      expect(lastRanks.map((s) => s.key.split(':')[0])).toEqual(['10', '10']);
+      expect(lastRanks.reduce((sum, s) => sum + s.value, 0)).toBe(4);
+      expectRelClose(replayed.scores.map((s) => s.value), engine.scores.map((s) => s.value), 'rank and importance events');
+      expect(replayed.replayedAt.some((s) => s > 5 && s < 10), 'replayed between the rounds').toBe(true);
+      expect(replayed.replayedAt.filter((s) => s > 10).length, 'replayed after the last round').toBeGreaterThanOrEqual(5);
+      expectRelClose(replayed.metrics.map((m) => m.loss), engine.metrics.map((m) => m.loss), 'loss');
+      expectRelClose(replayed.metrics.map((m) => m.gradNorm), engine.metrics.map((m) => m.gradNorm), 'gradNorm');
+      for (const [name, value] of engine.state)
+        expectRelClose(Array.from(replayed.state.get(name)!.data), Array.from(value.data), name, 1e-4);
+    },
+  );
+
+  it(
     'dropout on: replayed masks follow the step seed like the engine path',
     { timeout: 180_000 },
     async () => {

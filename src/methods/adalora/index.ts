@@ -3,13 +3,16 @@
  * model.py forward + update_and_allocate); README.md has the details and where PEFT and the paper differ.
  * Per adapted linear: A [r, in], E [r, 1], B [out, r] with r = init_r for the whole run (shapes fixed; PEFT never
  * resizes while training either), y = W0 x + b0 + (x (A ⊙ E)ᵀ Bᵀ) · α / (init_r + 1e-5). After each optimizer
- * step (observeUpdate: new values, clipped gradients) the importance |p · ∇p| is smoothed; afterStep masks the
- * lowest-scoring triplets (E_i := 0) on the budget schedule and, after T − tfinal, re-applies the fixed pattern.
+ * step (observeUpdate: new values, clipped gradients) the importance |p · ∇p| is smoothed and the triplet scores
+ * derived; afterStep masks the lowest-scoring triplets (E_i := 0) on the budget schedule; after T − tfinal the step
+ * itself re-applies the fixed pattern. So every step of a phase is the same GPU work (replayKey), and a masking round
+ * is one read plus buffer writes (assignInPlace): a replayed step stays replayed through PEFT's deltaT = 1.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AdapterRuntime, AfterStepResult, CellValue, GradientClip, MethodContext, MethodEvent, MethodState, MethodVariable, ViewCell } from '../../engine/adapter';
 import { fromTensorData, tensorData } from '../../engine/checkpoint';
 import { OptionError } from '../../engine/options';
+import { assignInPlace } from '../../engine/replay';
 import { linearTargets, type LinearTarget, type StateDict, type TensorData } from '../../engine/types';
 import { exportPeftAdaLora } from '../../io/export/peft';
 import { IMPORTANCE_SERIES, RANK_SERIES } from '../entry';
@@ -56,6 +59,8 @@ class RankAllocator {
   private readonly schedule: BudgetSchedule;
   /** Kept triplets per module after the last allocation (all at init_r before the first). */
   private readonly ranks: number[];
+  /** [modules · r] triplet scores of the last importance update (the step computes them; a masking round reads them). */
+  private scores: tf.Tensor1D | null = null;
 
   constructor(
     private readonly modules: SvdModule[],
@@ -73,7 +78,7 @@ class RankAllocator {
     this.ranks = modules.map(() => options.initR);
   }
 
-  private get finalStep(): number {
+  get finalStep(): number {
     return this.schedule.totalStep - this.schedule.tfinal;
   }
 
@@ -99,11 +104,15 @@ class RankAllocator {
         this.importance.set(name, next);
       }
     }
+    this.scores?.dispose();
+    this.scores = this.tripletScores();
   }
 
   private resetImportance(): void {
     for (const { avg, unc } of this.importance.values()) tf.dispose([avg, unc]);
     this.importance.clear();
+    this.scores?.dispose();
+    this.scores = null;
   }
 
   /** Triplet scores s(E_i) + mean_j s(A_ij) + mean_j s(B_ji), s = Ī · Ū, all modules concatenated: [modules · r]. */
@@ -123,18 +132,35 @@ class RankAllocator {
     });
   }
 
-  /** E := E ⊙ mask for every module (PEFT masked_fill_ / mask_using_rank_pattern). */
-  private applyMasks(): void {
-    tf.tidy(() => {
-      for (const m of this.modules) m.e.assign(tf.mul(m.e, tf.reshape(m.mask, [-1, 1])));
-    });
+  /** E := E ⊙ mask for every module (PEFT masked_fill_ / mask_using_rank_pattern); `inPlace`: into E's own buffer. */
+  private applyMasks(inPlace: boolean): void {
+    for (const m of this.modules) {
+      const masked = tf.tidy(() => tf.mul(m.e, tf.reshape(m.mask, [-1, 1])));
+      if (inPlace) assignInPlace(m.e, masked);
+      else {
+        m.e.assign(masked);
+        masked.dispose();
+      }
+    }
   }
 
-  /** PEFT mask_to_budget: one read of the scores, the threshold on the host, the masks back as data. */
-  private async maskToBudget(step: number, budget: number): Promise<MethodEvent[]> {
-    const scoresTensor = this.tripletScores();
-    const scores = (await scoresTensor.data()) as Float32Array;
+  /** PEFT update_and_allocate after T − tfinal: the fixed pattern, as part of the step (observeUpdate). */
+  maskFixed(step: number): void {
+    if (step > this.finalStep) this.applyMasks(false);
+  }
+
+  /**
+   * PEFT mask_to_budget: one read of the scores (`scores`, or computed now), the threshold on the host, the masks
+   * back as data. The read is of a fresh copy: a replayed step rewrites the scores' buffer, and a read caches.
+   */
+  private async maskToBudget(step: number, budget: number, scores: tf.Tensor1D | null): Promise<MethodEvent[]> {
+    const scoresTensor = scores ? tf.tidy(() => tf.add(scores, 0)) : this.tripletScores();
+    const values = (await scoresTensor.data()) as Float32Array;
     scoresTensor.dispose();
+    return this.maskWith(step, budget, values);
+  }
+
+  private maskWith(step: number, budget: number, scores: Float32Array): MethodEvent[] {
     const threshold = maskThreshold(scores, this.schedule.initBudget - budget);
     if (threshold === null) return [];
     const r = this.options.initR;
@@ -149,7 +175,7 @@ class RankAllocator {
       this.ranks[i] = rank;
       importance.push({ name: m.target.path, value: own.reduce((a, b) => a + b, 0) / r });
     });
-    this.applyMasks();
+    this.applyMasks(true);
     const events: MethodEvent[] = [{ type: 'values', step, series: IMPORTANCE_SERIES, values: importance }];
     if (changed.length > 0) events.push({ type: 'values', step, series: RANK_SERIES, values: changed });
     events.push({ type: 'budget', step, scheduled: budget, actual: this.totalRank(), target: this.schedule.targetBudget });
@@ -169,13 +195,12 @@ class RankAllocator {
     }
     if (step < this.finalStep) {
       const { budget, mask } = budgetAt(step, this.schedule);
-      if (mask) events.push(...(await this.maskToBudget(step, budget)));
+      if (mask) events.push(...(await this.maskToBudget(step, budget, this.scores)));
     } else if (step === this.finalStep) {
-      // The last allocation, at the target budget; the pattern is fixed from here on.
-      events.push(...(await this.maskToBudget(step, this.schedule.targetBudget)));
+      // The last allocation, at the target budget, from the importance of step T − tfinal − 1 (this step updated
+      // none); the pattern is fixed from here on.
+      events.push(...(await this.maskToBudget(step, this.schedule.targetBudget, null)));
       this.resetImportance();
-    } else {
-      this.applyMasks();
     }
     return events;
   }
@@ -245,7 +270,12 @@ function createAdalora(ctx: MethodContext, options: AdaloraOptions): AdapterRunt
     },
     variables: () => vars,
     trainable: () => trainable,
-    observeUpdate: (step, grads, clip) => allocator.updateImportance(step, grads, clip),
+    observeUpdate(step, grads, clip) {
+      allocator.updateImportance(step, grads, clip);
+      allocator.maskFixed(step);
+    },
+    // Three phases of different GPU work: importance updates, the one last allocation, the fixed pattern.
+    replayKey: (step) => (step < allocator.finalStep ? 'adalora-budget' : step === allocator.finalStep ? 'adalora-last' : 'adalora-fixed'),
     async afterStep(step): Promise<AfterStepResult> {
       return { events: await allocator.allocate(step), frozen: [] };
     },

@@ -6,7 +6,8 @@
  * Shapes are fixed: every block a module can ever hold is allocated up front (plan.ts), one A [n, in], E [n] and
  * B [out, n] variable per block, because each block joins its own optimizer group at its own step (its own Adam step
  * count and restarted warm-up: MethodVariable.lrFactor). Blocks not created yet hold E = 0 and are masked out of the
- * orthogonal regulariser; the one decision that reads the GPU is a growth round's scores.
+ * orthogonal regulariser; the one decision that reads the GPU is a growth round's scores. The score EMAs move in the
+ * step itself (observeUpdate), so the steps between growth rounds are replayed (engine/replay.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AdapterRuntime, AfterStepResult, MethodContext, MethodEvent, MethodState, MethodVariable, ViewCell } from '../../engine/adapter';
@@ -215,12 +216,24 @@ class IncreLoraRuntime implements AdapterRuntime {
       if (this.options.advanceLearn) this.startGroup(grouped, step);
       events.push(this.rankEvent(step), this.budgetEvent(step));
     }
-    if (this.totalRank < this.plan.targetTotal) {
-      this.updateScores();
-      if (isGrowthStep(step, this.options)) events.push(...(await this.grow(step)));
-    }
+    if (this.scoring && isGrowthStep(step, this.options)) events.push(...(await this.grow(step)));
     this.refreshTrainable();
     return { events, frozen: [] };
+  }
+
+  /** The score EMAs move until the budget is met (official update_and_increase). */
+  private get scoring(): boolean {
+    return this.totalRank < this.plan.targetTotal;
+  }
+
+  /** Part of the step (the EMAs only read this step's scores): a step between growth rounds is replayable. */
+  observeUpdate(): void {
+    if (this.scoring) this.updateScores();
+  }
+
+  /** Steps do the same GPU work until a growth round changes ranks or groups (which re-plans) or the hooks go. */
+  replayKey(): string {
+    return `increlora|${this.hooks ? 'hooks' : 'no-hooks'}|${this.scoring ? 'scoring' : 'done'}`;
   }
 
   /** official update_ipt: Ī ← β1 Ī + (1 − β1) s, Ū ← β2 Ū + (1 − β2) |s − Ī| (with the new Ī). */
