@@ -30,6 +30,8 @@ import { INITIAL_STATE, isActive, reducer, type Action, type AppState } from './
 
 export interface Controller {
   store: Store<AppState, Action>;
+  /** Settles once the page's start-up reads of IndexedDB (the interrupted run, the newest kept run) are done. */
+  ready: Promise<void>;
   loadModel(source: ModelSource): void;
   /** `columns`: a sample's own mapping (null: the worker guesses). */
   loadData(data: DataInput, columns: DataColumns | null, split: DataSplit): void;
@@ -223,18 +225,19 @@ export function createController(client: WorkerClient): Controller {
     });
   }
 
-  // A run a reload interrupted is offered for resume.
-  resumableRun()
-    .then((offer) => offer && store.dispatch({ type: 'resumable', offer }))
-    .catch(keep('the interrupted run (reading it)'));
-
-  // Show the newest kept run after a reload (only when nothing else is going on).
-  listRuns()
-    .then(async (runs) => {
-      const newest = runs[0] && (await loadRun(runs[0].id));
-      if (newest) store.dispatch({ type: 'restoreRun', run: newest });
-    })
-    .catch((error: unknown) => console.warn('IndexedDB unavailable: runs will not be kept', error));
+  const ready = Promise.all([
+    // A run a reload interrupted is offered for resume.
+    resumableRun()
+      .then((offer) => offer && store.dispatch({ type: 'resumable', offer }))
+      .catch(keep('the interrupted run (reading it)')),
+    // Show the newest kept run after a reload (only when nothing else is going on).
+    listRuns()
+      .then(async (runs) => {
+        const newest = runs[0] && (await loadRun(runs[0].id));
+        if (newest) store.dispatch({ type: 'restoreRun', run: newest });
+      })
+      .catch((error: unknown) => console.warn('IndexedDB unavailable: runs will not be kept', error)),
+  ]).then(() => undefined);
 
   let execution: Execution = DEFAULT_EXECUTION;
 
@@ -264,6 +267,7 @@ export function createController(client: WorkerClient): Controller {
 
   return {
     store,
+    ready,
     runsVersion,
     compare,
     loadModel(source) {

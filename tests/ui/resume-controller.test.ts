@@ -5,8 +5,9 @@
  * (or Discard) removes the checkpoint.
  */
 import 'fake-indexeddb/auto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createController } from '../../src/ui/controller';
+import { resumableRun } from '../../src/ui/runsDb';
 import { resumeOffer } from '../../src/ui/state';
 import type { Command, DataPreview, ModelInfo, RunCheckpoint, TrainingPlan, WorkerEvent } from '../../src/worker/protocol';
 import { buildRunConfig } from '../../src/worker/run-config';
@@ -30,7 +31,8 @@ const checkpoint = (step: number): RunCheckpoint => ({
   model: 'M',
   data: 'D',
 });
-const settle = () => new Promise((r) => setTimeout(r, 30));
+/** Until IndexedDB holds (or no longer holds) a checkpoint at `step`: the controller writes it after the event. */
+const kept = (step: number | null) => vi.waitFor(async () => expect((await resumableRun())?.step ?? null).toBe(step));
 
 /** A page: its controller on a fake worker client. */
 function page() {
@@ -54,13 +56,13 @@ describe('resume after a reload (controller + IndexedDB)', () => {
     first.emit({ type: 'checkpoint', checkpoint: checkpoint(7) });
     // Steps after the last checkpoint are lost with the reload; the kept record ends where the checkpoint is.
     first.emit(metrics([7]));
-    await settle();
-    expect(first.state().checkpoint).toEqual({ runId: first.state().run!.id, step: 7, refused: null });
+    await kept(7);
+    await vi.waitFor(() => expect(first.state().checkpoint).toEqual({ runId: first.state().run!.id, step: 7, refused: null }));
     const runId = first.state().run!.id;
 
     // The reload: a new page finds the interrupted run, and says what it needs before it can resume.
     const second = page();
-    await settle();
+    await second.controller.ready;
     expect(second.state().resumable).toMatchObject({ runId, step: 7, totalSteps: 10, modelName: 'tiny', dataFile: 't.csv', model: 'M', data: 'D' });
     expect(resumeOffer(second.state())?.blocker).toBe('Load tiny (the same files) to resume it.');
     second.emit({ type: 'modelLoaded', info: model('other weights') });
@@ -88,11 +90,11 @@ describe('resume after a reload (controller + IndexedDB)', () => {
     second.emit(metrics([7, 8, 9]));
     expect(Array.from(second.state().run!.metrics.step)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     second.emit({ type: 'finished', reason: 'completed', step: 9, seconds: 20 });
-    await settle();
+    await kept(null);
 
     // Finished: nothing to resume after the next reload.
     const third = page();
-    await settle();
+    await third.controller.ready;
     expect(third.state().resumable).toBeNull();
   });
 
@@ -102,14 +104,14 @@ describe('resume after a reload (controller + IndexedDB)', () => {
     first.controller.start(config);
     first.emit({ type: 'started', plan });
     first.emit({ type: 'checkpoint', checkpoint: checkpoint(3) });
-    await settle();
+    await kept(3);
     const second = page();
-    await settle();
+    await second.controller.ready;
     expect(second.state().resumable?.step).toBe(3);
     await second.controller.discardInterrupted();
     expect(second.state().resumable).toBeNull();
     const third = page();
-    await settle();
+    await third.controller.ready;
     expect(third.state().resumable).toBeNull();
 
     third.emit({ type: 'modelLoaded', info: model('M') });
