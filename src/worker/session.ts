@@ -45,6 +45,13 @@ export class Session {
   private run: Run | null = null;
   /** Data commands run one after another: a mapping must not overtake the file read it belongs to. */
   private dataQueue: Promise<void> = Promise.resolve();
+  /**
+   * Commands that change the model or the current run (load, start up to its first step, import, restore) run one
+   * after another: a second Train pressed while the first run sets up, or a start during a model download, waits
+   * and then sees the state the first one left (and is refused, or uses the new model). Pause, stop, evaluate
+   * and predict do not wait here.
+   */
+  private setupQueue: Promise<unknown> = Promise.resolve();
   private deviceLost = false;
 
   /** `checkpointEveryMs`: how often a running run is checkpointed for resume (tests: 0, at every metrics read). */
@@ -75,8 +82,10 @@ export class Session {
     const busy = run?.active ?? false;
     switch (command.type) {
       case 'loadModel':
-        if (busy) throw new InputError('Cannot change the model while training.', STOP_FIRST);
-        this.emit({ type: 'modelLoaded', info: await this.loadModel(command.source) });
+        await this.exclusive(async () => {
+          if (this.run?.active) throw new InputError('Cannot change the model while training.', STOP_FIRST);
+          this.emit({ type: 'modelLoaded', info: await this.loadModel(command.source) });
+        });
         return;
       case 'loadData':
       case 'mapData':
@@ -121,12 +130,16 @@ export class Session {
         this.emit({ type: 'exported', format: command.format, files: await this.withBaseModel(command.format, await this.requireRun().exportFiles(command.format, this.deviceLost)) });
         return;
       case 'importAdapter':
-        if (busy) throw new InputError('Cannot import an adapter while training.', STOP_FIRST);
-        await this.importAdapter(command.files);
+        await this.exclusive(async () => {
+          if (this.run?.active) throw new InputError('Cannot import an adapter while training.', STOP_FIRST);
+          await this.importAdapter(command.files);
+        });
         return;
       case 'restoreWeights':
-        if (busy) throw new InputError('Cannot restore a run while training.', STOP_FIRST);
-        await this.restoreWeights(command.runId, command.file, command.fingerprint);
+        await this.exclusive(async () => {
+          if (this.run?.active) throw new InputError('Cannot restore a run while training.', STOP_FIRST);
+          await this.restoreWeights(command.runId, command.file, command.fingerprint);
+        });
         return;
       case 'clearModelCache':
         this.emit({ type: 'modelCacheCleared', files: await clearModelCache() });
@@ -134,6 +147,12 @@ export class Session {
       default:
         assertNever(command, 'command');
     }
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.setupQueue.then(task);
+    this.setupQueue = next.catch(() => {});
+    return next;
   }
 
   private queueData(task: () => Promise<void>): Promise<void> {
@@ -172,6 +191,26 @@ export class Session {
 
   /** A new run, or (`from`) an interrupted one continued from its checkpoint, on the same model and rows only. */
   private async start(raw: unknown, from?: RunCheckpoint, rawExecution?: unknown): Promise<void> {
+    // Training begins inside the queue (the run is active before the next queued command looks) and goes on outside it.
+    const { run, model, training } = await this.exclusive(async () => {
+      const setUp = await this.setUp(raw, from, rawExecution);
+      return { ...setUp, training: setUp.run.train() };
+    });
+    const reason = await training;
+    // Kept with the run on the page, so Export and Try it work after a reload. A failed run's weights are not,
+    // unless they are its last good adapter, put back after a NaN.
+    if ((reason !== 'failed' || run.restoredAfterFailure) && !this.deviceLost) {
+      try {
+        const [file] = await run.exportFiles('native', false);
+        this.emit({ type: 'trainedWeights', file: file.bytes, fingerprint: model.info.fingerprint });
+      } catch (error) {
+        console.warn('could not read the trained weights back', error);
+      }
+    }
+  }
+
+  /** A run checked, built and made current ('started' sent). */
+  private async setUp(raw: unknown, from?: RunCheckpoint, rawExecution?: unknown) {
     if (this.run?.active) throw new InputError('A run is already in progress.', 'Stop it first.');
     if (this.deviceLost) throw new DeviceLostError('The GPU device was lost earlier.');
     const config = parseRunConfig(raw);
@@ -200,17 +239,7 @@ export class Session {
     }
     this.run = run;
     this.emit({ type: 'started', plan: run.plan });
-    const reason = await run.train();
-    // Kept with the run on the page, so Export and Try it work after a reload. A failed run's weights are not,
-    // unless they are its last good adapter, put back after a NaN.
-    if ((reason !== 'failed' || run.restoredAfterFailure) && !this.deviceLost) {
-      try {
-        const [file] = await run.exportFiles('native', false);
-        this.emit({ type: 'trainedWeights', file: file.bytes, fingerprint: model.info.fingerprint });
-      } catch (error) {
-        console.warn('could not read the trained weights back', error);
-      }
-    }
+    return { run, model };
   }
 
   /** A trained adapter becomes the current run (predictions, export), after it is checked against the loaded model. */
@@ -243,8 +272,8 @@ export class Session {
 
   /**
    * A Run for predictions and export made from trained variables, checked against the model; it becomes the current
-   * run, unless another run took its place while it was checked (null): commands are not queued, and a page that
-   * restores a kept run's weights after a reload may start or resume a run before that check is done.
+   * run, unless another run took its place while it was checked (null; set-up commands are queued, so this is a
+   * guard rather than a path a page takes).
    */
   private async adopt(adapter: ImportedAdapter, config: RunConfig, model: { loaded: LoadedModel; info: ModelInfo }): Promise<Run | null> {
     const before = this.run;

@@ -542,6 +542,24 @@ describe('worker session', () => {
     expect(only(await page.send({ type: 'predict', requestId: 1, text: 'a happy day' }), 'prediction')).toHaveLength(1);
   });
 
+  it('runs overlapping set-up commands one after another: a start sent with the model load trains on it; a second Train is refused', { timeout: 120_000 }, async () => {
+    const { send, events } = session();
+    const data = { type: 'loadData' as const, data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT };
+    const [loaded] = await send(data);
+    const config = configOf((loaded as Extract<WorkerEvent, { type: 'dataPreview' }>).preview, { recipe: { epochs: 1 } });
+    // Sent together, none awaited: the start waits for the load before it looks for a model; the second start
+    // waits for the first to be under way, and is refused instead of building a second run beside it.
+    await Promise.all([
+      send({ type: 'loadModel', source: { kind: 'files', files: modelFiles() } }),
+      send({ type: 'start', config }),
+      send({ type: 'start', config }),
+    ]);
+    expect(only(events, 'modelLoaded')).toHaveLength(1);
+    expect(only(events, 'started')).toHaveLength(1);
+    expect(only(events, 'error').map((e) => e.message)).toEqual(['A run is already in progress.']);
+    expect(only(events, 'finished').map((e) => e.reason)).toEqual(['completed']);
+  });
+
   it('refuses to start after the GPU was lost, saying so', async () => {
     const lost: WorkerEvent[] = [];
     const dead = new Session((e) => lost.push(e));
