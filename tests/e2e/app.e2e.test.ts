@@ -363,7 +363,7 @@ describe('AFLoRA Playground in Chromium (software WebGPU)', () => {
   });
 
   it('fills the rank heatmap in while a rank run streams in: frames advance, total rank falls, the scrubber replays it', { timeout: 300_000 }, async () => {
-    const { page, problems } = await openPage('synthetic');
+    const { page, problems } = await openPage('synthetic-ranks');
     const syntheticWorker = readFileSync(join(ROOT, 'tests', 'fixtures', 'e2e', 'synthetic-worker.js'), 'utf8');
     await page.route('**/assets/worker-*.js', (route) => route.fulfill({ contentType: 'text/javascript', body: syntheticWorker }));
     await page.goto(server.url + '?method=adalora');

@@ -1,0 +1,88 @@
+/**
+ * Where the page's main thread goes while a fast GPU streams a run in: the e2e's synthetic worker (4000 steps,
+ * 48 matrices, at the message rate of a fast GPU) in headless Chromium, with V8's sampling profiler on the page.
+ * Prints the long tasks (the #12 bar: none over 50 ms) and the functions with the most self time, grouped by
+ * source file (an unminified build, so the names are the sources'); writes the numbers as JSON. A diagnosis tool, not a test: absolute times depend on the box.
+ *
+ *   npx tsx scripts/profile/synthetic-stream.ts [--json out.json] [--top 30]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../tests/e2e/chromium';
+import { serveStatic } from '../../tests/e2e/server';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+interface Profile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const { values } = parseArgs({ options: { json: { type: 'string' }, top: { type: 'string', default: '30' } } });
+
+const work = mkdtempSync(join(tmpdir(), 'aflora-profile-'));
+const dist = join(work, 'dist');
+execFileSync(join(ROOT, 'node_modules', '.bin', 'vite'), ['build', '--outDir', dist, '--emptyOutDir', '--logLevel', 'warn', '--minify', 'false'], { cwd: ROOT, stdio: 'inherit' });
+const server = await serveStatic(dist);
+const context = await chromium.launchPersistentContext(join(work, 'profile'), { executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1440, height: 1000 } });
+try {
+  const page = await context.newPage();
+  const worker = readFileSync(join(ROOT, 'tests', 'fixtures', 'e2e', 'synthetic-worker.js'), 'utf8');
+  await page.route('**/assets/worker-*.js', (route) => route.fulfill({ contentType: 'text/javascript', body: worker }));
+  await page.goto(server.url);
+  await page.getByTestId('train').waitFor();
+  for (let i = 0; i < 600 && !(await page.getByTestId('train').isEnabled()); i++) await page.waitForTimeout(100);
+  await page.evaluate(() => {
+    const durations: number[] = [];
+    (window as unknown as { longTasks: number[] }).longTasks = durations;
+    new PerformanceObserver((list) => list.getEntries().forEach((e) => durations.push(e.duration))).observe({ type: 'longtask' });
+  });
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  const started = Date.now();
+  await page.getByTestId('train').click();
+  await page.locator('[data-testid=finished]').waitFor({ timeout: 300_000 });
+  const seconds = (Date.now() - started) / 1000;
+  const { profile } = (await cdp.send('Profiler.stop')) as unknown as { profile: Profile };
+  const longTasks = (await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks)).map(Math.round);
+
+  // Self time per node from the samples (each sample's delta is the time up to it).
+  const self = new Map<number, number>();
+  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000));
+  const byFunction = new Map<string, number>();
+  const byFile = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const ms = self.get(node.id) ?? 0;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const file = url ? url.replace(server.url, '').replace(/-[\w-]{8}\.js$/, '.js') : '(native)';
+    const name = `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`;
+    byFunction.set(name, (byFunction.get(name) ?? 0) + ms);
+    byFile.set(file, (byFile.get(file) ?? 0) + ms);
+  }
+  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
+  const total = (profile.endTime - profile.startTime) / 1000;
+  console.log(`synthetic stream: ${seconds.toFixed(1)} s, profile ${total.toFixed(0)} ms of main thread`);
+  console.log(`long tasks (ms): ${JSON.stringify(longTasks)}; over 50 ms: ${longTasks.filter((d) => d > 50).length}`);
+  console.log('self ms  by file');
+  for (const [file, ms] of sorted(byFile).slice(0, 10)) console.log(`${ms.toFixed(0).padStart(7)}  ${file}`);
+  console.log('self ms  by function');
+  for (const [name, ms] of sorted(byFunction).slice(0, Number(values.top))) console.log(`${ms.toFixed(0).padStart(7)}  ${name}`);
+  if (values.json) writeFileSync(values.json, JSON.stringify({ seconds, longTasks, byFile: sorted(byFile), byFunction: sorted(byFunction).slice(0, 200) }, null, 1));
+} finally {
+  await context.close();
+  await server.close();
+  rmSync(work, { recursive: true, force: true });
+}
