@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { AdapterRuntime, AfterStepResult, CellValue, GradientClip, MethodContext, MethodEvent, MethodState, MethodVariable, ViewCell } from '../../engine/adapter';
 import { fromTensorData, tensorData } from '../../engine/checkpoint';
 import { OptionError } from '../../engine/options';
+import { matMul } from '../../engine/kernels';
 import { assignInPlace } from '../../engine/replay';
 import { linearTargets, type LinearTarget, type StateDict, type TensorData } from '../../engine/types';
 import { exportPeftAdaLora } from '../../io/export/peft';
@@ -264,8 +265,9 @@ function createAdalora(ctx: MethodContext, options: AdaloraOptions): AdapterRunt
     apply(target, x, base) {
       const m = byPath.get(target.path);
       if (!m) throw new Error(`${target.path} is not adapted`);
-      const down = tf.matMul(x, tf.mul(m.a, m.e), false, true); // [T, r]
-      const up = tf.matMul(down, m.b, false, true); // [T, out]
+      // The engine's tiled products on WebGPU (tf.matMul elsewhere).
+      const down = matMul(x, tf.mul(m.a, m.e) as tf.Tensor2D, false, true); // [T, r]
+      const up = matMul(down, m.b as tf.Tensor2D, false, true); // [T, out]
       return tf.add(base, tf.mul(up, scale));
     },
     variables: () => vars,

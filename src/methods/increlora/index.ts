@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { AdapterRuntime, AfterStepResult, MethodContext, MethodEvent, MethodState, MethodVariable, ViewCell } from '../../engine/adapter';
 import { fromTensorData, tensorsData } from '../../engine/checkpoint';
 import { Rng } from '../../engine/random';
-import { sumScalars } from '../../engine/kernels';
+import { matMul, sumScalars } from '../../engine/kernels';
 import { linearScheduleFactor } from '../../engine/schedule';
 import { linearTargets, type LinearTarget, type StateDict, type TensorData } from '../../engine/types';
 import { exportPeftRankPattern, type RankModuleState } from '../../io/export/peft';
@@ -176,10 +176,11 @@ class IncreLoraRuntime implements AdapterRuntime {
     const bMat = tf.concat(m.blocks.map((b) => b.b.variable as tf.Tensor2D), 1); // [out, R]
     const scaling = this.options.loraAlpha > 0 ? this.options.loraAlpha : this.options.loraR;
     // Official order: (B @ (A * E)) * scaling / (ranknum + 1e-5).
-    const product = tf.mul(tf.matMul(bMat, tf.mul(a, tf.reshape(e, [-1, 1]))), scaling);
+    // The engine's tiled products on WebGPU (tf.matMul elsewhere): x ΔWᵀ and its gradient dyᵀ x are the step's largest.
+    const product = tf.mul(matMul(bMat, tf.mul(a, tf.reshape(e, [-1, 1])) as tf.Tensor2D), scaling);
     let delta = tf.div(product, tf.add(m.ranknum, 1e-5)) as tf.Tensor2D; // [out, in]
     if (this.hooks) delta = this.scoreHook(delta, m);
-    return tf.add(base, tf.matMul(x, delta, false, true));
+    return tf.add(base, matMul(x, delta, false, true));
   }
 
   variables(): MethodVariable[] {
