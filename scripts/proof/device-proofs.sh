@@ -15,17 +15,7 @@ PARTS=${*:-sanity finetune compare}
 OUT=${OUT:-/tmp/proof-out}
 mkdir -p "$OUT"
 
-if [ ! -x /tmp/node ]; then
-  for f in .device/gl/*.deb; do dpkg -x "$f" /; done
-  ldconfig
-  xz -d -c .device/node.xz > /tmp/node && chmod +x /tmp/node
-fi
-DAWN="$DIR/node_modules/webgpu/dist/linux-x64/dawn.node"
-if [ ! -f "$DAWN" ]; then
-  mkdir -p "$(dirname "$DAWN")"
-  xz -d -c .device/dawn.node.xz > "$DAWN"
-fi
-export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+. bench/device-setup.sh && setup_node "$DIR"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.txt" 2>&1 || true
 /tmp/node --version >> "$OUT/gpu.txt"
 
