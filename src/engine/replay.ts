@@ -712,21 +712,26 @@ export function copyTensors(pairs: ReadonlyArray<readonly [tf.Tensor, tf.Tensor]
 }
 
 /**
- * variable := value, into the variable's own GPU buffer on webgpu: a live plan reads and updates that buffer, so a
- * method's decision between steps (AdaLoRA's masking of E) is a buffer write rather than a re-plan. A plain assign
- * elsewhere (cpu; a buffer another tensor shares). Disposes `value`.
+ * variable := value for every pair, into each variable's own GPU buffer on webgpu (one command buffer for all): a
+ * live plan reads and updates those buffers, so a method's decision between steps (AdaLoRA's masking of E) is a
+ * buffer write rather than a re-plan. A plain assign elsewhere (cpu; a buffer another tensor shares). Disposes
+ * the values.
  */
-export function assignInPlace(variable: tf.Variable, value: tf.Tensor): void {
-  const data = tf.getBackend() === 'webgpu' ? backendOf().tensorMap.get(variable.dataId) : undefined;
-  if (!tf.util.arraysEqual(value.shape, variable.shape) || value.dtype !== variable.dtype)
-    throw new Error(`assignInPlace: a ${value.dtype} [${value.shape}] into a ${variable.dtype} [${variable.shape}] variable`);
-  if (!data?.resource || data.refCount !== 1) {
-    variable.assign(value);
-    value.dispose();
-    return;
+export function assignInPlace(pairs: ReadonlyArray<readonly [tf.Variable, tf.Tensor]>): void {
+  const backend = tf.getBackend() === 'webgpu' ? backendOf() : null;
+  const copies: Array<readonly [tf.Tensor, tf.Tensor]> = [];
+  const written: TensorData[] = [];
+  for (const [variable, value] of pairs) {
+    if (!tf.util.arraysEqual(value.shape, variable.shape) || value.dtype !== variable.dtype)
+      throw new Error(`assignInPlace: a ${value.dtype} [${value.shape}] into a ${variable.dtype} [${variable.shape}] variable`);
+    const data = backend?.tensorMap.get(variable.dataId);
+    if (data?.resource && data.refCount === 1) {
+      copies.push([value, variable]);
+      written.push(data);
+    } else variable.assign(value);
   }
-  copyTensors([[value, variable]]);
+  if (copies.length > 0) copyTensors(copies);
   // A read caches the values on the host (the webgpu backend then answers from the cache): drop it.
-  data.values = null;
-  value.dispose();
+  for (const data of written) data.values = null;
+  for (const [, value] of pairs) value.dispose();
 }

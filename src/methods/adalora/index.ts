@@ -135,13 +135,11 @@ class RankAllocator {
 
   /** E := E ⊙ mask for every module (PEFT masked_fill_ / mask_using_rank_pattern); `inPlace`: into E's own buffer. */
   private applyMasks(inPlace: boolean): void {
-    for (const m of this.modules) {
-      const masked = tf.tidy(() => tf.mul(m.e, tf.reshape(m.mask, [-1, 1])));
-      if (inPlace) assignInPlace(m.e, masked);
-      else {
-        m.e.assign(masked);
-        masked.dispose();
-      }
+    const masked = this.modules.map((m) => [m.e, tf.tidy(() => tf.mul(m.e, tf.reshape(m.mask, [-1, 1])))] as const);
+    if (inPlace) assignInPlace(masked);
+    else {
+      for (const [e, value] of masked) e.assign(value);
+      tf.dispose(masked.map(([, value]) => value));
     }
   }
 
