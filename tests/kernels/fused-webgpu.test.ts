@@ -392,4 +392,37 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
     expect(() => new kernels.SegmentLayout([3, 0])).toThrow(/positive integers/);
     expect(gpu.uncapturedErrors).toEqual([]);
   });
+
+  it('abs-dot: two dispatches, within 1e-6 of the exact sum and of the cpu composite, on one and many workgroups', async () => {
+    // IncreLoRA's score Σ |ΔW| |∂L/∂ΔW| / √n: signed values; 300 (one group), 70_001 (69 groups and a tail), 600_000
+    // (the 256-group cap, every thread looping).
+    for (const n of [300, 70_001, 600_000]) {
+      const a = values(n, 17, -2, 2);
+      const b = values(n, 29, -1e-3, 1e-3);
+      const run = async () => {
+        const [x, y] = [tf.tensor1d(a), tf.tensor1d(b)];
+        const counter = tf.getBackend() === 'webgpu' ? kernels.installDispatchCounter() : null;
+        const out = kernels.absDot(x, y, Math.sqrt(n));
+        counter?.uninstall();
+        const value = (await out.data())[0];
+        tf.dispose([x, y, out]);
+        return { value, dispatches: counter?.total() };
+      };
+      await tf.setBackend('webgpu');
+      const fused = await run();
+      await tf.setBackend('cpu');
+      const plain = await run();
+      await tf.setBackend('webgpu');
+      let exact = 0;
+      for (let i = 0; i < n; i++) exact += Math.abs(a[i]) * Math.abs(b[i]);
+      exact /= Math.sqrt(n);
+      expect(fused.dispatches, `n ${n}`).toBe(2);
+      expect(Math.abs(fused.value - exact) / exact, `n ${n}: ${fused.value} vs ${exact}`).toBeLessThan(1e-6);
+      expect(Math.abs(plain.value - exact) / exact, `cpu, n ${n}`).toBeLessThan(1e-5);
+    }
+    tf.tidy(() => {
+      expect(() => kernels.absDot(tf.zeros([2]), tf.zeros([3]), 1)).toThrow(/2 and 3 elements/);
+    });
+    expect(gpu.uncapturedErrors).toEqual([]);
+  });
 });

@@ -14,3 +14,4 @@ export { matMul } from './matmul';
 export { lowRankAdapter, lowRankAdapterComposite, MAX_FUSED_RANK, type LowRankModule } from './lowRank';
 export { dropout } from './dropout';
 export { SegmentLayout } from './segmentMean';
+export { absDot } from './absDot';

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { AdapterRuntime, AfterStepResult, MethodContext, MethodEvent, MethodState, MethodVariable, ViewCell } from '../../engine/adapter';
 import { fromTensorData, tensorsData } from '../../engine/checkpoint';
 import { Rng } from '../../engine/random';
-import { matMul, sumScalars } from '../../engine/kernels';
+import { absDot, matMul, sumScalars } from '../../engine/kernels';
 import { linearScheduleFactor } from '../../engine/schedule';
 import { linearTargets, type LinearTarget, type StateDict, type TensorData } from '../../engine/types';
 import { exportPeftRankPattern, type RankModuleState } from '../../io/export/peft';
@@ -104,7 +104,7 @@ class IncreLoraRuntime implements AdapterRuntime {
           value: tf.clone(d),
           gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
             const grad = dy as tf.Tensor2D;
-            const next = tf.keep(tf.div(tf.sum(tf.mul(tf.abs(saved[0]), tf.abs(grad))), Math.sqrt(grad.size)) as tf.Scalar);
+            const next = tf.keep(absDot(saved[0], grad, Math.sqrt(grad.size)));
             module.score?.dispose();
             module.score = next;
             return [grad];
