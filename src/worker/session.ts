@@ -82,8 +82,7 @@ export class Session {
     const busy = run?.active ?? false;
     switch (command.type) {
       case 'loadModel':
-        await this.exclusive(async () => {
-          if (this.run?.active) throw new InputError('Cannot change the model while training.', STOP_FIRST);
+        await this.whenIdle('Cannot change the model while training.', async () => {
           this.emit({ type: 'modelLoaded', info: await this.loadModel(command.source) });
         });
         return;
@@ -130,14 +129,12 @@ export class Session {
         this.emit({ type: 'exported', format: command.format, files: await this.withBaseModel(command.format, await this.requireRun().exportFiles(command.format, this.deviceLost)) });
         return;
       case 'importAdapter':
-        await this.exclusive(async () => {
-          if (this.run?.active) throw new InputError('Cannot import an adapter while training.', STOP_FIRST);
+        await this.whenIdle('Cannot import an adapter while training.', async () => {
           await this.importAdapter(command.files);
         });
         return;
       case 'restoreWeights':
-        await this.exclusive(async () => {
-          if (this.run?.active) throw new InputError('Cannot restore a run while training.', STOP_FIRST);
+        await this.whenIdle('Cannot restore a run while training.', async () => {
           await this.restoreWeights(command.runId, command.file, command.fingerprint);
         });
         return;
@@ -147,6 +144,14 @@ export class Session {
       default:
         assertNever(command, 'command');
     }
+  }
+
+  /** `task` in the set-up queue, refused (`refusal`) if a run trains by the time its turn comes. */
+  private whenIdle(refusal: string, task: () => Promise<void>): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.run?.active) throw new InputError(refusal, STOP_FIRST);
+      await task();
+    });
   }
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
