@@ -94,6 +94,14 @@ function expectRelClose(actual: number[], expected: number[], what: string, tole
   );
 }
 
+/** Replaying adds nothing to the same kernels op by op: losses and grad norms within 1e-5, final state 1e-4. */
+function expectSameRun(replayed: Awaited<ReturnType<typeof run>>, engine: Awaited<ReturnType<typeof run>>): void {
+  expectRelClose(replayed.metrics.map((m) => m.loss), engine.metrics.map((m) => m.loss), 'loss');
+  expectRelClose(replayed.metrics.map((m) => m.gradNorm), engine.metrics.map((m) => m.gradNorm), 'gradNorm');
+  for (const [name, value] of engine.state)
+    expectRelClose(Array.from(replayed.state.get(name)!.data), Array.from(value.data), name, 1e-4);
+}
+
 describe('replayed steps', () => {
   it(
     'LoRA: 8 replayed-path steps equal the engine path (losses, grad norms, state); tensor count flat',
@@ -156,10 +164,7 @@ describe('replayed steps', () => {
       expect(plain.scores.length).toBeGreaterThan(20);
       // Replaying adds nothing to the same kernels op by op: 1e-5.
       expectRelClose(replayed.scores.map((s) => s.value), engine.scores.map((s) => s.value), 'scores');
-      expectRelClose(replayed.metrics.map((m) => m.loss), engine.metrics.map((m) => m.loss), 'loss');
-      expectRelClose(replayed.metrics.map((m) => m.gradNorm), engine.metrics.map((m) => m.gradNorm), 'gradNorm');
-      for (const [name, value] of engine.state)
-        expectRelClose(Array.from(replayed.state.get(name)!.data), Array.from(value.data), name, 1e-4);
+      expectSameRun(replayed, engine);
       // Against the TF.js composites: scores and losses 1e-5; grad norms 2e-5, the kernels' float rounding
       // (measured 1.13e-5 at step 10, the same on the engine path).
       expectRelClose(replayed.scores.map((s) => s.value), plain.scores.map((s) => s.value), 'scores vs plain');
@@ -219,10 +224,7 @@ describe('replayed steps', () => {
       expect(replayed.replayedAt.filter((s) => s > 3 && s < 24)).toEqual(Array.from({ length: 20 }, (_, i) => i + 4));
       expect(replayed.replayedAt.filter((s) => s > 24).length, 'replayed with the pattern fixed').toBeGreaterThanOrEqual(2);
       expect(replayed.status.plans).toBe(2);
-      expectRelClose(replayed.metrics.map((m) => m.loss), engine.metrics.map((m) => m.loss), 'loss');
-      expectRelClose(replayed.metrics.map((m) => m.gradNorm), engine.metrics.map((m) => m.gradNorm), 'gradNorm');
-      for (const [name, value] of engine.state)
-        expectRelClose(Array.from(replayed.state.get(name)!.data), Array.from(value.data), name, 1e-4);
+      expectSameRun(replayed, engine);
       // Masked triplets hold E = 0 at the end, on both paths (the in-place write reached the variable).
       const named = (suffix: string) => [...replayed.state].find(([name]) => name.endsWith(`query.${suffix}`))![1].data;
       const [mask, e] = [named('lora_mask'), named('lora_E')];
@@ -248,10 +250,7 @@ describe('replayed steps', () => {
       expectRelClose(replayed.scores.map((s) => s.value), engine.scores.map((s) => s.value), 'rank and importance events');
       expect(replayed.replayedAt.some((s) => s > 5 && s < 10), 'replayed between the rounds').toBe(true);
       expect(replayed.replayedAt.filter((s) => s > 10).length, 'replayed after the last round').toBeGreaterThanOrEqual(5);
-      expectRelClose(replayed.metrics.map((m) => m.loss), engine.metrics.map((m) => m.loss), 'loss');
-      expectRelClose(replayed.metrics.map((m) => m.gradNorm), engine.metrics.map((m) => m.gradNorm), 'gradNorm');
-      for (const [name, value] of engine.state)
-        expectRelClose(Array.from(replayed.state.get(name)!.data), Array.from(value.data), name, 1e-4);
+      expectSameRun(replayed, engine);
     },
   );
 

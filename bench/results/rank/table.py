@@ -19,3 +19,13 @@ for bench, torch_json in [("bench-head.json", "py-head/pytorch.json"), ("bench-b
             f"wait {r['gpuWaitMs']:6.1f} disp {r['dispatchesPerStep']} us/d {per_dispatch} replayed {replay.get('replayedSteps', 0)} "
             f"plans {replay.get('plans', 0)} | eager {es:.2f}/{ep:.2f} ratio {synced / es:.2f}x/{piped / ep:.2f}x"
         )
+
+# Calls 2 and 3: two builds side by side (BENCHMARKS.md "Call 2", "Call 3"), replayed, synced / pipelined / GPU wait.
+eager_of = {"call2": {(r["model"], r["method"]): r for r in json.loads((HERE / "call2/py-small-base/pytorch.json").read_text())["results"] if r["variant"] == "pytorch-eager"}}
+for call, builds in [("call2", ["old", "new"]), ("call3", ["before", "after"])]:
+    runs = {b: {(r["model"], r["method"]): r for r in json.loads((HERE / call / f"bench-{b}.json").read_text())["results"]} for b in builds}
+    for key in runs[builds[0]]:
+        cells = [runs[b][key] for b in builds]
+        text = " -> ".join(f"{r['msPerStep']['median']:.1f} / {r['pipelinedMs']:.1f} (wait {r['gpuWaitMs']:.1f}, {r['dispatchesPerStep']} disp)" for r in cells)
+        eager = eager_of.get(call, {}).get(key)
+        print(f"{call} {key[0]:5} {key[1]:10} {text}" + (f" | eager {eager['msPerStep']['median']:.2f}" if eager else ""))
