@@ -262,6 +262,62 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
     );
   });
 
+  // Step-sized adapters run lowRankProducts.ts (narrow x A^T and du, token sums for dA, dB, dΛb) and the vec4 up
+  // program: tokens not a multiple of the 16-token tile, features not a multiple of 64 (and below it), ranks below,
+  // at and above a multiple of 4.
+  for (const [form, tokens, inF, outF, rank] of [
+    ['AFLoRA', 250, 100, 68, 3],
+    ['AFLoRA', 64, 128, 256, 12],
+    // Same form and rank, other sizes: each program's cache key must hold every size baked into its shader.
+    ['AFLoRA', 128, 32, 64, 12],
+    ['LoRA', 300, 96, 132, 8],
+  ] as const) {
+    it(`lowRankAdapter at step size (${form}, ${tokens} tokens, ${inF} -> ${outF}, rank ${rank}): the rank-r product programs`, async () => {
+      const lambdas = form === 'AFLoRA';
+      await tf.setBackend('webgpu');
+      const counter = kernels.installDispatchCounter();
+      await compare(
+        {
+          inputs: [
+            { shape: [tokens, inF], data: values(tokens * inF, 31) },
+            { shape: [tokens, outF], data: values(tokens * outF, 32) },
+            { shape: [rank, inF], data: values(rank * inF, 33, -0.3, 0.3) },
+            { shape: [outF, rank], data: values(outF * rank, 34, -0.3, 0.3) },
+            { shape: [rank], data: values(rank, 35, 0.05, 0.2) },
+            { shape: [outF], data: values(outF, 36, -0.5, 0.5) },
+          ],
+          differentiable: lambdas ? [0, 1, 2, 3, 4, 5] : [0, 2, 3],
+          run: (fused, x, base, a, b, ld, lb) =>
+            (fused ? kernels.lowRankAdapter : kernels.lowRankAdapterComposite)(
+              x as tfType.Tensor2D,
+              base as tfType.Tensor2D,
+              {
+                a: a as tfType.Tensor2D,
+                b: b as tfType.Tensor2D,
+                ...(lambdas ? { lambdaD: ld as tfType.Tensor1D, lambdaB: lb as tfType.Tensor1D } : {}),
+                scale: lambdas ? 1 : 2,
+              },
+            ),
+        },
+        2e-5,
+        2,
+      );
+      const ran = [...counter.byProgram().keys()];
+      counter.uninstall();
+      for (const program of [
+        'aflora_lowrank_narrow',
+        'aflora_lowrank_up4',
+        'aflora_lowrank_tokensum_rows',
+        'aflora_lowrank_tokensum_cols',
+      ])
+        expect(
+          ran.some((key) => key.startsWith(program)),
+          `${program} ran (ran: ${ran.join(', ')})`,
+        ).toBe(true);
+      expect(ran.some((key) => key.startsWith('aflora_lowrank_tokensum_dot'))).toBe(lambdas);
+    });
+  }
+
   for (const variant of ['torch', 'hf'] as const)
     it(`clipCoefficients + adamWUpdate (${variant}): three clipped steps match the composite`, async () => {
       // 8 variables: two sum-of-squares dispatches (6 + 2 inputs) per step.
@@ -357,7 +413,7 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
     expect(gpu.uncapturedErrors).toEqual([]);
   });
 
-  it('segment means: one dispatch, the cpu composite\'s values, the same bits every run', async () => {
+  it("segment means: one dispatch, the cpu composite's values, the same bits every run", async () => {
     // Sizes around the workgroup (256) and a long one; positive values like AFLoRA's scores.
     const sizes = [1, 255, 256, 257, 3001, 7];
     const n = sizes.reduce((a, b) => a + b, 0);

@@ -3,13 +3,15 @@
  *   y = base + scale * Λb ⊙ ( B ( Λd ⊙ (A x) ) )      (Λd, Λb optional: LoRA has neither)
  * x [T, in], base [T, out], A [r, in], B [out, r], Λd [r], Λb [out].
  *
- * WebGPU: u = x A^T is the tiled matMul (its lazy gradients give dx and dA from du; dA splits K); everything after u
- * is one program forward (plain: 4 dispatches) and one program per needed input gradient backward
- * (du, dB, dΛb: 1 each; dΛd: 2), instead of ~11 plain dispatches. Ranks above MAX_FUSED_RANK (ELoRA's
+ * WebGPU: u = x A^T is one program forward (dx = du A the tiled matMul, dA a token sum); everything after u is one
+ * program forward (plain: 4 dispatches) and one program per needed input gradient backward (du: 1; dB, dΛb: a
+ * token sum and its finish; dΛd: 2), instead of ~11 plain dispatches. At step size the rank-r products run the
+ * programs of lowRankProducts.ts; small ones (toy models) keep the tiled matMul and per-row reductions. Ranks above MAX_FUSED_RANK (ELoRA's
  * large shared ranks) take the composite path, where tiled matMuls win.
  */
 import * as tf from '@tensorflow/tfjs';
 import { matMul } from './matmul';
+import { narrowProgram, productUniforms, runTokenSum, isStepSizedProduct } from './lowRankProducts';
 import {
   assertShape,
   flatDispatch,
@@ -24,6 +26,8 @@ import {
 export const MAX_FUSED_RANK = 32;
 const THREADS = 64;
 
+const DOWN = 'AfloraLowRankDown';
+const DOWN_GRAD_A = 'AfloraLowRankDownGradA';
 const UP = 'AfloraLowRankUp';
 const UP_SCALED = 'AfloraLowRankUpScaled';
 const GRAD_U = 'AfloraLowRankGradU';
@@ -64,6 +68,40 @@ function uniforms(tokens: number, out: number, scale: number) {
 }
 const UNIFORM_DECL = 'tokens : i32, outFeatures : i32, scale : f32,';
 
+// y[t, o..o+3] = base + scale * Λb ⊙ sum_k u[t, k] Λd[k] B[o.., k]: four outputs per thread, vec4 loads and stores
+// of base and y (a step's [T, out] is the adapter's largest read and write).
+function upProgram4(
+  tokens: number,
+  out: number,
+  rank: number,
+  lambdas: Lambdas,
+): WebGPUProgramSpec & Record<string, unknown> {
+  const names = lambdas.hasLambdas ? ['u', 'upB', 'base', 'lambdaD', 'lambdaB'] : ['u', 'upB', 'base'];
+  const out4 = out / 4;
+  return {
+    variableNames: names,
+    variableComponents: names.map((n) => (n === 'base' || n === 'lambdaB' ? 4 : 1)),
+    outputComponent: 4,
+    outputShape: [tokens, out],
+    shaderKey: `aflora_lowrank_up4_${lambdas.hasLambdas ? 'lambda' : 'plain'}_r${rank}_${out}`,
+    ...flatDispatch([tokens, out], Math.ceil((tokens * out4) / 128), 128),
+    uniforms: UNIFORM_DECL,
+    getUserCode: () => `
+      fn main(index : i32) {
+        if (index < uniforms.tokens * ${out4}) {
+          let t = index / ${out4};
+          let o = (index - t * ${out4}) * 4;
+          var acc = vec4<f32>(0.0);
+          for (var k = 0; k < ${rank}; k++) {
+            let w = u[t * ${rank} + k]${lambdas.hasLambdas ? ' * lambdaD[k]' : ''};
+            acc = fma(vec4<f32>(w), vec4<f32>(upB[o * ${rank} + k], upB[(o + 1) * ${rank} + k], upB[(o + 2) * ${rank} + k], upB[(o + 3) * ${rank} + k]), acc);
+          }
+          result[index] = base[index] + uniforms.scale * ${lambdas.hasLambdas ? 'lambdaB[o / 4] * ' : ''}acc;
+        }
+      }`,
+  };
+}
+
 // y[t, o] = base[t, o] + scale * Λb[o] * sum_k u[t, k] Λd[k] B[o, k]; one thread per output element.
 function registerUp(kernelName: string, lambdas: Lambdas): void {
   registerWebGPUKernel(kernelName, (backend, inputs, { scale }) => {
@@ -71,6 +109,13 @@ function registerUp(kernelName: string, lambdas: Lambdas): void {
     const [tokens, rank] = u.shape;
     const out = b.shape[0];
     const names = lambdas.hasLambdas ? ['u', 'upB', 'base', 'lambdaD', 'lambdaB'] : ['u', 'upB', 'base'];
+    if (isStepSizedProduct(tokens, out, rank))
+      return backend.runWebGPUProgram(
+        upProgram4(tokens, out, rank, lambdas),
+        pick(names, inputs),
+        'float32',
+        uniforms(tokens, out, scale),
+      );
     const program: WebGPUProgramSpec = {
       variableNames: names,
       outputShape: [tokens, out],
@@ -104,6 +149,23 @@ registerWebGPUKernel(GRAD_U, (backend, inputs, { scale, hasLambdas, withLambdaD 
   const rank = b.shape[1];
   const lambdas = { hasLambdas: hasLambdas === 1 };
   const useLambdaD = lambdas.hasLambdas && withLambdaD === 1;
+  if (isStepSizedProduct(tokens, out, rank)) {
+    const spec = {
+      tokens,
+      features: out,
+      rank,
+      weight: 'cols' as const,
+      pre: lambdas.hasLambdas,
+      post: useLambdaD,
+    };
+    const ins = [
+      dy,
+      b,
+      ...(lambdas.hasLambdas ? [inputs.lambdaB] : []),
+      ...(useLambdaD ? [inputs.lambdaD] : []),
+    ];
+    return backend.runWebGPUProgram(narrowProgram(spec), ins, 'float32', productUniforms(scale));
+  }
   const names = ['dy', 'upB', ...(lambdas.hasLambdas ? ['lambdaB'] : []), ...(useLambdaD ? ['lambdaD'] : [])];
   const program = reductionProgram({
     shaderKey: `aflora_lowrank_grad_u_${lambdas.hasLambdas ? 'lambda' : 'plain'}_${useLambdaD ? 'd' : 'nod'}_r${rank}`,
@@ -132,6 +194,12 @@ registerWebGPUKernel(GRAD_COLUMN, (backend, inputs, { scale, hasLambdas, mode })
   const [tokens, out] = dy.shape;
   const rank = u.shape[1];
   const lambdas = { hasLambdas: hasLambdas === 1 };
+  if (isStepSizedProduct(tokens, out, rank)) {
+    const lambdaDIn = lambdas.hasLambdas ? inputs.lambdaD : undefined;
+    return mode === 0
+      ? runTokenSum(backend, 'rows', dy, u, scale, lambdaDIn, lambdas.hasLambdas ? inputs.lambdaB : undefined)
+      : runTokenSum(backend, 'dot', dy, u, scale, lambdaDIn, inputs.b);
+  }
   const names =
     mode === 0
       ? ['dy', 'u', ...(lambdas.hasLambdas ? ['lambdaD', 'lambdaB'] : [])]
@@ -182,6 +250,37 @@ registerWebGPUKernel(COLUMN_DOT, (backend, { w, u }) => {
   ]);
 });
 
+// u[t, k] = sum_j x[t, j] A[k, j]: x A^T without the tiled matmul's idle 64-wide tiles (lowRankProducts.ts).
+registerWebGPUKernel(DOWN, (backend, { x, a }) => {
+  const spec = {
+    tokens: x.shape[0],
+    features: x.shape[1],
+    rank: a.shape[0],
+    weight: 'rows' as const,
+    pre: false,
+    post: false,
+  };
+  return backend.runWebGPUProgram(narrowProgram(spec), [x, a], 'float32', productUniforms(1));
+});
+// dx = du A (a tiled matmul, K = r); dA[k, j] = sum_t du[t, k] x[t, j] (a token sum).
+registerWebGPUKernel(DOWN_GRAD_A, (backend, { x, du }) => runTokenSum(backend, 'cols', x, du, 1));
+registerGradientOnce({
+  kernelName: DOWN,
+  inputsToSave: ['x', 'a'],
+  gradFunc: (dy, [x, a]) => ({
+    x: () => matMul(dy as tf.Tensor2D, a as tf.Tensor2D),
+    a: () => runKernel(DOWN_GRAD_A, { x, du: dy as tf.Tensor }),
+  }),
+});
+
+/** u = x A^T [T, r]: the narrow product at step size, else the matmul. */
+function downProjection(x: tf.Tensor2D, a: tf.Tensor2D): tf.Tensor2D {
+  const [tokens, features] = x.shape;
+  return isStepSizedProduct(tokens, features, a.shape[0])
+    ? runKernel<tf.Tensor2D>(DOWN, { x, a })
+    : matMul(x, a, false, true);
+}
+
 function registerUpGradient(kernelName: string, hasLambdas: boolean): void {
   registerGradientOnce({
     kernelName,
@@ -228,7 +327,11 @@ export interface LowRankModule {
 }
 
 /** Plain TF.js low-rank adapter in the golden fixtures' order (B, then Λb, then scale, then add): the path off WebGPU. */
-export function lowRankAdapterComposite(x: tf.Tensor2D, base: tf.Tensor2D, module: LowRankModule): tf.Tensor2D {
+export function lowRankAdapterComposite(
+  x: tf.Tensor2D,
+  base: tf.Tensor2D,
+  module: LowRankModule,
+): tf.Tensor2D {
   const { a, b, lambdaD: ld, lambdaB: lb, scale = 1 } = module;
   let down = tf.matMul(x, a, false, true); // [T, r]
   if (ld) down = tf.mul(down, ld);
@@ -248,7 +351,7 @@ export function lowRankAdapter(x: tf.Tensor2D, base: tf.Tensor2D, module: LowRan
   );
   if (!kernelsActive() || rank > MAX_FUSED_RANK) return lowRankAdapterComposite(x, base, module);
   assertShape(b.shape[1] === rank && base.shape[1] === b.shape[0], () => 'lowRankAdapter: shape mismatch');
-  const u = matMul(x, a, false, true); // [T, r]
+  const u = downProjection(x, a); // [T, r]
   return ld && lb
     ? runKernel<tf.Tensor2D>(UP, { u, b, base, lambdaD: ld, lambdaB: lb }, { scale })
     : runKernel<tf.Tensor2D>(UP_SCALED, { u, b, base }, { scale });

@@ -1,0 +1,321 @@
+/**
+ * The rank-r products of a low-rank adapter at step size (T = batch x seq tokens, J features, r ≤ 32), which
+ * neither the tiled matmul nor one-workgroup-per-row reductions run well: a 64-wide output tile is 7/8 idle at
+ * N = r = 8, and a workgroup per output feature reads dy down a column (one cache line per token). Profiled on the
+ * H200 (small, LoRA r 8), these products took ~5 of the step's ~18 GPU ms for ~2 % of its multiply-adds.
+ *
+ *   narrow:   C [T, r] = post[k] * sum_j X[t, j] pre[j] W[j, k]         u = x A^T, du = s Λd ⊙ (dy (Λb ⊙ B))
+ *   tokenSum: G [J, r] = sum_t P[t, j] Q[t, k] pre[k], then a finish  dB = s Λb ⊙ G, dΛb = s rowsum(B ⊙ G),
+ *                                                                      dA = G^T (P = x, Q = du)
+ *
+ * narrow stages a [16 tokens x 64 features] tile of X (vec4 loads along J) and the matching W tile in shared
+ * memory; 4 threads per token each keep ceil(r / 4) sums. tokenSum cuts T into slices (one workgroup row each,
+ * 256 threads = 64 vec4 columns of P x 4 lanes of k) writing [slices, r, J] partial sums; the finish adds the
+ * slices in order, so results do not depend on scheduling.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { MIN_TILED_WORK } from './matmul';
+import type { ProgramUniform, WebGPUProgramSpec } from './program';
+
+/** Largest rank these programs take (registers per thread grow with it). */
+export const MAX_PRODUCT_RANK = 32;
+
+const NARROW_TOKENS = 16;
+const NARROW_FEATURES = 64;
+const NARROW_THREADS = 64;
+/** Threads sharing one token (narrow) or one vec4 column (tokenSum), each with every 4th k. */
+const K_LANES = 4;
+const SUM_COLUMNS4 = 64;
+const SUM_CHUNK = 16;
+const MAX_SLICES = 32;
+
+/** How W is stored: 'rows' = [r, J] (A, read as A^T), 'cols' = [J, r] (B). */
+export type WeightLayout = 'rows' | 'cols';
+
+export interface NarrowSpec {
+  tokens: number;
+  features: number;
+  rank: number;
+  weight: WeightLayout;
+  /** Multiplies W's row j by pre[j] (Λb in du). */
+  pre: boolean;
+  /** Multiplies output column k by post[k] (Λd in du). */
+  post: boolean;
+}
+
+/**
+ * Whether the product programs run these sizes: vec4 loads along the feature axis, and (as for the tiled matmul)
+ * products too small to gain stay on the earlier programs, whose summation order the toy-model tests were pinned on.
+ */
+export function isStepSizedProduct(tokens: number, features: number, rank: number): boolean {
+  return (
+    features % 4 === 0 && rank >= 1 && rank <= MAX_PRODUCT_RANK && tokens * features * rank >= MIN_TILED_WORK
+  );
+}
+
+const lanesOf = (rank: number) => Math.ceil(rank / K_LANES);
+
+/** Program-defined uniforms of both programs. */
+export function productUniforms(scale: number): ProgramUniform {
+  return [{ type: 'float32', data: [scale] }];
+}
+
+/** X [T, J] (vec4), W, optional pre [J] and post [r] -> C [T, r], times uniforms.scale. */
+export function narrowProgram(s: NarrowSpec): WebGPUProgramSpec & Record<string, unknown> {
+  const { tokens: T, features: J, rank: r } = s;
+  const TB = NARROW_TOKENS;
+  const JB = NARROW_FEATURES;
+  const lanes = lanesOf(r);
+  const stride = JB + 1; // padded rows: the 8 tokens of a warp read 8 different banks
+  const xLoads = (TB * JB) / 4 / NARROW_THREADS;
+  const names = ['X', 'W', ...(s.pre ? ['pre'] : []), ...(s.post ? ['post'] : [])];
+  const wLoad =
+    s.weight === 'rows'
+      ? `let k = idx / ${JB};
+          let j = idx % ${JB};
+          var w = 0.0;
+          if (j0 + j < ${J}) { w = W[k * ${J} + j0 + j]; }
+          ws[j * ${r} + k] = w;`
+      : `let j = idx / ${r};
+          var w = 0.0;
+          if (j0 + j < ${J}) { w = W[j0 * ${r} + idx]${s.pre ? ' * pre[j0 + j]' : ''}; }
+          ws[idx] = w;`;
+  const body: string[] = [];
+  for (let i = 0; i < lanes; i++)
+    body.push(`acc[${i}] = fma(x, ws[j * ${r} + min(slot + ${i * K_LANES}, ${r - 1})], acc[${i}]);`);
+  return {
+    variableNames: names,
+    variableComponents: names.map((n) => (n === 'X' ? 4 : 1)),
+    outputShape: [T, r],
+    shaderKey: `aflora_lowrank_narrow_${T}_${J}_${r}_${s.weight}_${+s.pre}${+s.post}`,
+    uniforms: 'scale : f32,',
+    dispatchLayout: { x: [0], y: [1] },
+    dispatch: [Math.ceil(T / TB), 1, 1],
+    workgroupSize: [NARROW_THREADS, 1, 1],
+    getUserCode: () => `
+      var<workgroup> xs : array<f32, ${TB * stride}>;
+      var<workgroup> ws : array<f32, ${JB * r}>;
+      fn main() {
+        let tid = i32(localId.x);
+        let t0 = i32(workgroupId.x) * ${TB};
+        let row = tid / ${K_LANES};
+        let slot = tid % ${K_LANES};
+        var acc : array<f32, ${lanes}>;
+        for (var j0 = 0; j0 < ${J}; j0 += ${JB}) {
+          for (var l = 0; l < ${xLoads}; l++) {
+            let idx = tid + l * ${NARROW_THREADS};
+            let tr = idx / ${JB / 4};
+            let c = (idx % ${JB / 4}) * 4;
+            var v = vec4<f32>(0.0);
+            if (t0 + tr < ${T} && j0 + c < ${J}) { v = X[((t0 + tr) * ${J} + j0 + c) / 4]; }
+            let at = tr * ${stride} + c;
+            xs[at] = v.x;
+            xs[at + 1] = v.y;
+            xs[at + 2] = v.z;
+            xs[at + 3] = v.w;
+          }
+          for (var l = 0; l < ${r}; l++) {
+            let idx = tid + l * ${NARROW_THREADS};
+            ${wLoad}
+          }
+          workgroupBarrier();
+          for (var j = 0; j < ${JB}; j++) {
+            let x = xs[row * ${stride} + j];
+            ${body.join('\n            ')}
+          }
+          workgroupBarrier();
+        }
+        let t = t0 + row;
+        if (t < ${T}) {
+          for (var i = 0; i < ${lanes}; i++) {
+            let k = slot + i * ${K_LANES};
+            if (k < ${r}) { result[t * ${r} + k] = uniforms.scale * ${s.post ? 'post[k] * ' : ''}acc[i]; }
+          }
+        }
+      }`,
+  };
+}
+
+export interface TokenSumSpec {
+  tokens: number;
+  /** Columns of P (J). */
+  features: number;
+  rank: number;
+  /** Multiplies Q's column k by pre[k] (Λd in dB). */
+  pre: boolean;
+}
+
+/** Token slices of a tokenSum: enough workgroups to fill the GPU, few enough partial planes to add. */
+export function tokenSlices(tokens: number, features: number): { slices: number; perSlice: number } {
+  const columnBlocks = Math.ceil(features / 4 / SUM_COLUMNS4);
+  const wanted = Math.min(
+    MAX_SLICES,
+    Math.max(1, Math.ceil(256 / columnBlocks)),
+    Math.ceil(tokens / SUM_CHUNK),
+  );
+  const perSlice = Math.ceil(Math.ceil(tokens / wanted) / SUM_CHUNK) * SUM_CHUNK;
+  return { slices: Math.ceil(tokens / perSlice), perSlice };
+}
+
+/**
+ * P [T, J] (vec4), Q [T, r], optional pre [r] -> partial sums [slices, r, J] (vec4 along J), times uniforms.scale
+ * (which the shader must read: layout 'auto' drops an unread uniform binding).
+ */
+export function tokenSumProgram(s: TokenSumSpec): WebGPUProgramSpec & Record<string, unknown> {
+  const { tokens: T, features: J, rank: r } = s;
+  const J4 = J / 4;
+  const lanes = lanesOf(r);
+  const { slices, perSlice } = tokenSlices(T, J);
+  const threads = SUM_COLUMNS4 * K_LANES;
+  const qLoads = Math.ceil((SUM_CHUNK * r) / threads);
+  const names = ['P', 'Q', ...(s.pre ? ['pre'] : [])];
+  const body: string[] = [];
+  for (let i = 0; i < lanes; i++)
+    body.push(
+      `acc[${i}] = fma(p, vec4<f32>(qs[tt * ${r} + min(slot + ${i * K_LANES}, ${r - 1})]), acc[${i}]);`,
+    );
+  return {
+    variableNames: names,
+    variableComponents: names.map((n) => (n === 'P' ? 4 : 1)),
+    outputComponent: 4,
+    outputShape: [slices, r, J],
+    shaderKey: `aflora_lowrank_tokensum_${T}_${J}_${r}_${+s.pre}`,
+    uniforms: 'scale : f32,',
+    dispatchLayout: { x: [0], y: [1], z: [2] },
+    dispatch: [Math.ceil(J4 / SUM_COLUMNS4), slices, 1],
+    workgroupSize: [threads, 1, 1],
+    getUserCode: () => `
+      var<workgroup> qs : array<f32, ${SUM_CHUNK * r}>;
+      fn main() {
+        let tid = i32(localId.x);
+        let a4 = i32(workgroupId.x) * ${SUM_COLUMNS4} + tid % ${SUM_COLUMNS4};
+        let slot = tid / ${SUM_COLUMNS4};
+        let slice = i32(workgroupId.y);
+        var acc : array<vec4<f32>, ${lanes}>;
+        for (var c = 0; c < ${perSlice / SUM_CHUNK}; c++) {
+          let t0 = slice * ${perSlice} + c * ${SUM_CHUNK};
+          for (var l = 0; l < ${qLoads}; l++) {
+            let idx = tid + l * ${threads};
+            if (idx < ${SUM_CHUNK * r}) {
+              let t = t0 + idx / ${r};
+              var q = 0.0;
+              if (t < ${T}) { q = Q[t0 * ${r} + idx]${s.pre ? ` * pre[idx % ${r}]` : ''}; }
+              qs[idx] = q;
+            }
+          }
+          workgroupBarrier();
+          for (var tt = 0; tt < ${SUM_CHUNK}; tt++) {
+            var p = vec4<f32>(0.0);
+            if (t0 + tt < ${T} && a4 < ${J4}) { p = P[(t0 + tt) * ${J4} + a4]; }
+            ${body.join('\n            ')}
+          }
+          workgroupBarrier();
+        }
+        if (a4 < ${J4}) {
+          for (var i = 0; i < ${lanes}; i++) {
+            let k = slot + i * ${K_LANES};
+            if (k < ${r}) { result[(slice * ${r} + k) * ${J4} + a4] = uniforms.scale * acc[i]; }
+          }
+        }
+      }`,
+  };
+}
+
+/**
+ * What a tokenSum's partials become (G[j, k] = sum over slices), times uniforms.scale:
+ *   'rows': [J, r], G (times pre[j]: Λb in dB);  'cols': [r, J], G^T (dA);  'dot': [J], sum_k B[j, k] G[j, k] (dΛb).
+ */
+export type TokenSumFinish = 'rows' | 'cols' | 'dot';
+
+/** Partials [slices, r, J] (+ pre [J] for 'rows', B [J, r] for 'dot') -> the finish's output; one thread per element. */
+export function tokenSumFinishProgram(
+  finish: TokenSumFinish,
+  slices: number,
+  features: number,
+  rank: number,
+  pre: boolean,
+): WebGPUProgramSpec & Record<string, unknown> {
+  const J = features;
+  const r = rank;
+  const total = (k: string, j: string) =>
+    `var g = 0.0;
+          for (var s = 0; s < ${slices}; s++) { g += partials[(s * ${r} + ${k}) * ${J} + ${j}]; }`;
+  const names = ['partials', ...(finish === 'dot' ? ['B'] : pre ? ['pre'] : [])];
+  const outputShape = finish === 'rows' ? [J, r] : finish === 'cols' ? [r, J] : [J];
+  const size = outputShape.reduce((a, b) => a * b, 1);
+  const code =
+    finish === 'rows'
+      ? `let j = index / ${r};
+          let k = index % ${r};
+          ${total('k', 'j')}
+          result[index] = uniforms.scale * ${pre ? 'pre[j] * ' : ''}g;`
+      : finish === 'cols'
+        ? `let k = index / ${J};
+          let j = index % ${J};
+          ${total('k', 'j')}
+          result[index] = uniforms.scale * g;`
+        : `var dot = 0.0;
+          for (var k = 0; k < ${r}; k++) {
+            ${total('k', 'index')}
+            dot += B[index * ${r} + k] * g;
+          }
+          result[index] = uniforms.scale * dot;`;
+  return {
+    variableNames: names,
+    outputShape,
+    shaderKey: `aflora_lowrank_tokensum_${finish}_${slices}_${J}_${r}_${+pre}`,
+    uniforms: 'scale : f32,',
+    size: true,
+    dispatchLayout: { x: outputShape.map((_, i) => i) },
+    dispatch: [Math.ceil(size / 128), 1, 1],
+    workgroupSize: [128, 1, 1],
+    getUserCode: () => `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          ${code}
+        }
+      }`,
+  };
+}
+
+interface BackendLike {
+  runWebGPUProgram(
+    program: unknown,
+    inputs: tf.TensorInfo[],
+    dtype: tf.DataType,
+    uniforms?: ProgramUniform,
+  ): tf.TensorInfo;
+  disposeData(dataId: object): void;
+}
+
+/** Runs a tokenSum and its finish: P [T, J], Q [T, r] (times qPre [r]), `extra` = pre [J] ('rows') or B [J, r] ('dot'). */
+export function runTokenSum(
+  backend: unknown,
+  finish: TokenSumFinish,
+  p: tf.TensorInfo,
+  q: tf.TensorInfo,
+  scale: number,
+  qPre?: tf.TensorInfo,
+  extra?: tf.TensorInfo,
+): tf.TensorInfo {
+  const gpu = backend as BackendLike;
+  const [tokens, features] = p.shape;
+  const rank = q.shape[1];
+  const spec = { tokens, features, rank, pre: qPre != null };
+  const partials = gpu.runWebGPUProgram(
+    tokenSumProgram(spec),
+    qPre ? [p, q, qPre] : [p, q],
+    'float32',
+    productUniforms(1),
+  );
+  const { slices } = tokenSlices(tokens, features);
+  const program = tokenSumFinishProgram(finish, slices, features, rank, finish === 'rows' && extra != null);
+  const out = gpu.runWebGPUProgram(
+    program,
+    extra ? [partials, extra] : [partials],
+    'float32',
+    productUniforms(scale),
+  );
+  gpu.disposeData(partials.dataId);
+  return out;
+}
