@@ -262,15 +262,14 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
     );
   });
 
-  // Step-sized adapters run lowRankProducts.ts (narrow x A^T and du, token sums for dA, dB, dΛb) and the vec4 up
-  // program: tokens not a multiple of the 16-token tile, features not a multiple of 64 (and below it), ranks below,
-  // at and above a multiple of 4.
+  // Step-sized adapters run lowRankProducts.ts (narrow x A^T and du, token sums for dA, dB, dΛb): tokens not a multiple of the 16-token tile, features not a multiple of 64 (and below it), ranks below,
+  // at and above a multiple of 4; P of more than one 256-column block.
   for (const [form, tokens, inF, outF, rank] of [
     ['AFLoRA', 250, 100, 68, 3],
     ['AFLoRA', 64, 128, 256, 12],
     // Same form and rank, other sizes: each program's cache key must hold every size baked into its shader.
     ['AFLoRA', 128, 32, 64, 12],
-    ['LoRA', 300, 96, 132, 8],
+    ['LoRA', 300, 96, 300, 8],
   ] as const) {
     it(`lowRankAdapter at step size (${form}, ${tokens} tokens, ${inF} -> ${outF}, rank ${rank}): the rank-r product programs`, async () => {
       const lambdas = form === 'AFLoRA';
@@ -306,7 +305,6 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
       counter.uninstall();
       for (const program of [
         'aflora_lowrank_narrow',
-        'aflora_lowrank_up4',
         'aflora_lowrank_tokensum_rows',
         'aflora_lowrank_tokensum_cols',
       ])

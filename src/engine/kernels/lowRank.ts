@@ -68,40 +68,6 @@ function uniforms(tokens: number, out: number, scale: number) {
 }
 const UNIFORM_DECL = 'tokens : i32, outFeatures : i32, scale : f32,';
 
-// y[t, o..o+3] = base + scale * Λb ⊙ sum_k u[t, k] Λd[k] B[o.., k]: four outputs per thread, vec4 loads and stores
-// of base and y (a step's [T, out] is the adapter's largest read and write).
-function upProgram4(
-  tokens: number,
-  out: number,
-  rank: number,
-  lambdas: Lambdas,
-): WebGPUProgramSpec & Record<string, unknown> {
-  const names = lambdas.hasLambdas ? ['u', 'upB', 'base', 'lambdaD', 'lambdaB'] : ['u', 'upB', 'base'];
-  const out4 = out / 4;
-  return {
-    variableNames: names,
-    variableComponents: names.map((n) => (n === 'base' || n === 'lambdaB' ? 4 : 1)),
-    outputComponent: 4,
-    outputShape: [tokens, out],
-    shaderKey: `aflora_lowrank_up4_${lambdas.hasLambdas ? 'lambda' : 'plain'}_r${rank}_${out}`,
-    ...flatDispatch([tokens, out], Math.ceil((tokens * out4) / 128), 128),
-    uniforms: UNIFORM_DECL,
-    getUserCode: () => `
-      fn main(index : i32) {
-        if (index < uniforms.tokens * ${out4}) {
-          let t = index / ${out4};
-          let o = (index - t * ${out4}) * 4;
-          var acc = vec4<f32>(0.0);
-          for (var k = 0; k < ${rank}; k++) {
-            let w = u[t * ${rank} + k]${lambdas.hasLambdas ? ' * lambdaD[k]' : ''};
-            acc = fma(vec4<f32>(w), vec4<f32>(upB[o * ${rank} + k], upB[(o + 1) * ${rank} + k], upB[(o + 2) * ${rank} + k], upB[(o + 3) * ${rank} + k]), acc);
-          }
-          result[index] = base[index] + uniforms.scale * ${lambdas.hasLambdas ? 'lambdaB[o / 4] * ' : ''}acc;
-        }
-      }`,
-  };
-}
-
 // y[t, o] = base[t, o] + scale * Λb[o] * sum_k u[t, k] Λd[k] B[o, k]; one thread per output element.
 function registerUp(kernelName: string, lambdas: Lambdas): void {
   registerWebGPUKernel(kernelName, (backend, inputs, { scale }) => {
@@ -109,13 +75,6 @@ function registerUp(kernelName: string, lambdas: Lambdas): void {
     const [tokens, rank] = u.shape;
     const out = b.shape[0];
     const names = lambdas.hasLambdas ? ['u', 'upB', 'base', 'lambdaD', 'lambdaB'] : ['u', 'upB', 'base'];
-    if (isStepSizedProduct(tokens, out, rank))
-      return backend.runWebGPUProgram(
-        upProgram4(tokens, out, rank, lambdas),
-        pick(names, inputs),
-        'float32',
-        uniforms(tokens, out, scale),
-      );
     const program: WebGPUProgramSpec = {
       variableNames: names,
       outputShape: [tokens, out],

@@ -10,8 +10,8 @@
  *
  * narrow stages a [16 tokens x 64 features] tile of X (vec4 loads along J) and the matching W tile in shared
  * memory; 4 threads per token each keep ceil(r / 4) sums. tokenSum cuts T into slices (one workgroup row each,
- * 256 threads = 64 vec4 columns of P x 4 lanes of k) writing [slices, r, J] partial sums; the finish adds the
- * slices in order, so results do not depend on scheduling.
+ * 256 threads = 64 vec4 columns of P x 4 token lanes) writing [slices, r, J] partial sums; the finish adds the
+ * slices in a fixed order, so results do not depend on scheduling.
  */
 import * as tf from '@tensorflow/tfjs';
 import { MIN_TILED_WORK } from './matmul';
@@ -23,11 +23,15 @@ export const MAX_PRODUCT_RANK = 32;
 const NARROW_TOKENS = 16;
 const NARROW_FEATURES = 64;
 const NARROW_THREADS = 64;
-/** Threads sharing one token (narrow) or one vec4 column (tokenSum), each with every 4th k. */
+/** Threads sharing one token in narrow, each with every 4th k. */
 const K_LANES = 4;
+/** tokenSum: vec4 columns per workgroup, threads per column (each every 4th token), tokens per staged Q chunk. */
 const SUM_COLUMNS4 = 64;
-const SUM_CHUNK = 16;
-const MAX_SLICES = 32;
+const TOKEN_LANES = 4;
+const SUM_CHUNK = 64;
+const MAX_SLICES = 64;
+/** Workgroups a tokenSum aims for (~2 per SM of a large GPU); slices make up what the columns do not. */
+const TARGET_WORKGROUPS = 264;
 
 /** How W is stored: 'rows' = [r, J] (A, read as A^T), 'cols' = [J, r] (B). */
 export type WeightLayout = 'rows' | 'cols';
@@ -68,18 +72,29 @@ export function narrowProgram(s: NarrowSpec): WebGPUProgramSpec & Record<string,
   const lanes = lanesOf(r);
   const stride = JB + 1; // padded rows: the 8 tokens of a warp read 8 different banks
   const xLoads = (TB * JB) / 4 / NARROW_THREADS;
+  const tiles = Math.ceil(J / JB);
   const names = ['X', 'W', ...(s.pre ? ['pre'] : []), ...(s.post ? ['post'] : [])];
-  const wLoad =
+  // Global -> registers (the next tile's loads are issued before this tile's FMAs), then registers -> shared.
+  const wFetch =
     s.weight === 'rows'
       ? `let k = idx / ${JB};
-          let j = idx % ${JB};
-          var w = 0.0;
-          if (j0 + j < ${J}) { w = W[k * ${J} + j0 + j]; }
-          ws[j * ${r} + k] = w;`
+            let j = idx % ${JB};
+            rw[l] = 0.0;
+            if (j0 + j < ${J}) { rw[l] = W[k * ${J} + j0 + j]; }`
       : `let j = idx / ${r};
-          var w = 0.0;
-          if (j0 + j < ${J}) { w = W[j0 * ${r} + idx]${s.pre ? ' * pre[j0 + j]' : ''}; }
-          ws[idx] = w;`;
+            rw[l] = 0.0;
+            if (j0 + j < ${J}) { rw[l] = W[j0 * ${r} + idx]${s.pre ? ' * pre[j0 + j]' : ''}; }`;
+  const wStore = s.weight === 'rows' ? `ws[(idx % ${JB}) * ${r} + idx / ${JB}] = rw[l];` : 'ws[idx] = rw[l];';
+  const fetch = `for (var l = 0; l < ${xLoads}; l++) {
+            let idx = tid + l * ${NARROW_THREADS};
+            let c = (idx % ${JB / 4}) * 4;
+            rx[l] = vec4<f32>(0.0);
+            if (t0 + idx / ${JB / 4} < ${T} && j0 + c < ${J}) { rx[l] = X[((t0 + idx / ${JB / 4}) * ${J} + j0 + c) / 4]; }
+          }
+          for (var l = 0; l < ${r}; l++) {
+            let idx = tid + l * ${NARROW_THREADS};
+            ${wFetch}
+          }`;
   const body: string[] = [];
   for (let i = 0; i < lanes; i++)
     body.push(`acc[${i}] = fma(x, ws[j * ${r} + min(slot + ${i * K_LANES}, ${r - 1})], acc[${i}]);`);
@@ -101,24 +116,28 @@ export function narrowProgram(s: NarrowSpec): WebGPUProgramSpec & Record<string,
         let row = tid / ${K_LANES};
         let slot = tid % ${K_LANES};
         var acc : array<f32, ${lanes}>;
-        for (var j0 = 0; j0 < ${J}; j0 += ${JB}) {
+        var rx : array<vec4<f32>, ${xLoads}>;
+        var rw : array<f32, ${r}>;
+        var j0 = 0;
+        ${fetch}
+        for (var tile = 0; tile < ${tiles}; tile++) {
           for (var l = 0; l < ${xLoads}; l++) {
             let idx = tid + l * ${NARROW_THREADS};
-            let tr = idx / ${JB / 4};
-            let c = (idx % ${JB / 4}) * 4;
-            var v = vec4<f32>(0.0);
-            if (t0 + tr < ${T} && j0 + c < ${J}) { v = X[((t0 + tr) * ${J} + j0 + c) / 4]; }
-            let at = tr * ${stride} + c;
-            xs[at] = v.x;
-            xs[at + 1] = v.y;
-            xs[at + 2] = v.z;
-            xs[at + 3] = v.w;
+            let at = (idx / ${JB / 4}) * ${stride} + (idx % ${JB / 4}) * 4;
+            xs[at] = rx[l].x;
+            xs[at + 1] = rx[l].y;
+            xs[at + 2] = rx[l].z;
+            xs[at + 3] = rx[l].w;
           }
           for (var l = 0; l < ${r}; l++) {
             let idx = tid + l * ${NARROW_THREADS};
-            ${wLoad}
+            ${wStore}
           }
           workgroupBarrier();
+          j0 = (tile + 1) * ${JB};
+          if (tile + 1 < ${tiles}) {
+            ${fetch}
+          }
           for (var j = 0; j < ${JB}; j++) {
             let x = xs[row * ${stride} + j];
             ${body.join('\n            ')}
@@ -150,7 +169,7 @@ export function tokenSlices(tokens: number, features: number): { slices: number;
   const columnBlocks = Math.ceil(features / 4 / SUM_COLUMNS4);
   const wanted = Math.min(
     MAX_SLICES,
-    Math.max(1, Math.ceil(256 / columnBlocks)),
+    Math.ceil(TARGET_WORKGROUPS / columnBlocks),
     Math.ceil(tokens / SUM_CHUNK),
   );
   const perSlice = Math.ceil(Math.ceil(tokens / wanted) / SUM_CHUNK) * SUM_CHUNK;
@@ -159,21 +178,16 @@ export function tokenSlices(tokens: number, features: number): { slices: number;
 
 /**
  * P [T, J] (vec4), Q [T, r], optional pre [r] -> partial sums [slices, r, J] (vec4 along J), times uniforms.scale
- * (which the shader must read: layout 'auto' drops an unread uniform binding).
+ * (which the shader must read: layout 'auto' drops an unread uniform binding). A workgroup is 64 vec4 columns x 4
+ * token lanes (a warp reads 32 consecutive vec4 of one token row); the lanes are added in shared memory, k by k.
  */
 export function tokenSumProgram(s: TokenSumSpec): WebGPUProgramSpec & Record<string, unknown> {
   const { tokens: T, features: J, rank: r } = s;
   const J4 = J / 4;
-  const lanes = lanesOf(r);
   const { slices, perSlice } = tokenSlices(T, J);
-  const threads = SUM_COLUMNS4 * K_LANES;
+  const threads = SUM_COLUMNS4 * TOKEN_LANES;
   const qLoads = Math.ceil((SUM_CHUNK * r) / threads);
   const names = ['P', 'Q', ...(s.pre ? ['pre'] : [])];
-  const body: string[] = [];
-  for (let i = 0; i < lanes; i++)
-    body.push(
-      `acc[${i}] = fma(p, vec4<f32>(qs[tt * ${r} + min(slot + ${i * K_LANES}, ${r - 1})]), acc[${i}]);`,
-    );
   return {
     variableNames: names,
     variableComponents: names.map((n) => (n === 'P' ? 4 : 1)),
@@ -186,36 +200,41 @@ export function tokenSumProgram(s: TokenSumSpec): WebGPUProgramSpec & Record<str
     workgroupSize: [threads, 1, 1],
     getUserCode: () => `
       var<workgroup> qs : array<f32, ${SUM_CHUNK * r}>;
+      var<workgroup> lanesSum : array<vec4<f32>, ${threads}>;
       fn main() {
         let tid = i32(localId.x);
         let a4 = i32(workgroupId.x) * ${SUM_COLUMNS4} + tid % ${SUM_COLUMNS4};
-        let slot = tid / ${SUM_COLUMNS4};
+        let lane = tid / ${SUM_COLUMNS4};
         let slice = i32(workgroupId.y);
-        var acc : array<vec4<f32>, ${lanes}>;
+        var acc : array<vec4<f32>, ${r}>;
         for (var c = 0; c < ${perSlice / SUM_CHUNK}; c++) {
           let t0 = slice * ${perSlice} + c * ${SUM_CHUNK};
           for (var l = 0; l < ${qLoads}; l++) {
             let idx = tid + l * ${threads};
             if (idx < ${SUM_CHUNK * r}) {
-              let t = t0 + idx / ${r};
               var q = 0.0;
-              if (t < ${T}) { q = Q[t0 * ${r} + idx]${s.pre ? ` * pre[idx % ${r}]` : ''}; }
+              if (t0 + idx / ${r} < ${T}) { q = Q[t0 * ${r} + idx]${s.pre ? ` * pre[idx % ${r}]` : ''}; }
               qs[idx] = q;
             }
           }
           workgroupBarrier();
-          for (var tt = 0; tt < ${SUM_CHUNK}; tt++) {
+          for (var i = 0; i < ${SUM_CHUNK / TOKEN_LANES}; i++) {
+            let tt = lane + i * ${TOKEN_LANES};
             var p = vec4<f32>(0.0);
             if (t0 + tt < ${T} && a4 < ${J4}) { p = P[(t0 + tt) * ${J4} + a4]; }
-            ${body.join('\n            ')}
+            for (var k = 0; k < ${r}; k++) { acc[k] = fma(p, vec4<f32>(qs[tt * ${r} + k]), acc[k]); }
           }
           workgroupBarrier();
         }
-        if (a4 < ${J4}) {
-          for (var i = 0; i < ${lanes}; i++) {
-            let k = slot + i * ${K_LANES};
-            if (k < ${r}) { result[(slice * ${r} + k) * ${J4} + a4] = uniforms.scale * acc[i]; }
+        for (var k = 0; k < ${r}; k++) {
+          lanesSum[tid] = acc[k];
+          workgroupBarrier();
+          if (lane < 2) { lanesSum[tid] += lanesSum[tid + ${2 * SUM_COLUMNS4}]; }
+          workgroupBarrier();
+          if (lane == 0 && a4 < ${J4}) {
+            result[(slice * ${r} + k) * ${J4} + a4] = uniforms.scale * (lanesSum[tid] + lanesSum[tid + ${SUM_COLUMNS4}]);
           }
+          workgroupBarrier();
         }
       }`,
   };
@@ -237,9 +256,15 @@ export function tokenSumFinishProgram(
 ): WebGPUProgramSpec & Record<string, unknown> {
   const J = features;
   const r = rank;
+  // Four running sums (four loads in flight per thread), added in a fixed order.
   const total = (k: string, j: string) =>
-    `var g = 0.0;
-          for (var s = 0; s < ${slices}; s++) { g += partials[(s * ${r} + ${k}) * ${J} + ${j}]; }`;
+    `var g4 = vec4<f32>(0.0);
+          for (var s = 0; s + 3 < ${slices}; s += 4) {
+            let at = (s * ${r} + ${k}) * ${J} + ${j};
+            g4 += vec4<f32>(partials[at], partials[at + ${r * J}], partials[at + ${2 * r * J}], partials[at + ${3 * r * J}]);
+          }
+          var g = (g4.x + g4.y) + (g4.z + g4.w);
+          for (var s = ${slices - (slices % 4)}; s < ${slices}; s++) { g += partials[(s * ${r} + ${k}) * ${J} + ${j}]; }`;
   const names = ['partials', ...(finish === 'dot' ? ['B'] : pre ? ['pre'] : [])];
   const outputShape = finish === 'rows' ? [J, r] : finish === 'cols' ? [r, J] : [J];
   const size = outputShape.reduce((a, b) => a * b, 1);
