@@ -52,6 +52,8 @@ export class Session {
    * and predict do not wait here.
    */
   private setupQueue: Promise<unknown> = Promise.resolve();
+  /** The last run's trained weights being read back (start); a run is disposed only after it. */
+  private weightsRead: Promise<void> = Promise.resolve();
   private deviceLost = false;
 
   /** `checkpointEveryMs`: how often a running run is checkpointed for resume (tests: 0, at every metrics read). */
@@ -179,7 +181,7 @@ export class Session {
     const loaded: LoadedModel = await loadModel(ioSource, {
       onProgress: (p) => this.emit({ type: 'progress', phase: 'download', done: p.loaded, total: p.total ?? 0, message: p.file }),
     });
-    this.disposeRun();
+    await this.disposeRun();
     for (const warning of loaded.warnings) console.warn(warning);
     const info: ModelInfo = {
       name: loaded.name,
@@ -197,20 +199,25 @@ export class Session {
   /** A new run, or (`from`) an interrupted one continued from its checkpoint, on the same model and rows only. */
   private async start(raw: unknown, from?: RunCheckpoint, rawExecution?: unknown): Promise<void> {
     // Training begins inside the queue (the run is active before the next queued command looks) and goes on outside it.
-    const { run, model, training } = await this.exclusive(async () => {
-      const setUp = await this.setUp(raw, from, rawExecution);
-      return { ...setUp, training: setUp.run.train() };
+    await this.exclusive(async () => {
+      const { run, model } = await this.setUp(raw, from, rawExecution);
+      const training = run.train();
+      // Set before the queue moves on: whatever replaces this run (a comparison grid starts its next one on
+      // 'finished') waits for its weights to be read back first.
+      this.weightsRead = training.then((reason) => this.keepTrainedWeights(run, model, reason));
     });
-    const reason = await training;
-    // Kept with the run on the page, so Export and Try it work after a reload. A failed run's weights are not,
-    // unless they are its last good adapter, put back after a NaN.
-    if ((reason !== 'failed' || run.restoredAfterFailure) && !this.deviceLost) {
-      try {
-        const [file] = await run.exportFiles('native', false);
-        this.emit({ type: 'trainedWeights', file: file.bytes, fingerprint: model.info.fingerprint });
-      } catch (error) {
-        console.warn('could not read the trained weights back', error);
-      }
+    await this.weightsRead;
+  }
+
+  /** Kept with the run on the page, so Export and Try it work after a reload. A failed run's weights are not,
+   * unless they are its last good adapter, put back after a NaN. */
+  private async keepTrainedWeights(run: Run, model: { info: ModelInfo }, reason: string): Promise<void> {
+    if ((reason === 'failed' && !run.restoredAfterFailure) || this.deviceLost) return;
+    try {
+      const [file] = await run.exportFiles('native', false);
+      this.emit({ type: 'trainedWeights', file: file.bytes, fingerprint: model.info.fingerprint });
+    } catch (error) {
+      console.warn('could not read the trained weights back', error);
     }
   }
 
@@ -232,7 +239,7 @@ export class Session {
     if (from && from.data !== rows) {
       throw new InputError(`The loaded ${config.data.train} has other rows than the interrupted run trained on.`, 'Load the same data file (same rows, mapping and validation split) to resume it.');
     }
-    this.disposeRun();
+    await this.disposeRun();
     const run = new Run(config, model.loaded, data, this.emit, undefined, { model: model.info.fingerprint, data: rows, everyMs: this.checkpointEveryMs }, execution);
     if (from) {
       try {
@@ -299,7 +306,7 @@ export class Session {
       run.dispose();
       return null;
     }
-    this.disposeRun();
+    await this.disposeRun();
     this.run = run;
     return run;
   }
@@ -348,7 +355,9 @@ export class Session {
     return this.run;
   }
 
-  private disposeRun(): void {
+  /** Drops the current run once its trained weights are read back (keepTrainedWeights). */
+  private async disposeRun(): Promise<void> {
+    await this.weightsRead;
     this.run?.dispose();
     this.run = null;
   }

@@ -17,6 +17,7 @@ import { readAdapterFiles } from '../../src/io/export/import';
 import { parseSafetensors, toStateDict, writeSafetensors } from '../../src/io/safetensors';
 import type { Command, DataPreview, WorkerEvent } from '../../src/worker/protocol';
 import { buildRunConfig, type RunConfig } from '../../src/worker/run-config';
+import { Run } from '../../src/worker/run';
 import { Session } from '../../src/worker/session';
 import { LIMITS } from '../../src/io/limits';
 
@@ -558,6 +559,35 @@ describe('worker session', () => {
     expect(only(events, 'started')).toHaveLength(1);
     expect(only(events, 'error').map((e) => e.message)).toEqual(['A run is already in progress.']);
     expect(only(events, 'finished').map((e) => e.reason)).toEqual(['completed']);
+  });
+
+  it('keeps each run\'s trained weights when the next run starts as soon as one finishes (a comparison grid)', { timeout: 120_000 }, async () => {
+    const events: WorkerEvent[] = [];
+    let next: Promise<void> | null = null;
+    let config: RunConfig | null = null;
+    const s = new Session((e) => {
+      events.push(e);
+      // The page starts the grid's next run on 'finished', before the worker has read the last one's weights back.
+      if (e.type === 'finished' && !next) next = s.handle({ type: 'start', config: config! });
+    });
+    // On a GPU the read waits for the device (mapAsync); the cpu backend answers at once, so give it that wait.
+    const read = Run.prototype.exportFiles;
+    const exportSpy = vi.spyOn(Run.prototype, 'exportFiles').mockImplementation(async function (this: Run, ...args) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return read.apply(this, args);
+    });
+    try {
+      await s.handle({ type: 'loadModel', source: { kind: 'files', files: modelFiles() } });
+      await s.handle({ type: 'loadData', data: { name: 'tiny', train: { name: 'tiny.csv', text: TINY_CSV }, validation: null }, columns: null, task: null, split: SPLIT });
+      config = configOf(only(events, 'dataPreview')[0].preview, { recipe: { epochs: 1 } });
+      await s.handle({ type: 'start', config });
+      await next;
+    } finally {
+      exportSpy.mockRestore();
+    }
+    expect(only(events, 'finished').map((e) => e.reason)).toEqual(['completed', 'completed']);
+    expect(only(events, 'trainedWeights')).toHaveLength(2);
+    expect(only(events, 'error')).toEqual([]);
   });
 
   it('refuses to start after the GPU was lost, saying so', async () => {
