@@ -1,4 +1,5 @@
-"""Joins the headline call's TF.js bench JSON (bench-head, bench-old) with its PyTorch JSON: table.txt.
+"""Joins each headline call's TF.js bench JSON (bench-head, bench-old, bench-plain) with the PyTorch JSON of the
+same call: table.txt. Call 1's files lie in this folder, call 2's (run2.sh) in call2/.
 
     python3 bench/results/head/table.py > bench/results/head/table.txt
 """
@@ -6,22 +7,34 @@ import json
 from pathlib import Path
 
 HERE = Path(__file__).parent
-torch = {(r["model"], r["method"], r["variant"]): r for r in json.loads((HERE / "py-head" / "pytorch.json").read_text())["results"]}
-for bench in ["bench-head.json", "bench-old.json"]:
-    path = HERE / bench
-    if not path.exists():
+for call, folder in [("call 1 (run.sh)", HERE), ("call 2 (run2.sh)", HERE / "call2")]:
+    if not (folder / "py-head" / "pytorch.json").exists():
         continue
-    print(f"# {bench}")
-    for r in json.loads(path.read_text())["results"]:
-        eager = torch[(r["model"], r["method"], "pytorch-eager")]
-        compiled = torch.get((r["model"], r["method"], "pytorch-compile"))
-        variant = r["variant"] + ("" if r.get("submitEvery") is None else f"/{r['submitEvery']}")
-        synced, piped = r["msPerStep"]["median"], r["pipelinedMs"]
-        es, ep = eager["msPerStep"]["median"], eager["pipelinedMs"]
-        per_dispatch = r["usPerDispatch"] and round(r["usPerDispatch"], 1)
-        line = (
-            f"{r['model']:5} {r['method']:16} {variant:12} sync {synced:6.1f} pipe {piped:6.1f} enq {r['enqueueMs']:5.1f} "
-            f"wait {r['gpuWaitMs']:5.1f} disp {r['dispatchesPerStep']} us/d {per_dispatch} | eager {es:.2f}/{ep:.2f} "
-            f"ratio {synced / es:.2f}x/{piped / ep:.2f}x"
-        )
-        print(line + (f" compile {compiled['msPerStep']['median']:.2f}" if compiled else ""))
+    torch = {(r["model"], r["method"], r["variant"]): r for r in json.loads((folder / "py-head" / "pytorch.json").read_text())["results"]}
+    for bench in ["bench-head.json", "bench-old.json", "bench-plain.json"]:
+        path = folder / bench
+        if not path.exists():
+            continue
+        print(f"# {call}: {bench}")
+        for r in json.loads(path.read_text())["results"]:
+            eager = torch[(r["model"], r["method"], "pytorch-eager")]
+            compiled = torch.get((r["model"], r["method"], "pytorch-compile"))
+            variant = r["variant"] + ("" if r.get("submitEvery") is None else f"/{r['submitEvery']}")
+            synced, piped = r["msPerStep"]["median"], r["pipelinedMs"]
+            es, ep = eager["msPerStep"]["median"], eager["pipelinedMs"]
+            per_dispatch = r["usPerDispatch"] and round(r["usPerDispatch"], 1)
+            line = (
+                f"{r['model']:5} {r['method']:16} {variant:12} sync {synced:6.1f} pipe {piped:6.1f} enq {r['enqueueMs']:5.1f} "
+                f"wait {r['gpuWaitMs']:5.1f} disp {r['dispatchesPerStep']} us/d {per_dispatch} | eager {es:.2f}/{ep:.2f} "
+                f"ratio {synced / es:.2f}x/{piped / ep:.2f}x"
+            )
+            print(line + (f" compile {compiled['msPerStep']['median']:.2f}" if compiled else ""))
+    # Freezing all A/B: aflora-both -> aflora-pm-frozen, replayed pipelined vs PyTorch eager synced.
+    head = {(r["model"], r["method"]): r for r in json.loads((folder / "bench-head.json").read_text())["results"] if r["variant"] == "replayed"}
+    for model in ["tiny", "mini", "small", "base"]:
+        both, frozen = head.get((model, "aflora-both")), head.get((model, "aflora-pm-frozen"))
+        if both and frozen:
+            ours = 1 - frozen["pipelinedMs"] / both["pipelinedMs"]
+            eb = torch[(model, "aflora-both", "pytorch-eager")]["msPerStep"]["median"]
+            ef = torch[(model, "aflora-pm-frozen", "pytorch-eager")]["msPerStep"]["median"]
+            print(f"# freezing A/B, {model}: replayed pipelined {ours:.0%}, PyTorch eager {1 - ef / eb:.0%}")
