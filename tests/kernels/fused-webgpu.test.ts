@@ -77,6 +77,24 @@ async function compare(testCase: Case, tolerance: number, expectedForwardDispatc
   expect(gpu.uncapturedErrors).toEqual([]);
 }
 
+/** The adapter under test (kernel or composite): AFLoRA's form with Λd and Λb, LoRA's without. */
+function runAdapter(
+  fused: boolean,
+  scale: number,
+  ...[x, base, a, b, ld, lb]: tfType.Tensor[]
+): tfType.Tensor {
+  return (fused ? kernels.lowRankAdapter : kernels.lowRankAdapterComposite)(
+    x as tfType.Tensor2D,
+    base as tfType.Tensor2D,
+    {
+      a: a as tfType.Tensor2D,
+      b: b as tfType.Tensor2D,
+      ...(ld && lb ? { lambdaD: ld as tfType.Tensor1D, lambdaB: lb as tfType.Tensor1D } : {}),
+      scale,
+    },
+  );
+}
+
 describe('fused WebGPU kernels match the plain TF.js composites', () => {
   it('layerNorm: forward, dx, dgamma, dbeta (row lengths 40 and 130)', async () => {
     for (const [rows, cols] of [
@@ -221,18 +239,7 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
           { shape: [outF], data: values(outF, 20, -0.5, 0.5) },
         ],
         differentiable: [0, 1, 2, 3, 4, 5],
-        run: (fused, x, base, a, b, ld, lb) =>
-          (fused ? kernels.lowRankAdapter : kernels.lowRankAdapterComposite)(
-            x as tfType.Tensor2D,
-            base as tfType.Tensor2D,
-            {
-              a: a as tfType.Tensor2D,
-              b: b as tfType.Tensor2D,
-              lambdaD: ld as tfType.Tensor1D,
-              lambdaB: lb as tfType.Tensor1D,
-              scale: 1.5,
-            },
-          ),
+        run: (fused, x, base, a, b, ld, lb) => runAdapter(fused, 1.5, x, base, a, b, ld, lb),
       },
       2e-5,
       2,
@@ -250,12 +257,7 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
           { shape: [outF, rank], data: values(outF * rank, 24) },
         ],
         differentiable: [0, 2, 3],
-        run: (fused, x, base, a, b) =>
-          (fused ? kernels.lowRankAdapter : kernels.lowRankAdapterComposite)(
-            x as tfType.Tensor2D,
-            base as tfType.Tensor2D,
-            { a: a as tfType.Tensor2D, b: b as tfType.Tensor2D, scale: 2 },
-          ),
+        run: (fused, x, base, a, b) => runAdapter(fused, 2, x, base, a, b),
       },
       2e-5,
       2,
@@ -287,16 +289,7 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
           ],
           differentiable: lambdas ? [0, 1, 2, 3, 4, 5] : [0, 2, 3],
           run: (fused, x, base, a, b, ld, lb) =>
-            (fused ? kernels.lowRankAdapter : kernels.lowRankAdapterComposite)(
-              x as tfType.Tensor2D,
-              base as tfType.Tensor2D,
-              {
-                a: a as tfType.Tensor2D,
-                b: b as tfType.Tensor2D,
-                ...(lambdas ? { lambdaD: ld as tfType.Tensor1D, lambdaB: lb as tfType.Tensor1D } : {}),
-                scale: lambdas ? 1 : 2,
-              },
-            ),
+            lambdas ? runAdapter(fused, 1, x, base, a, b, ld, lb) : runAdapter(fused, 2, x, base, a, b),
         },
         2e-5,
         2,

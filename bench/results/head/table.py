@@ -4,7 +4,11 @@ same call: table.txt. Call 1's files lie in this folder, call 2's (run2.sh) in c
     python3 bench/results/head/table.py > bench/results/head/table.txt
 """
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+from rows import row  # noqa: E402
 
 HERE = Path(__file__).parent
 for call, folder in [("call 1 (run.sh)", HERE), ("call 2 (run2.sh)", HERE / "call2")]:
@@ -19,16 +23,7 @@ for call, folder in [("call 1 (run.sh)", HERE), ("call 2 (run2.sh)", HERE / "cal
         for r in json.loads(path.read_text())["results"]:
             eager = torch[(r["model"], r["method"], "pytorch-eager")]
             compiled = torch.get((r["model"], r["method"], "pytorch-compile"))
-            variant = r["variant"] + ("" if r.get("submitEvery") is None else f"/{r['submitEvery']}")
-            synced, piped = r["msPerStep"]["median"], r["pipelinedMs"]
-            es, ep = eager["msPerStep"]["median"], eager["pipelinedMs"]
-            per_dispatch = r["usPerDispatch"] and round(r["usPerDispatch"], 1)
-            line = (
-                f"{r['model']:5} {r['method']:16} {variant:12} sync {synced:6.1f} pipe {piped:6.1f} enq {r['enqueueMs']:5.1f} "
-                f"wait {r['gpuWaitMs']:5.1f} disp {r['dispatchesPerStep']} us/d {per_dispatch} | eager {es:.2f}/{ep:.2f} "
-                f"ratio {synced / es:.2f}x/{piped / ep:.2f}x"
-            )
-            print(line + (f" compile {compiled['msPerStep']['median']:.2f}" if compiled else ""))
+            print(row(r, eager, compiled))
     # Freezing all A/B: aflora-both -> aflora-pm-frozen, replayed pipelined vs PyTorch eager synced.
     head = {(r["model"], r["method"]): r for r in json.loads((folder / "bench-head.json").read_text())["results"] if r["variant"] == "replayed"}
     for model in ["tiny", "mini", "small", "base"]:

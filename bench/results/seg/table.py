@@ -3,7 +3,11 @@
     python3 bench/results/seg/table.py > bench/results/seg/table.txt
 """
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+from rows import row  # noqa: E402
 
 HERE = Path(__file__).parent
 for call, bench in [("small", "bench-head.json"), ("base", "bench-base.json")]:
@@ -12,13 +16,4 @@ for call, bench in [("small", "bench-head.json"), ("base", "bench-base.json")]:
     for r in tfjs["results"]:
         eager = torch[(r["model"], r["method"], "pytorch-eager")]
         compiled = torch.get((r["model"], r["method"], "pytorch-compile"))
-        variant = r["variant"] + ("" if r["submitEvery"] is None else f"/{r['submitEvery']}")
-        synced, piped = r["msPerStep"]["median"], r["pipelinedMs"]
-        es, ep = eager["msPerStep"]["median"], eager["pipelinedMs"]
-        per_dispatch = r["usPerDispatch"] and round(r["usPerDispatch"], 1)
-        line = (
-            f"{r['model']:5} {r['method']:16} {variant:12} sync {synced:6.1f} pipe {piped:6.1f} enq {r['enqueueMs']:5.1f} "
-            f"wait {r['gpuWaitMs']:5.1f} disp {r['dispatchesPerStep']} us/d {per_dispatch} | eager {es:.2f}/{ep:.2f} "
-            f"ratio {synced / es:.2f}x/{piped / ep:.2f}x"
-        )
-        print(line + (f" compile {compiled['msPerStep']['median']:.2f}" if compiled else ""))
+        print(row(r, eager, compiled))
