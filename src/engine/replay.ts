@@ -42,7 +42,7 @@ interface ProgramLike {
 interface BackendInternals {
   device: GPUDevice;
   queue: GPUQueue;
-  tensorMap: { get(dataId: object): TensorData | undefined };
+  tensorMap: { get(dataId: object): TensorData | undefined; has(dataId: object): boolean };
   bufferManager: BufferManagerLike;
   commandEncoder: GPUCommandEncoder | null;
   uploadToGPU(dataId: object): void;
@@ -122,6 +122,8 @@ export function onDevice<T extends tf.Tensor>(t: T): T {
 /** The GPU work of one step, captured while TF.js runs it. */
 export class Recording {
   readonly commands: Command[] = [];
+  /** dataIds of the tensors the recorded programs wrote (their output). */
+  readonly outputs: object[] = [];
   readonly inputs = new Map<object, string>();
   readonly problems: string[] = [];
   private readonly restore: Array<() => void> = [];
@@ -197,6 +199,8 @@ export class Recording {
     });
     patch(b, 'recordAndSubmit', (original) => (program: ProgramLike, ...rest: unknown[]) => {
       original.call(b, program, ...rest);
+      const output = rest[0] as { dataId?: object } | undefined;
+      if (output?.dataId) this.outputs.push(output.dataId);
       const descriptor = lastBindGroup;
       if (!descriptor) {
         this.problems.push(`${program.shaderKey}: no bind group seen`);
@@ -359,6 +363,8 @@ export class StepPlan {
   private readonly program: Encoded[];
   private readonly carries: Carry[];
   private readonly metrics: { loss: GPUBuffer; gradNorm: GPUBuffer };
+  /** The live tensors the plan writes: a read of one caches its values on the host, which each replay makes stale. */
+  private readonly written: TensorData[];
 
   constructor(
     private readonly backend: BackendInternals,
@@ -374,6 +380,7 @@ export class StepPlan {
     this.metrics = metrics;
     const u = usage();
     const commands = recording.commands;
+    this.written = recording.outputs.filter((id) => backend.tensorMap.has(id)).map((id) => backend.tensorMap.get(id)!);
 
     // All uniforms in one buffer, each at its aligned offset; all uploads' sources in another.
     let uniformBytes = 0;
@@ -560,6 +567,7 @@ export class StepPlan {
     encoder.copyBufferToBuffer(this.metrics.loss, 0, this.ring, slot * 8, 4);
     encoder.copyBufferToBuffer(this.metrics.gradNorm, 0, this.ring, slot * 8 + 4, 4);
     this.queue.submit([encoder.finish()]);
+    for (const data of this.written) data.values = null;
     return slot;
   }
 
