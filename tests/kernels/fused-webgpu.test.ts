@@ -264,7 +264,8 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
     );
   });
 
-  // Step-sized adapters run lowRankProducts.ts (narrow x A^T and du, token sums for dA, dB, dΛb): tokens not a multiple of the 16-token tile, features not a multiple of 64 (and below it), ranks below,
+  // Step-sized adapters run lowRankProducts.ts (narrow x A^T and du, the tiled up product, token sums for dA, dB,
+  // dΛb): tokens not a multiple of the 16-token tile, features not a multiple of 64 (and below it), ranks below,
   // at and above a multiple of 4; P of more than one 256-column block.
   for (const [form, tokens, inF, outF, rank] of [
     ['AFLoRA', 250, 100, 68, 3],
@@ -298,6 +299,7 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
       counter.uninstall();
       for (const program of [
         'aflora_lowrank_narrow',
+        'aflora_lowrank_up_tiled',
         'aflora_lowrank_tokensum_rows',
         'aflora_lowrank_tokensum_cols',
       ])

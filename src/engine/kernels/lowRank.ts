@@ -11,7 +11,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { matMul } from './matmul';
-import { narrowProgram, productUniforms, runTokenSum, isStepSizedProduct } from './lowRankProducts';
+import {
+  narrowProgram,
+  productUniforms,
+  runTokenSum,
+  isStepSizedProduct,
+  upProgram,
+} from './lowRankProducts';
 import {
   assertShape,
   flatDispatch,
@@ -68,13 +74,18 @@ function uniforms(tokens: number, out: number, scale: number) {
 }
 const UNIFORM_DECL = 'tokens : i32, outFeatures : i32, scale : f32,';
 
-// y[t, o] = base[t, o] + scale * Λb[o] * sum_k u[t, k] Λd[k] B[o, k]; one thread per output element.
+// y[t, o] = base[t, o] + scale * Λb[o] * sum_k u[t, k] Λd[k] B[o, k]: the tiled upProgram at step size, else one
+// thread per output element.
 function registerUp(kernelName: string, lambdas: Lambdas): void {
   registerWebGPUKernel(kernelName, (backend, inputs, { scale }) => {
     const { u, b } = inputs;
     const [tokens, rank] = u.shape;
     const out = b.shape[0];
     const names = lambdas.hasLambdas ? ['u', 'upB', 'base', 'lambdaD', 'lambdaB'] : ['u', 'upB', 'base'];
+    if (isStepSizedProduct(tokens, out, rank)) {
+      const tiled = upProgram(tokens, out, rank, lambdas.hasLambdas);
+      return backend.runWebGPUProgram(tiled, pick(names, inputs), 'float32', uniforms(tokens, out, scale));
+    }
     const program: WebGPUProgramSpec = {
       variableNames: names,
       outputShape: [tokens, out],

@@ -7,6 +7,7 @@
  *   narrow:   C [T, r] = post[k] * sum_j X[t, j] pre[j] W[j, k]         u = x A^T, du = s Λd ⊙ (dy (Λb ⊙ B))
  *   tokenSum: G [J, r] = sum_t P[t, j] Q[t, k] pre[k], then a finish  dB = s Λb ⊙ G, dΛb = s rowsum(B ⊙ G),
  *                                                                      dA = G^T (P = x, Q = du)
+ *   up:       y [T, out] = base + s Λb ⊙ (u Λd) B^T                     (one thread per output read B's row strided)
  *
  * narrow stages a [16 tokens x 64 features] tile of X (vec4 loads along J) and the matching W tile in shared
  * memory; 4 threads per token each keep ceil(r / 4) sums. tokenSum cuts T into slices (one workgroup row each,
@@ -343,4 +344,68 @@ export function runTokenSum(
   );
   gpu.disposeData(partials.dataId);
   return out;
+}
+
+const UP_COLUMNS = 64;
+const UP_ROWS = 4;
+const UP_TOKENS = 16;
+
+/**
+ * y [T, out] = base + scale * Λb ⊙ (u Λd) B^T at step size: a workgroup of 64 output columns x 4 token rows covers 16
+ * tokens, with B's 64 rows (as [r][64]) and the 16 tokens' u Λd in shared memory, so a warp reads and writes 32
+ * consecutive floats of base and y. Inputs as the up kernels name them: u [T, r], upB [out, r], base, Λd, Λb.
+ */
+export function upProgram(
+  tokens: number,
+  out: number,
+  rank: number,
+  lambdas: boolean,
+): WebGPUProgramSpec & Record<string, unknown> {
+  const T = tokens;
+  const r = rank;
+  const threads = UP_COLUMNS * UP_ROWS;
+  const names = lambdas ? ['u', 'upB', 'base', 'lambdaD', 'lambdaB'] : ['u', 'upB', 'base'];
+  return {
+    variableNames: names,
+    outputShape: [T, out],
+    shaderKey: `aflora_lowrank_up_tiled_${T}_${out}_${r}_${+lambdas}`,
+    uniforms: 'tokens : i32, outFeatures : i32, scale : f32,',
+    dispatchLayout: { x: [1], y: [0] },
+    dispatch: [Math.ceil(out / UP_COLUMNS), Math.ceil(T / UP_TOKENS), 1],
+    workgroupSize: [threads, 1, 1],
+    getUserCode: () => `
+      var<workgroup> bs : array<f32, ${r * UP_COLUMNS}>;
+      var<workgroup> us : array<f32, ${UP_TOKENS * r}>;
+      fn main() {
+        let tid = i32(localId.x);
+        let col = tid % ${UP_COLUMNS};
+        let row = tid / ${UP_COLUMNS};
+        let o0 = i32(workgroupId.x) * ${UP_COLUMNS};
+        let t0 = i32(workgroupId.y) * ${UP_TOKENS};
+        for (var idx = tid; idx < ${r * UP_COLUMNS}; idx += ${threads}) {
+          let c = idx / ${r};
+          var w = 0.0;
+          if (o0 + c < ${out}) { w = upB[o0 * ${r} + idx]; }
+          bs[(idx % ${r}) * ${UP_COLUMNS} + c] = w;
+        }
+        for (var idx = tid; idx < ${UP_TOKENS * r}; idx += ${threads}) {
+          var v = 0.0;
+          if (t0 + idx / ${r} < ${T}) { v = u[t0 * ${r} + idx]${lambdas ? ` * lambdaD[idx % ${r}]` : ''}; }
+          us[idx] = v;
+        }
+        workgroupBarrier();
+        let o = o0 + col;
+        if (o < ${out}) {
+          for (var i = 0; i < ${UP_TOKENS / UP_ROWS}; i++) {
+            let tt = row + i * ${UP_ROWS};
+            let t = t0 + tt;
+            if (t < ${T}) {
+              var acc = 0.0;
+              for (var k = 0; k < ${r}; k++) { acc += us[tt * ${r} + k] * bs[k * ${UP_COLUMNS} + col]; }
+              result[t * ${out} + o] = base[t * ${out} + o] + uniforms.scale * ${lambdas ? 'lambdaB[o] * ' : ''}acc;
+            }
+          }
+        }
+      }`,
+  };
 }
