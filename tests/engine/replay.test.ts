@@ -32,7 +32,8 @@ const recipe: TrainingRecipe = {
   logEvery: 5,
 };
 
-async function run(
+/** A Trainer on a one-layer toy BERT (dropout as given), the run of `steps` steps of `method`. */
+async function trainerFor(
   execution: Execution,
   method: string,
   options: object,
@@ -40,7 +41,6 @@ async function run(
   dropout = 0,
   overrides: Partial<TrainingRecipe> = {},
 ) {
-  const { tf } = gpu;
   const { Trainer } = await import('../../src/engine/trainer');
   const { randomBertWeights } = await import('../../src/engine/weights');
   const { adapterMethod } = await import('../../src/methods/registry');
@@ -52,7 +52,7 @@ async function run(
     hiddenDropout: dropout,
     attentionDropout: dropout,
   });
-  const trainer = new Trainer({
+  return new Trainer({
     config,
     weights: randomBertWeights(config, 3),
     method: adapterMethod(method, options),
@@ -60,6 +60,11 @@ async function run(
     recipe: { ...recipe, totalSteps: steps, ...overrides },
     execution,
   });
+}
+
+async function run(...args: Parameters<typeof trainerFor>) {
+  const { tf } = gpu;
+  const trainer = await trainerFor(...args);
   const events: MethodEvent[] = [];
   const metrics = [];
   const tensorsAfter: number[] = [];
@@ -95,20 +100,9 @@ function expectRelClose(actual: number[], expected: number[], what: string, tole
 }
 
 /** Replaying adds nothing to the same kernels op by op: losses and grad norms within 1e-5, final state 1e-4. */
-function expectSameRun(
-  replayed: Awaited<ReturnType<typeof run>>,
-  engine: Awaited<ReturnType<typeof run>>,
-): void {
-  expectRelClose(
-    replayed.metrics.map((m) => m.loss),
-    engine.metrics.map((m) => m.loss),
-    'loss',
-  );
-  expectRelClose(
-    replayed.metrics.map((m) => m.gradNorm),
-    engine.metrics.map((m) => m.gradNorm),
-    'gradNorm',
-  );
+function expectSameRun(replayed: Awaited<ReturnType<typeof run>>, engine: Awaited<ReturnType<typeof run>>): void {
+  expectRelClose(replayed.metrics.map((m) => m.loss), engine.metrics.map((m) => m.loss), 'loss');
+  expectRelClose(replayed.metrics.map((m) => m.gradNorm), engine.metrics.map((m) => m.gradNorm), 'gradNorm');
   for (const [name, value] of engine.state)
     expectRelClose(Array.from(replayed.state.get(name)!.data), Array.from(value.data), name, 1e-4);
 }
@@ -119,25 +113,7 @@ describe('replayed steps', () => {
     { timeout: 200_000 },
     async () => {
       const { tf } = gpu;
-      const { Trainer } = await import('../../src/engine/trainer');
-      const { randomBertWeights } = await import('../../src/engine/weights');
-      const { adapterMethod } = await import('../../src/methods/registry');
-      const config = tinyConfig({
-        hiddenSize: 8,
-        intermediateSize: 16,
-        numLayers: 1,
-        vocabSize: 40,
-        hiddenDropout: 0,
-        attentionDropout: 0,
-      });
-      const trainer = new Trainer({
-        config,
-        weights: randomBertWeights(config, 3),
-        method: adapterMethod('lora', { targetModules: ['query', 'value'] }),
-        train: toyExamples(12, 8, 4),
-        recipe: { ...recipe, totalSteps: 8 },
-        execution: 'replayed',
-      });
+      const trainer = await trainerFor('replayed', 'lora', { targetModules: ['query', 'value'] }, 8);
       for (let i = 0; i < 5; i++) await trainer.step();
       await trainer.flushMetrics();
       expect(trainer.replayStatus().replayedSteps).toBeGreaterThan(0);
@@ -177,28 +153,11 @@ describe('replayed steps', () => {
       const { replayTuning } = await import('../../src/engine/replay');
       expect(replayed.status.stats!.dispatches).toBeGreaterThan(replayTuning.submitEvery);
       // What the Train panel shows: the last step replayed; the engine path says why it does not.
-      expect(replayed.report).toEqual({
-        requested: 'replayed',
-        path: 'replayed',
-        reason: null,
-        replayedSteps: 5,
-        steps: 8,
-      });
+      expect(replayed.report).toEqual({ requested: 'replayed', path: 'replayed', reason: null, replayedSteps: 5, steps: 8 });
       expect(engine.report.path).toBe('engine');
       expect(engine.report.reason).toMatch(/"engine" chosen/);
-      expectRelClose(
-        replayed.metrics.map((m) => m.loss),
-        engine.metrics.map((m) => m.loss),
-        'loss',
-      );
-      expectRelClose(
-        replayed.metrics.map((m) => m.gradNorm),
-        engine.metrics.map((m) => m.gradNorm),
-        'gradNorm',
-      );
+      expectSameRun(replayed, engine);
       expect(replayed.metrics.map((m) => m.step)).toEqual(engine.metrics.map((m) => m.step));
-      for (const [name, value] of engine.state)
-        expectRelClose(Array.from(replayed.state.get(name)!.data), Array.from(value.data), name, 1e-4);
       // Flat once the normal steps' pending metrics were flushed (step 5): replayed steps create no tensors.
       expect(new Set(replayed.tensorsAfter.slice(4)).size).toBe(1);
     },
@@ -222,41 +181,18 @@ describe('replayed steps', () => {
       expect(replayed.freezes).toEqual(plain.freezes);
       // Replayed while scoring: from step 3 to the first freeze, and again between freeze rounds (re-planned).
       const [first, last] = [Math.min(...freezeSteps), Math.max(...freezeSteps)];
-      expect(
-        replayed.replayedAt.filter((s) => s <= first).length,
-        `replayed up to the first freeze (${first})`,
-      ).toBeGreaterThanOrEqual(first - 3);
-      expect(
-        replayed.replayedAt.some((s) => s > first && s < last),
-        'replayed between freeze rounds',
-      ).toBe(true);
+      expect(replayed.replayedAt.filter((s) => s <= first).length, `replayed up to the first freeze (${first})`).toBeGreaterThanOrEqual(first - 3);
+      expect(replayed.replayedAt.some((s) => s > first && s < last), 'replayed between freeze rounds').toBe(true);
       expect(replayed.scores.map((s) => s.key)).toEqual(plain.scores.map((s) => s.key));
       expect(plain.scores.length).toBeGreaterThan(20);
       // Replaying adds nothing to the same kernels op by op: 1e-5.
-      expectRelClose(
-        replayed.scores.map((s) => s.value),
-        engine.scores.map((s) => s.value),
-        'scores',
-      );
+      expectRelClose(replayed.scores.map((s) => s.value), engine.scores.map((s) => s.value), 'scores');
       expectSameRun(replayed, engine);
       // Against the TF.js composites: scores and losses 1e-5; grad norms 2e-5, the kernels' float rounding
       // (measured 1.13e-5 at step 10, the same on the engine path).
-      expectRelClose(
-        replayed.scores.map((s) => s.value),
-        plain.scores.map((s) => s.value),
-        'scores vs plain',
-      );
-      expectRelClose(
-        replayed.metrics.map((m) => m.loss),
-        plain.metrics.map((m) => m.loss),
-        'loss vs plain',
-      );
-      expectRelClose(
-        replayed.metrics.map((m) => m.gradNorm),
-        plain.metrics.map((m) => m.gradNorm),
-        'gradNorm vs plain',
-        2e-5,
-      );
+      expectRelClose(replayed.scores.map((s) => s.value), plain.scores.map((s) => s.value), 'scores vs plain');
+      expectRelClose(replayed.metrics.map((m) => m.loss), plain.metrics.map((m) => m.loss), 'loss vs plain');
+      expectRelClose(replayed.metrics.map((m) => m.gradNorm), plain.metrics.map((m) => m.gradNorm), 'gradNorm vs plain', 2e-5);
     },
   );
 
@@ -299,38 +235,21 @@ describe('replayed steps', () => {
     { timeout: 900_000 },
     async () => {
       // Budget phase to step 23 (every step masks), the last allocation at 24, the fixed pattern 25-29.
-      const options = {
-        initR: 4,
-        targetR: 2,
-        targetModules: ['query', 'value'],
-        tinit: 3,
-        tfinal: 6,
-        deltaT: 1,
-      };
+      const options = { initR: 4, targetR: 2, targetModules: ['query', 'value'], tinit: 3, tfinal: 6, deltaT: 1 };
       const engine = await run('engine', 'adalora', options, 30);
       const replayed = await run('replayed', 'adalora', options, 30);
       expect(gpu.uncapturedErrors).toEqual([]);
       expect(replayed.scores.map((s) => s.key)).toEqual(engine.scores.map((s) => s.key));
       // The budget fell: some rank events after step 0 (the masking rounds decided something).
       expect(engine.scores.filter((s) => !s.key.startsWith('0:')).length).toBeGreaterThan(10);
-      expectRelClose(
-        replayed.scores.map((s) => s.value),
-        engine.scores.map((s) => s.value),
-        'rank and importance events',
-      );
+      expectRelClose(replayed.scores.map((s) => s.value), engine.scores.map((s) => s.value), 'rank and importance events');
       // One plan through the budget phase (masking rounds do not re-plan), one for the fixed pattern.
-      expect(replayed.replayedAt.filter((s) => s > 3 && s < 24)).toEqual(
-        Array.from({ length: 20 }, (_, i) => i + 4),
-      );
-      expect(
-        replayed.replayedAt.filter((s) => s > 24).length,
-        'replayed with the pattern fixed',
-      ).toBeGreaterThanOrEqual(2);
+      expect(replayed.replayedAt.filter((s) => s > 3 && s < 24)).toEqual(Array.from({ length: 20 }, (_, i) => i + 4));
+      expect(replayed.replayedAt.filter((s) => s > 24).length, 'replayed with the pattern fixed').toBeGreaterThanOrEqual(2);
       expect(replayed.status.plans).toBe(2);
       expectSameRun(replayed, engine);
       // Masked triplets hold E = 0 at the end, on both paths (the in-place write reached the variable).
-      const named = (suffix: string) =>
-        [...replayed.state].find(([name]) => name.endsWith(`query.${suffix}`))![1].data;
+      const named = (suffix: string) => [...replayed.state].find(([name]) => name.endsWith(`query.${suffix}`))![1].data;
       const [mask, e] = [named('lora_mask'), named('lora_E')];
       expect(Array.from(mask).some((m) => m === 0)).toBe(true);
       mask.forEach((m, i) => m === 0 && expect(Math.abs(e[i])).toBe(0));
@@ -342,14 +261,7 @@ describe('replayed steps', () => {
     { timeout: 900_000 },
     async () => {
       // Two modules from rank 1, a total budget of 4: growth rounds at steps 5 and 10 (top 1), then the hooks go.
-      const options = {
-        loraR: 1,
-        targetRank: 2,
-        targetModules: ['query', 'value'],
-        initWarmup: 4,
-        increInterval: 5,
-        topH: 1,
-      };
+      const options = { loraR: 1, targetRank: 2, targetModules: ['query', 'value'], initWarmup: 4, increInterval: 5, topH: 1 };
       const engine = await run('engine', 'increlora', options, 20);
       const replayed = await run('replayed', 'increlora', options, 20);
       expect(gpu.uncapturedErrors).toEqual([]);
@@ -358,19 +270,9 @@ describe('replayed steps', () => {
       const lastRanks = engine.scores.slice(-2);
       expect(lastRanks.map((s) => s.key.split(':')[0])).toEqual(['10', '10']);
       expect(lastRanks.reduce((sum, s) => sum + s.value, 0)).toBe(4);
-      expectRelClose(
-        replayed.scores.map((s) => s.value),
-        engine.scores.map((s) => s.value),
-        'rank and importance events',
-      );
-      expect(
-        replayed.replayedAt.some((s) => s > 5 && s < 10),
-        'replayed between the rounds',
-      ).toBe(true);
-      expect(
-        replayed.replayedAt.filter((s) => s > 10).length,
-        'replayed after the last round',
-      ).toBeGreaterThanOrEqual(5);
+      expectRelClose(replayed.scores.map((s) => s.value), engine.scores.map((s) => s.value), 'rank and importance events');
+      expect(replayed.replayedAt.some((s) => s > 5 && s < 10), 'replayed between the rounds').toBe(true);
+      expect(replayed.replayedAt.filter((s) => s > 10).length, 'replayed after the last round').toBeGreaterThanOrEqual(5);
       expectSameRun(replayed, engine);
     },
   );
@@ -399,13 +301,7 @@ describe('replayed steps', () => {
       const { Trainer } = await import('../../src/engine/trainer');
       const { randomBertWeights } = await import('../../src/engine/weights');
       const { adapterMethod } = await import('../../src/methods/registry');
-      const config = tinyConfig({
-        hiddenSize: 8,
-        intermediateSize: 16,
-        numLayers: 1,
-        vocabSize: 40,
-        numLabels: 1,
-      });
+      const config = tinyConfig({ hiddenSize: 8, intermediateSize: 16, numLayers: 1, vocabSize: 40, numLabels: 1 });
       const train = toyExamples(60, 8, 4, 1);
       // Rows 40.. (the batch of step 10, data in order) have targets whose squares overflow float32.
       (train.labels as Float32Array).fill(3e19, 40);
@@ -429,14 +325,11 @@ describe('replayed steps', () => {
       expect(bad.step).toBe(10);
       // Replayed steps 10-14 moved the variables on, in place (else the restore below would prove nothing).
       const moved = await trainer.adapterState();
-      expect([...good!].some(([name, v]) => moved.get(name)!.data.some((x, i) => x !== v.data[i]))).toBe(
-        true,
-      );
+      expect([...good!].some(([name, v]) => moved.get(name)!.data.some((x, i) => x !== v.data[i]))).toBe(true);
       trainer.recoverFromNonFinite(bad);
       const restored = await trainer.adapterState();
       expect(gpu.uncapturedErrors).toEqual([]);
-      for (const [name, value] of good!)
-        expect(Array.from(restored.get(name)!.data), name).toEqual(Array.from(value.data));
+      for (const [name, value] of good!) expect(Array.from(restored.get(name)!.data), name).toEqual(Array.from(value.data));
       trainer.dispose();
     },
   );
@@ -484,19 +377,10 @@ describe('replayed steps', () => {
       expect(resumed.replayStatus().replayedSteps).toBe(4);
       expect(gpu.uncapturedErrors).toEqual([]);
       expect(resumedTail.map((m) => m.step)).toEqual(tail.map((m) => m.step));
-      expectRelClose(
-        resumedTail.map((m) => m.loss),
-        tail.map((m) => m.loss),
-        'loss',
-      );
-      expectRelClose(
-        resumedTail.map((m) => m.gradNorm),
-        tail.map((m) => m.gradNorm),
-        'gradNorm',
-      );
+      expectRelClose(resumedTail.map((m) => m.loss), tail.map((m) => m.loss), 'loss');
+      expectRelClose(resumedTail.map((m) => m.gradNorm), tail.map((m) => m.gradNorm), 'gradNorm');
       const state = await resumed.adapterState();
-      for (const [name, value] of final)
-        expectRelClose(Array.from(state.get(name)!.data), Array.from(value.data), name);
+      for (const [name, value] of final) expectRelClose(Array.from(state.get(name)!.data), Array.from(value.data), name);
       resumed.dispose();
     },
   );
