@@ -199,14 +199,16 @@ export class Session {
   /** A new run, or (`from`) an interrupted one continued from its checkpoint, on the same model and rows only. */
   private async start(raw: unknown, from?: RunCheckpoint, rawExecution?: unknown): Promise<void> {
     // Training begins inside the queue (the run is active before the next queued command looks) and goes on outside it.
-    await this.exclusive(async () => {
+    // Returned in an object: a promise returned as is would hold the queue until training ends.
+    const { kept } = await this.exclusive(async () => {
       const { run, model } = await this.setUp(raw, from, rawExecution);
       const training = run.train();
       // Set before the queue moves on: whatever replaces this run (a comparison grid starts its next one on
       // 'finished') waits for its weights to be read back first.
       this.weightsRead = training.then((reason) => this.keepTrainedWeights(run, model, reason));
+      return { kept: this.weightsRead };
     });
-    await this.weightsRead;
+    await kept;
   }
 
   /** Kept with the run on the page, so Export and Try it work after a reload. A failed run's weights are not,

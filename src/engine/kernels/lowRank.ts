@@ -6,8 +6,8 @@
  * WebGPU: u = x A^T is one program forward (dx = du A the tiled matMul, dA a token sum); everything after u is one
  * program forward (plain: 4 dispatches) and one program per needed input gradient backward (du: 1; dB, dΛb: a
  * token sum and its finish; dΛd: 2), instead of ~11 plain dispatches. At step size the rank-r products run the
- * programs of lowRankProducts.ts; small ones (toy models) keep the tiled matMul and per-row reductions. Ranks above MAX_FUSED_RANK (ELoRA's
- * large shared ranks) take the composite path, where tiled matMuls win.
+ * programs of lowRankProducts.ts; small ones (toy models) keep the tiled matMul and per-row reductions. Ranks above
+ * MAX_FUSED_RANK (ELoRA's large shared ranks) take the composite path, where tiled matMuls win.
  */
 import * as tf from '@tensorflow/tfjs';
 import { matMul } from './matmul';
@@ -84,7 +84,7 @@ function registerUp(kernelName: string, lambdas: Lambdas): void {
     const names = lambdas.hasLambdas ? ['u', 'upB', 'base', 'lambdaD', 'lambdaB'] : ['u', 'upB', 'base'];
     if (isStepSizedProduct(tokens, out, rank)) {
       const tiled = upProgram(tokens, out, rank, lambdas.hasLambdas);
-      return backend.runWebGPUProgram(tiled, pick(names, inputs), 'float32', uniforms(tokens, out, scale));
+      return backend.runWebGPUProgram(tiled, pick(names, inputs), 'float32', productUniforms(scale));
     }
     const program: WebGPUProgramSpec = {
       variableNames: names,

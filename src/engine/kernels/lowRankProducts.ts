@@ -7,7 +7,7 @@
  *   narrow:   C [T, r] = post[k] * sum_j X[t, j] pre[j] W[j, k]         u = x A^T, du = s Λd ⊙ (dy (Λb ⊙ B))
  *   tokenSum: G [J, r] = sum_t P[t, j] Q[t, k] pre[k], then a finish  dB = s Λb ⊙ G, dΛb = s rowsum(B ⊙ G),
  *                                                                      dA = G^T (P = x, Q = du)
- *   up:       y [T, out] = base + s Λb ⊙ (u Λd) B^T                     (one thread per output read B's row strided)
+ *   up:       y [T, out] = base + s Λb ⊙ (u Λd) B^T                     (B's rows shared, not re-read per output)
  *
  * narrow stages a [16 tokens x 64 features] tile of X (vec4 loads along J) and the matching W tile in shared
  * memory; 4 threads per token each keep ceil(r / 4) sums. tokenSum cuts T into slices (one workgroup row each,
@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { MIN_TILED_WORK } from './matmul';
-import type { ProgramUniform, WebGPUProgramSpec } from './program';
+import type { ProgramUniform, WebGPUBackendLike, WebGPUProgramSpec } from './program';
 
 /** Largest rank these programs take (registers per thread grow with it). */
 export const MAX_PRODUCT_RANK = 32;
@@ -60,7 +60,7 @@ export function isStepSizedProduct(tokens: number, features: number, rank: numbe
 
 const lanesOf = (rank: number) => Math.ceil(rank / K_LANES);
 
-/** Program-defined uniforms of both programs. */
+/** Program-defined uniforms of every program here (`scale : f32,`). */
 export function productUniforms(scale: number): ProgramUniform {
   return [{ type: 'float32', data: [scale] }];
 }
@@ -304,19 +304,9 @@ export function tokenSumFinishProgram(
   };
 }
 
-interface BackendLike {
-  runWebGPUProgram(
-    program: unknown,
-    inputs: tf.TensorInfo[],
-    dtype: tf.DataType,
-    uniforms?: ProgramUniform,
-  ): tf.TensorInfo;
-  disposeData(dataId: object): void;
-}
-
 /** Runs a tokenSum and its finish: P [T, J], Q [T, r] (times qPre [r]), `extra` = pre [J] ('rows') or B [J, r] ('dot'). */
 export function runTokenSum(
-  backend: unknown,
+  gpu: WebGPUBackendLike,
   finish: TokenSumFinish,
   p: tf.TensorInfo,
   q: tf.TensorInfo,
@@ -324,7 +314,6 @@ export function runTokenSum(
   qPre?: tf.TensorInfo,
   extra?: tf.TensorInfo,
 ): tf.TensorInfo {
-  const gpu = backend as BackendLike;
   const [tokens, features] = p.shape;
   const rank = q.shape[1];
   const spec = { tokens, features, rank, pre: qPre != null };
@@ -353,7 +342,8 @@ const UP_TOKENS = 16;
 /**
  * y [T, out] = base + scale * Λb ⊙ (u Λd) B^T at step size: a workgroup of 64 output columns x 4 token rows covers 16
  * tokens, with B's 64 rows (as [r][64]) and the 16 tokens' u Λd in shared memory, so a warp reads and writes 32
- * consecutive floats of base and y. Inputs as the up kernels name them: u [T, r], upB [out, r], base, Λd, Λb.
+ * consecutive floats of base and y. Inputs as the up kernels name them: u [T, r], upB [out, r], base, Λd, Λb;
+ * uniforms productUniforms(scale).
  */
 export function upProgram(
   tokens: number,
@@ -369,7 +359,7 @@ export function upProgram(
     variableNames: names,
     outputShape: [T, out],
     shaderKey: `aflora_lowrank_up_tiled_${T}_${out}_${r}_${+lambdas}`,
-    uniforms: 'tokens : i32, outFeatures : i32, scale : f32,',
+    uniforms: 'scale : f32,',
     dispatchLayout: { x: [1], y: [0] },
     dispatch: [Math.ceil(out / UP_COLUMNS), Math.ceil(T / UP_TOKENS), 1],
     workgroupSize: [threads, 1, 1],

@@ -276,11 +276,6 @@ export function splitSumProgram(splits: number, m: number, n: number): WebGPUPro
   };
 }
 
-interface BackendLike {
-  runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: ProgramUniform): tf.TensorInfo;
-  disposeData(dataId: object): void;
-}
-
 /** Shape of op(a) op(b) for rank-2 or equal-batch rank-3 operands; null when the tiled program cannot run it. */
 function productShape(a: readonly number[], b: readonly number[], transposeA: boolean, transposeB: boolean): Omit<MatMulShape, 'bias'> | null {
   if (a.length !== b.length || (a.length !== 2 && a.length !== 3)) return null;
@@ -306,11 +301,10 @@ function register(kernelName: string, bias: boolean): void {
     const tiling = chooseTiling(shape);
     const splits = bias ? 1 : chooseSplits(shape, tiling);
     const ins = bias ? [inputs.a, inputs.b, inputs.bias] : [inputs.a, inputs.b];
-    const gpu = backend as unknown as BackendLike;
-    const product = gpu.runWebGPUProgram(tiledMatMulProgram(spec, tiling, splits), ins, 'float32', tiledMatMulUniforms(spec));
+    const product = backend.runWebGPUProgram(tiledMatMulProgram(spec, tiling, splits), ins, 'float32', tiledMatMulUniforms(spec));
     if (splits === 1) return product;
-    const total = gpu.runWebGPUProgram(splitSumProgram(splits, shape.m, shape.n), [product], 'float32');
-    gpu.disposeData(product.dataId);
+    const total = backend.runWebGPUProgram(splitSumProgram(splits, shape.m, shape.n), [product], 'float32');
+    backend.disposeData(product.dataId);
     return total;
   });
 }

@@ -38,6 +38,8 @@ export interface WebGPUBackendLike {
     outputDtype: tf.DataType,
     uniforms?: ProgramUniform,
   ): tf.TensorInfo;
+  /** Frees an intermediate a kernel made (a split-K or token-sum partial). */
+  disposeData(dataId: object): void;
 }
 
 export function isWebGPUBackend(): boolean {
