@@ -314,6 +314,25 @@ function sameStructure(a: Recording, b: Recording): string | null {
   return null;
 }
 
+/** Indices of the uploads whose buffer no other command of the step touches before them or writes after them. */
+function directUploads(commands: readonly Command[], carries: readonly Carry[]): Set<number> {
+  const carried = new Set<GPUBuffer>();
+  for (const c of carries) carried.add(c.src).add(c.dst);
+  const firstUse = new Map<GPUBuffer, number>();
+  const lastWrite = new Map<GPUBuffer, number>();
+  commands.forEach((c, i) => {
+    const { reads, write } = accessesOf(c);
+    for (const buffer of write ? [...reads, write] : reads) if (!firstUse.has(buffer)) firstUse.set(buffer, i);
+    if (write) lastWrite.set(write, i);
+  });
+  const direct = new Set<number>();
+  commands.forEach((c, i) => {
+    if (c.kind === 'upload' && firstUse.get(c.buffer) === i && lastWrite.get(c.buffer) === i && !carried.has(c.buffer))
+      direct.add(i);
+  });
+  return direct;
+}
+
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -324,6 +343,8 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 export interface PlanStats {
   dispatches: number;
   uploads: number;
+  /** Of the uploads, those written straight into their buffer (or once, a constant) rather than copied in order. */
+  directUploads: number;
   copies: number;
   carries: number;
   passes: number;
@@ -358,7 +379,8 @@ export class StepPlan {
   private readonly uninstall: () => void;
   private readonly ring: GPUBuffer;
   private ringUsed = 0;
-  private readonly inputRegions = new Map<string, Array<{ offset: number; size: number }>>();
+  /** Where each step input goes: a region of `source` (copied in the step's order) or the buffer it is read from. */
+  private readonly inputRegions = new Map<string, Array<{ buffer: GPUBuffer; offset: number; size: number }>>();
   private readonly source: GPUBuffer | null;
   private readonly program: Encoded[];
   private readonly carries: Carry[];
@@ -382,14 +404,19 @@ export class StepPlan {
     const commands = recording.commands;
     this.written = recording.outputs.filter((id) => backend.tensorMap.has(id)).map((id) => backend.tensorMap.get(id)!);
 
-    // All uniforms in one buffer, each at its aligned offset; all uploads' sources in another.
+    // An upload into a buffer nothing else in the step touches before it or writes after it needs no place in the
+    // step's order: a constant is written once here, a step input straight into its buffer before each step. The
+    // rest (a pooled buffer that served as a temporary earlier in the step) are copied from `source` in order,
+    // each copy ending the compute pass.
+    const direct = directUploads(commands, carries);
+    // All uniforms in one buffer, each at its aligned offset; the ordered uploads' sources in another.
     let uniformBytes = 0;
     let sourceBytes = 0;
-    for (const c of commands) {
+    commands.forEach((c, i) => {
       if (c.kind === 'dispatch')
         uniformBytes += Math.ceil(Math.max(c.uniform.length, 16) / UNIFORM_ALIGN) * UNIFORM_ALIGN;
-      if (c.kind === 'upload') sourceBytes += Math.ceil(c.data.length / 4) * 4;
-    }
+      if (c.kind === 'upload' && !direct.has(i)) sourceBytes += Math.ceil(c.data.length / 4) * 4;
+    });
     const uniforms = this.own(
       device.createBuffer({ size: Math.max(uniformBytes, UNIFORM_ALIGN), usage: u.UNIFORM | u.COPY_DST }),
     );
@@ -407,7 +434,18 @@ export class StepPlan {
     let passes = 1;
     let bytesPerStep = 0;
     this.program = [];
-    for (const c of commands) {
+    commands.forEach((c, index) => {
+      if (c.kind === 'upload' && direct.has(index)) {
+        if (!c.input) {
+          queue.writeBuffer(c.buffer, 0, c.data.buffer as ArrayBuffer, c.data.byteOffset, c.data.byteLength);
+          return;
+        }
+        const regions = this.inputRegions.get(c.input) ?? [];
+        regions.push({ buffer: c.buffer, offset: 0, size: c.data.length });
+        this.inputRegions.set(c.input, regions);
+        bytesPerStep += c.data.length;
+        return;
+      }
       if (c.kind === 'dispatch') {
         uniformData.set(c.uniform, uniformAt);
         const bindGroup = device.createBindGroup({
@@ -426,7 +464,7 @@ export class StepPlan {
         sourceData.set(c.data, sourceAt);
         if (c.input) {
           const regions = this.inputRegions.get(c.input) ?? [];
-          regions.push({ offset: sourceAt, size: c.data.length });
+          regions.push({ buffer: this.source!, offset: sourceAt, size: c.data.length });
           this.inputRegions.set(c.input, regions);
           bytesPerStep += c.data.length;
         }
@@ -451,7 +489,7 @@ export class StepPlan {
         });
         passes++;
       }
-    }
+    });
     queue.writeBuffer(uniforms, 0, uniformData);
     if (this.source) queue.writeBuffer(this.source, 0, sourceData);
 
@@ -488,6 +526,7 @@ export class StepPlan {
     this.stats = {
       dispatches: this.program.filter((p) => p.kind === 'dispatch').length,
       uploads: commands.filter((c) => c.kind === 'upload').length,
+      directUploads: direct.size,
       copies: commands.filter((c) => c.kind === 'copy').length,
       carries: carries.length,
       passes,
@@ -529,7 +568,7 @@ export class StepPlan {
       for (const region of regions) {
         if (data.byteLength !== region.size)
           throw new Error(`replay: step input ${name} has ${data.byteLength} bytes, the plan ${region.size}`);
-        this.queue.writeBuffer(this.source!, region.offset, data.buffer, data.byteOffset, data.byteLength);
+        this.queue.writeBuffer(region.buffer, region.offset, data.buffer, data.byteOffset, data.byteLength);
       }
     }
     flushBackend(this.backend);

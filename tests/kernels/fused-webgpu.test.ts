@@ -317,17 +317,13 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
       const shapes = [[37], [3, 5], [130, 4], [2], [11], [4, 4], [9], [300]];
       const hp = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, variant };
       async function train(): Promise<Float32Array[]> {
-        const vars = shapes.map((shape, i) =>
-          tf.variable(
-            tf.tensor(
-              values(
-                shape.reduce((a, b) => a * b),
-                20 + i,
-              ),
-              shape,
-            ),
-          ),
-        );
+        // Each variable owns its data (tf.variable shares its initial tensor's), so the update runs in place.
+        const vars = shapes.map((shape, i) => {
+          const initial = tf.tensor(values(shape.reduce((a, b) => a * b), 20 + i), shape);
+          const v = tf.variable(initial);
+          initial.dispose();
+          return v;
+        });
         let states = vars.map((v) => kernels.adamWState(v));
         const norms: number[] = [];
         for (let step = 1; step <= 3; step++) {
@@ -370,6 +366,35 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
       fused.forEach((result, i) => expect(maxRelError(result, plain[i]), `tensor ${i}`).toBeLessThan(1e-5));
       expect(gpu.uncapturedErrors).toEqual([]);
     });
+
+  it('adamWUpdate writes parameter and moments in place, and not a parameter another tensor shares', async () => {
+    await tf.setBackend('webgpu');
+    const hp = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step: 1 };
+    const initial = tf.tensor2d(values(96, 5), [8, 12]);
+    const grad = tf.tensor2d(values(96, 6), [8, 12]);
+    const clip = kernels.clipCoefficients([grad], 0.5);
+    const copy = tf.add(initial, 0);
+    const own = tf.variable(copy);
+    copy.dispose(); // `own` now holds its data alone
+    const shared = tf.variable(initial); // shares `initial`'s data
+    const ownMoments = kernels.adamWState(own);
+    const sharedMoments = kernels.adamWState(shared);
+    const [ownId, ownMomentsId, sharedId] = [own.dataId, ownMoments.dataId, shared.dataId];
+    const ownNext = kernels.adamWUpdate(own, grad, ownMoments, clip, hp);
+    const sharedNext = kernels.adamWUpdate(shared, grad, sharedMoments, clip, hp);
+    expect(own.dataId).toBe(ownId);
+    expect(ownNext.dataId).toBe(ownMomentsId);
+    expect(shared.dataId).not.toBe(sharedId);
+    // The same formula either way: bit for bit.
+    expect(await own.data()).toEqual(await shared.data());
+    expect(await ownNext.data()).toEqual(await sharedNext.data());
+    expect(await initial.data()).toEqual(Float32Array.from(values(96, 5)));
+    // A read caches the values on the host; the next in-place update must drop that copy.
+    const before = await own.data();
+    const third = kernels.adamWUpdate(own, grad, ownNext, clip, { ...hp, step: 2 });
+    expect(await own.data()).not.toEqual(before);
+    tf.dispose([initial, grad, clip, own, shared, ownMoments, ownNext, sharedMoments, sharedNext, third]);
+  });
 
   it('dropout: GPU-hash mask with the right rate, scaling, seeding and gradient', async () => {
     await tf.setBackend('webgpu');

@@ -6,7 +6,7 @@
  *  - gradient norm: 1 dispatch per 6 variables, each adding their sums of squares to a running [1] total,
  *    the last one also writing [norm, clipScale] (clipScale = min(1, maxNorm / (norm + 1e-6)));
  *  - AdamW: 2 dispatches per variable, one for the moments (kept packed as [2, n] = m, v, since a program
- *    has a single output) and one for the parameter. The clip scale stays on the GPU: no readback.
+ *    has a single output) and one for the parameter, each written in place. The clip scale stays on the GPU.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -14,9 +14,12 @@ import {
   elementwiseDispatch,
   flatDispatch,
   registerWebGPUKernel,
+  runInPlace,
   runKernel,
   kernelsActive,
   workgroupSumSnippet,
+  writableInPlace,
+  type ProgramUniform,
   type WebGPUProgramSpec,
 } from './program';
 
@@ -115,47 +118,59 @@ registerWebGPUKernel(SUM_SQUARES, (backend, inputs, { finalize, maxNorm }) => {
   ]);
 });
 
-// grad [n], moments [2, n] = (m, v), clip [2] -> new moments [2, n]; one thread per element of n.
+// grad [n], moments [2, n] = (m, v), clip [2] -> new moments [2, n]; one thread per element of n. In place
+// (the moments buffer read and written) unless another tensor shares it.
 registerWebGPUKernel(MOMENTS, (backend, { grad, moments, clip }, { beta1, beta2 }) => {
   const n = grad.shape.reduce((a, b) => a * b, 1);
   const hasClip = clip != null;
+  const inPlace = writableInPlace(backend, moments);
+  const old = inPlace ? 'result' : 'moments';
   const outputShape = [2, n];
   const program: WebGPUProgramSpec = {
-    variableNames: hasClip ? ['grad', 'moments', 'clip'] : ['grad', 'moments'],
+    variableNames: ['grad', ...(inPlace ? [] : ['moments']), ...(hasClip ? ['clip'] : [])],
     outputShape,
-    shaderKey: `aflora_adamw_moments_${hasClip ? 'clip' : 'noclip'}`,
+    shaderKey: `aflora_adamw_moments_${hasClip ? 'clip' : 'noclip'}${inPlace ? '_inplace' : ''}`,
     ...flatDispatch(outputShape, Math.ceil(n / ELEMENT_THREADS), ELEMENT_THREADS),
     uniforms: 'n : i32, beta1 : f32, beta2 : f32,',
     getUserCode: () => `
       fn main(index : i32) {
         if (index < uniforms.n) {
           let g = grad[index]${hasClip ? ' * clip[1]' : ''};
-          result[index] = uniforms.beta1 * moments[index] + (1.0 - uniforms.beta1) * g;
           let vIndex = index + uniforms.n;
-          result[vIndex] = uniforms.beta2 * moments[vIndex] + (1.0 - uniforms.beta2) * g * g;
+          let m = ${old}[index];
+          let v = ${old}[vIndex];
+          result[index] = uniforms.beta1 * m + (1.0 - uniforms.beta1) * g;
+          result[vIndex] = uniforms.beta2 * v + (1.0 - uniforms.beta2) * g * g;
         }
       }`,
   };
-  return backend.runWebGPUProgram(program, hasClip ? [grad, moments, clip] : [grad, moments], 'float32', [
+  const inputs = [grad, ...(inPlace ? [] : [moments]), ...(hasClip ? [clip] : [])];
+  const uniforms: ProgramUniform = [
     { type: 'int32', data: [n] },
     { type: 'float32', data: [beta1] },
     { type: 'float32', data: [beta2] },
-  ]);
+  ];
+  return inPlace
+    ? runInPlace(backend, program, inputs, moments, uniforms)
+    : backend.runWebGPUProgram(program, inputs, 'float32', uniforms);
 });
 
-// param [n], new moments [2n] (+ coefficient table [rows, 4]) -> new param [n]. With the table, the step's
-// coefficients (decayBefore, decayAfter, stepSize, sqrtScale) are read from row `row` on the GPU, so the uniforms
-// are the same every step and a replayed step (engine/replay.ts) only rewrites the table.
+// param [n], new moments [2n] (+ coefficient table [rows, 4]) -> new param [n], in place unless another tensor
+// shares the parameter's data. With the table, the step's coefficients (decayBefore, decayAfter, stepSize, sqrtScale)
+// are read from row `row` on the GPU, so the uniforms are the same every step and a replayed step
+// (engine/replay.ts) only rewrites the table.
 registerWebGPUKernel(
   PARAM,
   (backend, { param, moments, coefs }, { decayBefore, decayAfter, stepSize, sqrtScale, eps, row }) => {
     const n = param.shape.reduce((a, b) => a * b, 1);
+    assertShape(n > 0, () => 'adamW: empty parameter');
     const table = coefs != null;
+    const inPlace = writableInPlace(backend, param);
     const read = (k: number, name: string) => (table ? `coefs[uniforms.row * 4 + ${k}]` : `uniforms.${name}`);
     const program: WebGPUProgramSpec = {
-      variableNames: table ? ['param', 'moments', 'coefs'] : ['param', 'moments'],
+      variableNames: [...(inPlace ? [] : ['param']), 'moments', ...(table ? ['coefs'] : [])],
       outputShape: param.shape,
-      shaderKey: `aflora_adamw_param${table ? '_table' : ''}`,
+      shaderKey: `aflora_adamw_param${table ? '_table' : ''}${inPlace ? '_inplace' : ''}`,
       ...elementwiseDispatch(param.shape),
       uniforms: table
         ? 'eps : f32, row : i32,'
@@ -165,24 +180,26 @@ registerWebGPUKernel(
         if (index < uniforms.size) {
           let m = moments[index];
           let v = moments[index + uniforms.size];
-          result[index] = (param[index] * ${read(0, 'decayBefore')} - ${read(2, 'stepSize')} * m / (sqrt(v) * ${read(3, 'sqrtScale')} + uniforms.eps)) * ${read(1, 'decayAfter')};
+          result[index] = (${inPlace ? 'result' : 'param'}[index] * ${read(0, 'decayBefore')} - ${read(2, 'stepSize')} * m / (sqrt(v) * ${read(3, 'sqrtScale')} + uniforms.eps)) * ${read(1, 'decayAfter')};
         }
       }`,
     };
-    assertShape(n > 0, () => 'adamW: empty parameter');
-    if (table) {
-      return backend.runWebGPUProgram(program, [param, moments, coefs], 'float32', [
-        { type: 'float32', data: [eps] },
-        { type: 'int32', data: [row] },
-      ]);
-    }
-    return backend.runWebGPUProgram(program, [param, moments], 'float32', [
-      { type: 'float32', data: [decayBefore] },
-      { type: 'float32', data: [decayAfter] },
-      { type: 'float32', data: [stepSize] },
-      { type: 'float32', data: [sqrtScale] },
-      { type: 'float32', data: [eps] },
-    ]);
+    const inputs = [...(inPlace ? [] : [param]), moments, ...(table ? [coefs] : [])];
+    const uniforms: ProgramUniform = table
+      ? [
+          { type: 'float32', data: [eps] },
+          { type: 'int32', data: [row] },
+        ]
+      : [
+          { type: 'float32', data: [decayBefore] },
+          { type: 'float32', data: [decayAfter] },
+          { type: 'float32', data: [stepSize] },
+          { type: 'float32', data: [sqrtScale] },
+          { type: 'float32', data: [eps] },
+        ];
+    return inPlace
+      ? runInPlace(backend, program, inputs, param, uniforms)
+      : backend.runWebGPUProgram(program, inputs, 'float32', uniforms);
   },
 );
 
@@ -282,7 +299,8 @@ export function adamWUpdate(
       : runKernel(PARAM, { param: variable, moments: m2 }, { ...coefficients, eps: hp.eps });
     return [p, m2];
   });
-  variable.assign(newParam);
+  // Updated in place (the usual case on webgpu) the new value already is the variable's data.
+  if (newParam.dataId !== variable.dataId) variable.assign(newParam);
   newParam.dispose();
   return newMoments;
 }

@@ -37,9 +37,42 @@ export interface WebGPUBackendLike {
     inputs: tf.TensorInfo[],
     outputDtype: tf.DataType,
     uniforms?: ProgramUniform,
+    output?: tf.TensorInfo,
   ): tf.TensorInfo;
   /** Frees an intermediate a kernel made (a split-K or token-sum partial). */
   disposeData(dataId: object): void;
+  /** Tensors sharing this data (a reshape or clone shares it). */
+  refCount(dataId: object): number;
+  incRef(dataId: object): void;
+  tensorMap: { get(dataId: object): { values: unknown } | undefined };
+}
+
+/**
+ * Whether a program may write `target` in place: only its own tensor holds the data (a clone or reshape would see
+ * the write). Data still on the host is uploaded first (runWebGPUProgram uploads its output). Updating state in place is what keeps a replayed step free of copies
+ * (engine/replay.ts: state written where it is read needs no carry).
+ */
+export function writableInPlace(backend: WebGPUBackendLike, target: tf.TensorInfo): boolean {
+  return backend.refCount(target.dataId) === 1;
+}
+
+/**
+ * Runs `program` with `target` as its output (`result`, read_write: the program reads the old values from it).
+ * Returns a new reference to the target's data, as a reshape does; the host copy a read may have cached is dropped.
+ */
+export function runInPlace(
+  backend: WebGPUBackendLike,
+  program: WebGPUProgramSpec,
+  inputs: tf.TensorInfo[],
+  target: tf.TensorInfo,
+  uniforms: ProgramUniform,
+): tf.TensorInfo {
+  backend.runWebGPUProgram(program, inputs, target.dtype, uniforms, target);
+  backend.incRef(target.dataId);
+  backend.tensorMap.get(target.dataId)!.values = null;
+  // A plain info, not the target itself: the engine returns a Tensor output as it is, and the caller's later
+  // dispose of its old reference would dispose this one too.
+  return { dataId: target.dataId, shape: target.shape, dtype: target.dtype };
 }
 
 export function isWebGPUBackend(): boolean {
