@@ -3,6 +3,7 @@
     python3 bench/pytorch_bench.py OUT_DIR [--models tiny,mini,small,base] [--methods ...] [--batch 32]
                                            [--seq 128] [--steps 20] [--warmup 5]
                                            [--compile aflora-both,lora-r8] [--compile-models tiny,mini,small,base]
+                                           [--freeze-pairs ROUNDS]
 
 BertForSequenceClassification (transformers) with random weights of BERT tiny / mini / small / base shapes,
 vocab 30522, dropout 0.1, fp32, cross-entropy, global-norm clipping 0.1, torch.optim.AdamW
@@ -198,8 +199,9 @@ def param_groups(model, adapter_lr, classifier_lr, weight_decay):
     return list(groups.values())
 
 
-def bench_one(model_name, method, args, device, compiled=False):
-    model = build(model_name, method, device, args.warmup + 2 * args.steps + 1)
+def stepper(model_name, method, args, device, total_steps, compiled=False):
+    """(step(i) -> loss, model, forward, optimizer) of one config: the training step bench_one and freeze_share time."""
+    model = build(model_name, method, device, total_steps)
     forward = torch.compile(model) if compiled else model
     optimizer = torch.optim.AdamW(param_groups(model, 1e-3, 4e-3, 0.1))
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -235,6 +237,12 @@ def bench_one(model_name, method, args, device, compiled=False):
         optimizer.zero_grad(set_to_none=True)
         return out.loss
 
+    return step, model, forward, optimizer
+
+
+def bench_one(model_name, method, args, device, compiled=False):
+    step, model, forward, optimizer = stepper(model_name, method, args, device, args.warmup + 2 * args.steps + 1, compiled)
+    trainable = [p for p in model.parameters() if p.requires_grad]
     for i in range(args.warmup):
         step(i)
     sync()
@@ -276,6 +284,46 @@ def bench_one(model_name, method, args, device, compiled=False):
     return result
 
 
+def freeze_share(model_name, args, device):
+    """What freezing every A/B saves (aflora-both -> aflora-pm-frozen), drift-robust: both configs alive side by
+    side, `rounds` rounds of `steps` pipelined steps each, in ABBA order; per round the share 1 - frozen / both of its
+    two blocks (bench/run.ts --freeze-pairs does the same for TF.js)."""
+    rounds = args.freeze_pairs
+    total = args.warmup + rounds * args.steps + 1
+    steppers = {m: stepper(model_name, m, args, device, total)[0] for m in ("aflora-both", "aflora-pm-frozen")}
+    done = {m: 0 for m in steppers}
+
+    def block(method, count):
+        start = time.perf_counter()
+        for _ in range(count):
+            steppers[method](done[method])
+            done[method] += 1
+        sync()
+        return (time.perf_counter() - start) * 1000 / count
+
+    for method in steppers:
+        block(method, args.warmup)
+    both, frozen = [], []
+    for r in range(rounds):
+        order = ("aflora-both", "aflora-pm-frozen") if r % 2 == 0 else ("aflora-pm-frozen", "aflora-both")
+        times = {m: block(m, args.steps) for m in order}
+        both.append(times["aflora-both"])
+        frozen.append(times["aflora-pm-frozen"])
+    shares = [1 - f / b for b, f in zip(both, frozen)]
+    del steppers
+    if CUDA:
+        torch.cuda.empty_cache()
+    return {
+        "model": model_name,
+        "variant": "pytorch-eager",
+        "rounds": rounds,
+        "steps": args.steps,
+        "bothMs": both,
+        "frozenMs": frozen,
+        "share": {"median": statistics.median(shares), "min": min(shares), "max": max(shares)},
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir")
@@ -287,6 +335,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--compile", default="", help="methods also timed under torch.compile")
     parser.add_argument("--compile-models", default="tiny,mini,small,base")
+    parser.add_argument("--freeze-pairs", type=int, default=0,
+                        help="ROUNDS: only the freezing share, aflora-both and aflora-pm-frozen side by side in ABBA rounds")
     parser.add_argument("--cpu-check", action="store_true", help="run on the cpu (no timing value): checks the code")
     args = parser.parse_args()
     if not torch.cuda.is_available() and not args.cpu_check:
@@ -296,6 +346,21 @@ def main():
     torch.backends.cudnn.allow_tf32 = False
     os.makedirs(args.out_dir, exist_ok=True)
     results, failures = [], []
+    if args.freeze_pairs > 0:
+        for model_name in args.models.split(","):
+            try:
+                r = freeze_share(model_name, args, device)
+                results.append(r)
+                print(f"{model_name}: freezing A/B saves {100 * r['share']['median']:.1f} % (median of {r['rounds']} "
+                      f"rounds, {100 * r['share']['min']:.1f}..{100 * r['share']['max']:.1f}); both "
+                      f"{statistics.median(r['bothMs']):.2f}, frozen {statistics.median(r['frozenMs']):.2f} ms/step pipelined",
+                      flush=True)
+            except Exception as error:
+                failures.append({"model": model_name, "method": "freeze-pairs", "compiled": False, "error": repr(error)})
+                print(f"{model_name} freeze pairs FAILED: {error!r}", flush=True)
+            write_report(args, results, failures)
+        print(f"wrote {os.path.join(args.out_dir, 'pytorch.json')}")
+        sys.exit(1 if failures else 0)
     configs = [(m, method, False) for m in args.models.split(",") for method in args.methods.split(",")]
     if args.compile:
         # After every eager config: a slow compilation cut off by a time limit leaves the eager numbers written.

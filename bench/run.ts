@@ -12,7 +12,9 @@
  * tf.memory(), the webgpu buffer manager's bytes, GPU dispatches per step (runWebGPUProgram calls) and a
  * per-kernel breakdown of one step (tf.profile). --verify N compares N plain and engine steps from the same
  * start (dropout off): the kernels must reproduce the losses and gradient norms. --submit-every 0,64 runs the
- * replayed variant once per value (dispatches per command buffer; engine/replay.ts replayTuning).
+ * replayed variant once per value (dispatches per command buffer; engine/replay.ts replayTuning). --freeze-pairs N
+ * runs only what freezing every A/B saves per model and variant, aflora-both and aflora-pm-frozen side by side in
+ * N ABBA rounds (freezeShare).
  */
 import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
@@ -52,6 +54,8 @@ interface Args {
   label: string;
   /** Replayed steps: dispatches per command buffer (engine/replay.ts replayTuning), one config each. */
   submitEvery: number[];
+  /** Rounds of the freezing-share pairs (freezeShare); 0: the normal configs. */
+  freezePairs: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -90,6 +94,7 @@ function parseArgs(argv: string[]): Args {
     json: get('json') ?? null,
     label: get('label') ?? '',
     submitEvery: (get('submit-every') ?? String(replayTuning.submitEvery)).split(',').map(Number),
+    freezePairs: Number(get('freeze-pairs') ?? 0),
   };
 }
 
@@ -348,6 +353,63 @@ async function benchOne(
   }
 }
 
+/** One model's freezing share, from freezeShare. */
+interface FreezeShare {
+  model: string;
+  variant: Variant;
+  rounds: number;
+  steps: number;
+  /** ms/step pipelined of each round's block. */
+  bothMs: number[];
+  frozenMs: number[];
+  /** 1 - frozen / both per round: median, min, max. */
+  share: { median: number; min: number; max: number };
+  /** Replayed steps of each trainer (a plan that fell back would show here). */
+  replayedSteps: [number, number];
+}
+
+const FREEZE_PAIR: readonly MethodLabel[] = ['aflora-both', 'aflora-pm-frozen'];
+
+/**
+ * What freezing every A/B saves (aflora-both -> aflora-pm-frozen), measured so that a call's drift cancels: both
+ * trainers alive side by side, `rounds` rounds of `steps` pipelined steps each (one metrics read per block) in ABBA
+ * order, the share 1 - frozen / both taken per round from its two adjacent blocks. Measured one config after the
+ * other, a slow stretch of the call once moved mini's share from 2 % to -51 % (BENCHMARKS.md). pytorch_bench.py
+ * --freeze-pairs is the same for PyTorch.
+ */
+async function freezeShare(args: Args, model: string, variant: Variant): Promise<FreezeShare> {
+  const rounds = args.freezePairs;
+  const total = args.warmup + rounds * args.steps + 1;
+  const trainers = FREEZE_PAIR.map((method) => makeTrainer(args, model, method, total, args.dropout, variant).trainer);
+  try {
+    const block = async (trainer: Trainer, count: number) => {
+      const start = performance.now();
+      for (let i = 0; i < count; i++) await trainer.step();
+      await trainer.flushMetrics();
+      return (performance.now() - start) / count;
+    };
+    for (const trainer of trainers) await block(trainer, args.warmup);
+    const ms: [number[], number[]] = [[], []];
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? [0, 1] : [1, 0];
+      for (const which of order) ms[which].push(await block(trainers[which], args.steps));
+    }
+    const shares = ms[0].map((both, round) => 1 - ms[1][round] / both);
+    return {
+      model,
+      variant,
+      rounds,
+      steps: args.steps,
+      bothMs: ms[0],
+      frozenMs: ms[1],
+      share: { median: median(shares), min: Math.min(...shares), max: Math.max(...shares) },
+      replayedSteps: [trainers[0].replayStatus().replayedSteps, trainers[1].replayStatus().replayedSteps],
+    };
+  } finally {
+    for (const trainer of trainers) trainer.dispose();
+  }
+}
+
 /** Tensors still alive after a config's trainer was disposed (should be 0). */
 const leaks: Array<{ model: string; method: string; variant: string; tensors: number }> = [];
 
@@ -452,6 +514,7 @@ async function main(): Promise<void> {
   );
 
   const results: Result[] = [];
+  const freezeShares: FreezeShare[] = [];
   const verifications: Verification[] = [];
   const failures: Array<{ model: string; method: string; variant: string; error: string }> = [];
   // Rewritten after every config: a run killed by a time limit still leaves the finished ones.
@@ -465,13 +528,32 @@ async function main(): Promise<void> {
       node: process.version,
       args,
       results,
+      freezeShares,
       verifications,
       failures,
       leakedTensors: leaks,
     };
     writeFileSync(args.json, JSON.stringify(report, null, 2));
   };
-  for (const model of args.models) {
+  for (const model of args.freezePairs > 0 ? args.models : []) {
+    for (const variant of args.variants) {
+      try {
+        if (variant === 'replayed') replayTuning.submitEvery = args.submitEvery[0];
+        const r = await freezeShare(args, model, variant);
+        freezeShares.push(r);
+        writeReport();
+        console.log(
+          `${model}/${variant}: freezing A/B saves ${(100 * r.share.median).toFixed(1)} % (median of ${r.rounds} rounds, ` +
+            `${(100 * r.share.min).toFixed(1)}..${(100 * r.share.max).toFixed(1)}); both ${median(r.bothMs).toFixed(2)}, ` +
+            `frozen ${median(r.frozenMs).toFixed(2)} ms/step pipelined`,
+        );
+      } catch (error) {
+        failures.push({ model, method: 'freeze-pairs', variant, error: String((error as Error).stack ?? error) });
+        console.error(`${model}/freeze-pairs/${variant} failed: ${(error as Error).message}`);
+      }
+    }
+  }
+  for (const model of args.freezePairs > 0 ? [] : args.models) {
     for (const method of args.methods) {
       if (args.verify > 0) {
         try {
@@ -508,7 +590,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  console.log(`\n${formatTable(results)}`);
+  if (results.length > 0) console.log(`\n${formatTable(results)}`);
   writeReport();
   if (args.json) console.log(`wrote ${args.json}`);
   const leaky = leaks.filter((l) => l.tensors !== 0);
