@@ -16,6 +16,7 @@
  * a rank change, a mask assignment) invalidates the plan, and the Trainer records a new one.
  */
 import * as tf from '@tensorflow/tfjs';
+import { inPlaceShaderKeys } from './kernels/program';
 
 // ---------------------------------------------------------------------------------------------- backend internals
 
@@ -333,6 +334,48 @@ function directUploads(commands: readonly Command[], carries: readonly Carry[]):
   return direct;
 }
 
+/**
+ * Own buffers for the uploads into a pooled buffer that the step also uses as a temporary (first accessed by a write,
+ * not carried): `uploads` maps each such upload to its new buffer, `readers` each command that reads the upload's
+ * value (those after it, up to the buffer's next write) to the replacement. Not when that next write reads the buffer
+ * itself (a program updating it in place would then miss the upload).
+ */
+function rehomeUploads(
+  commands: readonly Command[],
+  carries: readonly Carry[],
+  direct: ReadonlySet<number>,
+  create: (like: GPUBuffer) => GPUBuffer,
+): { uploads: Map<number, GPUBuffer>; readers: Map<number, Map<GPUBuffer, GPUBuffer>> } {
+  const carried = new Set<GPUBuffer>();
+  for (const c of carries) carried.add(c.src).add(c.dst);
+  const firstAccess = new Map<GPUBuffer, 'read' | 'write'>();
+  for (const c of commands) {
+    const { reads, write } = accessesOf(c);
+    for (const r of reads) if (!firstAccess.has(r)) firstAccess.set(r, 'read');
+    if (write && !firstAccess.has(write)) firstAccess.set(write, 'write');
+  }
+  const uploads = new Map<number, GPUBuffer>();
+  const readers = new Map<number, Map<GPUBuffer, GPUBuffer>>();
+  commands.forEach((c, i) => {
+    if (c.kind !== 'upload' || direct.has(i)) return;
+    const old = c.buffer;
+    if (carried.has(old) || firstAccess.get(old) !== 'write') return;
+    let end = i + 1;
+    while (end < commands.length && accessesOf(commands[end]).write !== old) end++;
+    const next = commands[end];
+    if (next && next.kind === 'dispatch' && inPlaceShaderKeys.has(next.name)) return;
+    const own = create(old);
+    uploads.set(i, own);
+    for (let j = i + 1; j < end; j++) {
+      if (!accessesOf(commands[j]).reads.includes(old)) continue;
+      const map = readers.get(j) ?? new Map<GPUBuffer, GPUBuffer>();
+      map.set(old, own);
+      readers.set(j, map);
+    }
+  });
+  return { uploads, readers };
+}
+
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -405,17 +448,22 @@ export class StepPlan {
     this.written = recording.outputs.filter((id) => backend.tensorMap.has(id)).map((id) => backend.tensorMap.get(id)!);
 
     // An upload into a buffer nothing else in the step touches before it or writes after it needs no place in the
-    // step's order: a constant is written once here, a step input straight into its buffer before each step. The
-    // rest (a pooled buffer that served as a temporary earlier in the step) are copied from `source` in order,
-    // each copy ending the compute pass.
+    // step's order: a constant is written once here, a step input straight into its buffer before each step. One
+    // into a pooled buffer that served the step as a temporary before it gets a buffer of its own (its readers are
+    // bound to that), so it too is written outside the step. What is left (none in the methods' steps) is copied
+    // from `source` in order, each copy ending the compute pass.
     const direct = directUploads(commands, carries);
+    const rehomed = rehomeUploads(commands, carries, direct, (like) =>
+      this.own(device.createBuffer({ size: like.size, usage: like.usage })),
+    );
+    const bufferAt = (index: number, buffer: GPUBuffer) => rehomed.readers.get(index)?.get(buffer) ?? buffer;
     // All uniforms in one buffer, each at its aligned offset; the ordered uploads' sources in another.
     let uniformBytes = 0;
     let sourceBytes = 0;
     commands.forEach((c, i) => {
       if (c.kind === 'dispatch')
         uniformBytes += Math.ceil(Math.max(c.uniform.length, 16) / UNIFORM_ALIGN) * UNIFORM_ALIGN;
-      if (c.kind === 'upload' && !direct.has(i)) sourceBytes += Math.ceil(c.data.length / 4) * 4;
+      if (c.kind === 'upload' && !direct.has(i) && !rehomed.uploads.has(i)) sourceBytes += Math.ceil(c.data.length / 4) * 4;
     });
     const uniforms = this.own(
       device.createBuffer({ size: Math.max(uniformBytes, UNIFORM_ALIGN), usage: u.UNIFORM | u.COPY_DST }),
@@ -435,13 +483,14 @@ export class StepPlan {
     let bytesPerStep = 0;
     this.program = [];
     commands.forEach((c, index) => {
-      if (c.kind === 'upload' && direct.has(index)) {
+      if (c.kind === 'upload' && (direct.has(index) || rehomed.uploads.has(index))) {
+        const target = rehomed.uploads.get(index) ?? c.buffer;
         if (!c.input) {
-          queue.writeBuffer(c.buffer, 0, c.data.buffer as ArrayBuffer, c.data.byteOffset, c.data.byteLength);
+          queue.writeBuffer(target, 0, c.data.buffer as ArrayBuffer, c.data.byteOffset, c.data.byteLength);
           return;
         }
         const regions = this.inputRegions.get(c.input) ?? [];
-        regions.push({ buffer: c.buffer, offset: 0, size: c.data.length });
+        regions.push({ buffer: target, offset: 0, size: c.data.length });
         this.inputRegions.set(c.input, regions);
         bytesPerStep += c.data.length;
         return;
@@ -454,7 +503,7 @@ export class StepPlan {
             binding: b.binding,
             resource: b.uniform
               ? { buffer: uniforms, offset: uniformAt, size: c.uniform.length }
-              : { buffer: b.buffer, offset: b.offset, size: b.size },
+              : { buffer: bufferAt(index, b.buffer), offset: b.offset, size: b.size },
           })),
         });
         uniformAt += Math.ceil(Math.max(c.uniform.length, 16) / UNIFORM_ALIGN) * UNIFORM_ALIGN;
@@ -481,7 +530,7 @@ export class StepPlan {
       } else {
         this.program.push({
           kind: 'copy',
-          src: c.src,
+          src: bufferAt(index, c.src),
           srcOffset: c.srcOffset,
           dst: c.dst,
           dstOffset: c.dstOffset,
@@ -526,7 +575,7 @@ export class StepPlan {
     this.stats = {
       dispatches: this.program.filter((p) => p.kind === 'dispatch').length,
       uploads: commands.filter((c) => c.kind === 'upload').length,
-      directUploads: direct.size,
+      directUploads: direct.size + rehomed.uploads.size,
       copies: commands.filter((c) => c.kind === 'copy').length,
       carries: carries.length,
       passes,

@@ -56,6 +56,9 @@ export function writableInPlace(backend: WebGPUBackendLike, target: tf.TensorInf
   return backend.refCount(target.dataId) === 1;
 }
 
+/** Shader keys of the programs that read their output (runInPlace): to engine/replay.ts, their write is no fresh value. */
+export const inPlaceShaderKeys = new Set<string>();
+
 /**
  * Runs `program` with `target` as its output (`result`, read_write: the program reads the old values from it).
  * Returns a new reference to the target's data, as a reshape does; the host copy a read may have cached is dropped.
@@ -68,6 +71,8 @@ export function runInPlace(
   uniforms: ProgramUniform,
 ): tf.TensorInfo {
   backend.runWebGPUProgram(program, inputs, target.dtype, uniforms, target);
+  // TF.js has replaced the key by its full form, the name a recording sees.
+  inPlaceShaderKeys.add(program.shaderKey);
   backend.incRef(target.dataId);
   backend.tensorMap.get(target.dataId)!.values = null;
   // A plain info, not the target itself: the engine returns a Tensor output as it is, and the caller's later
