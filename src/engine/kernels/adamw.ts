@@ -14,8 +14,8 @@ import {
   elementwiseDispatch,
   flatDispatch,
   registerWebGPUKernel,
-  runInPlace,
   runKernel,
+  runUpdate,
   kernelsActive,
   workgroupSumSnippet,
   writableInPlace,
@@ -150,9 +150,7 @@ registerWebGPUKernel(MOMENTS, (backend, { grad, moments, clip }, { beta1, beta2 
     { type: 'float32', data: [beta1] },
     { type: 'float32', data: [beta2] },
   ];
-  return inPlace
-    ? runInPlace(backend, program, inputs, moments, uniforms)
-    : backend.runWebGPUProgram(program, inputs, 'float32', uniforms);
+  return runUpdate(backend, program, inputs, moments, uniforms, inPlace);
 });
 
 // param [n], new moments [2n] (+ coefficient table [rows, 4]) -> new param [n], in place unless another tensor
@@ -197,9 +195,7 @@ registerWebGPUKernel(
           { type: 'float32', data: [sqrtScale] },
           { type: 'float32', data: [eps] },
         ];
-    return inPlace
-      ? runInPlace(backend, program, inputs, param, uniforms)
-      : backend.runWebGPUProgram(program, inputs, 'float32', uniforms);
+    return runUpdate(backend, program, inputs, param, uniforms, inPlace);
   },
 );
 

@@ -56,20 +56,23 @@ export function writableInPlace(backend: WebGPUBackendLike, target: tf.TensorInf
   return backend.refCount(target.dataId) === 1;
 }
 
-/** Shader keys of the programs that read their output (runInPlace): to engine/replay.ts, their write is no fresh value. */
+/** Shader keys of the programs that read their output (runUpdate in place): to engine/replay.ts, their write is no fresh value. */
 export const inPlaceShaderKeys = new Set<string>();
 
 /**
- * Runs `program` with `target` as its output (`result`, read_write: the program reads the old values from it).
- * Returns a new reference to the target's data, as a reshape does; the host copy a read may have cached is dropped.
+ * Runs an update of `target`: with `inPlace` (writableInPlace), `target` is the program's output (`result`,
+ * read_write: the program reads the old values from it) and the result a new reference to its data, as a reshape is;
+ * the host copy a read may have cached is dropped. Otherwise a new output of the target's shape.
  */
-export function runInPlace(
+export function runUpdate(
   backend: WebGPUBackendLike,
   program: WebGPUProgramSpec,
   inputs: tf.TensorInfo[],
   target: tf.TensorInfo,
   uniforms: ProgramUniform,
+  inPlace: boolean,
 ): tf.TensorInfo {
+  if (!inPlace) return backend.runWebGPUProgram(program, inputs, target.dtype, uniforms);
   backend.runWebGPUProgram(program, inputs, target.dtype, uniforms, target);
   // TF.js has replaced the key by its full form, the name a recording sees.
   inPlaceShaderKeys.add(program.shaderKey);
