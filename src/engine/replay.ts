@@ -315,57 +315,47 @@ function sameStructure(a: Recording, b: Recording): string | null {
   return null;
 }
 
-/** Indices of the uploads whose buffer no other command of the step touches before them or writes after them. */
-function directUploads(commands: readonly Command[], carries: readonly Carry[]): Set<number> {
+/**
+ * The uploads a replay writes outside the step's order, each with the buffer it writes (upload index -> buffer), and
+ * the reads that move to a new buffer (command index -> old buffer -> new). An upload into a buffer nothing else in
+ * the step touches before it or writes after it keeps that buffer. One into a pooled buffer that also serves the
+ * step as a temporary (first accessed by a write) gets a buffer of its own, bound to the reads of its value (up to
+ * the old buffer's next write), unless that next write may read the buffer itself: a program updating it in place,
+ * or a copy that may cover only part of it. Carried buffers, and the rest, stay in order.
+ */
+function placeUploads(
+  commands: readonly Command[],
+  carries: readonly Carry[],
+  create: (like: GPUBuffer) => GPUBuffer,
+): { targets: Map<number, GPUBuffer>; readers: Map<number, Map<GPUBuffer, GPUBuffer>> } {
   const carried = new Set<GPUBuffer>();
   for (const c of carries) carried.add(c.src).add(c.dst);
-  const firstUse = new Map<GPUBuffer, number>();
+  const first = new Map<GPUBuffer, { index: number; write: boolean }>();
   const lastWrite = new Map<GPUBuffer, number>();
   commands.forEach((c, i) => {
     const { reads, write } = accessesOf(c);
-    for (const buffer of write ? [...reads, write] : reads) if (!firstUse.has(buffer)) firstUse.set(buffer, i);
-    if (write) lastWrite.set(write, i);
+    for (const r of reads) if (!first.has(r)) first.set(r, { index: i, write: false });
+    if (write) {
+      if (!first.has(write)) first.set(write, { index: i, write: true });
+      lastWrite.set(write, i);
+    }
   });
-  const direct = new Set<number>();
-  commands.forEach((c, i) => {
-    if (c.kind === 'upload' && firstUse.get(c.buffer) === i && lastWrite.get(c.buffer) === i && !carried.has(c.buffer))
-      direct.add(i);
-  });
-  return direct;
-}
-
-/**
- * Own buffers for the uploads into a pooled buffer that the step also uses as a temporary (first accessed by a write,
- * not carried): `uploads` maps each such upload to its new buffer, `readers` each command that reads the upload's
- * value (those after it, up to the buffer's next write) to the replacement. Not when that next write reads the buffer
- * itself (a program updating it in place would then miss the upload).
- */
-function rehomeUploads(
-  commands: readonly Command[],
-  carries: readonly Carry[],
-  direct: ReadonlySet<number>,
-  create: (like: GPUBuffer) => GPUBuffer,
-): { uploads: Map<number, GPUBuffer>; readers: Map<number, Map<GPUBuffer, GPUBuffer>> } {
-  const carried = new Set<GPUBuffer>();
-  for (const c of carries) carried.add(c.src).add(c.dst);
-  const firstAccess = new Map<GPUBuffer, 'read' | 'write'>();
-  for (const c of commands) {
-    const { reads, write } = accessesOf(c);
-    for (const r of reads) if (!firstAccess.has(r)) firstAccess.set(r, 'read');
-    if (write && !firstAccess.has(write)) firstAccess.set(write, 'write');
-  }
-  const uploads = new Map<number, GPUBuffer>();
+  const targets = new Map<number, GPUBuffer>();
   const readers = new Map<number, Map<GPUBuffer, GPUBuffer>>();
   commands.forEach((c, i) => {
-    if (c.kind !== 'upload' || direct.has(i)) return;
+    if (c.kind !== 'upload' || carried.has(c.buffer)) return;
     const old = c.buffer;
-    if (carried.has(old) || firstAccess.get(old) !== 'write') return;
+    if (first.get(old)!.index === i && lastWrite.get(old) === i) {
+      targets.set(i, old);
+      return;
+    }
+    if (!first.get(old)!.write) return;
     let end = i + 1;
     while (end < commands.length && accessesOf(commands[end]).write !== old) end++;
     const next = commands[end];
-    if (next && next.kind === 'dispatch' && inPlaceShaderKeys.has(next.name)) return;
+    if (next && (next.kind === 'copy' || (next.kind === 'dispatch' && inPlaceShaderKeys.has(next.name)))) return;
     const own = create(old);
-    uploads.set(i, own);
+    targets.set(i, own);
     for (let j = i + 1; j < end; j++) {
       if (!accessesOf(commands[j]).reads.includes(old)) continue;
       const map = readers.get(j) ?? new Map<GPUBuffer, GPUBuffer>();
@@ -373,7 +363,7 @@ function rehomeUploads(
       readers.set(j, map);
     }
   });
-  return { uploads, readers };
+  return { targets, readers };
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -386,7 +376,7 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 export interface PlanStats {
   dispatches: number;
   uploads: number;
-  /** Of the uploads, those written straight into their buffer (or once, a constant) rather than copied in order. */
+  /** Of the uploads, those written outside the step's order (placeUploads) rather than copied in it. */
   directUploads: number;
   copies: number;
   carries: number;
@@ -447,23 +437,20 @@ export class StepPlan {
     const commands = recording.commands;
     this.written = recording.outputs.filter((id) => backend.tensorMap.has(id)).map((id) => backend.tensorMap.get(id)!);
 
-    // An upload into a buffer nothing else in the step touches before it or writes after it needs no place in the
-    // step's order: a constant is written once here, a step input straight into its buffer before each step. One
-    // into a pooled buffer that served the step as a temporary before it gets a buffer of its own (its readers are
-    // bound to that), so it too is written outside the step. What is left (none in the methods' steps) is copied
-    // from `source` in order, each copy ending the compute pass.
-    const direct = directUploads(commands, carries);
-    const rehomed = rehomeUploads(commands, carries, direct, (like) =>
+    // Uploads outside the step's order (placeUploads): a constant is written once here, a step input into its buffer
+    // before each step. What is left (none in the methods' steps) is copied from `source` in order, each copy ending
+    // the compute pass.
+    const placed = placeUploads(commands, carries, (like) =>
       this.own(device.createBuffer({ size: like.size, usage: like.usage })),
     );
-    const bufferAt = (index: number, buffer: GPUBuffer) => rehomed.readers.get(index)?.get(buffer) ?? buffer;
+    const bufferAt = (index: number, buffer: GPUBuffer) => placed.readers.get(index)?.get(buffer) ?? buffer;
     // All uniforms in one buffer, each at its aligned offset; the ordered uploads' sources in another.
     let uniformBytes = 0;
     let sourceBytes = 0;
     commands.forEach((c, i) => {
       if (c.kind === 'dispatch')
         uniformBytes += Math.ceil(Math.max(c.uniform.length, 16) / UNIFORM_ALIGN) * UNIFORM_ALIGN;
-      if (c.kind === 'upload' && !direct.has(i) && !rehomed.uploads.has(i)) sourceBytes += Math.ceil(c.data.length / 4) * 4;
+      if (c.kind === 'upload' && !placed.targets.has(i)) sourceBytes += Math.ceil(c.data.length / 4) * 4;
     });
     const uniforms = this.own(
       device.createBuffer({ size: Math.max(uniformBytes, UNIFORM_ALIGN), usage: u.UNIFORM | u.COPY_DST }),
@@ -483,8 +470,8 @@ export class StepPlan {
     let bytesPerStep = 0;
     this.program = [];
     commands.forEach((c, index) => {
-      if (c.kind === 'upload' && (direct.has(index) || rehomed.uploads.has(index))) {
-        const target = rehomed.uploads.get(index) ?? c.buffer;
+      const target = c.kind === 'upload' ? placed.targets.get(index) : undefined;
+      if (c.kind === 'upload' && target) {
         if (!c.input) {
           queue.writeBuffer(target, 0, c.data.buffer as ArrayBuffer, c.data.byteOffset, c.data.byteLength);
           return;
@@ -575,7 +562,7 @@ export class StepPlan {
     this.stats = {
       dispatches: this.program.filter((p) => p.kind === 'dispatch').length,
       uploads: commands.filter((c) => c.kind === 'upload').length,
-      directUploads: direct.size + rehomed.uploads.size,
+      directUploads: placed.targets.size,
       copies: commands.filter((c) => c.kind === 'copy').length,
       carries: carries.length,
       passes,
