@@ -377,7 +377,7 @@ export interface PlanStats {
   dispatches: number;
   uploads: number;
   /** Of the uploads, those written outside the step's order (placeUploads) rather than copied in it. */
-  directUploads: number;
+  outOfOrderUploads: number;
   copies: number;
   carries: number;
   passes: number;
@@ -562,7 +562,7 @@ export class StepPlan {
     this.stats = {
       dispatches: this.program.filter((p) => p.kind === 'dispatch').length,
       uploads: commands.filter((c) => c.kind === 'upload').length,
-      directUploads: placed.targets.size,
+      outOfOrderUploads: placed.targets.size,
       copies: commands.filter((c) => c.kind === 'copy').length,
       carries: carries.length,
       passes,

@@ -157,7 +157,7 @@ describe('replayed steps', () => {
       const stats = replayed.status.stats!;
       expect(stats.carries).toBe(0);
       expect(stats.uploads).toBeGreaterThan(0);
-      expect(stats.directUploads).toBe(stats.uploads);
+      expect(stats.outOfOrderUploads).toBe(stats.uploads);
       expect(stats.passes).toBe(1);
       // What the Train panel shows: the last step replayed; the engine path says why it does not.
       expect(replayed.report).toEqual({ requested: 'replayed', path: 'replayed', reason: null, replayedSteps: 5, steps: 8 });

@@ -49,14 +49,16 @@ export interface WebGPUBackendLike {
 
 /**
  * Whether a program may write `target` in place: only its own tensor holds the data (a clone or reshape would see
- * the write). Data still on the host is uploaded first (runWebGPUProgram uploads its output). Updating state in place is what keeps a replayed step free of copies
- * (engine/replay.ts: state written where it is read needs no carry).
+ * the write). Data still on the host is uploaded first (runWebGPUProgram uploads its output). Updating state in
+ * place is what keeps a replayed step free of copies (engine/replay.ts: state written where it is read needs no
+ * carry).
  */
 export function writableInPlace(backend: WebGPUBackendLike, target: tf.TensorInfo): boolean {
   return backend.refCount(target.dataId) === 1;
 }
 
-/** Shader keys of the programs that read their output (runUpdate in place): to engine/replay.ts, their write is no fresh value. */
+/** Shader keys of the programs that read their output (runUpdate in place): to engine/replay.ts, their write is no
+ * fresh value. */
 export const inPlaceShaderKeys = new Set<string>();
 
 /**
