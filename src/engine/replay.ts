@@ -92,6 +92,8 @@ type Command =
       pipeline: GPUComputePipeline;
       layout: GPUBindGroupLayout;
       bindings: Binding[];
+      /** The program updates its output in place (engine/kernels/program.ts runUpdate): it reads it too. */
+      readsOutput: boolean;
       uniform: Uint8Array;
       workgroups: [number, number, number];
     }
@@ -229,6 +231,7 @@ export class Recording {
         pipeline: program.pipeline,
         layout: descriptor.layout,
         bindings,
+        readsOutput: inPlaceShaderKeys.has(program.shaderKey),
         uniform: uniform ?? new Uint8Array(0),
         workgroups: [...program.dispatch],
       });
@@ -281,7 +284,9 @@ function accessesOf(command: Command): Access {
   if (command.kind === 'dispatch') {
     const storage = command.bindings.filter((b) => !b.uniform);
     // TF.js binds the output first, then the inputs (read-only).
-    return { write: storage[0]?.buffer ?? null, reads: storage.slice(1).map((b) => b.buffer) };
+    const write = storage[0]?.buffer ?? null;
+    const reads = storage.slice(1).map((b) => b.buffer);
+    return { write, reads: command.readsOutput && write ? [write, ...reads] : reads };
   }
   if (command.kind === 'upload') return { write: command.buffer, reads: [] };
   return { write: command.dst, reads: [command.src] };
@@ -353,7 +358,7 @@ function placeUploads(
     let end = i + 1;
     while (end < commands.length && accessesOf(commands[end]).write !== old) end++;
     const next = commands[end];
-    if (next && (next.kind === 'copy' || (next.kind === 'dispatch' && inPlaceShaderKeys.has(next.name)))) return;
+    if (next && (next.kind === 'copy' || accessesOf(next).reads.includes(old))) return;
     const own = create(old);
     targets.set(i, own);
     for (let j = i + 1; j < end; j++) {
