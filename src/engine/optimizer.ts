@@ -4,8 +4,8 @@
  * the official AFLoRA runs used: eps added to sqrt(v) before the bias correction folded into the step size, decay
  * after the update), with a per-variable lr and decay rate and a per-parameter step count, and
  * global-norm clipping as torch.nn.utils.clip_grad_norm_. One optimizer, two backends: the math is
- * engine/kernels `clipCoefficients` + `adamWUpdate`, a WGSL program on WebGPU (2 dispatches per variable, the
- * clip scale applied inside) and its composite elsewhere or with the kernels off. Everything stays on the device.
+ * engine/kernels `clipCoefficients` + `adamWUpdate`, a WGSL program on WebGPU (1 dispatch per variable updating
+ * it and its moments in place, 2 where a clone shares them; the clip scale applied inside) and its composite elsewhere or with the kernels off. Everything stays on the device.
  */
 import * as tf from '@tensorflow/tfjs';
 import {

@@ -16,7 +16,7 @@
  * a rank change, a mask assignment) invalidates the plan, and the Trainer records a new one.
  */
 import * as tf from '@tensorflow/tfjs';
-import { inPlaceShaderKeys } from './kernels/program';
+import { inPlacePrograms } from './kernels/program';
 
 // ---------------------------------------------------------------------------------------------- backend internals
 
@@ -92,8 +92,11 @@ type Command =
       pipeline: GPUComputePipeline;
       layout: GPUBindGroupLayout;
       bindings: Binding[];
-      /** The program updates its output in place (engine/kernels/program.ts runUpdate): it reads it too. */
-      readsOutput: boolean;
+      /**
+       * Storage bindings (0: the output, i + 1: input i) the program updates in place (engine/kernels/program.ts
+       * runUpdate): it reads and writes them.
+       */
+      updates: readonly number[];
       uniform: Uint8Array;
       workgroups: [number, number, number];
     }
@@ -125,7 +128,7 @@ export function onDevice<T extends tf.Tensor>(t: T): T {
 /** The GPU work of one step, captured while TF.js runs it. */
 export class Recording {
   readonly commands: Command[] = [];
-  /** dataIds of the tensors the recorded programs wrote (their output). */
+  /** dataIds of the tensors the recorded programs wrote (their output, and inputs updated in place). */
   readonly outputs: object[] = [];
   readonly inputs = new Map<object, string>();
   readonly problems: string[] = [];
@@ -203,7 +206,10 @@ export class Recording {
     patch(b, 'recordAndSubmit', (original) => (program: ProgramLike, ...rest: unknown[]) => {
       original.call(b, program, ...rest);
       const output = rest[0] as { dataId?: object } | undefined;
+      const updates = inPlacePrograms.get(program.shaderKey) ?? [];
       if (output?.dataId) this.outputs.push(output.dataId);
+      const inputs = (rest[1] ?? []) as Array<{ dataId: object }>;
+      for (const k of updates) if (k > 0) this.outputs.push(inputs[k - 1].dataId);
       const descriptor = lastBindGroup;
       if (!descriptor) {
         this.problems.push(`${program.shaderKey}: no bind group seen`);
@@ -231,7 +237,7 @@ export class Recording {
         pipeline: program.pipeline,
         layout: descriptor.layout,
         bindings,
-        readsOutput: inPlaceShaderKeys.has(program.shaderKey),
+        updates,
         uniform: uniform ?? new Uint8Array(0),
         workgroups: [...program.dispatch],
       });
@@ -277,19 +283,19 @@ interface Carry {
 
 interface Access {
   reads: GPUBuffer[];
-  write: GPUBuffer | null;
+  /** The output first, for a dispatch (then inputs it updates in place). */
+  writes: GPUBuffer[];
 }
 
 function accessesOf(command: Command): Access {
   if (command.kind === 'dispatch') {
-    const storage = command.bindings.filter((b) => !b.uniform);
-    // TF.js binds the output first, then the inputs (read-only).
-    const write = storage[0]?.buffer ?? null;
-    const reads = storage.slice(1).map((b) => b.buffer);
-    return { write, reads: command.readsOutput && write ? [write, ...reads] : reads };
+    // TF.js binds the output first, then the inputs (read-only unless the program updates them).
+    const storage = command.bindings.filter((b) => !b.uniform).map((b) => b.buffer);
+    const writes = storage.length > 0 ? [storage[0], ...command.updates.filter((k) => k > 0).map((k) => storage[k])] : [];
+    return { writes, reads: command.updates.includes(0) ? storage : storage.slice(1) };
   }
-  if (command.kind === 'upload') return { write: command.buffer, reads: [] };
-  return { write: command.dst, reads: [command.src] };
+  if (command.kind === 'upload') return { writes: [command.buffer], reads: [] };
+  return { writes: [command.dst], reads: [command.src] };
 }
 
 function sameStructure(a: Recording, b: Recording): string | null {
@@ -338,11 +344,11 @@ function placeUploads(
   const first = new Map<GPUBuffer, { index: number; write: boolean }>();
   const lastWrite = new Map<GPUBuffer, number>();
   commands.forEach((c, i) => {
-    const { reads, write } = accessesOf(c);
+    const { reads, writes } = accessesOf(c);
     for (const r of reads) if (!first.has(r)) first.set(r, { index: i, write: false });
-    if (write) {
-      if (!first.has(write)) first.set(write, { index: i, write: true });
-      lastWrite.set(write, i);
+    for (const w of writes) {
+      if (!first.has(w)) first.set(w, { index: i, write: true });
+      lastWrite.set(w, i);
     }
   });
   const targets = new Map<number, GPUBuffer>();
@@ -356,7 +362,7 @@ function placeUploads(
     }
     if (!first.get(old)!.write) return;
     let end = i + 1;
-    while (end < commands.length && accessesOf(commands[end]).write !== old) end++;
+    while (end < commands.length && !accessesOf(commands[end]).writes.includes(old)) end++;
     const next = commands[end];
     if (next && (next.kind === 'copy' || accessesOf(next).reads.includes(old))) return;
     const own = create(old);
@@ -538,9 +544,8 @@ export class StepPlan {
     const manager = backend.bufferManager;
     const touched = new Set<GPUBuffer>();
     for (const c of commands) {
-      const { reads, write } = accessesOf(c);
-      for (const buffer of reads) touched.add(buffer);
-      if (write) touched.add(write);
+      const { reads, writes } = accessesOf(c);
+      for (const buffer of [...reads, ...writes]) touched.add(buffer);
     }
     for (const carry of carries) touched.add(carry.src).add(carry.dst);
     for (const buffer of touched) {
@@ -716,19 +721,17 @@ export function buildPlan(
   const mismatch = sameStructure(a, b);
   if (mismatch) return mismatch;
   const backend = backendOf();
-  const lastWriteA = new Map<GPUBuffer, number>();
-  a.commands.forEach((c, i) => {
-    const w = accessesOf(c).write;
-    if (w) lastWriteA.set(w, i);
-  });
+  // Where step a last wrote each buffer: the command and which of its writes (the same slot holds it in step b).
+  const lastWriteA = new Map<GPUBuffer, { index: number; slot: number }>();
+  a.commands.forEach((c, i) => accessesOf(c).writes.forEach((w, slot) => lastWriteA.set(w, { index: i, slot })));
   const firstAccessB = new Map<GPUBuffer, 'read' | 'write'>();
   const lastWriteB = new Map<GPUBuffer, number>();
   b.commands.forEach((c, i) => {
-    const { reads, write } = accessesOf(c);
+    const { reads, writes } = accessesOf(c);
     for (const r of reads) if (!firstAccessB.has(r)) firstAccessB.set(r, 'read');
-    if (write) {
-      if (!firstAccessB.has(write)) firstAccessB.set(write, 'write');
-      lastWriteB.set(write, i);
+    for (const w of writes) {
+      if (!firstAccessB.has(w)) firstAccessB.set(w, 'write');
+      lastWriteB.set(w, i);
     }
   });
   const carries: Carry[] = [];
@@ -743,9 +746,9 @@ export function buildPlan(
       guarded.add(buffer);
       continue;
     }
-    const next = accessesOf(b.commands[produced]).write!;
-    if (lastWriteB.get(next) !== produced)
-      return `state written at command ${produced} is overwritten later in the step`;
+    const next = accessesOf(b.commands[produced.index]).writes[produced.slot];
+    if (lastWriteB.get(next) !== produced.index)
+      return `state written at command ${produced.index} is overwritten later in the step`;
     guarded.add(next);
     if (next !== buffer) carries.push({ src: next, dst: buffer, size: Math.min(next.size, buffer.size) });
   }

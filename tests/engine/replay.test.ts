@@ -119,11 +119,20 @@ describe('replayed steps', () => {
       expect(trainer.replayStatus().replayedSteps).toBeGreaterThan(0);
       const trainable = Object.values(tf.engine().registeredVariables).filter((v) => v.trainable);
       // A read caches the values on the host; the webgpu backend answers later reads of the tensor from that cache.
+      // The same for the Adam moments, which the parameter's program updates as a read_write input (kernels/adamw.ts).
       const before = await Promise.all(trainable.map(async (v) => Array.from(await v.data())));
+      const momentsBefore = (await trainer.checkpoint()).optimizer;
       await trainer.step();
       await trainer.step();
       await trainer.flushMetrics();
       const after = await Promise.all(trainable.map(async (v) => Array.from(await v.data())));
+      const momentsAfter = (await trainer.checkpoint()).optimizer;
+      expect(momentsAfter.length).toBe(momentsBefore.length);
+      momentsAfter.forEach((slot, i) =>
+        expect(Array.from(slot.moments.data), `${slot.name}'s moments after two more steps`).not.toEqual(
+          Array.from(momentsBefore[i].moments.data),
+        ),
+      );
       const fresh = await Promise.all(
         trainable.map(async (v) => Array.from(await tf.tidy(() => tf.add(v, 0)).data())),
       );

@@ -355,8 +355,8 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
       await tf.setBackend('webgpu');
       const counter = kernels.installDispatchCounter();
       const fused = await train();
-      // Per step: 2 sum-of-squares + 8 x (moments + param).
-      expect(counter.total()).toBe(3 * (2 + 8 * 2));
+      // Per step: 2 sum-of-squares + 8 x one in-place update (parameter and moments).
+      expect(counter.total()).toBe(3 * (2 + 8));
       counter.uninstall();
       await tf.setBackend('cpu');
       const plain = await train();
@@ -380,8 +380,13 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
     const ownMoments = kernels.adamWState(own);
     const sharedMoments = kernels.adamWState(shared);
     const [ownId, ownMomentsId, sharedId] = [own.dataId, ownMoments.dataId, shared.dataId];
+    const counter = kernels.installDispatchCounter();
     const ownNext = kernels.adamWUpdate(own, grad, ownMoments, clip, hp);
+    const oneProgram = counter.total();
     const sharedNext = kernels.adamWUpdate(shared, grad, sharedMoments, clip, hp);
+    counter.uninstall();
+    // In place: one program writes both; a shared parameter takes the moments program, then the parameter's.
+    expect([oneProgram, counter.total() - oneProgram]).toEqual([1, 2]);
     expect(own.dataId).toBe(ownId);
     expect(ownNext.dataId).toBe(ownMomentsId);
     expect(shared.dataId).not.toBe(sharedId);
@@ -394,6 +399,40 @@ describe('fused WebGPU kernels match the plain TF.js composites', () => {
     const third = kernels.adamWUpdate(own, grad, ownNext, clip, { ...hp, step: 2 });
     expect(await own.data()).not.toEqual(before);
     tf.dispose([initial, grad, clip, own, shared, ownMoments, ownNext, sharedMoments, sharedNext, third]);
+  });
+
+  it('adamWUpdate leaves moments another tensor shares as they were, and reads the coefficient table as the uniforms', async () => {
+    await tf.setBackend('webgpu');
+    const hp = { lr: 3e-3, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.05, step: 4 };
+    const owned = (seed: number) => {
+      const t = tf.tensor1d(values(50, seed));
+      const v = tf.variable(t);
+      t.dispose();
+      return v;
+    };
+    const grad = tf.tensor1d(values(50, 9));
+    const start = tf.tensor2d(values(100, 10, 0.5, 1), [2, 50]); // v > 0
+    const [a, b] = [owned(8), owned(8)];
+    // a: uniforms, moments shared with a snapshot (so the two-program path); b: the table, all in place.
+    const momentsA = tf.add(start, 0) as tfType.Tensor2D;
+    const snapshot = tf.clone(momentsA);
+    const momentsB = tf.add(start, 0) as tfType.Tensor2D;
+    const row = 2;
+    const coefs = tf.tensor1d([...Array(row * 4).fill(0), ...kernels.adamWCoefficientRow(hp), 0, 0, 0, 0]);
+    const counter = kernels.installDispatchCounter();
+    const nextA = kernels.adamWUpdate(a, grad, momentsA, null, hp);
+    const first = counter.total();
+    const nextB = kernels.adamWUpdate(b, grad, momentsB, null, hp, { coefs, row });
+    counter.uninstall();
+    expect([first, counter.total() - first]).toEqual([2, 1]);
+    expect(nextA.dataId).not.toBe(momentsA.dataId);
+    expect(nextB.dataId).toBe(momentsB.dataId);
+    expect(await snapshot.data()).toEqual(await start.data());
+    expect(await a.data()).toEqual(await b.data());
+    expect(await nextA.data()).toEqual(await nextB.data());
+    expect(await a.data()).not.toEqual(Float32Array.from(values(50, 8)));
+    tf.dispose([grad, start, a, b, momentsA, snapshot, momentsB, coefs, nextA, nextB]);
+    expect(gpu.uncapturedErrors).toEqual([]);
   });
 
   it('dropout: GPU-hash mask with the right rate, scaling, seeding and gradient', async () => {

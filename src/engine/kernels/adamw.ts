@@ -5,8 +5,10 @@
  * Plain TF.js spends ~4 dispatches per variable on the global norm and ~12 on the AdamW update. Here:
  *  - gradient norm: 1 dispatch per 6 variables, each adding their sums of squares to a running [1] total,
  *    the last one also writing [norm, clipScale] (clipScale = min(1, maxNorm / (norm + 1e-6)));
- *  - AdamW: 2 dispatches per variable, one for the moments (kept packed as [2, n] = m, v, since a program
- *    has a single output) and one for the parameter, each written in place. The clip scale stays on the GPU.
+ *  - AdamW: 1 dispatch per variable, writing the parameter (its output) and its moments (kept packed as [2, n] =
+ *    m, v; an input bound read_write: program.ts runUpdate) in place. Where another tensor shares either (a
+ *    clone, a reshape), 2: the moments, then the parameter, each a new tensor unless it may be written in place.
+ *    The clip scale stays on the GPU.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -20,6 +22,7 @@ import {
   workgroupSumSnippet,
   writableInPlace,
   type ProgramUniform,
+  type WebGPUBackendLike,
   type WebGPUProgramSpec,
 } from './program';
 
@@ -64,6 +67,7 @@ function updateCoefficients(hp: AdamWHyper): UpdateCoefficients {
 const SUM_SQUARES = 'AfloraSumSquares';
 const MOMENTS = 'AfloraAdamWMoments';
 const PARAM = 'AfloraAdamWParam';
+const STEP = 'AfloraAdamWStep';
 const REDUCE_THREADS = 256;
 const ELEMENT_THREADS = 128;
 const CLIP_EPS = 1e-6;
@@ -118,6 +122,34 @@ registerWebGPUKernel(SUM_SQUARES, (backend, inputs, { finalize, maxNorm }) => {
   ]);
 });
 
+/** The update's step coefficients in WGSL: row `row` of the table `coefs` (a replayed step rewrites it), else uniforms. */
+function coefficientReader(table: boolean): (k: number, name: string) => string {
+  return (k, name) => (table ? `coefs[uniforms.row * ${ADAMW_TABLE_COLUMNS} + ${k}]` : `uniforms.${name}`);
+}
+
+function coefficientUniforms(
+  table: boolean,
+  { decayBefore, decayAfter, stepSize, sqrtScale, eps, row }: Record<string, number>,
+): { decl: string; values: ProgramUniform } {
+  if (table)
+    return {
+      decl: 'eps : f32, row : i32,',
+      values: [
+        { type: 'float32', data: [eps] },
+        { type: 'int32', data: [row] },
+      ],
+    };
+  return {
+    decl: 'decayBefore : f32, decayAfter : f32, stepSize : f32, sqrtScale : f32, eps : f32,',
+    values: [decayBefore, decayAfter, stepSize, sqrtScale, eps].map((x) => ({ type: 'float32' as const, data: [x] })),
+  };
+}
+
+/** WGSL: p' from the old parameter `p` and the new moments `m`, `v` (UpdateCoefficients' formula). */
+function paramUpdate(p: string, read: (k: number, name: string) => string): string {
+  return `(${p} * ${read(0, 'decayBefore')} - ${read(2, 'stepSize')} * m / (sqrt(v) * ${read(3, 'sqrtScale')} + uniforms.eps)) * ${read(1, 'decayAfter')}`;
+}
+
 // grad [n], moments [2, n] = (m, v), clip [2] -> new moments [2, n]; one thread per element of n. In place
 // (the moments buffer read and written) unless another tensor shares it.
 registerWebGPUKernel(MOMENTS, (backend, { grad, moments, clip }, { beta1, beta2 }) => {
@@ -157,47 +189,68 @@ registerWebGPUKernel(MOMENTS, (backend, { grad, moments, clip }, { beta1, beta2 
 // shares the parameter's data. With the table, the step's coefficients (decayBefore, decayAfter, stepSize, sqrtScale)
 // are read from row `row` on the GPU, so the uniforms are the same every step and a replayed step
 // (engine/replay.ts) only rewrites the table.
-registerWebGPUKernel(
-  PARAM,
-  (backend, { param, moments, coefs }, { decayBefore, decayAfter, stepSize, sqrtScale, eps, row }) => {
-    const n = param.shape.reduce((a, b) => a * b, 1);
-    assertShape(n > 0, () => 'adamW: empty parameter');
-    const table = coefs != null;
-    const inPlace = writableInPlace(backend, param);
-    const read = (k: number, name: string) => (table ? `coefs[uniforms.row * 4 + ${k}]` : `uniforms.${name}`);
-    const program: WebGPUProgramSpec = {
-      variableNames: [...(inPlace ? [] : ['param']), 'moments', ...(table ? ['coefs'] : [])],
-      outputShape: param.shape,
-      shaderKey: `aflora_adamw_param${table ? '_table' : ''}${inPlace ? '_inplace' : ''}`,
-      ...elementwiseDispatch(param.shape),
-      uniforms: table
-        ? 'eps : f32, row : i32,'
-        : 'decayBefore : f32, decayAfter : f32, stepSize : f32, sqrtScale : f32, eps : f32,',
-      getUserCode: () => `
+registerWebGPUKernel(PARAM, (backend, { param, moments, coefs }, attrs) => {
+  const n = param.shape.reduce((a, b) => a * b, 1);
+  assertShape(n > 0, () => 'adamW: empty parameter');
+  const table = coefs != null;
+  const inPlace = writableInPlace(backend, param);
+  const { decl, values } = coefficientUniforms(table, attrs as Record<string, number>);
+  const program: WebGPUProgramSpec = {
+    variableNames: [...(inPlace ? [] : ['param']), 'moments', ...(table ? ['coefs'] : [])],
+    outputShape: param.shape,
+    shaderKey: `aflora_adamw_param${table ? '_table' : ''}${inPlace ? '_inplace' : ''}`,
+    ...elementwiseDispatch(param.shape),
+    uniforms: decl,
+    getUserCode: () => `
       fn main(index : i32) {
         if (index < uniforms.size) {
           let m = moments[index];
           let v = moments[index + uniforms.size];
-          result[index] = (${inPlace ? 'result' : 'param'}[index] * ${read(0, 'decayBefore')} - ${read(2, 'stepSize')} * m / (sqrt(v) * ${read(3, 'sqrtScale')} + uniforms.eps)) * ${read(1, 'decayAfter')};
+          result[index] = ${paramUpdate(`${inPlace ? 'result' : 'param'}[index]`, coefficientReader(table))};
         }
       }`,
-    };
-    const inputs = [...(inPlace ? [] : [param]), moments, ...(table ? [coefs] : [])];
-    const uniforms: ProgramUniform = table
-      ? [
-          { type: 'float32', data: [eps] },
-          { type: 'int32', data: [row] },
-        ]
-      : [
-          { type: 'float32', data: [decayBefore] },
-          { type: 'float32', data: [decayAfter] },
-          { type: 'float32', data: [stepSize] },
-          { type: 'float32', data: [sqrtScale] },
-          { type: 'float32', data: [eps] },
-        ];
-    return runUpdate(backend, program, inputs, param, uniforms, inPlace);
-  },
-);
+  };
+  const inputs = [...(inPlace ? [] : [param]), moments, ...(table ? [coefs] : [])];
+  return runUpdate(backend, program, inputs, param, values, inPlace);
+});
+
+// The whole update of one variable, both written in place (only then: adamWUpdate checks): param [n] is the
+// output, moments [2, n] an input bound read_write; grad [n], clip [2] and the coefficient table as in the two
+// programs above, whose arithmetic this repeats in the same order.
+registerWebGPUKernel(STEP, (backend, { param, grad, moments, clip, coefs }, attrs) => {
+  const n = param.shape.reduce((a, b) => a * b, 1);
+  assertShape(n > 0, () => 'adamW: empty parameter');
+  const hasClip = clip != null;
+  const table = coefs != null;
+  const { beta1, beta2 } = attrs as Record<string, number>;
+  const { decl, values } = coefficientUniforms(table, attrs as Record<string, number>);
+  const program: WebGPUProgramSpec = {
+    variableNames: ['grad', 'moments', ...(hasClip ? ['clip'] : []), ...(table ? ['coefs'] : [])],
+    outputShape: param.shape,
+    shaderKey: `aflora_adamw_step${hasClip ? '_clip' : ''}${table ? '_table' : ''}`,
+    ...elementwiseDispatch(param.shape),
+    uniforms: `beta1 : f32, beta2 : f32, ${decl}`,
+    getUserCode: () => `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let g = grad[index]${hasClip ? ' * clip[1]' : ''};
+          let vIndex = index + uniforms.size;
+          let m = uniforms.beta1 * moments[index] + (1.0 - uniforms.beta1) * g;
+          let v = uniforms.beta2 * moments[vIndex] + (1.0 - uniforms.beta2) * g * g;
+          moments[index] = m;
+          moments[vIndex] = v;
+          result[index] = ${paramUpdate('result[index]', coefficientReader(table))};
+        }
+      }`,
+  };
+  const inputs = [grad, moments, ...(hasClip ? [clip] : []), ...(table ? [coefs] : [])];
+  const uniforms: ProgramUniform = [
+    { type: 'float32', data: [beta1] },
+    { type: 'float32', data: [beta2] },
+    ...values,
+  ];
+  return runUpdate(backend, program, inputs, param, uniforms, true, ['moments']);
+});
 
 /** Floats per row of the coefficient table (adamWCoefficientRow). */
 export const ADAMW_TABLE_COLUMNS = 4;
@@ -285,6 +338,15 @@ export function adamWUpdate(
     if (!kernelsActive()) return adamWComposite(variable, grad, moments, clip, hp, coefficients);
     const inputs: Record<string, tf.Tensor> = { grad: tf.reshape(grad, [-1]), moments };
     if (clip) inputs.clip = clip;
+    const backend = tf.backend() as unknown as WebGPUBackendLike;
+    if (writableInPlace(backend, variable) && writableInPlace(backend, moments)) {
+      const attrs: Record<string, number> = table
+        ? { beta1: hp.beta1, beta2: hp.beta2, eps: hp.eps, row: table.row }
+        : { beta1: hp.beta1, beta2: hp.beta2, ...coefficients, eps: hp.eps };
+      const p = runKernel(STEP, { ...inputs, param: variable, ...(table ? { coefs: table.coefs } : {}) }, attrs);
+      // The moments were updated where they are: the new state is a new reference to the same data.
+      return [p, tf.clone(moments)];
+    }
     const m2 = runKernel<tf.Tensor2D>(MOMENTS, inputs, { beta1: hp.beta1, beta2: hp.beta2 });
     const p = table
       ? runKernel(

@@ -6,7 +6,7 @@
 export { layerNorm, layerNormComposite } from './layerNorm';
 export { biasGelu, biasGeluComposite } from './gelu';
 export { maskedSoftmax, maskedSoftmaxComposite } from './softmax';
-export { adamWState, adamWUpdate, clipCoefficients, clipCoefficientsComposite, sumScalars, type AdamWHyper, type AdamWVariant } from './adamw';
+export { adamWCoefficientRow, adamWState, adamWUpdate, clipCoefficients, clipCoefficientsComposite, sumScalars, type AdamWHyper, type AdamWVariant } from './adamw';
 export { installDispatchCounter, type DispatchCounter } from './dispatchCounter';
 export { isWebGPUBackend, kernelsActive, withKernels } from './program';
 export { linear, linearComposite } from './linear';

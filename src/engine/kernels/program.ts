@@ -44,6 +44,7 @@ export interface WebGPUBackendLike {
   /** Tensors sharing this data (a reshape or clone shares it). */
   refCount(dataId: object): number;
   incRef(dataId: object): void;
+  device: GPUDevice;
   tensorMap: { get(dataId: object): { values: unknown } | undefined };
 }
 
@@ -57,14 +58,22 @@ export function writableInPlace(backend: WebGPUBackendLike, target: tf.TensorInf
   return backend.refCount(target.dataId) === 1;
 }
 
-/** Shader keys of the programs that read their output (runUpdate in place): to engine/replay.ts, their write is no
- * fresh value. */
-export const inPlaceShaderKeys = new Set<string>();
+/**
+ * The programs that update buffers in place (runUpdate), by full shader key: the storage bindings each reads and
+ * writes (0: its output, i + 1: input i). To engine/replay.ts, such a write is no fresh value, and a written input
+ * is a write like the output.
+ */
+export const inPlacePrograms = new Map<string, readonly number[]>();
 
 /**
  * Runs an update of `target`: with `inPlace` (writableInPlace), `target` is the program's output (`result`,
  * read_write: the program reads the old values from it) and the result a new reference to its data, as a reshape is;
  * the host copy a read may have cached is dropped. Otherwise a new output of the target's shape.
+ *
+ * `writtenInputs` (in place only; each writableInPlace too): inputs the program also updates, by variable name.
+ * TF.js declares every input read-only and a program has one output, so the shader it generates for this program
+ * is compiled with those declarations made read_write (once: the pipeline is cached by shader key). That is what
+ * lets one dispatch update a parameter and its moments (kernels/adamw.ts).
  */
 export function runUpdate(
   backend: WebGPUBackendLike,
@@ -73,16 +82,48 @@ export function runUpdate(
   target: tf.TensorInfo,
   uniforms: ProgramUniform,
   inPlace: boolean,
+  writtenInputs: readonly string[] = [],
 ): tf.TensorInfo {
-  if (!inPlace) return backend.runWebGPUProgram(program, inputs, target.dtype, uniforms);
-  backend.runWebGPUProgram(program, inputs, target.dtype, uniforms, target);
+  if (!inPlace) {
+    if (writtenInputs.length > 0) throw new Error(`${program.shaderKey}: inputs written in place need an in-place output`);
+    return backend.runWebGPUProgram(program, inputs, target.dtype, uniforms);
+  }
+  const written = writtenInputs.map((name) => {
+    const i = program.variableNames.indexOf(name);
+    if (i < 0) throw new Error(`${program.shaderKey}: no input ${name} to write`);
+    return i;
+  });
+  const device = backend.device;
+  const compile = device.createShaderModule;
+  const ownMethod = Object.prototype.hasOwnProperty.call(device, 'createShaderModule');
+  if (written.length > 0)
+    device.createShaderModule = (descriptor: GPUShaderModuleDescriptor) =>
+      compile.call(device, { ...descriptor, code: withWritableInputs(descriptor.code, writtenInputs) });
+  try {
+    backend.runWebGPUProgram(program, inputs, target.dtype, uniforms, target);
+  } finally {
+    if (written.length > 0 && ownMethod) device.createShaderModule = compile;
+    else if (written.length > 0) delete (device as { createShaderModule?: unknown }).createShaderModule;
+  }
   // TF.js has replaced the key by its full form, the name a recording sees.
-  inPlaceShaderKeys.add(program.shaderKey);
+  inPlacePrograms.set(program.shaderKey, [0, ...written.map((i) => i + 1)]);
+  for (const i of written) backend.tensorMap.get(inputs[i].dataId)!.values = null;
   backend.incRef(target.dataId);
   backend.tensorMap.get(target.dataId)!.values = null;
   // A plain info, not the target itself: the engine returns a Tensor output as it is, and the caller's later
   // dispose of its old reference would dispose this one too.
   return { dataId: target.dataId, shape: target.shape, dtype: target.dtype };
+}
+
+/** TF.js's shader with the named inputs' declarations `var<storage, read>` made read_write. */
+export function withWritableInputs(code: string, names: readonly string[]): string {
+  let out = code;
+  for (const name of names) {
+    const declaration = new RegExp(`var<storage,\\s*read>\\s+${name}\\s*:`);
+    if (!declaration.test(out)) throw new Error(`runUpdate: the shader declares no read-only input ${name} (another TF.js?)`);
+    out = out.replace(declaration, `var<storage, read_write> ${name} :`);
+  }
+  return out;
 }
 
 export function isWebGPUBackend(): boolean {
